@@ -1,0 +1,55 @@
+"""Manufacturer roles, as Django groups with model permissions for the admin site.
+
+Each role lists ``app_label.codename`` patterns; ``*`` matches every model of an app.
+The groups are brought up to date after every ``migrate``, so permissions of models added
+by later migrations join the role without a data migration of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+NETWORK_ADMIN = "Network administration"
+LEAD_DESK = "Lead desk"
+DATA_PROTECTION = "Data protection"
+ANALYST = "Analyst (read-only)"
+
+# (app_label, action, model or "*") triples granted to each role.
+MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
+    NETWORK_ADMIN: [
+        ("dealers", action, "*") for action in ("view", "add", "change", "delete")
+    ] + [("sync", action, "*") for action in ("view", "change")] + [("crm", "view", "*")],
+    LEAD_DESK: [
+        ("dealers", "view", "*"),
+        ("crm", "view", "*"),
+        ("crm", "change", "lead"),
+        ("sync", "view", "*"),
+        ("sync", "change", "*"),
+    ],
+    DATA_PROTECTION: [
+        ("dealers", "view", "*"),
+        ("crm", "view", "*"),
+        ("crm", "change", "prospect"),
+        ("crm", "change", "consent"),
+    ],
+    ANALYST: [("dealers", "view", "*"), ("crm", "view", "*"), ("sync", "view", "*")],
+}
+
+
+def _permissions_for(grants: list[tuple[str, str, str]]) -> list[Permission]:
+    query = Q(pk__in=[])
+    for app_label, action, model in grants:
+        if model == "*":
+            query |= Q(content_type__app_label=app_label, codename__startswith=f"{action}_")
+        else:
+            query |= Q(content_type__app_label=app_label, codename=f"{action}_{model}")
+    return list(Permission.objects.filter(query))
+
+
+def ensure_manufacturer_groups(**_: Any) -> None:
+    for name, grants in MANUFACTURER_ROLES.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        group.permissions.set(_permissions_for(grants))

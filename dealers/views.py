@@ -1,0 +1,65 @@
+"""Dealership pages: the dealership switcher and staff management for dealer administrators."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from dealers import services
+from dealers.access import DEALER_ADMINS, membership_required
+from dealers.actors import Actor
+from dealers.forms import StaffAddForm, StaffEditForm, SwitchDealerForm
+from dealers.middleware import SESSION_KEY
+from dealers.models import Membership
+from dealers.selectors import memberships_of, staff_of
+
+
+@login_required
+@require_POST
+def switch_dealer(request: HttpRequest) -> HttpResponse:
+    """Work in another dealership of the user's; an unknown or foreign dealership is a 404."""
+    form = SwitchDealerForm(request.POST)
+    if not form.is_valid():
+        return redirect("dashboard")
+    membership = get_object_or_404(memberships_of(request.user), dealer_id=form.cleaned_data["dealer_id"])
+    request.session[SESSION_KEY] = membership.dealer_id
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    return redirect(target or "/")
+
+
+@membership_required(*DEALER_ADMINS)
+def staff_list(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    form = StaffAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.add_staff_member(dealer=membership.dealer, actor=Actor.for_user(request.user), **form.cleaned_data)
+        return redirect("staff_list")
+    return render(request, "dealers/staff_list.html", {"staff": staff_of(membership), "form": form})
+
+
+@membership_required(*DEALER_ADMINS)
+def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer: Membership = request.membership  # type: ignore[attr-defined]
+    member = get_object_or_404(staff_of(viewer), pk=pk)
+    initial = {
+        "role": member.role,
+        "is_active": member.is_active,
+        "is_available": member.is_available,
+        "lead_capacity": member.lead_capacity,
+    }
+    form = StaffEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_staff_member(membership=member, actor=Actor.for_user(request.user), **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("staff_list")
+    return render(request, "dealers/staff_edit.html", {"member": member, "form": form, "title": _("Edit staff member")})

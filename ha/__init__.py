@@ -1,0 +1,1 @@
+"""Health, role and drain state for the cluster manager."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HaConfig(AppConfig):
+    name = "ha"
+    verbose_name = "High availability"

@@ -1,0 +1,126 @@
+"""What this node can tell the cluster manager about itself.
+
+The checks use one dedicated database connection per process, outside Django's pool: a
+probe must answer within 100 ms whether the pool is exhausted or the server is gone, and
+the pool's wait for a connection (seconds) would make a dead database look like a hung node.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from django.conf import settings
+from django.db import connections
+
+Role = Literal["primary", "replica", "unknown"]
+State = Literal["running", "draining", "maintenance"]
+
+PROBE_CONNECT_TIMEOUT_S = 1
+PROBE_STATEMENT_TIMEOUT_MS = 500
+
+
+@dataclass
+class DatabaseFacts:
+    reachable: bool
+    role: Role = "unknown"
+    applied_migrations: frozenset[tuple[str, str]] = frozenset()
+    replay_lag_seconds: float | None = None
+    error: str = ""
+
+
+@dataclass
+class NodeStatus:
+    database: DatabaseFacts
+    state: State
+    migrations_applied: bool
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.database.reachable and self.migrations_applied and self.state == "running"
+
+    @property
+    def role(self) -> Role:
+        return self.database.role
+
+
+class _ProbeConnection:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        params = connections["default"].get_connection_params()
+        for key in ("context", "cursor_factory", "prepare_threshold"):
+            params.pop(key, None)
+        params["connect_timeout"] = PROBE_CONNECT_TIMEOUT_S
+        params["application_name"] = "crm-probe"
+        params["options"] = f"-c statement_timeout={PROBE_STATEMENT_TIMEOUT_MS}"
+        return psycopg.connect(autocommit=True, **params)
+
+    def facts(self) -> DatabaseFacts:
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                with self._conn.cursor() as cur:
+                    cur.execute(
+                        "SELECT pg_is_in_recovery(), "
+                        "CASE WHEN pg_is_in_recovery() "
+                        "THEN EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+                    )
+                    in_recovery, lag = cur.fetchone()  # type: ignore[misc]
+                    cur.execute("SELECT app, name FROM django_migrations")
+                    applied = frozenset((app, name) for app, name in cur.fetchall())
+            except psycopg.Error as error:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                return DatabaseFacts(reachable=False, error=type(error).__name__)
+        return DatabaseFacts(
+            reachable=True,
+            role="replica" if in_recovery else "primary",
+            applied_migrations=applied,
+            replay_lag_seconds=float(lag) if lag is not None else None,
+        )
+
+
+_probe_connection = _ProbeConnection()
+
+
+@cache
+def migrations_on_disk() -> frozenset[tuple[str, str]]:
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return frozenset(loader.disk_migrations)
+
+
+def drain_flag() -> Path:
+    return Path(settings.HA_STATE_DIR) / "draining"
+
+
+def maintenance_flag() -> Path:
+    return Path(settings.HA_STATE_DIR) / "maintenance"
+
+
+def node_state() -> State:
+    if maintenance_flag().exists():
+        return "maintenance"
+    if drain_flag().exists():
+        return "draining"
+    return "running"
+
+
+def node_status() -> NodeStatus:
+    facts = _probe_connection.facts()
+    return NodeStatus(
+        database=facts,
+        state=node_state(),
+        migrations_applied=facts.reachable and migrations_on_disk() <= facts.applied_migrations,
+    )

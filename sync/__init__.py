@@ -1,0 +1,1 @@
+"""Lead exchange with dealer systems: intake, routing, outbox relay, webhooks, file exchange, monitoring."""
