@@ -31,4 +31,3 @@ urlpatterns = [
     path("ha/", include("ha.urls")),
     path("admin/", admin.site.urls),
 ]
-

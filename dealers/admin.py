@@ -79,7 +79,10 @@ class DealerAdmin(admin.ModelAdmin):
     inlines = (OpeningHoursInline, TerritoryInline, MembershipInline)
     fieldsets = (
         (None, {"fields": ("number", "name", "group", "region", "is_active")}),
-        (_("Address and contact"), {"fields": ("street", "postcode", "city", "phone", "email", "latitude", "longitude")}),
+        (
+            _("Address and contact"),
+            {"fields": ("street", "postcode", "city", "phone", "email", "latitude", "longitude")},
+        ),
         (_("Lead handling"), {"fields": ("first_contact_minutes", "salespeople_see_unassigned")}),
     )
 

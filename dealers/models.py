@@ -30,6 +30,10 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Email addresses are matched case-insensitively at sign-in.
+        return self.get(email__iexact=username)
+
     def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
         fields.setdefault("is_staff", False)
         fields.setdefault("is_superuser", False)
@@ -50,7 +54,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("email address"), unique=True)
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
-    language = models.CharField(_("language"), max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")])
+    language = models.CharField(
+        _("language"), max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")]
+    )
     is_staff = models.BooleanField(
         _("manufacturer staff"), default=False, help_text=_("Can sign in to the manufacturer's admin site.")
     )
@@ -137,12 +143,8 @@ class Dealer(models.Model):
     latitude = models.DecimalField(_("latitude"), max_digits=8, decimal_places=5, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=8, decimal_places=5, null=True, blank=True)
     is_active = models.BooleanField(_("active"), default=True, help_text=_("Inactive dealers receive no leads."))
-    salespeople_see_unassigned = models.BooleanField(
-        _("salespeople see unassigned leads"), default=True
-    )
-    first_contact_minutes = models.PositiveIntegerField(
-        _("first-contact time (working minutes)"), default=120
-    )
+    salespeople_see_unassigned = models.BooleanField(_("salespeople see unassigned leads"), default=True)
+    first_contact_minutes = models.PositiveIntegerField(_("first-contact time (working minutes)"), default=120)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -193,7 +195,9 @@ class Territory(models.Model):
     neighbour holds ``803``.
     """
 
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="territories")
+    dealer = models.ForeignKey(
+        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="territories"
+    )
     postcode_prefix = models.CharField(
         _("postcode area"), max_length=5, unique=True, validators=[postcode_prefix_validator]
     )
@@ -220,7 +224,9 @@ class Membership(models.Model):
         SALES_MANAGER = "sales_manager", _("Sales manager")
         DEALER_ADMIN = "dealer_admin", _("Dealer administrator")
 
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="memberships")
+    dealer = models.ForeignKey(
+        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="memberships"
+    )
     user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALESPERSON)
     is_active = models.BooleanField(_("active"), default=True)

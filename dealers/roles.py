@@ -19,9 +19,9 @@ ANALYST = "Analyst (read-only)"
 
 # (app_label, action, model or "*") triples granted to each role.
 MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
-    NETWORK_ADMIN: [
-        ("dealers", action, "*") for action in ("view", "add", "change", "delete")
-    ] + [("sync", action, "*") for action in ("view", "change")] + [("crm", "view", "*")],
+    NETWORK_ADMIN: [("dealers", action, "*") for action in ("view", "add", "change", "delete")]
+    + [("sync", action, "*") for action in ("view", "change")]
+    + [("crm", "view", "*")],
     LEAD_DESK: [
         ("dealers", "view", "*"),
         ("crm", "view", "*"),

@@ -37,7 +37,7 @@ def switch_dealer(request: HttpRequest) -> HttpResponse:
 @membership_required(*DEALER_ADMINS)
 def staff_list(request: HttpRequest) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
-    form = StaffAddForm(request.POST or None)
+    form = StaffAddForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.add_staff_member(dealer=membership.dealer, actor=Actor.for_user(request.user), **form.cleaned_data)
         return redirect("staff_list")
@@ -54,7 +54,7 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "is_available": member.is_available,
         "lead_capacity": member.lead_capacity,
     }
-    form = StaffEditForm(request.POST or None, initial=initial)
+    form = StaffEditForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_staff_member(membership=member, actor=Actor.for_user(request.user), **form.cleaned_data)

@@ -1,0 +1,81 @@
+"""factory_boy factories; every dealer-owned factory has a ``SubFactory`` dealer."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import factory
+from django.contrib.auth.hashers import make_password
+
+from dealers.models import Dealer, DealerGroup, Membership, OpeningHours, Region, Territory, User
+
+TEST_PASSWORD = "test-Passwort-123"
+_HASH = make_password(TEST_PASSWORD)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@test.crm.example")
+    first_name = factory.Faker("first_name", locale="de_DE")
+    last_name = factory.Faker("last_name", locale="de_DE")
+    password = _HASH
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Region
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"R{n:02d}")
+    name = factory.Sequence(lambda n: f"Region {n}")
+
+
+class DealerGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DealerGroup
+
+    name = factory.Sequence(lambda n: f"Autogruppe {n}")
+
+
+class DealerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dealer
+
+    number = factory.Sequence(lambda n: f"{20000 + n:05d}")
+    name = factory.Sequence(lambda n: f"Autohaus Test {n} GmbH")
+    region = factory.SubFactory(RegionFactory)
+    street = "Hauptstraße 1"
+    postcode = "80331"
+    city = "München"
+    latitude = 48.137
+    longitude = 11.575
+
+
+class OpeningHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OpeningHours
+
+    dealer = factory.SubFactory(DealerFactory)
+    weekday = 0
+    opens = time(9, 0)
+    closes = time(18, 0)
+
+
+class TerritoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Territory
+
+    dealer = factory.SubFactory(DealerFactory)
+    postcode_prefix = factory.Sequence(lambda n: f"{n % 1000:03d}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    dealer = factory.SubFactory(DealerFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Membership.Role.SALESPERSON

@@ -1,0 +1,75 @@
+"""Start the real application server (gunicorn) for tests that need a process boundary."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url(settings_dict: dict, *, host: str | None = None, port: int | None = None) -> str:
+    user = settings_dict.get("USER") or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{host or settings_dict.get('HOST') or '127.0.0.1'}:"
+        f"{port or settings_dict.get('PORT') or 5432}/{settings_dict['NAME']}"
+    )
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """Run ``gunicorn crm.wsgi`` with ``env`` on a free port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "crm.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_ENV": "test", **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/ha/live", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    raise RuntimeError("gunicorn exited during start-up") from None
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
