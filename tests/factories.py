@@ -79,3 +79,56 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     dealer = factory.SubFactory(DealerFactory)
     user = factory.SubFactory(UserFactory)
     role = Membership.Role.SALESPERSON
+
+
+class ProspectFactory(factory.django.DjangoModelFactory):
+    """Built through the model, so ``search_text`` is filled like the service does."""
+
+    class Meta:
+        model = "crm.Prospect"
+        skip_postgeneration_save = True
+
+    dealer = factory.SubFactory(DealerFactory)
+    first_name = factory.Faker("first_name", locale="de_DE")
+    last_name = factory.Faker("last_name", locale="de_DE")
+    email = factory.LazyAttribute(lambda p: f"{p.first_name}.{p.last_name}@kunde.example".lower().replace(" ", ""))
+    postcode = "80331"
+    city = "München"
+
+    @factory.post_generation
+    def derived(obj, create, extracted, **kwargs):
+        from crm.services.prospects import _refresh_derived
+
+        _refresh_derived(obj)
+        if create:
+            obj.save(update_fields=["search_text", "email_normalized"])
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "crm.Lead"
+
+    prospect = factory.SubFactory(ProspectFactory)
+    dealer = factory.SelfAttribute("prospect.dealer")
+    model_name = "Clio"
+    source = "website"
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "crm.Activity"
+
+    prospect = factory.SubFactory(ProspectFactory)
+    dealer = factory.SelfAttribute("prospect.dealer")
+    kind = "note"
+    subject = "Notiz"
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "crm.Task"
+
+    prospect = factory.SubFactory(ProspectFactory)
+    dealer = factory.SelfAttribute("prospect.dealer")
+    title = "Rückruf"
+    due_at = factory.Faker("future_datetime", tzinfo=__import__("datetime").UTC)

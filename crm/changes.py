@@ -1,0 +1,39 @@
+"""Record changes in the change log, inside the transaction that makes them.
+
+``crm`` never calls ``sync``: the API's change feed and sync's relay both read this log.
+Relays learn of new rows after commit through the ``change_recorded`` hook list, which
+``sync`` fills at start-up (a periodic sweep catches any lost wake-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from crm.models import Activity, Change, Lead, Prospect, Task, as_payload_value
+from crm.payloads import payload_for
+
+# Called after commit with the dealer id of every recorded change (see sync.apps).
+change_recorded: list[Callable[[int], None]] = []
+
+
+def record(
+    *, dealer_id: int, type: str, obj: Prospect | Lead | Activity | Task, extra: dict[str, Any] | None = None
+) -> Change:
+    data = payload_for(obj)
+    if extra:
+        data.update({key: as_payload_value(value) for key, value in extra.items()})
+    change = Change.objects.create(
+        dealer_id=dealer_id,
+        type=type,
+        object_type=obj._meta.model_name or "",
+        object_id=obj.pk,
+        version=obj.version,
+        data=data,
+    )
+    for hook in change_recorded:
+        transaction.on_commit(partial(hook, dealer_id))
+    return change

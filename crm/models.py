@@ -1,0 +1,576 @@
+"""The prospect and lead domain: prospects, leads, their timeline, tasks, consents and the change log.
+
+Every table here is owned by one dealership (``dealer_id``) and read through
+``visible_to`` (dealers.scoping). Rows change only through ``crm.services``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dealers.ids import uuid7
+from dealers.models import Dealer
+from dealers.scoping import DealerScopedQuerySet, Viewer
+
+
+class CurrentTransactionId(models.Func):
+    """``pg_current_xact_id()`` as a bigint: the writing transaction's id, for the change feed's horizon."""
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+
+class VersionedModel(models.Model):
+    """A dealer-owned record with a public UUID, the dealer system's own id and a version.
+
+    ``version`` grows by one on every change: it is the ETag of the API and ``data.version``
+    of webhooks, so a receiver applies only what is newer than what it holds.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    external_id = models.CharField(
+        _("dealer system id"), max_length=100, null=True, blank=True, help_text=_("The id in the dealer's own system.")
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class ProspectQuerySet(DealerScopedQuerySet):
+    owner_field = "owner"
+
+    def active(self) -> ProspectQuerySet:
+        return self.filter(merged_into__isnull=True, erased_at__isnull=True)
+
+
+class Prospect(VersionedModel):
+    """A person or company interested in buying (Interessent)."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Person")
+        COMPANY = "company", _("Company")
+
+    class Salutation(models.TextChoices):
+        NONE = "", _("(none)")
+        MR = "mr", _("Mr")
+        MS = "ms", _("Ms")
+        DIVERSE = "diverse", _("Diverse")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+        SMS = "sms", _("SMS")
+        LETTER = "letter", _("Letter")
+
+    class Origin(models.TextChoices):
+        SHOWROOM = "showroom", _("Showroom")
+        PHONE = "phone", _("Phone")
+        WEBSITE = "website", _("Website")
+        INTAKE = "intake", _("Manufacturer lead")
+        DMS = "dms", _("Dealer system")
+        IMPORT = "import", _("File import")
+        EVENT = "event", _("Event")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PERSON)
+    salutation = models.CharField(_("salutation"), max_length=10, choices=Salutation.choices, blank=True)
+    title = models.CharField(_("title"), max_length=50, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164, e.g. +4989123456"))
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True, help_text=_("E.164, e.g. +4917012345678"))
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=10, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="DE")
+    preferred_channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")]
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("salesperson"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices, default=Origin.SHOWROOM)
+    # Folded text (see crm.normalize.fold) that search and duplicate detection run on.
+    search_text = models.TextField(editable=False, default="")
+    email_normalized = models.CharField(max_length=254, editable=False, default="")
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    erased_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
+
+    objects = ProspectQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("prospect")
+        verbose_name_plural = _("prospects")
+        ordering: ClassVar = ["last_name", "first_name", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="prospect_external_id"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["dealer", "last_name", "first_name", "id"], name="prospect_name_keyset"),
+            models.Index(fields=["dealer", "updated_at", "id"], name="prospect_updated"),
+            models.Index(fields=["dealer", "email_normalized"], name="prospect_email"),
+            models.Index(fields=["dealer", "phone"], name="prospect_phone"),
+            models.Index(fields=["dealer", "mobile"], name="prospect_mobile"),
+            models.Index(fields=["dealer", "postcode"], name="prospect_postcode"),
+            models.Index(fields=["dealer", "owner"], name="prospect_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.erased_at:
+            return str(_("(anonymised)"))
+        person = " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
+        if self.kind == self.Kind.COMPANY and self.company:
+            return f"{self.company} ({person})" if person else self.company
+        return person or self.company or self.email or str(_("(no name)"))
+
+
+class LostReason(models.Model):
+    """The manufacturer's managed list of reasons a lead was lost."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label_de = models.CharField(_("label (German)"), max_length=100)
+    label_en = models.CharField(_("label (English)"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("lost reason")
+        verbose_name_plural = _("lost reasons")
+        ordering: ClassVar = ["position", "code"]
+
+    def __str__(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.label_en if (get_language() or "de").startswith("en") else self.label_de
+
+
+class LeadQuerySet(DealerScopedQuerySet):
+    owner_field = "owner"
+
+    def open(self) -> LeadQuerySet:
+        return self.exclude(stage__in=Lead.CLOSED_STAGES)
+
+
+class Lead(VersionedModel):
+    """A sales opportunity: what the prospect wants, where it stands and who works it."""
+
+    class Type(models.TextChoices):
+        NEW_CAR = "new_car", _("New car")
+        USED_CAR = "used_car", _("Used car")
+        TEST_DRIVE = "test_drive", _("Test drive")
+        SERVICE = "service", _("Service")
+        FINANCE = "finance", _("Finance/leasing offer")
+        BROCHURE = "brochure", _("Brochure")
+
+    class Source(models.TextChoices):
+        WEBSITE = "website", _("Website")
+        CONFIGURATOR = "configurator", _("Configurator")
+        TEST_DRIVE_FORM = "test_drive_form", _("Test-drive form")
+        CALL_CENTRE = "call_centre", _("Call centre")
+        EVENT = "event", _("Event")
+        PORTAL = "portal", _("Portal")
+        SHOWROOM = "showroom", _("Showroom")
+        PHONE = "phone", _("Phone")
+        DMS = "dms", _("Dealer system")
+        OTHER = "other", _("Other")
+
+    class Stage(models.TextChoices):
+        NEW = "new", _("New")
+        CONTACTED = "contacted", _("Contacted")
+        APPOINTMENT = "appointment", _("Appointment")
+        TEST_DRIVE = "test_drive", _("Test drive")
+        OFFER = "offer", _("Offer")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    class Rating(models.TextChoices):
+        HOT = "hot", _("Hot")
+        WARM = "warm", _("Warm")
+        COLD = "cold", _("Cold")
+
+    class Powertrain(models.TextChoices):
+        PETROL = "petrol", _("Petrol")
+        DIESEL = "diesel", _("Diesel")
+        HYBRID = "hybrid", _("Hybrid")
+        PLUGIN_HYBRID = "phev", _("Plug-in hybrid")
+        ELECTRIC = "electric", _("Electric")
+        OTHER = "other", _("Other")
+
+    class Condition(models.TextChoices):
+        NEW = "new", _("New")
+        USED = "used", _("Used")
+
+    CLOSED_STAGES: ClassVar = (Stage.WON, Stage.LOST)
+    OPEN_STAGES: ClassVar = (Stage.NEW, Stage.CONTACTED, Stage.APPOINTMENT, Stage.TEST_DRIVE, Stage.OFFER)
+
+    prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="leads")
+    lead_type = models.CharField(_("type"), max_length=12, choices=Type.choices, default=Type.NEW_CAR)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.SHOWROOM)
+    campaign = models.CharField(_("campaign"), max_length=100, blank=True)
+    # Vehicle of interest
+    model_name = models.CharField(_("model"), max_length=100, blank=True)
+    trim = models.CharField(_("trim"), max_length=100, blank=True)
+    powertrain = models.CharField(_("powertrain"), max_length=10, choices=Powertrain.choices, blank=True)
+    configuration_code = models.CharField(_("configuration code"), max_length=100, blank=True)
+    vehicle_condition = models.CharField(_("new/used"), max_length=4, choices=Condition.choices, default=Condition.NEW)
+    vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    stock_number = models.CharField(_("stock number"), max_length=50, blank=True)
+    list_price = models.DecimalField(_("list price (EUR)"), max_digits=10, decimal_places=2, null=True, blank=True)
+    # Trade-in
+    tradein_make = models.CharField(_("trade-in make"), max_length=50, blank=True)
+    tradein_model = models.CharField(_("trade-in model"), max_length=100, blank=True)
+    tradein_first_registration = models.DateField(_("trade-in first registration"), null=True, blank=True)
+    tradein_mileage = models.PositiveIntegerField(_("trade-in mileage (km)"), null=True, blank=True)
+    # Pipeline
+    stage = models.CharField(_("stage"), max_length=12, choices=Stage.choices, default=Stage.NEW)
+    rating = models.CharField(_("rating"), max_length=4, choices=Rating.choices, blank=True)
+    expected_purchase_date = models.DateField(_("expected purchase"), null=True, blank=True)
+    financing_interest = models.BooleanField(_("interested in financing"), default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("salesperson"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    first_contact_due_at = models.DateTimeField(_("first contact due"), null=True, blank=True)
+    first_contacted_at = models.DateTimeField(_("first contacted"), null=True, blank=True)
+    lost_reason = models.ForeignKey(
+        LostReason, verbose_name=_("lost reason"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    close_note = models.TextField(_("close note"), blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    message = models.TextField(_("customer message"), blank=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering: ClassVar = ["-created_at", "-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="lead_external_id"
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage="lost") | Q(lost_reason__isnull=False), name="lost_lead_has_reason"
+            ),
+            models.CheckConstraint(condition=~Q(stage="won") | ~Q(close_note=""), name="won_lead_has_note"),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["dealer", "-created_at", "-id"], name="lead_created_keyset"),
+            models.Index(fields=["dealer", "updated_at", "id"], name="lead_updated"),
+            models.Index(fields=["dealer", "stage", "owner"], name="lead_stage_owner"),
+            models.Index(fields=["dealer", "owner", "first_contact_due_at"], name="lead_owner_due"),
+            models.Index(fields=["prospect"], name="lead_prospect"),
+        ]
+
+    def __str__(self) -> str:
+        vehicle = " ".join(p for p in (self.model_name, self.trim) if p) or self.get_lead_type_display()
+        return f"{vehicle} · {self.prospect}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage in self.CLOSED_STAGES
+
+    @property
+    def first_contact_overdue(self) -> bool:
+        return bool(
+            self.first_contact_due_at and not self.first_contacted_at and self.first_contact_due_at < timezone.now()
+        )
+
+
+class LeadEventQuerySet(DealerScopedQuerySet):
+    pass
+
+
+class LeadEvent(models.Model):
+    """The lead's history: stage changes, assignments, routing decisions, escalations; who and when."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        STAGE_CHANGED = "stage_changed", _("Stage changed")
+        ASSIGNED = "assigned", _("Assigned")
+        ROUTED = "routed", _("Routed")
+        ESCALATED = "escalated", _("Escalated")
+        CLOSED = "closed", _("Closed")
+        REOPENED = "reopened", _("Reopened")
+        UPDATED = "updated", _("Updated")
+        MOVED = "moved", _("Moved by merge")
+
+    id = models.BigAutoField(primary_key=True)
+    dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    from_stage = models.CharField(_("from"), max_length=12, blank=True)
+    to_stage = models.CharField(_("to"), max_length=12, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(_("by"), max_length=200)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now)
+
+    objects = LeadEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead event")
+        verbose_name_plural = _("lead events")
+        ordering: ClassVar = ["at", "id"]
+        indexes: ClassVar = [models.Index(fields=["lead", "at"], name="leadevent_lead_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ProspectChildQuerySet(DealerScopedQuerySet):
+    """Rows that belong to a prospect: a salesperson sees them where they see the prospect."""
+
+    def visible_to(self, viewer: Viewer | None) -> ProspectChildQuerySet:
+        qs = super().visible_to(viewer)
+        if viewer is not None and viewer.restricted_to_own:
+            qs = qs.filter(prospect__in=Prospect.objects.visible_to(viewer).values("pk"))
+        return qs
+
+
+class Activity(VersionedModel):
+    """Something that happened with a prospect: a call, an email, a meeting, a test drive, a note."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        EMAIL = "email", _("Email")
+        MEETING = "meeting", _("Meeting")
+        TEST_DRIVE = "test_drive", _("Test drive")
+        NOTE = "note", _("Note")
+
+    class Direction(models.TextChoices):
+        NONE = "", _("(none)")
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
+
+    prospect = models.ForeignKey(
+        Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="activities"
+    )
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("notes"), blank=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    author_label = models.CharField(_("by"), max_length=200, blank=True)
+
+    objects = ProspectChildQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering: ClassVar = ["-occurred_at", "-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="activity_external_id"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["prospect", "-occurred_at"], name="activity_prospect"),
+            models.Index(fields=["lead", "-occurred_at"], name="activity_lead"),
+            models.Index(fields=["dealer", "updated_at", "id"], name="activity_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}" if self.subject else self.get_kind_display()
+
+
+class TaskQuerySet(DealerScopedQuerySet):
+    owner_field = "assignee"
+
+    def open(self) -> TaskQuerySet:
+        return self.filter(done_at__isnull=True)
+
+
+class Task(VersionedModel):
+    """A follow-up someone must do by a due time."""
+
+    prospect = models.ForeignKey(
+        Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
+    )
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    due_at = models.DateTimeField(_("due"))
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    created_by_label = models.CharField(_("created by"), max_length=200, blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        ordering: ClassVar = ["due_at", "id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="task_external_id"
+            )
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["dealer", "assignee", "done_at", "due_at"], name="task_assignee_due"),
+            models.Index(fields=["dealer", "updated_at", "id"], name="task_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.done_at is None and self.due_at < timezone.now()
+
+
+class Consent(models.Model):
+    """One entry of a prospect's consent ledger: never changed, a withdrawal is a new entry."""
+
+    class Purpose(models.TextChoices):
+        MARKETING_EMAIL = "marketing_email", _("Marketing by email")
+        MARKETING_PHONE = "marketing_phone", _("Marketing by phone")
+        MARKETING_SMS = "marketing_sms", _("Marketing by SMS")
+        MARKETING_POST = "marketing_post", _("Marketing by post")
+        MANUFACTURER_SHARING = "manufacturer_sharing", _("Sharing with the manufacturer")
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", _("Granted")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="+")
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(_("purpose"), max_length=24, choices=Purpose.choices)
+    channel = models.CharField(_("collected via"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    text_version = models.CharField(_("consent text version"), max_length=50, blank=True)
+    double_opt_in_at = models.DateTimeField(_("double opt-in confirmed"), null=True, blank=True)
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    recorded_by = models.CharField(_("recorded by"), max_length=200, blank=True)
+
+    objects = ProspectChildQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering: ClassVar = ["-at"]
+        indexes: ClassVar = [models.Index(fields=["prospect", "purpose", "-at"], name="consent_current")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()}: {self.get_status_display()}"
+
+
+class ChangeQuerySet(DealerScopedQuerySet):
+    pass
+
+
+class Change(models.Model):
+    """The change log: one row per change a dealer system must learn of, written in the changing transaction.
+
+    Two readers: the API's change feed and sync's relay (DESIGN.md section 2). ``txid`` is the
+    writing transaction's id; readers take only rows below the oldest running transaction
+    (``pg_snapshot_xmin``), so a row committed late is never skipped.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="+")
+    txid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
+    event_id = models.UUIDField(default=uuid7, unique=True, editable=False)
+    type = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=20)
+    object_id = models.UUIDField()
+    version = models.PositiveIntegerField()
+    occurred_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict)
+
+    objects = ChangeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("change")
+        verbose_name_plural = _("change log")
+        ordering: ClassVar = ["txid", "id"]
+        indexes: ClassVar = [
+            models.Index(fields=["dealer", "txid", "id"], name="change_feed"),
+            models.Index(fields=["occurred_at"], name="change_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.object_id} v{self.version}"
+
+
+class FeedEpoch(models.Model):
+    """The change feed's epoch: bumped after a restore or a pruned history, so old cursors get 410 Gone."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    epoch = models.PositiveIntegerField(default=1)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("change feed epoch")
+
+    def __str__(self) -> str:
+        return f"epoch {self.epoch}"
+
+
+def as_payload_value(value: Any) -> Any:
+    """JSON-safe value for change-log payloads."""
+    from datetime import date, datetime
+    from decimal import Decimal
+    from uuid import UUID
+
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    return value

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+from crm.errors import StaleObject
+
+M = TypeVar("M", bound=models.Model)
+
+
+def locked(model: type[M], pk: Any) -> M:
+    """Re-read a row under ``SELECT ... FOR UPDATE`` so read-then-write is safe against concurrent saves."""
+    return model._default_manager.select_for_update().get(pk=pk)  # type: ignore[attr-defined]
+
+
+def check_version(obj: Any, expected_version: int | None) -> None:
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleObject(current_version=obj.version, expected=expected_version)
+
+
+def apply_changes(obj: Any, changes: dict[str, Any], allowed: set[str]) -> list[str]:
+    """Set the allowed fields that really change; returns their names (empty: nothing to save)."""
+    changed = []
+    for field, value in changes.items():
+        if field not in allowed:
+            raise ValueError(f"{field} cannot be changed here")
+        if getattr(obj, field) != value:
+            setattr(obj, field, value)
+            changed.append(field)
+    return changed
+
+
+def bump(obj: Any, fields: list[str]) -> None:
+    """Save ``fields`` and grow the version by one in the same UPDATE."""
+    obj.updated_at = timezone.now()
+    type(obj)._default_manager.filter(pk=obj.pk).update(
+        version=F("version") + 1, updated_at=obj.updated_at, **{f: getattr(obj, f) for f in fields}
+    )
+    obj.version += 1

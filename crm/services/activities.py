@@ -1,0 +1,59 @@
+"""The timeline: calls, emails, meetings, test drives and notes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import changes
+from crm.models import Activity, Lead, Prospect
+from crm.services._common import apply_changes, bump, check_version, locked
+from crm.services.leads import mark_first_contact
+from dealers.actors import Actor
+
+CONTACT_KINDS = {Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING, Activity.Kind.TEST_DRIVE}
+EDITABLE_FIELDS = {"kind", "direction", "subject", "body", "occurred_at", "external_id"}
+
+
+@transaction.atomic
+def log_activity(*, prospect: Prospect, actor: Actor, data: dict[str, Any], lead: Lead | None = None) -> Activity:
+    """Add to the timeline; a contact with a new lead's prospect counts as its first contact."""
+    if lead is not None and lead.prospect_id != prospect.pk:
+        raise ValidationError({"lead": _("The lead belongs to another prospect.")})
+    activity = Activity(
+        dealer_id=prospect.dealer_id,
+        prospect=prospect,
+        lead=lead,
+        author_id=actor.user_id,
+        author_label=actor.label,
+        **data,
+    )
+    if activity.occurred_at and activity.occurred_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"occurred_at": _("An activity cannot lie in the future; plan a task instead.")})
+    try:
+        with transaction.atomic():
+            activity.save(force_insert=True)
+    except IntegrityError as error:
+        raise ValidationError({"external_id": _("Another activity already has this dealer system id.")}) from error
+    changes.record(dealer_id=activity.dealer_id, type="activity.created", obj=activity)
+    if lead is not None and activity.kind in CONTACT_KINDS and activity.direction != Activity.Direction.INBOUND:
+        mark_first_contact(lead=lead, at=activity.occurred_at, actor=actor)
+    return activity
+
+
+@transaction.atomic
+def update_activity(
+    *, activity: Activity, actor: Actor, data: dict[str, Any], expected_version: int | None = None
+) -> Activity:
+    activity = locked(Activity, activity.pk)
+    check_version(activity, expected_version)
+    changed = apply_changes(activity, data, EDITABLE_FIELDS)
+    if changed:
+        bump(activity, changed)
+        changes.record(dealer_id=activity.dealer_id, type="activity.updated", obj=activity)
+    return activity

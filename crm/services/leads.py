@@ -1,0 +1,202 @@
+"""Leads: create, change, move through the pipeline, close with a reason, assign."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import changes
+from crm.models import Lead, LeadEvent, LostReason, Prospect
+from crm.services._common import apply_changes, bump, check_version, locked
+from dealers.actors import Actor
+from dealers.models import Membership
+
+logger = logging.getLogger(__name__)
+
+EDITABLE_FIELDS = {
+    "lead_type",
+    "source",
+    "campaign",
+    "model_name",
+    "trim",
+    "powertrain",
+    "configuration_code",
+    "vehicle_condition",
+    "vin",
+    "stock_number",
+    "list_price",
+    "tradein_make",
+    "tradein_model",
+    "tradein_first_registration",
+    "tradein_mileage",
+    "rating",
+    "expected_purchase_date",
+    "financing_interest",
+    "message",
+    "external_id",
+    "first_contact_due_at",
+}
+
+
+def _event(lead: Lead, kind: str, actor: Actor, **fields: Any) -> LeadEvent:
+    return LeadEvent.objects.create(
+        dealer_id=lead.dealer_id, lead=lead, kind=kind, actor_id=actor.user_id, actor_label=actor.label, **fields
+    )
+
+
+def _check_owner(dealer_id: int, owner_id: int | None) -> None:
+    if owner_id is not None and not Membership.objects.for_dealer(dealer_id).active().filter(user_id=owner_id).exists():
+        raise ValidationError({"owner": _("The salesperson must work for this dealership.")})
+
+
+@transaction.atomic
+def create_lead(
+    *,
+    prospect: Prospect,
+    actor: Actor,
+    data: dict[str, Any],
+    owner_id: int | None = None,
+    routing: dict[str, Any] | None = None,
+) -> Lead:
+    """A new lead of ``prospect``; ``routing`` (from sync's router) is recorded as the first decision."""
+    if prospect.merged_into_id or prospect.erased_at:
+        raise ValidationError({"prospect": _("This prospect was merged or anonymised.")})
+    _check_owner(prospect.dealer_id, owner_id)
+    stage = data.pop("stage", Lead.Stage.NEW)
+    if stage not in Lead.OPEN_STAGES:
+        raise ValidationError({"stage": _("A new lead starts in an open stage; close it afterwards.")})
+    lead = Lead(dealer_id=prospect.dealer_id, prospect=prospect, owner_id=owner_id, stage=stage, **data)
+    try:
+        with transaction.atomic():
+            lead.save(force_insert=True)
+    except IntegrityError as error:
+        raise ValidationError({"external_id": _("Another lead already has this dealer system id.")}) from error
+    _event(lead, LeadEvent.Kind.CREATED, actor, to_stage=lead.stage, data={"source": lead.source})
+    if routing:
+        _event(lead, LeadEvent.Kind.ROUTED, actor, data=routing)
+    if owner_id:
+        _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"to": owner_id})
+    changes.record(dealer_id=lead.dealer_id, type="lead.created", obj=lead)
+    logger.info("lead_created", extra={"dealer_id": lead.dealer_id, "lead_id": str(lead.pk)})
+    return lead
+
+
+@transaction.atomic
+def update_lead(*, lead: Lead, actor: Actor, data: dict[str, Any], expected_version: int | None = None) -> Lead:
+    lead = locked(Lead, lead.pk)
+    check_version(lead, expected_version)
+    changed = apply_changes(lead, data, EDITABLE_FIELDS)
+    if not changed:
+        return lead
+    try:
+        with transaction.atomic():
+            bump(lead, changed)
+    except IntegrityError as error:
+        raise ValidationError({"external_id": _("Another lead already has this dealer system id.")}) from error
+    _event(lead, LeadEvent.Kind.UPDATED, actor, data={"changed": sorted(changed)})
+    changes.record(dealer_id=lead.dealer_id, type="lead.updated", obj=lead, extra={"changed": changed})
+    return lead
+
+
+@transaction.atomic
+def change_stage(
+    *,
+    lead: Lead,
+    to_stage: str,
+    actor: Actor,
+    lost_reason: LostReason | None = None,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Lead:
+    """Move a lead to ``to_stage``. Won needs a note, lost a reason from the managed list; both close it.
+
+    Reopening a closed lead clears the close reason; leaving ``new`` counts as the first contact.
+    """
+    if to_stage not in Lead.Stage.values:
+        raise ValidationError({"stage": _("Unknown stage.")})
+    lead = locked(Lead, lead.pk)
+    check_version(lead, expected_version)
+    if lead.stage == to_stage:
+        return lead
+    note = (note or "").strip()
+    if to_stage == Lead.Stage.LOST and (lost_reason is None or not lost_reason.is_active):
+        raise ValidationError({"lost_reason": _("Choose why the lead was lost.")})
+    if to_stage == Lead.Stage.WON and not note:
+        raise ValidationError({"close_note": _("Say what was sold (e.g. the order or contract number).")})
+
+    from_stage = lead.stage
+    now = timezone.now()
+    lead.stage = to_stage
+    fields = ["stage"]
+    if to_stage in Lead.CLOSED_STAGES:
+        lead.closed_at, lead.close_note = now, note
+        lead.lost_reason = lost_reason if to_stage == Lead.Stage.LOST else None
+        fields += ["closed_at", "close_note", "lost_reason"]
+        kind, event_type = LeadEvent.Kind.CLOSED, "lead.closed"
+    else:
+        if from_stage in Lead.CLOSED_STAGES:
+            lead.closed_at, lead.close_note, lead.lost_reason = None, "", None
+            fields += ["closed_at", "close_note", "lost_reason"]
+        kind = LeadEvent.Kind.REOPENED if from_stage in Lead.CLOSED_STAGES else LeadEvent.Kind.STAGE_CHANGED
+        event_type = "lead.updated"
+    if from_stage == Lead.Stage.NEW and lead.first_contacted_at is None:
+        lead.first_contacted_at = now
+        fields.append("first_contacted_at")
+    bump(lead, fields)
+    _event(
+        lead,
+        kind,
+        actor,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        data={"lost_reason": lost_reason.code if lost_reason and to_stage == Lead.Stage.LOST else None, "note": note},
+    )
+    changes.record(dealer_id=lead.dealer_id, type=event_type, obj=lead, extra={"from_stage": from_stage})
+    return lead
+
+
+@transaction.atomic
+def assign_lead(*, lead: Lead, to_user_id: int | None, actor: Actor, reason: str = "") -> Lead:
+    """Give a lead to a salesperson of its dealership (or take it back: ``None``); the prospect follows."""
+    lead = locked(Lead, lead.pk)
+    _check_owner(lead.dealer_id, to_user_id)
+    if lead.owner_id == to_user_id:
+        return lead
+    from_user_id = lead.owner_id
+    lead.owner_id = to_user_id
+    bump(lead, ["owner_id"])
+    prospect = locked(Prospect, lead.prospect_id)
+    if prospect.owner_id is None and to_user_id is not None:
+        prospect.owner_id = to_user_id
+        bump(prospect, ["owner_id"])
+    _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"from": from_user_id, "to": to_user_id, "reason": reason})
+    changes.record(dealer_id=lead.dealer_id, type="lead.assigned", obj=lead)
+    return lead
+
+
+@transaction.atomic
+def mark_first_contact(*, lead: Lead, at: datetime, actor: Actor) -> Lead:
+    """A call, email or meeting with a new lead's prospect is its first contact: the SLA clock stops."""
+    lead = locked(Lead, lead.pk)
+    if lead.first_contacted_at is not None:
+        return lead
+    if lead.stage == Lead.Stage.NEW:
+        return change_stage(lead=lead, to_stage=Lead.Stage.CONTACTED, actor=actor)
+    lead.first_contacted_at = at
+    bump(lead, ["first_contacted_at"])
+    changes.record(dealer_id=lead.dealer_id, type="lead.updated", obj=lead)
+    return lead
+
+
+@transaction.atomic
+def record_escalation(*, lead: Lead, level: int, notified_user_id: int | None, actor: Actor) -> Lead:
+    """Record a first-contact SLA breach and whom it went to (sync's SLA checker calls this)."""
+    lead = locked(Lead, lead.pk)
+    _event(lead, LeadEvent.Kind.ESCALATED, actor, data={"level": level, "notified": notified_user_id})
+    return lead
