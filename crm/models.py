@@ -35,7 +35,7 @@ class VersionedModel(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
-    external_id = models.CharField(
+    external_id = models.CharField(  # noqa: DJ001 -- NULL, not "", so the unique key skips rows without one
         _("dealer system id"), max_length=100, null=True, blank=True, help_text=_("The id in the dealer's own system.")
     )
     version = models.PositiveIntegerField(_("version"), default=1)

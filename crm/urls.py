@@ -5,7 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 
-from crm import views
 
 auth_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -23,11 +22,13 @@ auth_patterns = [
 ]
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("accounts/", include(auth_patterns)),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),
+    path("", include("crm.ui.urls")),
     path("", include("dealers.urls")),
+    path("", include("sync.urls")),
+    path("api/", include("crm.api.urls")),
     path("ha/", include("ha.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""The REST API for dealer management systems (DESIGN.md section 5)."""

@@ -1,0 +1,60 @@
+"""One FilterSet per resource, shared by the list pages and the API (same parameters, same rows)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Activity, Lead, Prospect, Task
+from crm.selectors import search_prospects
+
+
+class UpdatedSinceFilterSet(django_filters.FilterSet):
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("changed since")
+    )
+
+
+class ProspectFilterSet(UpdatedSinceFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    postcode = django_filters.CharFilter(field_name="postcode", lookup_expr="startswith", label=_("postcode"))
+    external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
+
+    class Meta:
+        model = Prospect
+        fields = ["kind", "origin", "owner"]
+
+    def search(self, queryset: QuerySet[Prospect], name: str, value: str) -> QuerySet[Prospect]:
+        return search_prospects(queryset, value)
+
+
+class LeadFilterSet(UpdatedSinceFilterSet):
+    stage = django_filters.MultipleChoiceFilter(choices=Lead.Stage.choices, label=_("stage"))
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label=_("created after"))
+    model_name = django_filters.CharFilter(field_name="model_name", lookup_expr="icontains", label=_("model"))
+    prospect = django_filters.UUIDFilter(field_name="prospect_id", label=_("prospect"))
+    external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
+
+    class Meta:
+        model = Lead
+        fields = ["lead_type", "source", "rating", "owner"]
+
+
+class ActivityFilterSet(UpdatedSinceFilterSet):
+    prospect = django_filters.UUIDFilter(field_name="prospect_id")
+    lead = django_filters.UUIDFilter(field_name="lead_id")
+
+    class Meta:
+        model = Activity
+        fields = ["kind"]
+
+
+class TaskFilterSet(UpdatedSinceFilterSet):
+    done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("done"))
+    prospect = django_filters.UUIDFilter(field_name="prospect_id")
+    lead = django_filters.UUIDFilter(field_name="lead_id")
+
+    class Meta:
+        model = Task
+        fields = ["assignee"]

@@ -1,0 +1,1 @@
+"""The dealership's browser UI for prospects, leads, activities and tasks."""
