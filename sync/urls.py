@@ -1,3 +1,6 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", include("sync.inbound.urls")),
+    path("", include("sync.outbound.urls")),
+]

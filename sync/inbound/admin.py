@@ -1,0 +1,1 @@
+"""Admin pages for the inbound side of the lead exchange."""

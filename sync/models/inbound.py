@@ -1,0 +1,1 @@
+"""Inbound models: intake documents, file imports."""

@@ -1,0 +1,1 @@
+"""Outbound models: destinations, delivery state, dead letters."""

@@ -1,0 +1,1 @@
+"""Delivery of the change log to dealer systems: relay, webhooks, file drops, operations, metrics."""

@@ -1,0 +1,1 @@
+"""Admin pages for the outbound side of the lead exchange."""

@@ -1,0 +1,3 @@
+"""Periodic jobs of the outbound side (Celery beat entries; pure data, merged in crm/settings.py)."""
+
+BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
