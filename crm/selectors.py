@@ -39,7 +39,7 @@ def lead_history(lead: Lead) -> QuerySet[LeadEvent]:
 def has_trigram_search() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')")
-        return bool(cursor.fetchone()[0])  # type: ignore[index]
+        return bool(cursor.fetchone()[0])
 
 
 def search_prospects(queryset: QuerySet[Prospect], query: str) -> QuerySet[Prospect]:

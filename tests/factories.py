@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, time
 
 import factory
 from django.contrib.auth.hashers import make_password
 
+from crm.models import Activity, Lead, Prospect, Task
 from dealers.models import Dealer, DealerGroup, Membership, OpeningHours, Region, Territory, User
 
 TEST_PASSWORD = "test-Passwort-123"
 _HASH = make_password(TEST_PASSWORD)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -24,7 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = _HASH
 
 
-class RegionFactory(factory.django.DjangoModelFactory):
+class RegionFactory(factory.django.DjangoModelFactory[Region]):
     class Meta:
         model = Region
         django_get_or_create = ("code",)
@@ -33,14 +34,14 @@ class RegionFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Region {n}")
 
 
-class DealerGroupFactory(factory.django.DjangoModelFactory):
+class DealerGroupFactory(factory.django.DjangoModelFactory[DealerGroup]):
     class Meta:
         model = DealerGroup
 
     name = factory.Sequence(lambda n: f"Autogruppe {n}")
 
 
-class DealerFactory(factory.django.DjangoModelFactory):
+class DealerFactory(factory.django.DjangoModelFactory[Dealer]):
     class Meta:
         model = Dealer
 
@@ -54,7 +55,7 @@ class DealerFactory(factory.django.DjangoModelFactory):
     longitude = 11.575
 
 
-class OpeningHoursFactory(factory.django.DjangoModelFactory):
+class OpeningHoursFactory(factory.django.DjangoModelFactory[OpeningHours]):
     class Meta:
         model = OpeningHours
 
@@ -64,7 +65,7 @@ class OpeningHoursFactory(factory.django.DjangoModelFactory):
     closes = time(18, 0)
 
 
-class TerritoryFactory(factory.django.DjangoModelFactory):
+class TerritoryFactory(factory.django.DjangoModelFactory[Territory]):
     class Meta:
         model = Territory
 
@@ -72,7 +73,7 @@ class TerritoryFactory(factory.django.DjangoModelFactory):
     postcode_prefix = factory.Sequence(lambda n: f"{n % 1000:03d}")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -81,11 +82,11 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.SALESPERSON
 
 
-class ProspectFactory(factory.django.DjangoModelFactory):
+class ProspectFactory(factory.django.DjangoModelFactory[Prospect]):
     """Built through the model, so ``search_text`` is filled like the service does."""
 
     class Meta:
-        model = "crm.Prospect"
+        model = Prospect
         skip_postgeneration_save = True
 
     dealer = factory.SubFactory(DealerFactory)
@@ -104,9 +105,9 @@ class ProspectFactory(factory.django.DjangoModelFactory):
             obj.save(update_fields=["search_text", "email_normalized"])
 
 
-class LeadFactory(factory.django.DjangoModelFactory):
+class LeadFactory(factory.django.DjangoModelFactory[Lead]):
     class Meta:
-        model = "crm.Lead"
+        model = Lead
 
     prospect = factory.SubFactory(ProspectFactory)
     dealer = factory.SelfAttribute("prospect.dealer")
@@ -114,9 +115,9 @@ class LeadFactory(factory.django.DjangoModelFactory):
     source = "website"
 
 
-class ActivityFactory(factory.django.DjangoModelFactory):
+class ActivityFactory(factory.django.DjangoModelFactory[Activity]):
     class Meta:
-        model = "crm.Activity"
+        model = Activity
 
     prospect = factory.SubFactory(ProspectFactory)
     dealer = factory.SelfAttribute("prospect.dealer")
@@ -124,11 +125,11 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     subject = "Notiz"
 
 
-class TaskFactory(factory.django.DjangoModelFactory):
+class TaskFactory(factory.django.DjangoModelFactory[Task]):
     class Meta:
-        model = "crm.Task"
+        model = Task
 
     prospect = factory.SubFactory(ProspectFactory)
     dealer = factory.SelfAttribute("prospect.dealer")
     title = "Rückruf"
-    due_at = factory.Faker("future_datetime", tzinfo=__import__("datetime").UTC)
+    due_at = factory.Faker("future_datetime", tzinfo=UTC)

@@ -13,7 +13,7 @@ M = TypeVar("M", bound=models.Model)
 
 def locked(model: type[M], pk: Any) -> M:
     """Re-read a row under ``SELECT ... FOR UPDATE`` so read-then-write is safe against concurrent saves."""
-    return model._default_manager.select_for_update().get(pk=pk)  # type: ignore[attr-defined]
+    return model._default_manager.select_for_update().get(pk=pk)
 
 
 def check_version(obj: Any, expected_version: int | None) -> None:
