@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet
 
-__all__ = ["DEFAULT_EVENT_TYPES", "DeadLetter", "DeliveryStats", "Destination", "EVENT_TYPES"]
+__all__ = ["DEFAULT_EVENT_TYPES", "EVENT_TYPES", "DeadLetter", "DeliveryStats", "Destination"]
 
 # The event types of DESIGN.md section 6: what a destination receives unless it chooses otherwise.
 DEFAULT_EVENT_TYPES: tuple[str, ...] = (
