@@ -1,0 +1,58 @@
+"""When the database turns read-only (a standby after failover), writes get 503 with Retry-After, not a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import DatabaseError, connection
+from django.urls import reverse
+
+from dealers.models import Membership
+from ha import readonly
+from tests.conftest import DealerSetup
+
+
+def _reconnect() -> None:
+    connection.close()
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()
+
+
+@pytest.fixture
+def read_only_database(transactional_db: None) -> Iterator[None]:
+    """Every new session of the test database is read-only, like one reaching a standby."""
+    name = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    _reconnect()
+    readonly._role_cache = (0.0, False)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = off")
+        cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    _reconnect()
+    readonly._role_cache = (0.0, False)
+
+
+def test_ui_write_on_read_only_database_is_503_with_retry_after(
+    transactional_db: None, dealer_a: DealerSetup, client_for, request
+) -> None:
+    client = client_for(dealer_a.user("dealer_admin"))
+    member = dealer_a.other_salesperson
+    request.getfixturevalue("read_only_database")
+
+    response = client.post(
+        reverse("staff_edit", args=[member.pk]), {"role": "sales_manager", "is_active": "on", "lead_capacity": "5"}
+    )
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    member.refresh_from_db()
+    assert member.role == Membership.Role.SALESPERSON
+
+
+def test_read_only_error_is_recognised_as_unavailable(read_only_database: None) -> None:
+    with pytest.raises(DatabaseError) as error, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO dealers_region (code, name) VALUES ('x', 'y')")
+    assert readonly.is_unavailable_error(error.value)

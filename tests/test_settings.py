@@ -1,0 +1,61 @@
+"""Production refuses to start without real secrets; Celery is configured to lose nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_DEBUG"}}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "crm.example"}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_ENV": "production", "DJANGO_SECRET_KEY": "s" * 50}, "ALLOWED_HOSTS"),
+        ({"DJANGO_ENV": "production", "DJANGO_SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
+        ({"DJANGO_ENV": "staging"}, "DJANGO_ENV"),
+    ],
+)
+def test_production_refuses_to_start_without_real_settings(env: dict[str, str], complaint: str) -> None:
+    result = _load_settings(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert complaint in result.stderr
+
+
+def test_production_starts_with_real_settings() -> None:
+    result = _load_settings({"DJANGO_ENV": "production", "DJANGO_SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "crm.example"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_celery_is_configured_to_lose_nothing() -> None:
+    assert settings.CELERY_TASK_ACKS_LATE is True
+    assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert settings.CELERY_ACCEPT_CONTENT == ["json"]
+    assert settings.CELERY_TASK_TIME_LIMIT > settings.CELERY_TASK_SOFT_TIME_LIMIT
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
+
+
+def test_german_first_berlin_time() -> None:
+    assert (settings.LANGUAGE_CODE, settings.TIME_ZONE, settings.USE_TZ) == ("de", "Europe/Berlin", True)
+    assert settings.DATABASES["default"]["OPTIONS"]["pool"]
