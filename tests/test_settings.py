@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_DEBUG"}}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **env},
