@@ -1,0 +1,123 @@
+"""Working-time arithmetic for first-contact deadlines: minutes count only while the dealership is open.
+
+Pure functions, no database. Opening hours are wall-clock times in Europe/Berlin; every
+interval is turned into absolute instants (UTC) before anything is added or subtracted, so a
+night with a daylight-saving switch is exactly as long as it really is (Python subtracts two
+datetimes of the same ``ZoneInfo`` by wall clock, which would be an hour off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+BERLIN = ZoneInfo("Europe/Berlin")
+# A week with at least one opening interval consumes any number of minutes within a bounded number of
+# days; the bound only guards against a calendar of closed dates that never ends.
+_MAX_DAYS = 3 * 366
+
+
+class OpeningInterval(Protocol):
+    """One opening interval on a weekday (0 = Monday), as ``dealers.models.OpeningHours`` has it."""
+
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def opens(self) -> time: ...
+    @property
+    def closes(self) -> time: ...
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of wall-clock ``at`` on ``day`` in ``tz``.
+
+    A wall time skipped by the spring switch (02:30) maps to the first instant after the gap (03:30
+    summer time); a time that occurs twice in autumn maps to its first occurrence (PEP 495, fold=0).
+    """
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def _intervals_by_weekday(opening_hours: Iterable[OpeningInterval]) -> dict[int, list[tuple[time, time]]]:
+    days: dict[int, list[tuple[time, time]]] = {}
+    for interval in opening_hours:
+        if interval.opens >= interval.closes:
+            raise ValueError("an opening interval must close after it opens")
+        days.setdefault(int(interval.weekday), []).append((interval.opens, interval.closes))
+    for intervals in days.values():
+        intervals.sort()
+    return days
+
+
+def add_working_minutes(
+    start: datetime,
+    minutes: int,
+    opening_hours: Iterable[OpeningInterval],
+    *,
+    closed_dates: Collection[date] = (),
+    tz: ZoneInfo = BERLIN,
+) -> datetime:
+    """The instant at which ``minutes`` of opening time have passed since ``start``.
+
+    Time before opening, after closing, on closed weekdays and on ``closed_dates`` (holidays) does
+    not count. A deadline that is used up exactly at closing time is that closing time. ``start`` must
+    be timezone-aware; the result is in ``tz`` (Europe/Berlin). Without any opening interval there is
+    no working time at all: ``ValueError``.
+    """
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError("start must be timezone-aware")
+    if minutes < 0:
+        raise ValueError("minutes must not be negative")
+    days = _intervals_by_weekday(opening_hours)
+    if not days:
+        raise ValueError("no opening hours: there is no working time to count")
+    if minutes == 0:
+        return start.astimezone(tz)
+
+    remaining = timedelta(minutes=minutes)
+    now = start.astimezone(UTC)
+    day = start.astimezone(tz).date() - timedelta(days=1)  # an interval of the day before may still run
+    for _ in range(_MAX_DAYS):
+        if day not in closed_dates:
+            for opens, closes in days.get(day.weekday(), []):
+                begin, end = _local(day, opens, tz), _local(day, closes, tz)
+                begin = max(begin, now)
+                if begin >= end:
+                    continue
+                available = end - begin
+                if remaining <= available:
+                    return (begin + remaining).astimezone(tz)
+                remaining -= available
+                now = end
+        day += timedelta(days=1)
+    raise ValueError("no working time within the next three years (closed dates cover everything)")
+
+
+def working_minutes_between(
+    start: datetime,
+    end: datetime,
+    opening_hours: Iterable[OpeningInterval],
+    *,
+    closed_dates: Collection[date] = (),
+    tz: ZoneInfo = BERLIN,
+) -> int:
+    """Whole minutes of opening time between two instants (0 when ``end`` is not after ``start``)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end <= start:
+        return 0
+    days = _intervals_by_weekday(opening_hours)
+    total = timedelta()
+    begin_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if day not in closed_dates:
+            for opens, closes in days.get(day.weekday(), []):
+                lo = max(_local(day, opens, tz), begin_utc)
+                hi = min(_local(day, closes, tz), end_utc)
+                if hi > lo:
+                    total += hi - lo
+        day += timedelta(days=1)
+    return int(total.total_seconds() // 60)
