@@ -6,6 +6,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
-app = Celery("crm")
+# Every task passes the scheduler lease fence when beat sent it (ha.fencing).
+app = Celery("crm", task_cls="ha.fencing:FencedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

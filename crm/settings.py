@@ -193,6 +193,8 @@ def _beat_schedule() -> dict[str, dict[str, object]]:
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()
+# Periodic jobs fire only on the node holding the scheduler lease (DESIGN.md section 7).
+CELERY_BEAT_SCHEDULER = "ha.beat:LeasedScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

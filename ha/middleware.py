@@ -13,6 +13,7 @@ PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/ha/ready": views.ready,
     "/ha/primary": views.primary,
     "/ha/replica": views.replica,
+    "/ha/health": views.health,
 }
 
 

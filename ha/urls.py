@@ -7,4 +7,5 @@ urlpatterns = [
     path("ready", views.ready, name="ha_ready"),
     path("primary", views.primary, name="ha_primary"),
     path("replica", views.replica, name="ha_replica"),
+    path("health", views.health, name="ha_health"),
 ]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 
+from ha.health import health_report, may_see_details
 from ha.probe import NodeStatus, node_state, node_status
 
 
@@ -56,3 +57,21 @@ def replica(request: HttpRequest) -> HttpResponse:
         lag = status.database.replay_lag_seconds
         ok = lag is not None and lag <= max_lag
     return _from(status, ok)
+
+
+@require_safe
+def health(request: HttpRequest) -> HttpResponse:
+    """All checks; 503 only on fail, so a warning (broker down, replica lagging) keeps the node in service."""
+    status = node_status()
+    overall, checks = health_report(status)
+    body: dict[str, object] = {
+        "status": overall,
+        "role": status.role,
+        "state": status.state,
+        "releaseId": settings.RELEASE_ID,
+    }
+    if may_see_details(request.META):
+        body["checks"] = checks
+    response = JsonResponse(body, status=503 if overall == "fail" else 200, content_type="application/health+json")
+    response["Cache-Control"] = "no-store"
+    return response

@@ -68,6 +68,7 @@ PUBLIC_ROUTES: set[str] = {
     "ha_ready",
     "ha_primary",
     "ha_replica",
+    "ha_health",
 }
 PUBLIC_NAMESPACES: set[str] = {"admin"}
 

@@ -1,0 +1,49 @@
+"""Celery beat that sends periodic jobs only while this node holds the scheduler lease.
+
+Configured as ``CELERY_BEAT_SCHEDULER``; every node may run ``celery -A crm beat``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery.beat import PersistentScheduler, ScheduleEntry
+
+from ha.lease import SchedulerLeaseHolder
+
+logger = logging.getLogger(__name__)
+
+LEASE_CHECK_SECONDS = 5.0
+
+
+class LeasedScheduler(PersistentScheduler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.lease = SchedulerLeaseHolder()
+        self._lease_checked_at = 0.0
+        super().__init__(*args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        now = time.monotonic()
+        if now - self._lease_checked_at >= LEASE_CHECK_SECONDS:
+            self.lease.ensure()
+            self._lease_checked_at = now
+        return min(super().tick(*args, **kwargs), LEASE_CHECK_SECONDS)
+
+    def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
+        if not self.lease.held:
+            logger.debug("periodic_job_skipped_no_lease", extra={"task": entry.task})
+            return
+        slot = entry.last_run_at.isoformat() if entry.last_run_at else str(int(time.time()))
+        headers = {"lease_epoch": self.lease.epoch, "lease_slot": f"{entry.name}@{slot}"}
+        original = entry.options
+        entry.options = {**original, "headers": {**original.get("headers", {}), **headers}}
+        try:
+            super().apply_entry(entry, producer=producer)
+        finally:
+            entry.options = original
+
+    def close(self) -> None:
+        self.lease.release()
+        super().close()
