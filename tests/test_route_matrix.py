@@ -68,3 +68,28 @@ def test_route_needs_sign_in(route: UiRoute, dealer_a: DealerSetup, client) -> N
 def test_route_refuses_user_without_dealership(route: UiRoute, dealer_a: DealerSetup, manufacturer_admin, client_for):
     response = client_for(manufacturer_admin).get(_url(route, dealer_a, "dealer_admin"))
     assert response.status_code == 403
+
+
+GARBAGE = {
+    "email": "nö@",
+    "lead_capacity": "-1e99",
+    "role": "🚗",
+    "version": "abc",
+    "stage": "<script>",
+    "due_at": "31.02.2026 25:61",
+    "occurred_at": "yesterday-ish",
+    "list_price": "12,34,56",
+    "dealer_id": "'; DROP TABLE x; --",
+    "q": "%" * 300,
+}
+
+
+@pytest.mark.parametrize("route", UI_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("role", ["salesperson", "dealer_admin"])
+def test_garbage_input_never_gives_a_500(route: UiRoute, role: str, dealer_a: DealerSetup, client_for) -> None:
+    client = client_for(dealer_a.user(role))
+    client.raise_request_exception = False
+    url = _url(route, dealer_a, role)
+    assert client.post(url, GARBAGE).status_code < 500
+    assert client.post(url, {}).status_code < 500
+    assert client.get(url, GARBAGE).status_code < 500
