@@ -1,0 +1,201 @@
+"""Likely duplicate prospects: the same normalized email, the same phone number, or the same name and postcode.
+
+Two readers: the duplicates page (``duplicate_groups``) and lead intake, which matches an incoming
+lead to an existing prospect (``find_matches``). Both compare the same keys:
+
+- email: ``Prospect.email_normalized`` (trimmed, lower-case);
+- phone: E.164 (``crm.normalize.normalize_phone``), either of ``phone`` or ``mobile``;
+- name + postcode: the last name folded to ``a-z0-9`` (Müller, Mueller and MÜLLER are one key) and the
+  exact postcode. ``name_key`` (Python) and ``NameKey`` (SQL) compute the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, Count, F, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Lower, Replace
+
+from crm.models import Prospect
+from crm.normalize import fold, normalize_email, normalize_phone
+
+# Letters that fold() spells out; the SQL side replaces them the same way.
+# Upper case first: lower() in a database with the C locale leaves non-ASCII letters alone.
+_SPELLED_OUT = (
+    ("Ä", "ae"), ("Ö", "oe"), ("Ü", "ue"), ("ẞ", "ss"), ("Æ", "ae"), ("Ø", "oe"),
+    ("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("æ", "ae"), ("ø", "oe"),
+)  # fmt: skip
+# Accented letters that fold() strips via NFKD; translate() in SQL does the same for these.
+_ACCENTED = "áàâãåéèêëíìîïóòôõúùûýÿçñčšžśźżćńÁÀÂÃÅÉÈÊËÍÌÎÏÓÒÔÕÚÙÛÝÇÑČŠŽŚŹŻĆŃ"
+_PLAIN = "".join(fold(letter) for letter in _ACCENTED)
+
+
+def name_key(value: str | None) -> str:
+    """The folded last name duplicate detection compares: ``Müller-Lüdenscheidt`` -> ``muellerluedenscheidt``."""
+    return re.sub(r"[^a-z0-9]", "", fold(value))
+
+
+class NameKey(Func):
+    """SQL twin of :func:`name_key` for a text column."""
+
+    output_field: Any = Prospect._meta.get_field("last_name")
+
+    def __init__(self, expression: Any) -> None:
+        folded: Any = expression
+        for letter, spelled in _SPELLED_OUT:
+            folded = Replace(folded, Value(letter), Value(spelled))
+        folded = Lower(Func(folded, Value(_ACCENTED), Value(_PLAIN), function="translate"))
+        super().__init__(folded, Value("[^a-z0-9]+"), Value(""), Value("g"), function="regexp_replace")
+
+
+def _match_filter(
+    *, email: str | None = None, phone: str | None = None, last_name: str | None = None, postcode: str | None = None
+) -> Q | None:
+    """The condition a prospect must meet to be a likely duplicate of these contact data (None: no key given)."""
+    condition = Q()
+    email_key = normalize_email(email)
+    if email_key:
+        condition |= Q(email_normalized=email_key)
+    phone_key = normalize_phone(phone) if phone else ""
+    if phone_key:
+        condition |= Q(phone=phone_key) | Q(mobile=phone_key)
+    last = name_key(last_name)
+    postcode_key = (postcode or "").strip()
+    if last and postcode_key:
+        condition |= Q(postcode=postcode_key, _name_key=last)
+    return condition or None
+
+
+def find_matches(
+    *,
+    dealer_id: int,
+    email: str | None = None,
+    phone: str | None = None,
+    last_name: str | None = None,
+    postcode: str | None = None,
+    queryset: QuerySet[Prospect] | None = None,
+) -> QuerySet[Prospect]:
+    """Active prospects of ``dealer_id`` that match any of the given keys, best match first.
+
+    ``queryset`` narrows the candidates further (for example to what a viewer may see). Merged and
+    anonymised prospects never match. Each row carries ``match_score``: 3 for an email match,
+    2 for a phone match, 1 for name + postcode (the highest key that matched).
+    """
+    base = queryset if queryset is not None else Prospect.objects.all()
+    base = base.filter(dealer_id=dealer_id, merged_into__isnull=True, erased_at__isnull=True)
+    condition = _match_filter(email=email, phone=phone, last_name=last_name, postcode=postcode)
+    if condition is None:
+        return base.none()
+    email_key = normalize_email(email)
+    phone_key = normalize_phone(phone) if phone else ""
+    whens = []
+    if email_key:
+        whens.append(When(email_normalized=email_key, then=Value(3)))
+    if phone_key:
+        whens.append(When(Q(phone=phone_key) | Q(mobile=phone_key), then=Value(2)))
+    score = Case(*whens, default=Value(1), output_field=IntegerField())
+    return (
+        base.alias(_name_key=NameKey(F("last_name")))
+        .filter(condition)
+        .annotate(match_score=score)
+        .order_by("-match_score", "-updated_at", "id")
+    )
+
+
+@dataclass
+class DuplicateGroup:
+    """Prospects that share one key: ``reason`` is ``email``, ``phone`` or ``name_postcode``."""
+
+    reason: str
+    key: str
+    prospects: list[Prospect] = field(default_factory=list)
+
+
+def duplicate_groups(queryset: QuerySet[Prospect], *, limit: int = 50) -> list[DuplicateGroup]:
+    """Groups of likely duplicates among ``queryset`` (already scoped to a viewer), at most ``limit``.
+
+    A constant number of queries: one grouping query per key, one to load the prospects.
+    A pair found by several keys appears once, under the strongest key.
+    """
+    active = queryset.filter(merged_into__isnull=True, erased_at__isnull=True)
+    keyed: list[tuple[str, str, Q]] = []
+
+    for row in (
+        active.exclude(email_normalized="")
+        .values("email_normalized")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("email_normalized")[:limit]
+    ):
+        keyed.append(("email", row["email_normalized"], Q(email_normalized=row["email_normalized"])))
+
+    for number in _shared_phone_numbers(active, limit):
+        keyed.append(("phone", number, Q(phone=number) | Q(mobile=number)))
+
+    for row in (
+        active.exclude(last_name="")
+        .exclude(postcode="")
+        .annotate(_name_key=NameKey(F("last_name")))
+        .values("_name_key", "postcode")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("postcode", "_name_key")[:limit]
+    ):
+        keyed.append(
+            (
+                "name_postcode",
+                f"{row['_name_key']} {row['postcode']}",
+                Q(_name_key=row["_name_key"], postcode=row["postcode"]),
+            )
+        )
+
+    if not keyed:
+        return []
+    condition = Q()
+    for _reason, _key, q in keyed:
+        condition |= q
+    prospects = list(
+        active.alias(_name_key=NameKey(F("last_name")))
+        .filter(condition)
+        .select_related("owner")
+        .order_by("created_at", "id")
+    )
+    groups: list[DuplicateGroup] = []
+    seen_pairs: set[frozenset[Any]] = set()
+    for reason, key, _q in keyed:
+        members = [p for p in prospects if _has_key(p, reason, key)]
+        pairs = {frozenset((a.pk, b.pk)) for i, a in enumerate(members) for b in members[i + 1 :]}
+        if len(members) < 2 or pairs <= seen_pairs:
+            continue
+        seen_pairs |= pairs
+        groups.append(DuplicateGroup(reason=reason, key=key, prospects=members))
+        if len(groups) >= limit:
+            break
+    return groups
+
+
+def _shared_phone_numbers(active: QuerySet[Prospect], limit: int) -> list[str]:
+    """Numbers held (as phone or mobile) by more than one prospect, grouped in the database.
+
+    UNION (not ALL) keeps one row per prospect and number: phone = mobile is no duplicate.
+    """
+    phones_sql, phones_params = active.exclude(phone="").order_by().values("id", "phone").query.sql_with_params()
+    mobiles_sql, mobiles_params = active.exclude(mobile="").order_by().values("id", "mobile").query.sql_with_params()
+    sql = (
+        f"SELECT number FROM (({phones_sql}) UNION ({mobiles_sql})) AS numbers(prospect_id, number) "  # noqa: S608 -- ORM-built
+        "GROUP BY number HAVING count(*) > 1 ORDER BY number LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*phones_params, *mobiles_params, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _has_key(prospect: Prospect, reason: str, key: str) -> bool:
+    if reason == "email":
+        return prospect.email_normalized == key
+    if reason == "phone":
+        return key in (prospect.phone, prospect.mobile)
+    return f"{name_key(prospect.last_name)} {prospect.postcode}" == key

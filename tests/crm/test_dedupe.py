@@ -1,0 +1,134 @@
+"""Likely duplicates: the same email, phone, or name and postcode; never across dealerships, never merged ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.dedupe import duplicate_groups, find_matches, name_key
+from crm.models import Prospect
+from crm.services import prospects
+from dealers.actors import Actor
+from tests.conftest import DealerSetup
+
+SYSTEM = Actor.system("test")
+
+
+def _prospect(setup: DealerSetup, **data: str) -> Prospect:
+    return prospects.create_prospect(dealer=setup.dealer, actor=SYSTEM, data=data)
+
+
+def test_name_key_folds_umlauts_case_and_punctuation() -> None:
+    assert name_key("Müller") == name_key("Mueller") == name_key("MÜLLER") == "mueller"
+    assert name_key("Müller-Lüdenscheidt") == "muellerluedenscheidt"
+    assert name_key("Lefèvre") == "lefevre"
+
+
+def test_email_matches_case_insensitively(dealer_a: DealerSetup) -> None:
+    anna = _prospect(dealer_a, first_name="Anna", last_name="Schmidt", email="Anna.Schmidt@Example.org")
+    _prospect(dealer_a, last_name="Schmidt", email="other@example.org")
+
+    found = find_matches(dealer_id=dealer_a.dealer.pk, email=" anna.schmidt@example.ORG ")
+
+    assert list(found) == [anna]
+    assert found[0].match_score == 3
+
+
+def test_phone_matches_phone_or_mobile_in_any_spelling(dealer_a: DealerSetup) -> None:
+    by_phone = _prospect(dealer_a, last_name="Huber", phone="089 123456")
+    by_mobile = _prospect(dealer_a, last_name="Maier", mobile="+49 170 1234567")
+
+    assert list(find_matches(dealer_id=dealer_a.dealer.pk, phone="+49 89 123456")) == [by_phone]
+    assert list(find_matches(dealer_id=dealer_a.dealer.pk, phone="0170/1234567")) == [by_mobile]
+
+
+def test_name_and_postcode_match_across_umlaut_spellings(dealer_a: DealerSetup) -> None:
+    mueller = _prospect(dealer_a, first_name="Jörg", last_name="Müller", postcode="80331")
+    _prospect(dealer_a, last_name="Müller", postcode="10115")  # same name, other town: no match
+
+    found = find_matches(dealer_id=dealer_a.dealer.pk, last_name="MUELLER", postcode="80331")
+
+    assert list(found) == [mueller]
+    assert found[0].match_score == 1
+
+
+def test_name_without_postcode_matches_nothing(dealer_a: DealerSetup) -> None:
+    _prospect(dealer_a, last_name="Müller", postcode="80331")
+    assert not find_matches(dealer_id=dealer_a.dealer.pk, last_name="Müller").exists()
+    assert not find_matches(dealer_id=dealer_a.dealer.pk).exists()
+
+
+def test_best_key_comes_first(dealer_a: DealerSetup) -> None:
+    by_name = _prospect(dealer_a, last_name="Weber", postcode="80331")
+    by_email = _prospect(dealer_a, last_name="Wagner", email="k.weber@example.org")
+
+    found = list(
+        find_matches(dealer_id=dealer_a.dealer.pk, email="k.weber@example.org", last_name="Weber", postcode="80331")
+    )
+
+    assert found == [by_email, by_name]
+
+
+def test_other_dealerships_merged_and_anonymised_prospects_never_match(
+    dealer_a: DealerSetup, dealer_b: DealerSetup
+) -> None:
+    _prospect(dealer_b, last_name="Fischer", email="fischer@example.org")
+    keep = _prospect(dealer_a, last_name="Fischer", email="fischer@example.org")
+    duplicate = _prospect(dealer_a, last_name="Fischer", email="FISCHER@example.org")
+    erased = _prospect(dealer_a, last_name="Fischer", email="fischer@example.org")
+    prospects.merge_prospects(keep=keep, duplicate=duplicate, actor=SYSTEM)
+    prospects.erase_prospect(prospect=erased, actor=SYSTEM)
+
+    assert list(find_matches(dealer_id=dealer_a.dealer.pk, email="fischer@example.org")) == [keep]
+
+
+def test_find_matches_narrows_to_a_given_queryset(dealer_a: DealerSetup) -> None:
+    seller = dealer_a.user("salesperson")
+    mine = _prospect(dealer_a, last_name="Koch", email="koch@example.org", owner_id=seller.pk)
+    _prospect(dealer_a, last_name="Koch", email="koch@example.org", owner_id=dealer_a.other_salesperson.user_id)
+
+    visible = Prospect.objects.visible_to(dealer_a.staff["salesperson"])
+    found = find_matches(dealer_id=dealer_a.dealer.pk, email="koch@example.org", queryset=visible)
+
+    assert list(found) == [mine]
+
+
+def test_duplicate_groups_finds_each_key_once(dealer_a: DealerSetup, dealer_b: DealerSetup) -> None:
+    a1 = _prospect(dealer_a, last_name="Schulz", email="schulz@example.org")
+    a2 = _prospect(dealer_a, last_name="Schultz", email="SCHULZ@example.org")
+    p1 = _prospect(dealer_a, last_name="Becker", phone="089 5555555")
+    p2 = _prospect(dealer_a, last_name="Beck", mobile="+49895555555")
+    n1 = _prospect(dealer_a, last_name="Hoffmann", postcode="80331")
+    n2 = _prospect(dealer_a, last_name="HOFFMANN", postcode="80331")
+    _prospect(dealer_a, last_name="Hoffmann", postcode="10115")
+    # phone = mobile of one prospect is no duplicate; dealer B's twin is not A's duplicate
+    _prospect(dealer_a, last_name="Solo", phone="089 7777777", mobile="089 7777777")
+    _prospect(dealer_b, last_name="Schulz", email="schulz@example.org")
+
+    groups = duplicate_groups(Prospect.objects.for_dealer(dealer_a.dealer.pk))
+
+    found = {(g.reason, frozenset(p.pk for p in g.prospects)) for g in groups}
+    assert found == {
+        ("email", frozenset({a1.pk, a2.pk})),
+        ("phone", frozenset({p1.pk, p2.pk})),
+        ("name_postcode", frozenset({n1.pk, n2.pk})),
+    }
+
+
+def test_a_pair_found_by_two_keys_is_listed_once(dealer_a: DealerSetup) -> None:
+    _prospect(dealer_a, last_name="Wolf", email="wolf@example.org", postcode="80331")
+    _prospect(dealer_a, last_name="Wolf", email="wolf@example.org", postcode="80331")
+
+    groups = duplicate_groups(Prospect.objects.for_dealer(dealer_a.dealer.pk))
+
+    assert [g.reason for g in groups] == ["email"]
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_duplicate_groups_runs_a_constant_number_of_queries(
+    rows: int, dealer_a: DealerSetup, django_assert_num_queries
+) -> None:
+    for index in range(rows):
+        _prospect(dealer_a, last_name=f"Name{index // 2}", email=f"p{index // 2}@example.org")
+    with django_assert_num_queries(4):
+        groups = duplicate_groups(Prospect.objects.for_dealer(dealer_a.dealer.pk))
+    assert len(groups) == rows // 2
