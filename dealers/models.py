@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -300,3 +302,117 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class ApiKeyQuerySet(DealerScopedQuerySet):
+    def usable(self) -> ApiKeyQuerySet:
+        """Neither revoked nor past its expiry (a rotated key works until its overlap ends)."""
+        now = timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now), revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A dealer system's (or, with no dealership, the manufacturer's) key for the REST API.
+
+    The key is ``<kind>_<prefix id>_<secret>``; ``prefix`` (``<kind>_<prefix id>``) identifies it
+    and is shown everywhere, while the whole key is stored only as its SHA-256 and shown once.
+    """
+
+    class Scope(models.TextChoices):
+        PROSPECTS_READ = "prospects:read", _("Read prospects")
+        PROSPECTS_WRITE = "prospects:write", _("Create and change prospects")
+        LEADS_READ = "leads:read", _("Read leads")
+        LEADS_WRITE = "leads:write", _("Create and change leads")
+        ACTIVITIES_READ = "activities:read", _("Read activities")
+        ACTIVITIES_WRITE = "activities:write", _("Create and change activities")
+        TASKS_READ = "tasks:read", _("Read tasks")
+        TASKS_WRITE = "tasks:write", _("Create and change tasks")
+        CONSENTS_READ = "consents:read", _("Read consents")
+        CONSENTS_WRITE = "consents:write", _("Record consents")
+        CHANGES_READ = "changes:read", _("Read the change feed")
+        INTAKE_WRITE = "intake:write", _("Submit leads (manufacturer channels)")
+
+    DEALER_SCOPES: ClassVar[tuple[str, ...]] = (
+        "prospects:read",
+        "prospects:write",
+        "leads:read",
+        "leads:write",
+        "activities:read",
+        "activities:write",
+        "tasks:read",
+        "tasks:write",
+        "consents:read",
+        "consents:write",
+        "changes:read",
+    )
+    MANUFACTURER_SCOPES: ClassVar[tuple[str, ...]] = ("intake:write",)
+
+    dealer = models.ForeignKey(
+        Dealer,
+        verbose_name=_("dealership"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text=_("Empty for the manufacturer's own keys (lead intake)."),
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("What the key is for, e.g. the DMS product."))
+    prefix = models.CharField(_("prefix"), max_length=32, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices), verbose_name=_("scopes"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    created_by = models.CharField(_("created by"), max_length=200, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    replaced_by = models.ForeignKey(
+        "self", verbose_name=_("replaced by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering: ClassVar = ["-created_at"]
+        indexes: ClassVar = [models.Index(fields=["dealer", "-created_at"], name="apikey_dealer")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name})"
+
+    @property
+    def is_manufacturer_key(self) -> bool:
+        return self.dealer_id is None
+
+    def status(self, now: Any = None) -> str:
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        if self.expires_at is not None:
+            return "expiring"
+        return "active"
+
+
+class IdempotencyRecord(models.Model):
+    """A POST made with an ``Idempotency-Key``: claimed (in flight) first, then its response kept for 24 h."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    response_headers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints: ClassVar = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+        indexes: ClassVar = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}:{self.key}"
