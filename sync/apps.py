@@ -2,6 +2,19 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _wake_relay(dealer_id: int) -> None:
+    """After a change commits, queue a relay round for its dealership (crm.changes.change_recorded)."""
+    from sync.outbound.tasks import wake
+
+    wake(dealer_id)
+
+
 class SyncConfig(AppConfig):
     name = "sync"
     verbose_name = _("Lead exchange")
+
+    def ready(self) -> None:
+        from crm import changes
+
+        if _wake_relay not in changes.change_recorded:
+            changes.change_recorded.append(_wake_relay)

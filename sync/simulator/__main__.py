@@ -1,0 +1,3 @@
+from sync.simulator.server import main
+
+raise SystemExit(main())
