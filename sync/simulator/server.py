@@ -33,7 +33,8 @@ class DealerBook:
     events: list[str] = field(default_factory=list)  # unique event ids, in order of first arrival
     types: dict[str, str] = field(default_factory=dict)  # event id -> type
     objects: dict[str, int] = field(default_factory=dict)  # object id -> version held
-    received: int = 0  # every request, duplicates and refusals included
+    arrived: int = 0  # requests that reached the handler (counted before any delay)
+    received: int = 0  # requests answered or dropped, duplicates and refusals included
     duplicates: int = 0
     stale: int = 0  # accepted, but older than the version held: not applied
     refused: int = 0  # answered with a failure status (modes fail/poison)
@@ -205,11 +206,15 @@ class Handler(BaseHTTPRequestHandler):
         control = simulator.control
         if control.mode == "down":  # drop the connection without an answer, like a dead host behind a proxy
             with simulator.lock:
-                simulator.books.setdefault(match["dealer"], DealerBook()).received += 1
+                book = simulator.books.setdefault(match["dealer"], DealerBook())
+                book.arrived += 1
+                book.received += 1
             self.close_connection = True
             self.connection.shutdown(2)
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
+        with simulator.lock:
+            simulator.books.setdefault(match["dealer"], DealerBook()).arrived += 1
         if control.mode == "slow":
             time.sleep(control.delay)
         status, answer = simulator.receive(match["dealer"], body, headers)
