@@ -1,0 +1,443 @@
+"""Routing of intake leads: dealership, prospect, salesperson, first-contact deadline (DESIGN.md section 6).
+
+``route_intake`` runs in one transaction: it chooses the dealership, locks that dealership's
+round-robin pointer (so concurrent intakes for one dealership queue up, see the same open-lead
+counts and never create the same prospect twice), matches or creates the prospect, chooses the
+salesperson, and creates the lead through ``crm.services`` with every decision recorded as the
+lead's ``routed`` event and in :class:`sync.models.LeadRouting`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Lead, Prospect
+from crm.normalize import fold, normalize_email, normalize_phone
+from crm.services import consents as consent_services
+from crm.services import leads as lead_services
+from crm.services import prospects as prospect_services
+from dealers.actors import Actor
+from dealers.models import Dealer, Membership, Territory
+from dealers.selectors import dealer_for_postcode
+from sync.inbound.working_hours import add_working_minutes
+from sync.models import LeadRouting, RoundRobinPointer
+
+logger = logging.getLogger(__name__)
+
+EARTH_RADIUS_KM = 6371.0
+
+
+@dataclass
+class IntakeLead:
+    """A validated lead from a manufacturer channel, whatever format it came in (JSON or ADF).
+
+    ``customer`` holds prospect fields (crm.services.prospects), ``lead`` lead fields
+    (crm.services.leads), ``consents`` entries for the consent ledger.
+    """
+
+    source: str
+    customer: dict[str, Any]
+    lead: dict[str, Any] = field(default_factory=dict)
+    dealer_number: str = ""
+    external_reference: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    consents: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RoutedLead:
+    lead: Lead
+    prospect: Prospect
+    prospect_created: bool
+    dealer: Dealer
+    salesperson: Membership | None
+    decisions: dict[str, Any]
+
+
+# --- Dealership ------------------------------------------------------------------------------------------
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def _estimate_location(postcode: str) -> tuple[float, float, str] | None:
+    """Where a postcode lies, estimated from the dealerships in its postcode area (longest shared prefix).
+
+    German postcodes are grouped by region from their first digits on, so the centre of the dealers
+    sharing the longest prefix is a fair guess without a geocoding service.
+    """
+    for length in range(min(len(postcode), 5), 0, -1):
+        area = postcode[:length]
+        points = list(
+            Dealer.objects.filter(postcode__startswith=area, latitude__isnull=False, longitude__isnull=False)
+            .values_list("latitude", "longitude")
+            .order_by()
+        )
+        if points:
+            lat = sum(float(p[0]) for p in points) / len(points)
+            lon = sum(float(p[1]) for p in points) / len(points)
+            return lat, lon, area
+    return None
+
+
+def _nearest_active_dealer(lat: float, lon: float) -> tuple[Dealer, float] | None:
+    best: tuple[float, int] | None = None
+    for pk, dlat, dlon in Dealer.objects.filter(
+        is_active=True, latitude__isnull=False, longitude__isnull=False
+    ).values_list("pk", "latitude", "longitude"):
+        distance = _distance_km(lat, lon, float(dlat), float(dlon))
+        if best is None or (distance, pk) < best:
+            best = (distance, pk)
+    if best is None:
+        return None
+    return Dealer.objects.get(pk=best[1]), best[0]
+
+
+def _closest_postcode_dealer(postcode: str) -> Dealer | None:
+    """Last resort without coordinates: the active dealer whose own postcode is numerically closest."""
+    if not postcode.isdigit():
+        return None
+    target = int(postcode)
+    candidates = [
+        (abs(int(code) - target), pk)
+        for pk, code in Dealer.objects.filter(is_active=True).values_list("pk", "postcode")
+        if code.isdigit()
+    ]
+    return Dealer.objects.get(pk=min(candidates)[1]) if candidates else None
+
+
+def choose_dealer(
+    *, dealer_number: str, postcode: str, latitude: float | None = None, longitude: float | None = None
+) -> tuple[Dealer, str, dict[str, Any]]:
+    """The dealership a lead goes to: the customer's choice, else the postcode territory, else the nearest.
+
+    Returns the dealer, the method (``LeadRouting.Method``) and the decision record. Inactive
+    dealers never receive leads. Raises ``ValidationError`` when no dealership can be found.
+    """
+    skipped: list[dict[str, str]] = []
+    if dealer_number:
+        chosen = Dealer.objects.filter(number=dealer_number).first()
+        if chosen is not None and chosen.is_active:
+            return (
+                chosen,
+                LeadRouting.Method.CHOSEN,
+                {"method": "chosen", "reason": f"customer chose dealer {chosen.number}", "skipped": skipped},
+            )
+        skipped.append(
+            {"dealer": dealer_number, "reason": "inactive" if chosen is not None else "unknown dealer number"}
+        )
+
+    if postcode:
+        territory_dealer = dealer_for_postcode(postcode)
+        prefixes = [postcode[:n] for n in range(len(postcode), 0, -1)]
+        if territory_dealer is not None:
+            prefix = (
+                Territory.objects.filter(dealer=territory_dealer, postcode_prefix__in=prefixes)
+                .order_by("-postcode_prefix")
+                .values_list("postcode_prefix", flat=True)
+                .first()
+            ) or ""
+            skipped += [
+                {"dealer": number, "reason": f"inactive (holds territory {held})"}
+                for held, number in Territory.objects.filter(postcode_prefix__in=prefixes, dealer__is_active=False)
+                .values_list("postcode_prefix", "dealer__number")
+                .order_by("-postcode_prefix")
+                if len(held) > len(prefix)
+            ]
+            return (
+                territory_dealer,
+                LeadRouting.Method.TERRITORY,
+                {
+                    "method": "territory",
+                    "reason": f"postcode {postcode} lies in territory {prefix}",
+                    "territory": prefix,
+                    "skipped": skipped,
+                },
+            )
+        skipped += [
+            {"dealer": number, "reason": f"inactive (holds territory {held})"}
+            for held, number in Territory.objects.filter(postcode_prefix__in=prefixes, dealer__is_active=False)
+            .values_list("postcode_prefix", "dealer__number")
+            .order_by("-postcode_prefix")
+        ]
+
+    decision: dict[str, Any] = {"method": "fallback", "skipped": skipped}
+    if latitude is not None and longitude is not None:
+        origin: tuple[float, float, str] | None = (latitude, longitude, "")
+        decision["location"] = "coordinates sent with the lead"
+    else:
+        origin = _estimate_location(postcode) if postcode else None
+        if origin is not None:
+            decision["location"] = f"centre of the dealerships in postcode area {origin[2]}"
+    if origin is not None:
+        nearest = _nearest_active_dealer(origin[0], origin[1])
+        if nearest is not None:
+            dealer, distance = nearest
+            decision["distance_km"] = round(distance, 1)
+            decision["reason"] = f"no territory holds postcode {postcode or '-'}: nearest active dealer"
+            return dealer, LeadRouting.Method.FALLBACK, decision
+    closest = _closest_postcode_dealer(postcode) if postcode else None
+    if closest is not None:
+        decision["reason"] = f"no territory holds postcode {postcode}: active dealer with the closest postcode"
+        return closest, LeadRouting.Method.FALLBACK, decision
+    if not postcode and not dealer_number:
+        raise ValidationError(
+            {"customer.postcode": _("Give the customer's postcode or a dealer number so the lead can be routed.")}
+        )
+    raise ValidationError({"dealer_number": _("No active dealership can take this lead.")})
+
+
+# --- Prospect --------------------------------------------------------------------------------------------
+
+
+def match_prospect(*, dealer: Dealer, customer: dict[str, Any]) -> tuple[Prospect | None, str]:
+    """An existing prospect of ``dealer`` that is this customer: by email, then phone, then name and postcode."""
+    candidates = Prospect.objects.for_dealer(dealer.pk).active().order_by("created_at", "id")
+    email = normalize_email(customer.get("email"))
+    if email:
+        found = candidates.filter(email_normalized=email).first()
+        if found is not None:
+            return found, "email"
+    for key in ("phone", "mobile"):
+        phone = normalize_phone(customer.get(key))
+        if phone:
+            found = candidates.filter(phone=phone).first() or candidates.filter(mobile=phone).first()
+            if found is not None:
+                return found, "phone"
+    last, postcode = fold(customer.get("last_name")), (customer.get("postcode") or "").strip()
+    if last and postcode:
+        first = fold(customer.get("first_name"))
+        for prospect in candidates.filter(postcode=postcode):
+            if fold(prospect.last_name) != last:
+                continue
+            theirs = fold(prospect.first_name)
+            initial_only = min(len(first), len(theirs)) == 1
+            if not first or not theirs or first == theirs or (initial_only and first[0] == theirs[0]):
+                return prospect, "name_postcode"
+    return None, ""
+
+
+def _missing_fields(prospect: Prospect, customer: dict[str, Any]) -> dict[str, Any]:
+    """Customer data the prospect lacks; what it already holds is never overwritten by a web form."""
+    missing = {}
+    for key, value in customer.items():
+        if value in ("", None) or key not in prospect_services.EDITABLE_FIELDS:
+            continue
+        if key in ("phone", "mobile"):
+            normalized = normalize_phone(value)
+            if normalized and normalized in (prospect.phone, prospect.mobile):
+                continue
+        if not getattr(prospect, key):
+            missing[key] = value
+    return missing
+
+
+# --- Salesperson -----------------------------------------------------------------------------------------
+
+
+def _lock_pointer(dealer: Dealer) -> RoundRobinPointer:
+    RoundRobinPointer.objects.get_or_create(dealer=dealer)
+    return RoundRobinPointer.objects.select_for_update().get(pk=dealer.pk)
+
+
+def _person(membership: Membership) -> dict[str, Any]:
+    return {"user_id": membership.user_id, "name": membership.user.get_full_name() or f"#{membership.user_id}"}
+
+
+def choose_salesperson(
+    *, dealer: Dealer, pointer: RoundRobinPointer, prefer_user_id: int | None = None
+) -> tuple[Membership | None, dict[str, Any]]:
+    """The next available salesperson with room for another lead, round robin after the last one.
+
+    ``pointer`` must be locked by the caller (``_lock_pointer``), in the transaction that creates
+    the lead. The prospect's own salesperson (``prefer_user_id``) keeps the customer when available.
+    """
+    staff = list(
+        Membership.objects.for_dealer(dealer.pk)
+        .filter(role=Membership.Role.SALESPERSON, is_active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("pk")
+    )
+    open_leads = dict(
+        Lead.objects.for_dealer(dealer.pk)
+        .open()
+        .filter(owner_id__in=[m.user_id for m in staff])
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values_list("owner_id", "n")
+        .order_by()
+    )
+
+    def why_not(member: Membership) -> str:
+        if not member.is_available:
+            return "absent"
+        if open_leads.get(member.user_id, 0) >= member.lead_capacity:
+            return "at capacity"
+        return ""
+
+    skipped: list[dict[str, Any]] = []
+
+    def skip(member: Membership, reason: str) -> None:
+        entry = {**_person(member), "reason": reason}
+        if reason == "at capacity":
+            entry.update(open_leads=open_leads.get(member.user_id, 0), capacity=member.lead_capacity)
+        skipped.append(entry)
+
+    if prefer_user_id is not None:
+        preferred = next((m for m in staff if m.user_id == prefer_user_id), None)
+        if preferred is not None:
+            reason = why_not(preferred)
+            if not reason:
+                return preferred, {
+                    **_person(preferred),
+                    "reason": "the prospect's own salesperson",
+                    "open_leads": open_leads.get(preferred.user_id, 0),
+                    "capacity": preferred.lead_capacity,
+                    "skipped": [],
+                }
+            skip(preferred, f"the prospect's own salesperson, {reason}")
+
+    last = pointer.last_membership_id or 0
+    ordered = [m for m in staff if m.pk > last] + [m for m in staff if m.pk <= last]
+    for member in ordered:
+        if member.user_id == prefer_user_id:
+            continue  # already judged above
+        reason = why_not(member)
+        if reason:
+            skip(member, reason)
+            continue
+        pointer.last_membership = member
+        pointer.updated_at = timezone.now()
+        pointer.save(update_fields=["last_membership", "updated_at"])
+        return member, {
+            **_person(member),
+            "reason": "round robin",
+            "open_leads": open_leads.get(member.user_id, 0),
+            "capacity": member.lead_capacity,
+            "skipped": skipped,
+        }
+    reason = "no salespeople" if not staff else "nobody available with capacity"
+    return None, {"user_id": None, "reason": f"{reason}: left unassigned for the sales manager", "skipped": skipped}
+
+
+# --- First contact ---------------------------------------------------------------------------------------
+
+
+def first_contact_due(*, dealer: Dealer, start: datetime) -> tuple[datetime, dict[str, Any]]:
+    minutes = dealer.first_contact_minutes
+    hours = list(dealer.opening_hours.all())
+    if hours:
+        due = add_working_minutes(start, minutes, hours)
+        return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": "opening hours"}
+    due = start + timedelta(minutes=minutes)
+    counted = "around the clock (no opening hours)"
+    return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": counted}
+
+
+# --- The whole route -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = None, document_id: str = "") -> RoutedLead:
+    """Create the lead of ``intake`` at the right dealership, for the right salesperson, with its deadline."""
+    now = now or timezone.now()
+    customer = intake.customer
+    dealer, method, dealer_decision = choose_dealer(
+        dealer_number=intake.dealer_number,
+        postcode=(customer.get("postcode") or "").strip(),
+        latitude=intake.latitude,
+        longitude=intake.longitude,
+    )
+    pointer = _lock_pointer(dealer)  # from here on, intakes for this dealership wait for each other
+
+    prospect, matched_by = match_prospect(dealer=dealer, customer=customer)
+    owner_of_prospect = prospect.owner_id if prospect is not None else None
+    salesperson, salesperson_decision = choose_salesperson(
+        dealer=dealer, pointer=pointer, prefer_user_id=owner_of_prospect
+    )
+    owner_id = salesperson.user_id if salesperson else None
+
+    if prospect is None:
+        data = {key: value for key, value in customer.items() if value not in ("", None)}
+        data.update(origin=Prospect.Origin.INTAKE, owner_id=owner_id)
+        prospect = prospect_services.create_prospect(dealer=dealer, actor=actor, data=data)
+        prospect_decision: dict[str, Any] = {"matched": False, "created": str(prospect.pk)}
+        created = True
+    else:
+        missing = _missing_fields(prospect, customer)
+        if prospect.owner_id is None and owner_id is not None:
+            missing["owner_id"] = owner_id
+        if missing:
+            prospect = prospect_services.update_prospect(prospect=prospect, actor=actor, data=missing)
+        prospect_decision = {
+            "matched": True,
+            "by": matched_by,
+            "id": str(prospect.pk),
+            "filled": sorted(k for k in missing if k != "owner_id"),
+        }
+        created = False
+
+    due, due_decision = first_contact_due(dealer=dealer, start=now)
+    decisions = {
+        "dealer": {"number": dealer.number, "name": dealer.name, **dealer_decision},
+        "prospect": prospect_decision,
+        "salesperson": salesperson_decision,
+        "first_contact": due_decision,
+        "channel": {
+            "source": intake.source,
+            "external_reference": intake.external_reference,
+            "document": document_id,
+        },
+    }
+    lead = lead_services.create_lead(
+        prospect=prospect,
+        actor=actor,
+        data=dict(intake.lead, source=intake.source, first_contact_due_at=due),
+        owner_id=owner_id,
+        routing=decisions,
+    )
+    LeadRouting.objects.create(
+        lead=lead,
+        dealer=dealer,
+        method=method,
+        decisions=decisions,
+        first_contact_due_at=due,
+        next_escalation_at=due,
+        created_at=now,
+    )
+    for consent in intake.consents:
+        consent_services.record_consent(prospect=prospect, actor=actor, **consent)
+    logger.info(
+        "intake_lead_routed",
+        extra={
+            "dealer_id": dealer.pk,
+            "lead_id": str(lead.pk),
+            "method": str(method),
+            "owner_id": owner_id,
+            "prospect_created": created,
+        },
+    )
+    return RoutedLead(
+        lead=lead,
+        prospect=prospect,
+        prospect_created=created,
+        dealer=dealer,
+        salesperson=salesperson,
+        decisions=decisions,
+    )

@@ -1,0 +1,141 @@
+"""First-contact SLA: escalate a routed lead nobody contacted in time, each level exactly once.
+
+Level 1 (the first breach, at the lead's first-contact deadline) goes to the dealership's sales
+managers; level 2 (the second breach, one more first-contact period of working time later) to
+the manufacturer's regional manager. The level is raised in the same transaction that records
+the escalation on the lead (``crm.services.leads.record_escalation``), under a row lock, so a
+repeated or concurrent check never fires a level twice; the e-mail goes out after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from crm.models import Lead
+from crm.services import leads as lead_services
+from dealers.actors import Actor
+from dealers.models import Dealer, Membership, User
+from sync.inbound.working_hours import add_working_minutes
+from sync.models import LeadRouting
+
+logger = logging.getLogger(__name__)
+
+MAX_LEVEL = 2
+BATCH = 500
+
+
+def _next_breach(dealer: Dealer, after: datetime) -> datetime:
+    hours = list(dealer.opening_hours.all())
+    if hours:
+        return add_working_minutes(after, dealer.first_contact_minutes, hours)
+    return after + timedelta(minutes=dealer.first_contact_minutes)
+
+
+def _recipients(dealer: Dealer, level: int) -> list[User]:
+    if level == 1:
+        staff = Membership.objects.for_dealer(dealer.pk).active().select_related("user").order_by("pk")
+        managers = [m.user for m in staff if m.role == Membership.Role.SALES_MANAGER]
+        # A dealership without a sales manager: its administrators stand in.
+        return managers or [m.user for m in staff if m.role == Membership.Role.DEALER_ADMIN]
+    manager = dealer.region.manager
+    return [manager] if manager is not None and manager.is_active else []
+
+
+def _lead_link(lead: Lead) -> str:
+    try:
+        path = reverse("lead_detail", kwargs={"pk": lead.pk})
+    except NoReverseMatch:
+        return ""
+    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+
+
+def _send_escalation_mail(*, lead_id: str, level: int, user_ids: list[int]) -> None:
+    """After commit: tell each recipient, in their own language; no customer data in the mail."""
+    lead = Lead.objects.select_related("dealer").filter(pk=lead_id).first()
+    if lead is None:
+        return
+    for user in User.objects.filter(pk__in=user_ids, is_active=True):
+        with translation.override(user.language):
+            subject = _("Lead not contacted in time (escalation level %(level)s)") % {"level": level}
+            lines = [
+                _("A lead of dealership %(dealer)s has not been contacted by its first-contact deadline.")
+                % {"dealer": f"{lead.dealer.number} {lead.dealer.name}"},
+                _("Deadline: %(due)s")
+                % {"due": timezone.localtime(lead.first_contact_due_at).strftime("%Y-%m-%d %H:%M")}
+                if lead.first_contact_due_at
+                else "",
+                _("Lead: %(id)s") % {"id": lead.pk},
+                _lead_link(lead),
+            ]
+            send_mail(
+                subject,
+                "\n".join(line for line in lines if line),
+                settings.DEFAULT_FROM_EMAIL,
+                [user.email],
+                fail_silently=False,
+            )
+    logger.info("sla_escalation_mailed", extra={"lead_id": lead_id, "level": level, "recipients": len(user_ids)})
+
+
+@transaction.atomic
+def escalate_lead(*, lead_id: Any, now: datetime | None = None) -> int | None:
+    """Raise the lead's escalation by one level if it is due; returns the new level, or None if nothing fired."""
+    now = now or timezone.now()
+    routing = (
+        LeadRouting.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("dealer__region")
+        .filter(pk=lead_id, next_escalation_at__lte=now)
+        .first()
+    )
+    if routing is None:  # not due, already handled, or another worker holds it right now
+        return None
+    lead = Lead.objects.get(pk=routing.lead_id)
+    if lead.first_contacted_at is not None or lead.is_closed or routing.escalation_level >= MAX_LEVEL:
+        routing.next_escalation_at = None
+        routing.save(update_fields=["next_escalation_at"])
+        return None
+
+    level = routing.escalation_level + 1
+    dealer = routing.dealer
+    recipients = _recipients(dealer, level)
+    lead_services.record_escalation(
+        lead=lead,
+        level=level,
+        notified_user_id=recipients[0].pk if recipients else None,
+        actor=Actor.system("first-contact-sla"),
+    )
+    breach_at = routing.next_escalation_at
+    routing.escalation_level = level
+    routing.last_escalated_at = now
+    routing.next_escalation_at = _next_breach(dealer, breach_at) if level < MAX_LEVEL else None
+    routing.save(update_fields=["escalation_level", "last_escalated_at", "next_escalation_at"])
+    if recipients:
+        transaction.on_commit(
+            partial(_send_escalation_mail, lead_id=str(lead.pk), level=level, user_ids=[u.pk for u in recipients])
+        )
+    logger.info(
+        "lead_escalated",
+        extra={"lead_id": str(lead.pk), "dealer_id": dealer.pk, "level": level, "recipients": len(recipients)},
+    )
+    return level
+
+
+def escalate_due_leads(*, now: datetime | None = None) -> int:
+    """Every routed lead whose next escalation is due: one transaction each. Returns how many fired."""
+    now = now or timezone.now()
+    due = list(
+        LeadRouting.objects.filter(next_escalation_at__lte=now)
+        .order_by("next_escalation_at")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    return sum(1 for lead_id in due if escalate_lead(lead_id=lead_id, now=now) is not None)

@@ -1,0 +1,323 @@
+"""Routing of intake leads: which dealership, which prospect, which salesperson, and why (recorded)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from crm.models import Consent, Lead, LeadEvent, Prospect
+from dealers.actors import Actor
+from dealers.models import Dealer, Membership
+from dealers.services import update_staff_member
+from sync.inbound.routing import route_intake
+from sync.inbound.working_hours import BERLIN
+from sync.models import LeadRouting, RoundRobinPointer
+from tests.factories import DealerFactory, LeadFactory, ProspectFactory, TerritoryFactory
+from tests.sync.inbound.conftest import Network, make_intake, showroom_hours
+
+ACTOR = Actor.system("intake-test")
+
+
+def _absent(membership: Membership) -> None:
+    update_staff_member(
+        membership=membership,
+        role=membership.role,
+        is_active=True,
+        is_available=False,
+        lead_capacity=membership.lead_capacity,
+        actor=Actor.for_user(membership.user),
+    )
+
+
+# --- Dealership ------------------------------------------------------------------------------------------
+
+
+def test_customers_chosen_dealer_gets_the_lead_even_outside_its_territory(network: Network) -> None:
+    # Postcode 80802 lies in A's area 80, but the customer picked dealer B.
+    routed = route_intake(intake=make_intake(dealer_number=network.b.dealer.number), actor=ACTOR)
+    assert routed.dealer == network.b.dealer
+    assert routed.lead.dealer_id == network.b.dealer.pk
+    assert routed.decisions["dealer"]["method"] == "chosen"
+    assert LeadRouting.objects.get(lead=routed.lead).method == "chosen"
+
+
+def test_longest_territory_prefix_wins(network: Network) -> None:
+    finer = route_intake(intake=make_intake(customer={"postcode": "80331"}), actor=ACTOR)
+    coarser = route_intake(intake=make_intake(customer={"postcode": "80999", "email": "x@kunde.example"}), actor=ACTOR)
+    assert finer.dealer == network.b.dealer
+    assert finer.decisions["dealer"] | {"skipped": []} == {
+        "number": network.b.dealer.number,
+        "name": network.b.dealer.name,
+        "method": "territory",
+        "territory": "803",
+        "reason": "postcode 80331 lies in territory 803",
+        "skipped": [],
+    }
+    assert coarser.dealer == network.a.dealer
+    assert coarser.decisions["dealer"]["territory"] == "80"
+
+
+def test_inactive_chosen_dealer_falls_back_to_territory_and_says_so(network: Network) -> None:
+    Dealer.objects.filter(pk=network.b.dealer.pk).update(is_active=False)
+    routed = route_intake(
+        intake=make_intake(dealer_number=network.b.dealer.number, customer={"postcode": "80999"}), actor=ACTOR
+    )
+    assert routed.dealer == network.a.dealer
+    assert routed.decisions["dealer"]["skipped"] == [{"dealer": network.b.dealer.number, "reason": "inactive"}]
+
+
+def test_inactive_territory_holder_never_receives_the_lead(network: Network) -> None:
+    Dealer.objects.filter(pk=network.b.dealer.pk).update(is_active=False)
+    routed = route_intake(intake=make_intake(customer={"postcode": "80331"}), actor=ACTOR)
+    assert routed.dealer == network.a.dealer  # B's finer 803 is skipped, A's 80 takes it
+    assert routed.decisions["dealer"]["territory"] == "80"
+    assert routed.decisions["dealer"]["skipped"] == [
+        {"dealer": network.b.dealer.number, "reason": "inactive (holds territory 803)"}
+    ]
+    assert not Lead.objects.filter(dealer=network.b.dealer).exists()
+
+
+def test_unknown_chosen_dealer_number_is_recorded_and_routing_goes_on(network: Network) -> None:
+    routed = route_intake(intake=make_intake(dealer_number="99999", customer={"postcode": "80999"}), actor=ACTOR)
+    assert routed.dealer == network.a.dealer
+    assert routed.decisions["dealer"]["skipped"] == [{"dealer": "99999", "reason": "unknown dealer number"}]
+
+
+@pytest.fixture
+def saxony(db: None) -> dict[str, Dealer]:
+    """Dealers around Dresden and elsewhere, no territories for postcode area 01."""
+    return {
+        "dresden": DealerFactory(postcode="01069", latitude=51.0504, longitude=13.7373, is_active=False),
+        "leipzig": DealerFactory(postcode="04109", latitude=51.3397, longitude=12.3731),
+        "hamburg": DealerFactory(postcode="20095", latitude=53.5511, longitude=9.9937),
+        "munich": DealerFactory(postcode="80331", latitude=48.1372, longitude=11.5755),
+    }
+
+
+def test_without_territory_the_nearest_active_dealer_gets_the_lead(saxony: dict[str, Dealer]) -> None:
+    # 01067 Dresden: the area is located by the (inactive) Dresden dealer; the nearest active one is Leipzig.
+    routed = route_intake(intake=make_intake(customer={"postcode": "01067", "city": "Dresden"}), actor=ACTOR)
+    assert routed.dealer == saxony["leipzig"]
+    decision = routed.decisions["dealer"]
+    assert decision["method"] == "fallback"
+    assert decision["location"] == "centre of the dealerships in postcode area 0106"
+    assert 90 < decision["distance_km"] < 110  # Dresden - Leipzig, as the crow flies
+    assert LeadRouting.objects.get(lead=routed.lead).method == "fallback"
+
+
+def test_fallback_uses_coordinates_sent_with_the_lead(saxony: dict[str, Dealer]) -> None:
+    # Coordinates near Hamburg win over a postcode that no territory holds.
+    routed = route_intake(
+        intake=make_intake(customer={"postcode": "01067"}, latitude=53.6, longitude=10.0), actor=ACTOR
+    )
+    assert routed.dealer == saxony["hamburg"]
+    assert routed.decisions["dealer"]["location"] == "coordinates sent with the lead"
+
+
+def test_lead_without_postcode_or_dealer_is_refused(network: Network) -> None:
+    with pytest.raises(ValidationError) as error:
+        route_intake(intake=make_intake(customer={"postcode": ""}), actor=ACTOR)
+    assert "customer.postcode" in error.value.error_dict
+    assert not Lead.objects.exists()
+
+
+# --- Prospect --------------------------------------------------------------------------------------------
+
+
+def test_new_customer_becomes_a_prospect_of_origin_intake(network: Network) -> None:
+    routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
+    assert routed.prospect_created
+    prospect = Prospect.objects.get(pk=routed.prospect.pk)
+    assert (prospect.dealer_id, prospect.origin, prospect.phone) == (network.a.dealer.pk, "intake", "+49891234567")
+    assert prospect.owner_id == routed.lead.owner_id
+    assert routed.decisions["prospect"] == {"matched": False, "created": str(prospect.pk)}
+
+
+def test_known_email_matches_the_prospect_and_fills_only_missing_fields(network: Network) -> None:
+    known = ProspectFactory(
+        dealer=network.a.dealer, first_name="Erika", last_name="Musterfrau-Alt", email="Erika.Musterfrau@Kunde.example"
+    )
+    Prospect.objects.filter(pk=known.pk).update(phone="", street="")
+    routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
+    assert routed.prospect.pk == known.pk
+    assert not routed.prospect_created
+    known.refresh_from_db()
+    assert known.last_name == "Musterfrau-Alt"  # kept, a web form does not overwrite what the dealer holds
+    assert (known.phone, known.street) == ("+49891234567", "Leopoldstraße 10")
+    assert routed.decisions["prospect"]["by"] == "email"
+    assert routed.decisions["prospect"]["filled"] == ["phone", "salutation", "street"]
+    assert Prospect.objects.filter(dealer=network.a.dealer).count() == 1
+
+
+def test_known_phone_in_another_format_matches(network: Network) -> None:
+    known = ProspectFactory(dealer=network.a.dealer, email="", mobile="+4917012345678")
+    routed = route_intake(
+        intake=make_intake(customer={"postcode": "80999", "email": "", "phone": "0170 / 123 456 78"}), actor=ACTOR
+    )
+    assert routed.prospect.pk == known.pk
+    assert routed.decisions["prospect"]["by"] == "phone"
+
+
+def test_same_name_and_postcode_matches_with_umlaut_spelling(network: Network) -> None:
+    known = ProspectFactory(
+        dealer=network.a.dealer, first_name="Jürgen", last_name="Müller", email="", postcode="80999"
+    )
+    routed = route_intake(
+        intake=make_intake(
+            customer={"first_name": "Juergen", "last_name": "Mueller", "email": "", "phone": "", "postcode": "80999"}
+        ),
+        actor=ACTOR,
+    )
+    assert routed.prospect.pk == known.pk
+    assert routed.decisions["prospect"]["by"] == "name_postcode"
+
+
+def test_prospect_of_another_dealer_is_never_matched(network: Network) -> None:
+    ProspectFactory(dealer=network.b.dealer, email="erika.musterfrau@kunde.example")
+    routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
+    assert routed.prospect_created
+    assert routed.prospect.dealer_id == network.a.dealer.pk
+
+
+def test_consents_of_the_intake_go_to_the_ledger(network: Network) -> None:
+    routed = route_intake(
+        intake=make_intake(
+            customer={"postcode": "80999"},
+            consents=[{"purpose": "marketing_email", "status": "granted", "channel": "web", "text_version": "2026-01"}],
+        ),
+        actor=ACTOR,
+    )
+    consent = Consent.objects.get(prospect=routed.prospect)
+    assert (consent.purpose, consent.status, consent.text_version) == ("marketing_email", "granted", "2026-01")
+
+
+# --- Salesperson -----------------------------------------------------------------------------------------
+
+
+def _route_n(n: int) -> list[Lead]:
+    return [
+        route_intake(
+            intake=make_intake(
+                customer={"postcode": "80999", "email": f"kunde{i}@kunde.example", "phone": "", "last_name": f"K{i}"}
+            ),
+            actor=ACTOR,
+        ).lead
+        for i in range(n)
+    ]
+
+
+def test_round_robin_takes_turns_in_a_fixed_order(network: Network) -> None:
+    leads = _route_n(4)
+    expected = [m.user_id for m in network.salespeople]
+    assert [lead.owner_id for lead in leads] == [*expected, expected[0]]
+    assert RoundRobinPointer.objects.get(dealer=network.a.dealer).last_membership_id == network.salespeople[0].pk
+
+
+def test_absent_salesperson_is_skipped_and_the_skip_recorded(network: Network) -> None:
+    first, second, third = network.salespeople
+    _absent(second)
+    leads = _route_n(3)
+    assert [lead.owner_id for lead in leads] == [first.user_id, third.user_id, first.user_id]
+    routed_event = LeadEvent.objects.get(lead=leads[1], kind="routed")
+    skipped = routed_event.data["salesperson"]["skipped"]
+    assert [(s["user_id"], s["reason"]) for s in skipped] == [(second.user_id, "absent")]
+
+
+def test_salesperson_at_capacity_is_skipped(network: Network) -> None:
+    first, second, third = network.salespeople
+    Membership.objects.filter(pk=first.pk).update(lead_capacity=1)
+    LeadFactory(prospect=ProspectFactory(dealer=network.a.dealer), owner=first.user)  # one open lead: full
+    LeadFactory(prospect=ProspectFactory(dealer=network.a.dealer), owner=first.user, stage="won", close_note="x")
+    leads = _route_n(3)
+    assert [lead.owner_id for lead in leads] == [second.user_id, third.user_id, second.user_id]
+    skipped = leads[0].events.get(kind="routed").data["salesperson"]["skipped"]
+    assert skipped == [
+        {
+            "user_id": first.user_id,
+            "name": first.user.get_full_name(),
+            "reason": "at capacity",
+            "open_leads": 1,
+            "capacity": 1,
+        }
+    ]
+
+
+def test_nobody_available_leaves_the_lead_unassigned_for_the_manager(network: Network) -> None:
+    for member in network.salespeople:
+        _absent(member)
+    routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
+    assert routed.lead.owner_id is None
+    assert routed.salesperson is None
+    assert routed.decisions["salesperson"]["reason"].startswith("nobody available with capacity")
+    assert len(routed.decisions["salesperson"]["skipped"]) == 3
+
+
+def test_returning_customer_goes_to_their_own_salesperson(network: Network) -> None:
+    first, _second, third = network.salespeople
+    ProspectFactory(dealer=network.a.dealer, email="erika.musterfrau@kunde.example", owner=third.user)
+    routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
+    assert routed.lead.owner_id == third.user_id
+    assert routed.decisions["salesperson"]["reason"] == "the prospect's own salesperson"
+    # The round robin did not move: the next new customer still goes to the first salesperson.
+    assert _route_n(1)[0].owner_id == first.user_id
+
+
+def test_routing_decisions_are_recorded_on_the_lead(network: Network) -> None:
+    routed = route_intake(
+        intake=make_intake(customer={"postcode": "80999"}, external_reference="WEB-4711"), actor=ACTOR
+    )
+    events = list(routed.lead.events.values_list("kind", flat=True))
+    assert events == ["created", "routed", "assigned"]
+    recorded = routed.lead.events.get(kind="routed").data
+    assert set(recorded) == {"dealer", "prospect", "salesperson", "first_contact", "channel"}
+    assert recorded["channel"]["external_reference"] == "WEB-4711"
+    assert recorded["salesperson"]["reason"] == "round robin"
+    assert recorded["salesperson"]["user_id"] == routed.lead.owner_id
+
+
+def test_first_contact_is_due_in_the_dealers_working_hours(network: Network) -> None:
+    showroom_hours(network.a.dealer)
+    Dealer.objects.filter(pk=network.a.dealer.pk).update(first_contact_minutes=120)
+    friday_evening = datetime(2026, 3, 6, 19, 0, tzinfo=BERLIN)
+    routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR, now=friday_evening)
+    assert routed.lead.first_contact_due_at == datetime(2026, 3, 7, 11, 0, tzinfo=BERLIN)  # Saturday 9-11
+    routing = LeadRouting.objects.get(lead=routed.lead)
+    assert routing.next_escalation_at == routing.first_contact_due_at == routed.lead.first_contact_due_at
+    assert routed.decisions["first_contact"]["counted"] == "opening hours"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_intakes_for_one_dealer_take_turns_without_duplicates(network: Network) -> None:
+    """Two intakes at once: the pointer row lock makes them queue, so they go to different people."""
+    TerritoryFactory(dealer=network.a.dealer, postcode_prefix="81")
+    barrier = threading.Barrier(4)
+    owners: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            lead = route_intake(
+                intake=make_intake(
+                    customer={"postcode": "81379", "email": f"p{i}@kunde.example", "phone": "", "last_name": f"P{i}"}
+                ),
+                actor=ACTOR,
+            ).lead
+            owners.append(lead.owner_id)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    expected = [m.user_id for m in network.salespeople]
+    assert sorted(owners) == sorted([*expected, expected[0]])
