@@ -21,8 +21,9 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.dedupe import find_matches
 from crm.models import Lead, Prospect
-from crm.normalize import fold, normalize_email, normalize_phone
+from crm.normalize import fold, normalize_phone
 from crm.services import consents as consent_services
 from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
@@ -206,31 +207,37 @@ def choose_dealer(
 # --- Prospect --------------------------------------------------------------------------------------------
 
 
+MATCH_REASONS = {3: "email", 2: "phone", 1: "name_postcode"}
+
+
+def _same_person_by_first_name(prospect: Prospect, first_name: str) -> bool:
+    """Name + postcode alone also matches a spouse or child: the first names must not contradict."""
+    mine, theirs = fold(first_name), fold(prospect.first_name)
+    if not mine or not theirs or mine == theirs:
+        return True
+    return min(len(mine), len(theirs)) == 1 and mine[0] == theirs[0]  # "E." and "Erika"
+
+
 def match_prospect(*, dealer: Dealer, customer: dict[str, Any]) -> tuple[Prospect | None, str]:
-    """An existing prospect of ``dealer`` that is this customer: by email, then phone, then name and postcode."""
-    candidates = Prospect.objects.for_dealer(dealer.pk).active().order_by("created_at", "id")
-    email = normalize_email(customer.get("email"))
-    if email:
-        found = candidates.filter(email_normalized=email).first()
-        if found is not None:
-            return found, "email"
-    for key in ("phone", "mobile"):
-        phone = normalize_phone(customer.get(key))
-        if phone:
-            found = candidates.filter(phone=phone).first() or candidates.filter(mobile=phone).first()
-            if found is not None:
-                return found, "phone"
-    last, postcode = fold(customer.get("last_name")), (customer.get("postcode") or "").strip()
-    if last and postcode:
-        first = fold(customer.get("first_name"))
-        for prospect in candidates.filter(postcode=postcode):
-            if fold(prospect.last_name) != last:
+    """The existing prospect of ``dealer`` that is this customer (crm.dedupe): email, then phone, then name+postcode."""
+    phones = [p for p in (customer.get("phone"), customer.get("mobile")) if p] or [None]
+    best: Prospect | None = None
+    for phone in phones:
+        for candidate in find_matches(
+            dealer_id=dealer.pk,
+            email=customer.get("email"),
+            phone=phone,
+            last_name=customer.get("last_name"),
+            postcode=(customer.get("postcode") or "").strip(),
+        )[:20]:
+            if candidate.match_score == 1 and not _same_person_by_first_name(candidate, customer.get("first_name", "")):
                 continue
-            theirs = fold(prospect.first_name)
-            initial_only = min(len(first), len(theirs)) == 1
-            if not first or not theirs or first == theirs or (initial_only and first[0] == theirs[0]):
-                return prospect, "name_postcode"
-    return None, ""
+            if best is None or candidate.match_score > best.match_score:
+                best = candidate
+            break
+    if best is None:
+        return None, ""
+    return best, MATCH_REASONS[best.match_score]
 
 
 def _missing_fields(prospect: Prospect, customer: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealers.ids import uuid7
-from dealers.models import Dealer, Membership
+from dealers.models import ApiKey, Dealer, Membership
 from dealers.scoping import DealerScopedQuerySet
 
 __all__ = ["ImportRowError", "ImportRun", "IntakeDocument", "LeadRouting", "RoundRobinPointer"]
@@ -35,7 +35,10 @@ class IntakeDocument(models.Model):
     body = models.BinaryField(_("body as received"))
     size = models.PositiveIntegerField(_("size (bytes)"), default=0)
     truncated = models.BooleanField(_("body truncated"), default=False)
-    api_key = models.CharField(_("API key"), max_length=200, blank=True, help_text=_("Prefix and name of the key."))
+    api_key = models.ForeignKey(
+        ApiKey, verbose_name=_("API key"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key_prefix = models.CharField(_("API key prefix"), max_length=40, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
     external_reference = models.CharField(_("channel reference"), max_length=200, blank=True)
     source = models.CharField(_("channel"), max_length=40, blank=True)

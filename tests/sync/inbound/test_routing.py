@@ -321,3 +321,13 @@ def test_concurrent_intakes_for_one_dealer_take_turns_without_duplicates(network
     assert errors == []
     expected = [m.user_id for m in network.salespeople]
     assert sorted(owners) == sorted([*expected, expected[0]])
+
+
+def test_family_member_at_the_same_address_is_not_matched(network: Network) -> None:
+    ProspectFactory(dealer=network.a.dealer, first_name="Hans", last_name="Musterfrau", email="", postcode="80999")
+    routed = route_intake(
+        intake=make_intake(customer={"email": "", "phone": "", "postcode": "80999"}),  # Erika Musterfrau
+        actor=ACTOR,
+    )
+    assert routed.prospect_created
+    assert Prospect.objects.filter(dealer=network.a.dealer, last_name="Musterfrau").count() == 2
