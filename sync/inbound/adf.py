@@ -1,0 +1,281 @@
+"""ADF 1.0 (Auto-lead Data Format) reader: a lead in XML, read into the intake JSON shape.
+
+Safe: ``defusedxml`` with DTDs, entity declarations and external references forbidden, so an
+entity bomb (billion laughs), external entities (XXE) and DTD fetches are refused before any
+expansion; nothing ever goes to the network. Tolerant, as real senders are: namespaces, upper
+case tags, unknown elements, missing optional elements, name parts or one full name, several
+phones with ``type`` attributes, several e-mail addresses, prices in German or English notation.
+A document is read into the dict that ``sync.inbound.schema.IntakeSerializer`` validates, so
+both formats share one set of field checks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+
+from sync.inbound.schema import POWERTRAINS, SALUTATIONS
+
+__all__ = ["AdfError", "parse_adf"]
+
+
+class AdfError(ValueError):
+    """The document cannot be read as ADF; ``field`` names where (``body`` for the document as a whole)."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# provider/service keywords -> intake source
+_SOURCE_KEYWORDS: list[tuple[str, str]] = [
+    (r"konfigurator|configurator|builder", "configurator"),
+    (r"probefahrt|test.?drive", "test_drive_form"),
+    (r"call.?cent|callcenter|hotline", "call_centre"),
+    (r"event|messe|fair|show", "event"),
+    (r"website|homepage|web form|webform|kontaktformular", "website"),
+]
+_TRADE_IN = {"trade-in", "tradein", "trade in", "sell"}
+_MOBILE_TYPES = {"cellphone", "cell", "mobile", "handy", "mobil"}
+_IGNORED_PHONE_TYPES = {"fax", "pager"}
+
+
+def _tag(element: Element) -> str:
+    return element.tag.rsplit("}", 1)[-1].lower() if isinstance(element.tag, str) else ""
+
+
+def _children(element: Element | None, name: str) -> list[Element]:
+    if element is None:
+        return []
+    return [child for child in element if _tag(child) == name]
+
+
+def _child(element: Element | None, name: str) -> Element | None:
+    found = _children(element, name)
+    return found[0] if found else None
+
+
+def _text(element: Element | None) -> str:
+    if element is None:
+        return ""
+    return re.sub(r"\s+", " ", "".join(element.itertext())).strip()
+
+
+def _attr(element: Element, name: str) -> str:
+    for key, value in element.attrib.items():
+        if key.rsplit("}", 1)[-1].lower() == name:
+            return value.strip().lower()
+    return ""
+
+
+def _price(text: str) -> str:
+    """``29.990,00 €``, ``29,990.00``, ``29990`` -> ``29990.00``-style text; the schema checks the rest."""
+    value = re.sub(r"[^\d.,-]", "", text)
+    if not value:
+        return ""
+    if "," in value and "." in value:
+        decimal = "," if value.rfind(",") > value.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        value = value.replace(thousands, "").replace(decimal, ".")
+    elif "," in value:
+        head, _sep, tail = value.rpartition(",")
+        value = value.replace(",", "") if len(tail) == 3 else f"{head.replace(',', '')}.{tail}"
+    elif value.count(".") > 1 or (value.count(".") == 1 and len(value.rpartition(".")[2]) == 3):
+        value = value.replace(".", "")  # German thousands: 29.990
+    return value
+
+
+def _source(prospect: Element) -> str:
+    provider = _child(prospect, "provider")
+    text = " ".join(
+        [_text(_child(provider, "service")), _text(_child(provider, "name")), _text(_child(provider, "url"))]
+    ).lower()
+    for pattern, source in _SOURCE_KEYWORDS:
+        if re.search(pattern, text):
+            return source
+    return "portal"
+
+
+def _name(contact: Element) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    company = ""
+    for name in _children(contact, "name"):
+        part = _attr(name, "part") or "full"
+        if _attr(name, "type") == "business" and part == "full":
+            company = _text(name)
+            continue
+        parts.setdefault(part, _text(name))
+    first, last = parts.get("first", ""), parts.get("last", "")
+    if parts.get("middle") and first:
+        first = f"{first} {parts['middle']}"
+    if not (first or last) and parts.get("full"):
+        full = parts["full"]
+        if "," in full:  # "Musterfrau, Erika"
+            last, _sep, first = (p.strip() for p in full.partition(","))
+        else:
+            words = full.split()
+            first, last = " ".join(words[:-1]), words[-1] if words else ""
+    result = {"first_name": first, "last_name": last, "company": company}
+    for part in ("salutation", "prefix", "title"):
+        value = parts.get(part, "")
+        if value.lower() in SALUTATIONS:
+            result.setdefault("salutation", value)
+        elif value and part != "salutation":
+            result.setdefault("title", value)  # "Dr." as a name prefix is an academic title
+    return result
+
+
+def _phones(contact: Element) -> dict[str, str]:
+    phone = mobile = ""
+    extra: list[str] = []
+    for element in _children(contact, "phone"):
+        number = _text(element)
+        kind = _attr(element, "type") or "voice"
+        if not number or kind in _IGNORED_PHONE_TYPES:
+            continue
+        if kind in _MOBILE_TYPES:
+            if not mobile:
+                mobile = number
+                continue
+        elif not phone:
+            phone = number
+            continue
+        extra.append(number)
+    if not phone and extra:
+        phone = extra[0]
+    return {"phone": phone, "mobile": mobile}
+
+
+def _address(contact: Element) -> dict[str, str]:
+    address = _child(contact, "address")
+    if address is None:
+        return {}
+    streets = sorted(_children(address, "street"), key=lambda s: _attr(s, "line") or "1")
+    street = " ".join(_text(s) for s in streets if _text(s))
+    apartment = _text(_child(address, "apartment"))
+    if apartment:
+        street = f"{street} {apartment}".strip()
+    country = _text(_child(address, "country"))
+    return {
+        "street": street,
+        "postcode": _text(_child(address, "postalcode")),
+        "city": _text(_child(address, "city")),
+        "country": country if len(country) == 2 else "",
+    }
+
+
+def _contact(customer: Element | None) -> Element | None:
+    contacts = _children(customer, "contact")
+    if not contacts:
+        return None
+    return next((c for c in contacts if _attr(c, "primacy") == "1"), contacts[0])
+
+
+def _vehicle(element: Element) -> dict[str, Any]:
+    vehicle: dict[str, Any] = {
+        "model": _text(_child(element, "model")),
+        "trim": _text(_child(element, "trim")),
+        "vin": _text(_child(element, "vin")),
+        "stock_number": _text(_child(element, "stock")),
+        "condition": "used" if _attr(element, "status") == "used" else "new",
+    }
+    code = next((_text(i) for i in _children(element, "id") if _text(i)), "")
+    if code:
+        vehicle["configuration_code"] = code
+    fuel = _child(element, "fueltype")
+    fuel = fuel if fuel is not None else _child(element, "fuel")
+    powertrain = POWERTRAINS.get(_text(fuel).lower(), "")
+    if powertrain:  # an unknown fuel type is left out rather than refusing the lead
+        vehicle["powertrain"] = powertrain
+    price = _child(element, "price")
+    if price is not None and _price(_text(price)):
+        vehicle["price"] = _price(_text(price))
+    return vehicle
+
+
+def _trade_in(element: Element) -> dict[str, Any]:
+    trade_in: dict[str, Any] = {"make": _text(_child(element, "make")), "model": _text(_child(element, "model"))}
+    year = _text(_child(element, "year"))
+    if re.fullmatch(r"(19|20)\d\d", year):
+        trade_in["first_registration"] = f"{year}-01-01"
+    odometer = _child(element, "odometer")
+    digits = re.sub(r"\D", "", _text(odometer))
+    if odometer is not None and digits:
+        mileage = int(digits)
+        if _attr(odometer, "units") in ("mi", "miles"):
+            mileage = round(mileage * 1.609344)
+        trade_in["mileage"] = mileage
+    return trade_in
+
+
+def _read(body: bytes) -> Element:
+    try:
+        return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as error:
+        raise AdfError("DTDs, entity declarations and external references are not allowed in ADF documents.") from error
+    except DefusedXmlException as error:
+        raise AdfError("The XML document uses a construct that is not allowed.") from error
+    except ParseError as error:
+        raise AdfError(f"Not well-formed XML ({error}).") from error
+
+
+def parse_adf(body: bytes) -> dict[str, Any]:
+    """Read an ADF document into the intake JSON shape; ``AdfError`` when it is no readable ADF lead."""
+    root = _read(body)
+    if _tag(root) == "prospect":
+        prospects = [root]
+    elif _tag(root) == "adf":
+        prospects = _children(root, "prospect")
+    else:
+        raise AdfError(f"The root element must be <adf>, not <{_tag(root)}>.")
+    if not prospects:
+        raise AdfError("The document holds no <prospect>.", field="prospect")
+    if len(prospects) > 1:
+        raise AdfError("Send one <prospect> per document.", field="prospect")
+    prospect = prospects[0]
+
+    customer_element = _child(prospect, "customer")
+    contact = _contact(customer_element)
+    if contact is None:
+        raise AdfError("The prospect has no <customer><contact>.", field="customer")
+    emails = [_text(e) for e in _children(contact, "email") if _text(e)]
+    customer: dict[str, Any] = {**_name(contact), "email": emails[0] if emails else "", **_phones(contact)}
+    customer.update({k: v for k, v in _address(contact).items() if v})
+
+    vehicles = _children(prospect, "vehicle")
+    wanted = [v for v in vehicles if _attr(v, "interest") not in _TRADE_IN]
+    trade_ins = [v for v in vehicles if _attr(v, "interest") in _TRADE_IN]
+    messages: list[str] = []
+    data: dict[str, Any] = {"source": _source(prospect), "customer": customer}
+    if wanted:
+        data["vehicle"] = _vehicle(wanted[0])
+        interest = _attr(wanted[0], "interest")
+        if interest == "test-drive":
+            data["lead_type"] = "test_drive"
+        if interest == "lease" or _child(wanted[0], "finance") is not None:
+            data["financing_interest"] = True
+        messages += [_text(c) for c in _children(wanted[0], "comments")]
+    if trade_ins:
+        data["trade_in"] = _trade_in(trade_ins[0])
+
+    ids = [(_attr(i, "source"), _text(i)) for i in _children(prospect, "id") if _text(i)]
+    if ids:
+        data["external_reference"] = ids[0][1]
+    vendor = _child(prospect, "vendor")
+    numbers = [_text(i) for i in _children(vendor, "id") if re.fullmatch(r"\d{5}", _text(i))]
+    if numbers:
+        data["dealer_number"] = numbers[0]
+
+    messages += [_text(c) for c in _children(customer_element, "comments")]
+    timeframe = _child(customer_element, "timeframe")
+    if timeframe is not None:
+        description = _text(_child(timeframe, "description")) or _text(timeframe)
+        if description:
+            messages.append(f"Timeframe: {description}")
+    data["message"] = "\n".join(m for m in messages if m)
+    return data
