@@ -18,8 +18,10 @@ import httpx
 from tests.support.servers import ROOT, free_port
 
 
-def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+def eventually(
+    check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str | Callable[[], str] = ""
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` (or its result) after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -27,7 +29,8 @@ def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: flo
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
+    label = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout}s waiting for {label or check}: last={last!r}")
 
 
 class SimulatorProcess:
@@ -141,7 +144,7 @@ class CeleryProcesses:
         process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "celery", "-A", "crm", *args],
             cwd=ROOT,
-            env={**os.environ, "DJANGO_ENV": "test", **self.env, **(extra_env or {})},
+            env={**os.environ, "DJANGO_ENV": "test", "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
         )

@@ -79,7 +79,7 @@ def test_receiver_down_then_up_gets_every_event_in_order_once(celery: CeleryProc
     simulator.start()
     for dealer in dealers:  # changes made after the receiver is back queue behind the failed ones
         _changes(dealer, 4)
-    eventually(lambda: _all_arrived(simulator, dealers), timeout=40, what=f"all events\n{celery.tail()}")
+    eventually(lambda: _all_arrived(simulator, dealers), timeout=40, what=lambda: f"all events\n{celery.tail()}")
 
     for dealer in dealers:
         book = _assert_in_order_once(simulator, dealer)
@@ -105,7 +105,7 @@ def test_worker_killed_mid_delivery_is_redelivered_by_another_worker_and_applied
     celery.worker("survivor")
     celery.beat()
 
-    eventually(lambda: _all_arrived(simulator, [dealer]), timeout=30, what=f"redelivery\n{celery.tail()}")
+    eventually(lambda: _all_arrived(simulator, [dealer]), timeout=30, what=lambda: f"redelivery\n{celery.tail()}")
     eventually(lambda: Destination.objects.get(pk=destination.pk).delivered_total == 2, timeout=10, what="cursor moved")
     book = _assert_in_order_once(simulator, dealer)
     assert book["received"] >= 3  # the first event went out twice (same webhook-id) ...
@@ -126,7 +126,7 @@ def test_redis_flushed_loses_no_event(celery: CeleryProcesses, simulator: Simula
     client.flushdb()  # again, during the run
     _changes(dealer, 6)
 
-    eventually(lambda: _all_arrived(simulator, [dealer]), timeout=30, what=f"all events\n{celery.tail()}")
+    eventually(lambda: _all_arrived(simulator, [dealer]), timeout=30, what=lambda: f"all events\n{celery.tail()}")
     _assert_in_order_once(simulator, dealer)
 
 
@@ -138,7 +138,11 @@ def test_redis_restarted_during_a_run_loses_no_event(
     celery.worker("w1")
     celery.beat()
     _changes(dealer, 6)
-    eventually(lambda: len(simulator.book(dealer.number)["events"]) >= 2, timeout=30, what="first deliveries")
+    eventually(
+        lambda: len(simulator.book(dealer.number)["events"]) >= 2,
+        timeout=30,
+        what=lambda: f"first deliveries\n{celery.tail()}",
+    )
 
     broker.kill()  # everything in Redis is gone; wake-ups published now fail
     _changes(dealer, 6)
@@ -146,5 +150,5 @@ def test_redis_restarted_during_a_run_loses_no_event(
     broker.start()  # same port, empty
     _changes(dealer, 4)
 
-    eventually(lambda: _all_arrived(simulator, [dealer]), timeout=60, what=f"all events\n{celery.tail()}")
+    eventually(lambda: _all_arrived(simulator, [dealer]), timeout=60, what=lambda: f"all events\n{celery.tail()}")
     _assert_in_order_once(simulator, dealer)
