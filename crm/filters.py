@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Lead, Prospect, Task
@@ -35,10 +36,34 @@ class LeadFilterSet(UpdatedSinceFilterSet):
     model_name = django_filters.CharFilter(field_name="model_name", lookup_expr="icontains", label=_("model"))
     prospect = django_filters.UUIDFilter(field_name="prospect_id", label=_("prospect"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    open = django_filters.BooleanFilter(method="filter_open", label=_("open"))
+    first_contact_overdue = django_filters.BooleanFilter(
+        method="filter_first_contact_overdue", label=_("first contact overdue")
+    )
 
     class Meta:
         model = Lead
         fields = ["lead_type", "source", "rating", "owner"]
+
+    def search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        """Leads whose prospect matches the search (per lead, so the scoped lead query stays the driver)."""
+        if not value.strip():
+            return queryset
+        matching = search_prospects(Prospect.objects.filter(pk=OuterRef("prospect_id")), value)
+        return queryset.filter(Exists(matching))
+
+    def filter_open(self, queryset: QuerySet[Lead], name: str, value: bool | None) -> QuerySet[Lead]:
+        if value is None:
+            return queryset
+        closed = Q(stage__in=Lead.CLOSED_STAGES)
+        return queryset.exclude(closed) if value else queryset.filter(closed)
+
+    def filter_first_contact_overdue(self, queryset: QuerySet[Lead], name: str, value: bool | None) -> QuerySet[Lead]:
+        if value is None:
+            return queryset
+        overdue = Q(first_contacted_at__isnull=True, first_contact_due_at__lt=timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
 
 class ActivityFilterSet(UpdatedSinceFilterSet):
@@ -54,7 +79,15 @@ class TaskFilterSet(UpdatedSinceFilterSet):
     done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("done"))
     prospect = django_filters.UUIDFilter(field_name="prospect_id")
     lead = django_filters.UUIDFilter(field_name="lead_id")
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("overdue"))
 
     class Meta:
         model = Task
         fields = ["assignee"]
+
+    def filter_overdue(self, queryset: QuerySet[Task], name: str, value: bool | None) -> QuerySet[Task]:
+        if value is None:
+            return queryset
+        overdue = Q(done_at__isnull=True, due_at__lt=timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+

@@ -47,6 +47,85 @@ UI_ROUTES: list[UiRoute] = [
     UiRoute("staff_edit", DEALER_ADMINS, kwargs=_staff_member, missing={"pk": 999_999_999}),
 ]
 
+
+# --- Prospects and leads (crm.ui): objects of ``setup``'s dealer that ``viewer`` may see and act on ---
+_NO_SUCH_UUID = "00000000-0000-7000-8000-000000000000"
+
+
+def _crm_prospect(setup: Any, viewer: Membership, **extra: Any) -> Any:
+    from tests.factories import ProspectFactory
+
+    return ProspectFactory(dealer=setup.dealer, owner=viewer.user, **extra)
+
+
+def _crm_own_lead(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(prospect=_crm_prospect(setup, viewer), owner=viewer.user)
+    return {"pk": lead.pk}
+
+
+def _crm_unassigned_lead(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from tests.factories import LeadFactory, ProspectFactory
+
+    lead = LeadFactory(prospect=ProspectFactory(dealer=setup.dealer, owner=None), owner=None)
+    return {"pk": lead.pk}
+
+
+def _crm_own_prospect(setup: Any, viewer: Membership) -> dict[str, Any]:
+    return {"pk": _crm_prospect(setup, viewer).pk}
+
+
+def _crm_prospect_for_lead(setup: Any, viewer: Membership) -> dict[str, Any]:
+    return {"prospect_pk": _crm_prospect(setup, viewer).pk}
+
+
+def _crm_prospect_pair(setup: Any, viewer: Membership) -> dict[str, Any]:
+    first = _crm_prospect(setup, viewer, last_name="Doppel", email="doppel@kunde.example")
+    second = _crm_prospect(setup, viewer, last_name="Doppel", email="doppel@kunde.example")
+    return {"pk": first.pk, "other": second.pk}
+
+
+def _crm_own_task(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from tests.factories import TaskFactory
+
+    return {"pk": TaskFactory(prospect=_crm_prospect(setup, viewer), assignee=viewer.user).pk}
+
+
+_LEAD_MISSING = {"pk": _NO_SUCH_UUID}
+UI_ROUTES += [
+    UiRoute("lead_list", ALL_ROLES),
+    UiRoute("lead_list", ALL_ROLES, query="?q=Mueller&stage=new&open=&sort=updated"),
+    UiRoute("lead_board", ALL_ROLES),
+    UiRoute("lead_export", ALL_ROLES),
+    UiRoute("lead_detail", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_edit", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_log_activity", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_schedule", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_stage", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_assign", MANAGERS, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_take", ALL_ROLES, kwargs=_crm_unassigned_lead, missing=_LEAD_MISSING),
+    UiRoute("prospect_list", ALL_ROLES),
+    UiRoute("prospect_list", ALL_ROLES, query="?q=M%C3%BCler&sort=newest"),
+    UiRoute("prospect_create", ALL_ROLES),
+    UiRoute("prospect_export", ALL_ROLES),
+    UiRoute("duplicate_list", MANAGERS),
+    UiRoute("prospect_detail", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
+    UiRoute("prospect_edit", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
+    UiRoute("prospect_log_activity", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
+    UiRoute("lead_create", ALL_ROLES, kwargs=_crm_prospect_for_lead, missing={"prospect_pk": _NO_SUCH_UUID}),
+    UiRoute(
+        "prospect_merge",
+        MANAGERS,
+        kwargs=_crm_prospect_pair,
+        missing={"pk": _NO_SUCH_UUID, "other": "00000000-0000-7000-8000-000000000001"},
+    ),
+    UiRoute("task_list", ALL_ROLES),
+    UiRoute("task_done", ALL_ROLES, kwargs=_crm_own_task, missing=_LEAD_MISSING),
+    UiRoute("reports", ALL_ROLES),
+    UiRoute("reports", ALL_ROLES, query="?period=365"),
+]
+
 # API routes register here (name -> description); tests/api/ walks them with keys of two dealers.
 API_ROUTES: dict[str, str] = {}
 
@@ -75,3 +154,21 @@ PUBLIC_NAMESPACES: set[str] = {"admin"}
 
 def covered_route_names() -> set[str]:
     return {route.name for route in UI_ROUTES} | set(API_ROUTES) | PUBLIC_ROUTES
+
+
+# Dealer system sync (sync/outbound): the dealer admin's pages.
+def _sync_destination(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from tests.factories import DestinationFactory
+
+    return {"pk": DestinationFactory(dealer=setup.dealer).pk}
+
+
+UI_ROUTES += [
+    UiRoute("sync_settings", DEALER_ADMINS),
+    UiRoute("sync_destination", DEALER_ADMINS, kwargs=_sync_destination, missing={"pk": 999_999_999}),
+]
+PUBLIC_ROUTES |= {
+    "sync_destination_action",  # POST only; tests/sync/outbound/test_settings_page.py covers roles and dealers
+    "sync_dead_letter_action",  # POST only; as above
+    "metrics",  # bearer token or loopback only; tests/sync/outbound/test_metrics.py
+}

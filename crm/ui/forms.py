@@ -1,0 +1,309 @@
+"""Forms of the dealership UI: they check input shape; the services decide (STYLE.md pattern 5).
+
+Forms that change an existing record carry its ``version``; the view passes it to the service as
+``expected_version``, so a stale edit is reported instead of silently overwriting someone else's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Activity, Lead, LostReason, Prospect
+from dealers.models import Membership, User
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format=DATETIME_FORMAT)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class VersionedForm(forms.Form):
+    """The version of the record the user saw, sent back with the change."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+
+
+def staff_choices(dealer_id: int) -> Any:
+    """Users working for the dealership, for owner and assignee fields (never another dealer's staff)."""
+    return (
+        User.objects.filter(memberships__dealer_id=dealer_id, memberships__is_active=True, is_active=True)
+        .order_by("last_name", "first_name", "email")
+        .distinct()
+    )
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.email
+
+
+PROSPECT_FIELDS = [
+    "kind",
+    "salutation",
+    "title",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "mobile",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "preferred_channel",
+    "preferred_language",
+    "origin",
+]
+
+
+class ProspectForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    owner = StaffChoiceField(queryset=User.objects.none(), required=False, label=_("salesperson"))
+    confirm_new = forms.BooleanField(
+        required=False, label=_("Create anyway: this is not one of the similar prospects above")
+    )
+
+    class Meta:
+        model = Prospect
+        fields = PROSPECT_FIELDS
+        widgets = {"phone": forms.TextInput(attrs={"type": "tel"}), "mobile": forms.TextInput(attrs={"type": "tel"})}
+
+    def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if membership.is_manager:
+            self.fields["owner"].queryset = staff_choices(membership.dealer_id)
+        else:
+            del self.fields["owner"]
+        if not creating:
+            del self.fields["confirm_new"]
+        else:
+            self.fields["confirm_new"].widget = forms.HiddenInput()
+        for name in ("phone", "mobile"):
+            self.fields[name].widget.attrs.setdefault("autocomplete", "tel")
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+        self.fields["postcode"].widget.attrs["inputmode"] = "numeric"
+
+    def _post_clean(self) -> None:
+        # The service validates and saves; the model instance is not touched here.
+        pass
+
+    def service_data(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data[name] for name in PROSPECT_FIELDS if name in self.cleaned_data}
+        if "owner" in self.fields:
+            owner = self.cleaned_data.get("owner")
+            data["owner_id"] = owner.pk if owner else None
+        return data
+
+
+LEAD_FIELDS = [
+    "lead_type",
+    "source",
+    "campaign",
+    "model_name",
+    "trim",
+    "powertrain",
+    "vehicle_condition",
+    "configuration_code",
+    "vin",
+    "stock_number",
+    "list_price",
+    "tradein_make",
+    "tradein_model",
+    "tradein_first_registration",
+    "tradein_mileage",
+    "rating",
+    "expected_purchase_date",
+    "financing_interest",
+    "message",
+]
+
+VEHICLE_FIELDS = [
+    "model_name",
+    "trim",
+    "powertrain",
+    "vehicle_condition",
+    "configuration_code",
+    "vin",
+    "stock_number",
+    "list_price",
+]
+TRADEIN_FIELDS = ["tradein_make", "tradein_model", "tradein_first_registration", "tradein_mileage"]
+PIPELINE_FIELDS = ["lead_type", "source", "campaign", "rating", "expected_purchase_date", "financing_interest"]
+
+
+class LeadForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    owner = StaffChoiceField(queryset=User.objects.none(), required=False, label=_("salesperson"))
+
+    class Meta:
+        model = Lead
+        fields = LEAD_FIELDS
+        widgets = {
+            "tradein_first_registration": DateInput(),
+            "expected_purchase_date": DateInput(),
+            "message": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if creating and membership.is_manager:
+            self.fields["owner"].queryset = staff_choices(membership.dealer_id)
+        else:
+            del self.fields["owner"]  # reassigning is its own action with its own history entry
+        self.fields["model_name"].widget.attrs["list"] = "model-names"
+        self.fields["tradein_make"].widget.attrs["list"] = "tradein-makes"
+        self.fields["list_price"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
+        self.fields["vin"].widget.attrs["autocapitalize"] = "characters"
+
+    def _post_clean(self) -> None:
+        pass
+
+    def clean_vin(self) -> str:
+        vin = (self.cleaned_data.get("vin") or "").strip().upper()
+        if vin and len(vin) != 17:
+            raise ValidationError(_("A VIN has 17 characters."))
+        return vin
+
+    def clean_tradein_first_registration(self) -> Any:
+        value = self.cleaned_data.get("tradein_first_registration")
+        if value and value > timezone.localdate():
+            raise ValidationError(_("The first registration cannot lie in the future."))
+        return value
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in LEAD_FIELDS if name in self.cleaned_data}
+
+    def field_groups(self) -> list[tuple[str, list[Any]]]:
+        groups = [
+            (_("Vehicle of interest"), VEHICLE_FIELDS),
+            (_("Trade-in"), TRADEIN_FIELDS),
+            (_("Lead"), [*(["owner"] if "owner" in self.fields else []), *PIPELINE_FIELDS, "message"]),
+        ]
+        return [(title, [self[name] for name in names]) for title, names in groups]
+
+
+class ActivityForm(forms.ModelForm):
+    class Meta:
+        model = Activity
+        fields = ["kind", "direction", "subject", "body", "occurred_at"]
+        widgets = {"occurred_at": DateTimeLocalInput(), "body": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["occurred_at"].required = False
+        self.fields["occurred_at"].help_text = _("Leave empty for now.")
+
+    def _post_clean(self) -> None:
+        pass
+
+    def clean_occurred_at(self) -> Any:
+        value = self.cleaned_data.get("occurred_at")
+        return value or timezone.now()
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class ScheduleForm(forms.Form):
+    """An appointment or test drive with the prospect: a task for the salesperson, the lead moves on."""
+
+    KIND_CHOICES = [
+        ("appointment", _("Appointment")),
+        ("test_drive", _("Test drive")),
+        ("follow_up", _("Follow-up call")),
+    ]
+    kind = forms.ChoiceField(label=_("What"), choices=KIND_CHOICES, widget=forms.RadioSelect)
+    due_at = forms.DateTimeField(label=_("When"), widget=DateTimeLocalInput())
+    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def clean_due_at(self) -> Any:
+        value = self.cleaned_data["due_at"]
+        if value < timezone.now() - timezone.timedelta(minutes=5):
+            raise ValidationError(_("Choose a time in the future."))
+        return value
+
+
+class StageForm(VersionedForm):
+    stage = forms.ChoiceField(label=_("Move to stage"), choices=Lead.Stage.choices)
+    lost_reason = forms.ModelChoiceField(
+        label=_("Lost reason"), queryset=LostReason.objects.filter(is_active=True), required=False
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For a won lead: what was sold (order or contract number)."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stage = data.get("stage")
+        if stage == Lead.Stage.LOST and not data.get("lost_reason"):
+            self.add_error("lost_reason", _("Choose why the lead was lost."))
+        if stage == Lead.Stage.WON and not (data.get("note") or "").strip():
+            self.add_error("note", _("Say what was sold (e.g. the order or contract number)."))
+        return data
+
+
+class AssignForm(forms.Form):
+    owner = StaffChoiceField(queryset=User.objects.none(), required=False, label=_("Salesperson"))
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, dealer_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = staff_choices(dealer_id)
+        self.fields["owner"].empty_label = _("(unassigned)")
+
+
+class MergeForm(forms.Form):
+    keep = forms.ChoiceField(label=_("Keep"), widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, first: Prospect, second: Prospect, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["keep"].choices = [(str(first.pk), first.display_name), (str(second.pk), second.display_name)]
+        self.fields["keep"].initial = str(first.pk)
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    due_at = forms.DateTimeField(label=_("Due"), widget=DateTimeLocalInput())
+    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    assignee = StaffChoiceField(queryset=User.objects.none(), required=False, label=_("Assignee"))
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if membership.is_manager:
+            self.fields["assignee"].queryset = staff_choices(membership.dealer_id)
+        else:
+            del self.fields["assignee"]
+
+
+def apply_service_error(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field where the form has it, else on top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else ("owner" if field == "owner_id" else None)
+            if target not in form.fields:
+                target = None
+            for item in errors:
+                form.add_error(target, item)
+    else:
+        form.add_error(None, error)

@@ -1,0 +1,156 @@
+"""Keyset pagination for list pages: no OFFSET, no COUNT(*), stable under inserts.
+
+A page is ordered by a tuple of columns whose last member is unique (the primary key), e.g.
+``("last_name", "first_name", "id")`` or ``("-created_at", "-id")``. The cursor of the next page
+holds the last row's values of that tuple; the next page starts strictly after them. Fetching
+one row more than the page size tells whether a next page exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, Q, QuerySet
+
+M = TypeVar("M", bound=Model)
+
+DEFAULT_PAGE_SIZE = 50
+
+
+class BadCursor(ValueError):
+    """The cursor does not decode or does not fit the ordering: callers start at the first page."""
+
+
+@dataclass(frozen=True)
+class KeysetPage(Generic[M]):
+    items: list[M]
+    next_cursor: str | None
+    is_first: bool
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, UUID):
+        return {"u": str(value)}
+    if isinstance(value, Decimal):
+        return {"dec": str(value)}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, raw),) = value.items()
+        if kind == "dt":
+            return datetime.fromisoformat(raw)
+        if kind == "d":
+            return date.fromisoformat(raw)
+        if kind == "u":
+            return UUID(raw)
+        if kind == "dec":
+            return Decimal(raw)
+    if isinstance(value, dict | list):
+        raise BadCursor("unexpected value")
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, length: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise BadCursor("cursor does not decode") from error
+    if not isinstance(values, list) or len(values) != length:
+        raise BadCursor("cursor does not fit the ordering")
+    try:
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError) as error:
+        raise BadCursor("cursor value does not decode") from error
+
+
+def after_condition(ordering: Sequence[str], values: Sequence[Any]) -> Q:
+    """Rows strictly after ``values`` in ``ordering``: (a > x) or (a = x and b > y) or ...
+
+    Each column may be ascending or descending (``-name``); none may be NULL.
+    """
+    condition = Q()
+    for index, key in enumerate(ordering):
+        name = key.lstrip("-")
+        lookup = "lt" if key.startswith("-") else "gt"
+        step = Q(**{f"{name}__{lookup}": values[index]})
+        for earlier, earlier_value in zip(ordering[:index], values[:index], strict=True):
+            step &= Q(**{earlier.lstrip("-"): earlier_value})
+        condition |= step
+    return condition
+
+
+def _row_values(obj: Any, ordering: Sequence[str]) -> list[Any]:
+    values = []
+    for key in ordering:
+        value: Any = obj
+        for part in key.lstrip("-").split("__"):
+            value = getattr(value, part)
+        values.append(value)
+    return values
+
+
+def _typed(model: type[Model], ordering: Sequence[str], values: list[Any]) -> list[Any]:
+    """Each cursor value as its column's Python type; a value of the wrong type is a bad cursor."""
+    typed = []
+    for key, value in zip(ordering, values, strict=True):
+        current: Any = model
+        field: Any = None
+        for part in key.lstrip("-").split("__"):
+            field = current._meta.get_field(part)
+            current = field.related_model or current
+        if value is None:
+            raise BadCursor("cursor holds NULL")
+        try:
+            typed.append(field.target_field.to_python(value) if field.is_relation else field.to_python(value))
+        except (DjangoValidationError, ValueError, TypeError) as error:
+            raise BadCursor("cursor value has the wrong type") from error
+    return typed
+
+
+def keyset_page(
+    queryset: QuerySet[M], *, ordering: Sequence[str], cursor: str | None, size: int = DEFAULT_PAGE_SIZE
+) -> KeysetPage[M]:
+    """One page of ``queryset`` in ``ordering``, after ``cursor`` (None or a bad cursor: the first page)."""
+    values: list[Any] | None = None
+    if cursor:
+        try:
+            values = _typed(queryset.model, ordering, decode_cursor(cursor, len(ordering)))
+        except BadCursor:
+            values = None
+    qs = queryset.order_by(*ordering)
+    if values is not None:
+        qs = qs.filter(after_condition(ordering, values))
+    rows = list(qs[: size + 1])
+    next_cursor = encode_cursor(_row_values(rows[size - 1], ordering)) if len(rows) > size else None
+    return KeysetPage(items=rows[:size], next_cursor=next_cursor, is_first=values is None)

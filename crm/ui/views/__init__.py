@@ -1,0 +1,1 @@
+"""Dealership pages of the prospect and lead domain, one module per area."""

@@ -1,0 +1,65 @@
+"""What every dealership page needs: the viewer, the actor, scoped lookups, page-or-partial rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from crm.models import Lead, Prospect
+from crm.selectors import leads_for, prospects_for
+from dealers.actors import Actor
+from dealers.models import Membership
+
+
+def viewer(request: HttpRequest) -> Membership:
+    return request.membership  # type: ignore[attr-defined,no-any-return]
+
+
+def actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """An htmx request for a fragment (a history restore wants the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def render_page_or_partial(
+    request: HttpRequest, page: str, partial: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """STYLE.md pattern 7: one view; htmx asks for the fragment, a browser gets the page that includes it."""
+    response = render(request, partial if is_htmx(request) else page, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def done(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful change: a redirect (htmx follows it as a client-side navigation)."""
+    return HttpResponseClientRedirect(url) if is_htmx(request) else redirect(url)
+
+
+def lead_or_404(request: HttpRequest, pk: Any) -> Lead:
+    """The lead if the viewer may see it; a foreign or missing lead is a 404."""
+    return get_object_or_404(leads_for(viewer(request)), pk=pk)
+
+
+def can_act_on(membership: Membership, lead: Lead) -> bool:
+    """Managers act on every lead of the dealership; a salesperson on their own leads."""
+    return membership.is_manager or lead.owner_id == membership.user_id
+
+
+def lead_for_action(request: HttpRequest, pk: Any) -> Lead:
+    lead = lead_or_404(request, pk)
+    if not can_act_on(viewer(request), lead):
+        raise PermissionDenied
+    return lead
+
+
+def prospect_or_404(request: HttpRequest, pk: Any) -> Prospect:
+    return get_object_or_404(prospects_for(viewer(request)), pk=pk)

@@ -1,0 +1,254 @@
+"""Prospects: search and list, the prospect page, create and edit (with a duplicate check), merge duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.dedupe import duplicate_groups, find_matches
+from crm.errors import StaleObject
+from crm.filters import ProspectFilterSet
+from crm.models import Activity, Lead, Prospect, Task
+from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
+from crm.services import activities as activity_services
+from crm.services import prospects as prospect_services
+from crm.services.consents import current_consents
+from crm.ui.forms import PROSPECT_FIELDS, ActivityForm, MergeForm, ProspectForm, apply_service_error, staff_choices
+from crm.ui.pagination import keyset_page
+from crm.ui.views.common import actor, done, prospect_or_404, render_page_or_partial, viewer
+from dealers.access import MANAGERS, membership_required
+
+PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "name": (gettext_lazy("Name"), ("last_name", "first_name", "id")),
+    "newest": (gettext_lazy("Newest first"), ("-created_at", "-id")),
+    "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
+}
+
+
+def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet:
+    membership = viewer(request)
+    filterset = ProspectFilterSet(request.GET, queryset=queryset, request=request)
+    filterset.filters["owner"].queryset = staff_choices(membership.dealer_id)
+    if membership.is_salesperson:
+        del filterset.filters["owner"]
+    return filterset
+
+
+def with_open_leads(queryset: Any) -> Any:
+    """Each prospect's number of open leads, as one correlated subquery (no N+1, no GROUP BY over the page)."""
+    open_leads = (
+        Lead.objects.filter(prospect_id=OuterRef("pk"))
+        .exclude(stage__in=Lead.CLOSED_STAGES)
+        .order_by()
+        .values("prospect_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return queryset.annotate(open_leads=Coalesce(Subquery(open_leads), 0))
+
+
+@membership_required()
+def prospect_list(request: HttpRequest) -> HttpResponse:
+    """Search by name, email or phone (typos and umlaut spellings tolerated), filter, sort, keyset pages."""
+    membership = viewer(request)
+    filterset = prospect_filterset(request, prospects_for(membership).select_related("owner"))
+    sort = request.GET.get("sort", "name")
+    if sort not in PROSPECT_SORTS:
+        sort = "name"
+    page = keyset_page(with_open_leads(filterset.qs), ordering=PROSPECT_SORTS[sort][1], cursor=request.GET.get("after"))
+    context = {
+        "filter": filterset,
+        "page": page,
+        "sort": sort,
+        "sorts": [(key, label) for key, (label, _ordering) in PROSPECT_SORTS.items()],
+        "query": request.GET.get("q", ""),
+    }
+    return render_page_or_partial(request, "crm/prospects/list.html", "crm/prospects/_table.html", context)
+
+
+@membership_required()
+def prospect_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    membership = viewer(request)
+    prospect = prospect_or_404(request, pk)
+    matches = []
+    if membership.is_manager:
+        matches = list(
+            find_matches(
+                dealer_id=membership.dealer_id,
+                email=prospect.email,
+                phone=prospect.phone or prospect.mobile,
+                last_name=prospect.last_name,
+                postcode=prospect.postcode,
+                queryset=prospects_for(membership),
+            ).exclude(pk=prospect.pk)[:5]
+        )
+    context = {
+        "prospect": prospect,
+        "leads": list(leads_for(membership).filter(prospect=prospect).order_by("-created_at", "-id")[:50]),
+        "activities": list(
+            activities_for(membership)
+            .filter(prospect=prospect)
+            .select_related("author", "lead")
+            .order_by("-occurred_at", "-id")[:100]
+        ),
+        "tasks": list(
+            tasks_for(membership)
+            .filter(prospect=prospect)
+            .select_related("assignee")
+            .order_by("done_at", "due_at", "id")[:50]
+        ),
+        "consents": sorted(current_consents(prospect).values(), key=lambda c: c.purpose),
+        "matches": matches,
+    }
+    return render(request, "crm/prospects/detail.html", context)
+
+
+@membership_required()
+def prospect_create(request: HttpRequest) -> HttpResponse:
+    """A new prospect; similar existing ones are shown first, so a duplicate is not created by accident."""
+    membership = viewer(request)
+    form = ProspectForm(
+        request.POST if request.method == "POST" else None,
+        membership=membership,
+        creating=True,
+        initial={"owner": membership.user_id, "country": "DE", "preferred_language": "de"},
+    )
+    matches: list[Prospect] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.service_data()
+        if not form.cleaned_data.get("confirm_new"):
+            matches = list(
+                find_matches(
+                    dealer_id=membership.dealer_id,
+                    email=data.get("email"),
+                    phone=data.get("phone") or data.get("mobile"),
+                    last_name=data.get("last_name"),
+                    postcode=data.get("postcode"),
+                    queryset=prospects_for(membership),
+                )[:5]
+            )
+        if not matches:
+            if membership.is_salesperson:
+                data["owner_id"] = membership.user_id
+            try:
+                prospect = prospect_services.create_prospect(dealer=membership.dealer, actor=actor(request), data=data)
+            except ValidationError as error:
+                apply_service_error(form, error)
+            else:
+                messages.success(request, _("Prospect created."))
+                return done(request, reverse("prospect_detail", args=[prospect.pk]))
+    context = {"form": form, "matches": matches, "title": _("New prospect")}
+    return render(request, "crm/prospects/form.html", context)
+
+
+@membership_required()
+def prospect_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    membership = viewer(request)
+    prospect = prospect_or_404(request, pk)
+    initial = {name: getattr(prospect, name) for name in PROSPECT_FIELDS}
+    initial.update(version=prospect.version, owner=prospect.owner_id)
+    form = ProspectForm(
+        request.POST if request.method == "POST" else None, membership=membership, creating=False, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            prospect_services.update_prospect(
+                prospect=prospect,
+                actor=actor(request),
+                data=form.service_data(),
+                expected_version=form.cleaned_data.get("version"),
+            )
+        except StaleObject as error:
+            form.add_error(None, str(error.message))
+        except ValidationError as error:
+            apply_service_error(form, error)
+        else:
+            messages.success(request, _("Prospect saved."))
+            return done(request, reverse("prospect_detail", args=[prospect.pk]))
+    return render(request, "crm/prospects/form.html", {"form": form, "prospect": prospect, "title": _("Edit prospect")})
+
+
+@membership_required()
+def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
+    """A note, call or email with the prospect that belongs to no particular lead."""
+    prospect = prospect_or_404(request, pk)
+    form = ActivityForm(request.POST if request.method == "POST" else None, initial={"kind": "note"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            activity_services.log_activity(prospect=prospect, actor=actor(request), data=form.service_data())
+        except ValidationError as error:
+            apply_service_error(form, error)
+        else:
+            messages.success(request, _("Activity logged."))
+            return done(request, reverse("prospect_detail", args=[prospect.pk]))
+    context = {"form": form, "prospect": prospect, "title": _("Log activity")}
+    return render_page_or_partial(request, "crm/prospects/action.html", "crm/prospects/_activity_form.html", context)
+
+
+@membership_required(*MANAGERS)
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    """Likely duplicate prospects of the dealership, by email, phone or name + postcode."""
+    groups = duplicate_groups(prospects_for(viewer(request)).select_related("owner"))
+    return render(request, "crm/prospects/duplicates.html", {"groups": groups})
+
+
+@membership_required(*MANAGERS)
+def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
+    """Compare two prospects side by side and merge one into the other; every lead, activity and task moves."""
+    membership = viewer(request)
+    visible = prospects_for(membership)
+    pair = {p.pk: p for p in visible.filter(pk__in=[pk, other])}
+    if pk == other or len(pair) != 2:
+        raise Http404
+    first, second = pair[pk], pair[other]
+    form = MergeForm(request.POST if request.method == "POST" else None, first=first, second=second)
+    if request.method == "POST" and form.is_valid():
+        keep, duplicate = (first, second) if form.cleaned_data["keep"] == str(first.pk) else (second, first)
+        try:
+            kept = prospect_services.merge_prospects(keep=keep, duplicate=duplicate, actor=actor(request))
+        except ValidationError as error:
+            apply_service_error(form, error)
+        else:
+            messages.success(request, _("Prospects merged."))
+            return done(request, reverse("prospect_detail", args=[kept.pk]))
+    counts = _related_counts([first.pk, second.pk])
+    rows = [
+        (
+            str(Prospect._meta.get_field(name).verbose_name),
+            _display(first, name),
+            _display(second, name),
+        )
+        for name in ("first_name", "last_name", "company", "email", "phone", "mobile", "street", "postcode", "city")
+    ]
+    context = {
+        "form": form,
+        "first": first,
+        "second": second,
+        "rows": rows,
+        "counts": counts,
+        "title": _("Merge prospects"),
+    }
+    return render(request, "crm/prospects/merge.html", context)
+
+
+def _display(prospect: Prospect, name: str) -> str:
+    value = getattr(prospect, name)
+    return str(value) if value else ""
+
+
+def _related_counts(pks: list[Any]) -> dict[Any, dict[str, int]]:
+    """Leads, activities and tasks per prospect (all of them move on a merge, visible or not)."""
+    result: dict[Any, dict[str, int]] = {pk: {"leads": 0, "activities": 0, "tasks": 0} for pk in pks}
+    for model, key in ((Lead, "leads"), (Activity, "activities"), (Task, "tasks")):
+        for row in model.objects.filter(prospect_id__in=pks).order_by().values("prospect_id").annotate(n=Count("id")):
+            result[row["prospect_id"]][key] = row["n"]
+    return result

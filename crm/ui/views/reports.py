@@ -1,0 +1,41 @@
+"""The reports page: leads by source, conversion by source and model, time to first contact. Charts are SVG."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from crm import reports
+from crm.selectors import leads_for
+from crm.ui.views.common import viewer
+from dealers.access import membership_required
+
+PERIODS = {
+    "30": gettext_lazy("Last 30 days"),
+    "90": gettext_lazy("Last 90 days"),
+    "365": gettext_lazy("Last 12 months"),
+}
+
+
+@membership_required()
+def report_overview(request: HttpRequest) -> HttpResponse:
+    """A salesperson sees their own numbers, managers the dealership's."""
+    period = request.GET.get("period", "90")
+    if period not in PERIODS:
+        period = "90"
+    since = timezone.now() - timezone.timedelta(days=int(period))
+    leads = leads_for(viewer(request))
+    context = {
+        "period": period,
+        "periods": list(PERIODS.items()),
+        "by_source": reports.leads_by_source(leads, since),
+        "conversion_by_source": reports.conversion_by(leads, "source", since),
+        "conversion_by_model": reports.conversion_by(leads, "model_name", since),
+        "median_first_contact": reports.median_first_contact(leads, since),
+        "first_contact_trend": reports.first_contact_by_week(leads, since),
+        "closed": reports.closed_since(leads, since),
+        "pipeline": reports.pipeline_by_stage(leads),
+    }
+    return render(request, "crm/reports.html", context)
