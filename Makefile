@@ -1,0 +1,65 @@
+# Developer entry points (DESIGN.md section 3). Everything runs from the project's own .venv;
+# PostgreSQL and Redis are found or started by crm/devstack (python -m crm.devstack --help).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+DEVSTACK := $(PY) -m crm.devstack
+# The first of these that is Python 3.11 or newer creates the virtualenv.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint fmt system-packages clean clean-var
+
+help:
+	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
+	@echo "make test       lint, then the whole test suite against real PostgreSQL and Redis"
+	@echo "make lint       ruff, ruff format --check, mypy, makemigrations --check, manage.py check"
+	@echo "make fmt        ruff format and ruff check --fix"
+	@echo "make clean      remove .venv and caches (keeps the data in .var)"
+	@echo "make clean-var  stop the servers under .var and delete their data"
+
+venv: $(VENV)/.installed
+
+# pip runs again only when pyproject.toml (the pinned dependencies) is newer than the stamp.
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "make: need Python 3.11 or newer as python3.11 or python3" >&2; exit 1; }
+	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+run: venv
+	$(DEVSTACK) run
+
+test: venv system-packages lint
+	$(DEVSTACK) exec --test -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(DEVSTACK) exec -- $(SHELL) -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
+
+fmt: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Debian's Chromium for the browser tests; apt-get only when it is missing.
+system-packages:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "chromium: present, skipping apt-get"; \
+	else \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -not -path './.var/*' -prune -exec rm -rf {} +
+
+clean-var:
+	@if [ -x $(PY) ]; then $(DEVSTACK) stop; fi
+	rm -rf .var

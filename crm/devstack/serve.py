@@ -1,0 +1,159 @@
+"""``devstack run``: migrate, seed once, then web + worker + scheduler (+ simulator) in the foreground."""
+
+from __future__ import annotations
+
+import http.client
+import importlib.machinery
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from crm.devstack.config import REPO_ROOT, DevstackError
+from crm.devstack.net import LOOPBACK, next_free_port
+from crm.devstack.resolve import Stack
+from crm.devstack.supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8000
+SIMULATOR_PORT = 8700
+WEB_START_TIMEOUT = 60.0
+MANAGE = [sys.executable, str(REPO_ROOT / "manage.py")]
+
+
+@dataclass(frozen=True)
+class Ports:
+    web: int
+    simulator: int | None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.web}/"
+
+
+def choose_ports(environ: Mapping[str, str]) -> Ports:
+    """``PORT`` (default 8000) or the next free one; the simulator likewise from 8700, when it exists."""
+    wanted = int(environ.get("PORT") or DEFAULT_PORT)
+    web = next_free_port(wanted)
+    if web != wanted:
+        logger.warning("Port %s is busy; using %s", wanted, web)
+    simulator = next_free_port(SIMULATOR_PORT) if simulator_exists() else None
+    return Ports(web=web, simulator=simulator)
+
+
+def simulator_exists() -> bool:
+    """Whether ``sync.simulator`` exists, looked up without importing ``sync`` (a Django app)."""
+    return importlib.machinery.PathFinder.find_spec("simulator", [str(REPO_ROOT / "sync")]) is not None
+
+
+def child_env(stack: Stack, base: Mapping[str, str], *, ports: Ports, var: Path) -> dict[str, str]:
+    """The environment every child of ``run`` shares: where the servers are, and development mode."""
+    env = dict(base)
+    env.update(stack.env())
+    env.update(
+        DJANGO_ENV="development",
+        DJANGO_DEBUG="1",
+        DJANGO_SETTINGS_MODULE="crm.settings",
+        PYTHONUNBUFFERED="1",
+        CRM_VAR_DIR=str(var),
+        CRM_BASE_URL=ports.base_url,
+    )
+    if ports.simulator is not None:
+        env["SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}/"
+    return env
+
+
+def libpq_url(url: str) -> str:
+    """django-environ accepts scheme aliases (``pgsql``, ``postgis``...) that libpq does not."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql://{rest}" if sep and scheme not in {"postgres", "postgresql"} else url
+
+
+def has_dealers(database_url: str) -> bool:
+    """Whether demo data (or real data) is there already, so seeding runs only once."""
+    try:
+        with psycopg.connect(libpq_url(database_url), connect_timeout=5) as conn:
+            row = conn.execute("select exists(select 1 from dealers_dealer)").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return False
+    except psycopg.Error as exc:
+        raise DevstackError(f"cannot check for demo data: {exc}".splitlines()[0]) from exc
+    return bool(row and row[0])
+
+
+def prepare_database(supervisor: Supervisor, database_url: str) -> None:
+    """Migrate, then seed an empty database or print the logins of an already seeded one."""
+    _must(supervisor.run("migrate", [*MANAGE, "migrate", "--noinput"]), "manage.py migrate")
+    if has_dealers(database_url):
+        logger.info("Demo data present; printing its logins")
+        _must(supervisor.run("seed", [*MANAGE, "seed_demo", "--print-logins"]), "manage.py seed_demo --print-logins")
+    else:
+        logger.info("Empty database; loading demo data (this takes a while the first time)")
+        _must(supervisor.run("seed", [*MANAGE, "seed_demo"]), "manage.py seed_demo")
+
+
+def process_commands(*, ports: Ports, var: Path) -> dict[str, list[str]]:
+    """The long-running children, in start order (the simulator first: seeded webhooks point at it)."""
+    python = sys.executable
+    web = f"--bind {LOOPBACK}:{ports.web} --workers 2 --threads 4 --access-logfile -"
+    commands: dict[str, list[str]] = {}
+    if ports.simulator is not None:
+        commands["simulator"] = [python, "-m", "sync.simulator", "--port", str(ports.simulator)]
+    commands["web"] = [python, "-m", "gunicorn", "crm.wsgi", *web.split()]
+    commands["worker"] = [python, "-m", "celery", "-A", "crm", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+    commands["scheduler"] = [python, "-m", "celery", "-A", "crm", "beat", "--loglevel", "INFO"]
+    commands["scheduler"] += ["--schedule", str(var / "celerybeat-schedule")]
+    return commands
+
+
+def start_processes(supervisor: Supervisor, *, ports: Ports, var: Path) -> None:
+    for name, argv in process_commands(ports=ports, var=var).items():
+        supervisor.start(name, argv)
+
+
+def wait_for_web(supervisor: Supervisor, port: int, timeout: float = WEB_START_TIMEOUT) -> None:
+    """Announce the URL only once it answers, and notice a child that died while we waited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = supervisor.first_exited()
+        if dead is not None:
+            raise DevstackError(dead.exit_reason())
+        if _answers(port, "/ha/live"):
+            return
+        time.sleep(0.2)
+    raise DevstackError(f"web did not answer on port {port} within {timeout:.0f} s")
+
+
+def _answers(port: int, path: str) -> bool:
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=1)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def banner(stack: Stack, ports: Ports) -> str:
+    rows = [
+        ("App", ports.base_url),
+        ("Admin", f"{ports.base_url}admin/"),
+        ("Logins", "printed above by seed_demo"),
+        ("Database", f"{stack.database.source} PostgreSQL"),
+        ("Broker", f"{stack.broker.source} Redis"),
+        ("Stop", "Ctrl-C"),
+    ]
+    body = "\n".join(f"  {label + ':':<10}{value}" for label, value in rows)
+    rule = "=" * 60
+    return f"\n{rule}\n  Dealer CRM is running\n{body}\n{rule}\n\n"
+
+
+def _must(code: int, what: str) -> None:
+    if code != 0:
+        raise DevstackError(f"{what} failed with exit code {code}")

