@@ -1,3 +1,71 @@
-from django.urls import URLPattern, URLResolver
+"""The REST API under /api/: version 1 for dealer systems, its OpenAPI schema and interactive docs."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crm.api import feed, views
+
+# Imported for its side effect: the API key's security scheme in the schema.
+from crm.api import schema as _schema  # noqa: F401
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI 3 schema; public (it holds no data), as are the docs."""
+
+    authentication_classes: ClassVar = []
+    permission_classes: ClassVar = []
+    serve_public = True
+    custom_settings: ClassVar = {
+        "COMPONENT_SPLIT_REQUEST": True,
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "crm.api.schema.add_response_headers",
+        ],
+        "ENUM_NAME_OVERRIDES": {
+            "ProspectKindEnum": "crm.models.Prospect.Kind",
+            "ActivityKindEnum": "crm.models.Activity.Kind",
+            "LeadSourceEnum": "crm.models.Lead.Source",
+            "ProspectOriginEnum": "crm.models.Prospect.Origin",
+            "ConsentStatusEnum": "crm.models.Consent.Status",
+            "ActivityDirectionEnum": "crm.models.Activity.Direction",
+        },
+    }
+
+
+class DocsView(SpectacularSwaggerView):
+    authentication_classes: ClassVar = []
+    permission_classes: ClassVar = []
+
+
+v1: list[URLPattern | URLResolver] = [
+    path("me/", views.MeView.as_view(), name="api_me"),
+    path("prospects/", views.ProspectListView.as_view(), name="api_prospect_list"),
+    path(
+        "prospects/by-external-id/<path:external_id>",
+        views.ProspectByExternalIdView.as_view(),
+        name="api_prospect_by_external_id",
+    ),
+    path("prospects/<str:pk>/", views.ProspectDetailView.as_view(), name="api_prospect_detail"),
+    path("leads/", views.LeadListView.as_view(), name="api_lead_list"),
+    path("leads/<str:pk>/", views.LeadDetailView.as_view(), name="api_lead_detail"),
+    path("leads/<str:pk>/stage/", views.LeadStageView.as_view(), name="api_lead_stage"),
+    path("leads/<str:pk>/assign/", views.LeadAssignView.as_view(), name="api_lead_assign"),
+    path("lost-reasons/", views.LostReasonListView.as_view(), name="api_lost_reasons"),
+    path("activities/", views.ActivityListView.as_view(), name="api_activity_list"),
+    path("activities/<str:pk>/", views.ActivityDetailView.as_view(), name="api_activity_detail"),
+    path("tasks/", views.TaskListView.as_view(), name="api_task_list"),
+    path("tasks/<str:pk>/", views.TaskDetailView.as_view(), name="api_task_detail"),
+    path("consents/", views.ConsentListView.as_view(), name="api_consent_list"),
+    path("consents/<str:pk>/", views.ConsentDetailView.as_view(), name="api_consent_detail"),
+    path("changes/", feed.ChangeFeedView.as_view(), name="api_change_feed"),
+]
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("schema/", SchemaView.as_view(), name="api_schema"),
+    path("docs/", DocsView.as_view(url_name="api_schema"), name="api_docs"),
+    path("v1/", include(v1)),
+]

@@ -1,0 +1,133 @@
+"""OpenAPI 3 (drf-spectacular): the key's security scheme, shared parameters, error responses, headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from crm.api.errors import PROBLEM_BASE, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problem
+from crm.api.serializers import ProblemSerializer
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "dealers.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "crmd_<prefix>_<secret>",
+            "description": "A dealership's API key (crmd_...), or the manufacturer's (crmm_...) for lead intake. "
+            "Send it as `Authorization: Bearer <key>`.",
+        }
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "Invalid input: malformed JSON, unknown or invalid fields, bad query parameters. `errors` names the fields.",
+    401: "No API key, or an unknown, revoked or expired one.",
+    403: "The key lacks the scope this endpoint needs.",
+    404: "No such object, or it belongs to another dealership.",
+    405: "Method not allowed here (see the Allow header).",
+    409: "A request with the same Idempotency-Key is still in progress (retry after Retry-After), "
+    "or the object's state does not allow the change.",
+    410: "The cursor is from an earlier epoch of the change feed, or points before pruned history: resynchronise.",
+    412: "If-Match does not name the current version (the ETag header of this answer does).",
+    413: "The request body exceeds 1 MiB.",
+    415: "The body is not application/json.",
+    422: "The Idempotency-Key was used before with another request.",
+    429: "Rate limit of this key reached; retry after Retry-After seconds.",
+    503: "The node is read-only or draining (failover, maintenance); retry after Retry-After seconds.",
+}
+
+READ_ERRORS = (400, 401, 403, 404, 429, 503)
+WRITE_ERRORS = (400, 401, 403, 404, 409, 412, 413, 415, 429, 503)
+
+
+def _example(code: int) -> OpenApiExample:
+    errors = {"email": ["Enter a valid email address."]} if code == 400 else {}
+    return OpenApiExample(
+        f"{code} {PROBLEM_TYPES[code][1]}",
+        value=problem(code, PROBLEM_DESCRIPTIONS[code], errors=errors),
+        status_codes=[str(code)],
+        response_only=True,
+    )
+
+
+def problems(*codes: int) -> dict[Any, Any]:
+    """``responses`` entries for these error statuses, as application/problem+json."""
+    return {
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer, description=PROBLEM_DESCRIPTIONS[code], examples=[_example(code)]
+        )
+        for code in codes
+    }
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Any unique string (e.g. a UUID), at most 255 characters. A retry with the same key and body "
+    "replays the first answer (header Idempotent-Replayed: true); kept 24 hours.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag you read, e.g. "3": the change applies only to that version, else 412.',
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag you hold, e.g. "3": 304 Not Modified if unchanged.',
+)
+CURSOR = OpenApiParameter(
+    "cursor", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Opaque cursor from next_cursor of a page."
+)
+LIMIT = OpenApiParameter(
+    "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Page size, 1 to 500 (default 50)."
+)
+
+_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {"schema": {"type": "string"}, "description": 'The version of the object, e.g. "3".'},
+    "Location": {"schema": {"type": "string"}, "description": "URL of the created object."},
+    "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before retrying."},
+    "WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="api"'},
+    "RateLimit-Limit": {"schema": {"type": "string"}, "description": "Requests allowed per window for this key."},
+    "RateLimit-Remaining": {"schema": {"type": "string"}, "description": "Requests left in this window."},
+    "RateLimit-Reset": {"schema": {"type": "string"}, "description": "Seconds until the window ends."},
+    "Idempotent-Replayed": {"schema": {"type": "string"}, "description": "true: a replay of an earlier answer."},
+}
+
+
+def add_response_headers(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Postprocessing hook: document the headers our answers carry."""
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            single = "{id}" in path or "{external_id}" in path
+            for code, response in operation.get("responses", {}).items():
+                names = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
+                if code in ("429", "503") or (code == "409" and method == "post"):
+                    names.append("Retry-After")
+                if code == "401":
+                    names.append("WWW-Authenticate")
+                if (code in ("200", "201", "304", "412") and single) or code == "201":
+                    names.append("ETag")
+                if code == "201":
+                    names.append("Location")
+                if code in ("200", "201") and method == "post":
+                    names.append("Idempotent-Replayed")
+                response.setdefault("headers", {}).update({name: _HEADERS[name] for name in names})
+    return result
+
+
+PROBLEM_TYPE_DOC = {f"{PROBLEM_BASE}{slug}": title for slug, title in PROBLEM_TYPES.values()}

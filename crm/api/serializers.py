@@ -1,0 +1,333 @@
+"""Request validation (shape only: the services decide) and the documented response shapes.
+
+Responses are rendered by ``crm.api.representations`` from ``.values()`` rows; the
+serializers here describe the same shape for the OpenAPI schema. Input rules:
+
+- unknown fields are a 400 naming them (a typo never silently loses data);
+- read-only fields of the representation (``id``, ``version``, ...) may be sent back and are ignored;
+- timestamps are ISO 8601; without an offset they are taken as UTC; responses use UTC (``Z``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any, ClassVar
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from crm.models import Activity, Consent, Lead, Prospect, Task
+from dealers.models import ApiKey
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(*args, **kwargs)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class StrictSerializerMixin:
+    """Rejects unknown fields; tolerates (and ignores) read-only ones."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = set(self.fields)  # type: ignore[attr-defined]
+            unknown = [key for key in data if key not in known]
+            if unknown:
+                raise serializers.ValidationError({key: [_("Unknown field.")] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictModelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    serializer_field_mapping: ClassVar = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
+
+
+class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
+    pass
+
+
+COMMON_READ_ONLY = ["id", "version", "created_at", "updated_at"]
+COMMON_FIELDS = ["id", "external_id", "version", "created_at", "updated_at"]
+STAFF_EMAIL_HELP = _("Email address of an active staff member of the dealership; null for nobody.")
+
+
+class ProspectSerializer(StrictModelSerializer):
+    owner = serializers.EmailField(allow_null=True, required=False, help_text=STAFF_EMAIL_HELP)
+    merged_into = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text=_("Set when merged into another prospect (a tombstone).")
+    )
+    erased = serializers.BooleanField(read_only=True, help_text=_("Anonymised on request (GDPR)."))
+
+    class Meta:
+        model = Prospect
+        fields: ClassVar = [
+            *COMMON_FIELDS,
+            "kind",
+            "salutation",
+            "title",
+            "first_name",
+            "last_name",
+            "company",
+            "email",
+            "phone",
+            "mobile",
+            "street",
+            "postcode",
+            "city",
+            "country",
+            "preferred_channel",
+            "preferred_language",
+            "origin",
+            "owner",
+            "merged_into",
+            "erased",
+        ]
+        read_only_fields = COMMON_READ_ONLY
+        extra_kwargs: ClassVar = {"external_id": {"validators": []}}
+
+
+class LeadSerializer(StrictModelSerializer):
+    prospect = serializers.UUIDField(help_text=_("The prospect's id."))
+    owner = serializers.EmailField(allow_null=True, required=False, help_text=STAFF_EMAIL_HELP)
+    lost_reason = serializers.CharField(
+        read_only=True, allow_null=True, help_text=_("Code of the lost reason (GET /api/v1/lost-reasons/).")
+    )
+
+    class Meta:
+        model = Lead
+        fields: ClassVar = [
+            *COMMON_FIELDS,
+            "prospect",
+            "lead_type",
+            "source",
+            "campaign",
+            "model_name",
+            "trim",
+            "powertrain",
+            "configuration_code",
+            "vehicle_condition",
+            "vin",
+            "stock_number",
+            "list_price",
+            "tradein_make",
+            "tradein_model",
+            "tradein_first_registration",
+            "tradein_mileage",
+            "stage",
+            "rating",
+            "expected_purchase_date",
+            "financing_interest",
+            "owner",
+            "first_contact_due_at",
+            "first_contacted_at",
+            "lost_reason",
+            "close_note",
+            "closed_at",
+            "message",
+        ]
+        read_only_fields = [*COMMON_READ_ONLY, "first_contacted_at", "close_note", "closed_at"]
+        extra_kwargs: ClassVar = {
+            "external_id": {"validators": []},
+            "stage": {"help_text": _("An open stage; change it later with POST /api/v1/leads/{id}/stage/.")},
+        }
+
+
+class LeadUpdateSerializer(LeadSerializer):
+    """Stage and owner change through their own endpoints (stage/, assign/); the prospect never changes."""
+
+    prospect = serializers.UUIDField(read_only=True)
+    owner = serializers.EmailField(read_only=True, allow_null=True)
+
+    class Meta(LeadSerializer.Meta):
+        read_only_fields = [*LeadSerializer.Meta.read_only_fields, "stage"]
+
+
+class LeadStageSerializer(StrictSerializer):
+    stage = serializers.ChoiceField(choices=Lead.Stage.choices)
+    lost_reason = serializers.SlugField(
+        required=False, allow_null=True, help_text=_("Required for 'lost': a code from GET /api/v1/lost-reasons/.")
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, help_text=_("Required for 'won': what was sold (order or contract number).")
+    )
+
+
+class LeadAssignSerializer(StrictSerializer):
+    owner = serializers.EmailField(allow_null=True, help_text=STAFF_EMAIL_HELP)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ActivitySerializer(StrictModelSerializer):
+    prospect = serializers.UUIDField(help_text=_("The prospect's id."))
+    lead = serializers.UUIDField(required=False, allow_null=True, help_text=_("The lead's id, if any."))
+    author = serializers.CharField(read_only=True, help_text=_("Who recorded it (a person or api:<key prefix>)."))
+
+    class Meta:
+        model = Activity
+        fields: ClassVar = [
+            *COMMON_FIELDS,
+            "prospect",
+            "lead",
+            "kind",
+            "direction",
+            "subject",
+            "body",
+            "occurred_at",
+            "author",
+        ]
+        read_only_fields = COMMON_READ_ONLY
+        extra_kwargs: ClassVar = {"external_id": {"validators": []}}
+
+
+class ActivityUpdateSerializer(ActivitySerializer):
+    prospect = serializers.UUIDField(read_only=True)
+    lead = serializers.UUIDField(read_only=True, allow_null=True)
+
+
+class TaskSerializer(StrictModelSerializer):
+    prospect = serializers.UUIDField(required=False, allow_null=True, help_text=_("The prospect's id, if any."))
+    lead = serializers.UUIDField(required=False, allow_null=True, help_text=_("The lead's id, if any."))
+    assignee = serializers.EmailField(allow_null=True, required=False, help_text=STAFF_EMAIL_HELP)
+    done = serializers.BooleanField(required=False, help_text=_("Set true to complete the task, false to reopen it."))
+
+    class Meta:
+        model = Task
+        fields: ClassVar = [
+            *COMMON_FIELDS,
+            "prospect",
+            "lead",
+            "title",
+            "notes",
+            "due_at",
+            "assignee",
+            "done",
+            "done_at",
+        ]
+        read_only_fields = [*COMMON_READ_ONLY, "done_at"]
+        extra_kwargs: ClassVar = {"external_id": {"validators": []}}
+
+
+class TaskUpdateSerializer(TaskSerializer):
+    prospect = serializers.UUIDField(read_only=True, allow_null=True)
+    lead = serializers.UUIDField(read_only=True, allow_null=True)
+
+
+class ConsentSerializer(StrictModelSerializer):
+    prospect = serializers.UUIDField(help_text=_("The prospect's id."))
+    evidence = serializers.DictField(
+        required=False, help_text=_("Double opt-in evidence, e.g. IP address and confirmation link.")
+    )
+
+    class Meta:
+        model = Consent
+        fields: ClassVar = [
+            "id",
+            "prospect",
+            "purpose",
+            "status",
+            "channel",
+            "source",
+            "text_version",
+            "at",
+            "double_opt_in_at",
+            "evidence",
+            "recorded_by",
+        ]
+        read_only_fields: ClassVar = ["id", "recorded_by"]
+        extra_kwargs: ClassVar = {"at": {"required": False}}
+
+    def validate_evidence(self, value: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(value):
+            raise serializers.ValidationError(_("Text must not contain NUL characters."))
+        return value
+
+
+class ChangeSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text=_("Stable event id: deduplicate by it."))
+    type = serializers.CharField(help_text=_("e.g. prospect.created, lead.updated, lead.closed, prospect.merged."))
+    object_type = serializers.CharField(help_text=_("prospect, lead, activity or task."))
+    object_id = serializers.UUIDField()
+    version = serializers.IntegerField(help_text=_("The object's version after this change."))
+    occurred_at = UTCDateTimeField()
+    data = serializers.DictField(help_text=_("The object as of this change (as in webhooks)."))
+
+
+class ChangePageSerializer(serializers.Serializer):
+    items = ChangeSerializer(many=True)
+    next_cursor = serializers.CharField(help_text=_("Pass as ?cursor= on the next call (also when empty)."))
+    has_more = serializers.BooleanField(help_text=_("More changes are ready now: call again at once."))
+
+
+class DealerRefSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    name = serializers.CharField()
+
+
+class KeyInfoSerializer(serializers.Serializer):
+    prefix = serializers.CharField()
+    name = serializers.CharField()
+    created_at = UTCDateTimeField()
+    expires_at = UTCDateTimeField(allow_null=True)
+
+
+class MeSerializer(serializers.Serializer):
+    dealer = DealerRefSerializer(allow_null=True, help_text=_("Null for a manufacturer key."))
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKey.Scope.choices))
+    key = KeyInfoSerializer()
+
+
+class LostReasonSerializer(serializers.Serializer):
+    code = serializers.SlugField()
+    label_de = serializers.CharField()
+    label_en = serializers.CharField()
+    is_active = serializers.BooleanField()
+
+
+class LostReasonListSerializer(serializers.Serializer):
+    items = LostReasonSerializer(many=True)
+
+
+class ProblemSerializer(serializers.Serializer):
+    type = serializers.URLField(help_text=_("A URI naming the kind of problem."))
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=_("Messages per field; non_field_errors for the request as a whole."),
+    )
+
+
+_page_serializers: dict[str, type[serializers.Serializer]] = {}
+
+
+def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """A named page serializer: ``{"items": [...], "next": url, "next_cursor": str, "has_more": bool}``."""
+    if name not in _page_serializers:
+        _page_serializers[name] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "items": item(many=True),
+                "next": serializers.URLField(allow_null=True, help_text=_("The next page, or null.")),
+                "next_cursor": serializers.CharField(allow_null=True, help_text=_("?cursor= of the next page.")),
+                "has_more": serializers.BooleanField(),
+                "__module__": __name__,
+            },
+        )
+    return _page_serializers[name]

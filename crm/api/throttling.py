@@ -1,0 +1,96 @@
+"""Rate limit per API key: a fixed window counter in Redis, one round trip per request.
+
+The limit is ``settings.API_RATE_LIMIT`` (``"<requests>/<second|minute|hour>"``, default
+``1200/minute``), read per request so tests and deployments can change it. Over the limit the
+API answers 429 with ``Retry-After`` (seconds until the window ends). Every response carries
+``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``. When Redis is unreachable
+the limit is not enforced for a few seconds (fail open) rather than failing the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from dealers.models import ApiKey
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RATE = "1200/minute"
+PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_BACKOFF_SECONDS = 5.0
+_redis_down_until = 0.0
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    count, _sep, period = rate.partition("/")
+    return int(count), PERIODS[period.strip().lower()]
+
+
+def current_rate() -> tuple[int, int]:
+    return parse_rate(getattr(settings, "API_RATE_LIMIT", DEFAULT_RATE))
+
+
+def _count(cache_key: str, period: int) -> int:
+    """INCR the window's counter (EXPIRE with it), in one pipeline on the cache's Redis."""
+    cache = caches["default"]
+    redis_cache = getattr(cache, "_cache", None)
+    if redis_cache is not None and hasattr(redis_cache, "get_client"):
+        key = cache.make_and_validate_key(cache_key)
+        client = redis_cache.get_client(key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, period + 1, nx=True)
+        count, _expiry = pipe.execute()
+        return int(count)
+    cache.add(cache_key, 0, period + 1)  # other cache backends (not used in production)
+    return int(cache.incr(cache_key))
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        global _redis_down_until
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return True
+        now = time.time()
+        if now < _redis_down_until:
+            return True
+        limit, period = current_rate()
+        window = int(now // period)
+        reset = (window + 1) * period - now
+        try:
+            count = _count(f"api-rate:{api_key.pk}:{period}:{window}", period)
+        except Exception:
+            _redis_down_until = now + _BACKOFF_SECONDS
+            logger.warning("api_rate_limit_unavailable", extra={"api_key_id": api_key.pk})
+            return True
+        request._rate_limit = (limit, max(0, limit - count), reset)  # type: ignore[attr-defined]
+        if count > limit:
+            self._wait = reset
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+def rate_limit_headers(request: Request) -> dict[str, str]:
+    info = getattr(request, "_rate_limit", None)
+    if info is None:
+        return {}
+    limit, remaining, reset = info
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(int(reset) + 1),
+    }

@@ -1,0 +1,689 @@
+"""The dealer systems' REST API, version 1 (DESIGN.md section 5; integrator's guide: docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.api import representations as rep
+from crm.api import serializers as s
+from crm.api.base import ApiView
+from crm.api.conditional import expected_version
+from crm.api.errors import Conflict, PreconditionFailed
+from crm.api.filters import ConsentFilterSet
+from crm.api.idempotency import idempotent
+from crm.api.permissions import AnyKey
+from crm.api.resources import DetailView, ListCreateView, ResourceMixin, parse_pk, related, staff_user_id
+from crm.api.schema import CURSOR, IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, LIMIT, READ_ERRORS, WRITE_ERRORS, problems
+from crm.filters import ActivityFilterSet, LeadFilterSet, ProspectFilterSet, TaskFilterSet
+from crm.models import Activity, Consent, Lead, LostReason, Prospect, Task
+from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
+from crm.services import activities as activity_services
+from crm.services import consents as consent_services
+from crm.services import leads as lead_services
+from crm.services import prospects as prospect_services
+from crm.services import tasks as task_services
+
+SINGULAR = {"prospects": "prospect", "leads": "lead", "activities": "activity", "tasks": "task", "consents": "consent"}
+LIST_ERRORS = (400, 401, 403, 429, 503)
+CREATE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
+UPDATE_ERRORS = WRITE_ERRORS
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match names the current version.")
+
+
+def _list_schema(item: Any, name: str, tag: str, summary: str) -> Any:
+    return extend_schema(
+        operation_id=f"list_{tag}",
+        summary=summary,
+        tags=[tag],
+        filters=True,
+        parameters=[CURSOR, LIMIT],
+        responses={200: s.page_of(item, name), **problems(*LIST_ERRORS)},
+    )
+
+
+def _create_schema(serializer: Any, tag: str, summary: str, examples: list[OpenApiExample] | None = None) -> Any:
+    return extend_schema(
+        operation_id=f"create_{SINGULAR[tag]}",
+        summary=summary,
+        tags=[tag],
+        parameters=[IDEMPOTENCY_KEY],
+        request=serializer,
+        responses={201: serializer, **problems(*CREATE_ERRORS)},
+        examples=examples or [],
+    )
+
+
+def _retrieve_schema(serializer: Any, tag: str, summary: str) -> Any:
+    return extend_schema(
+        operation_id=f"get_{SINGULAR[tag]}",
+        summary=summary,
+        tags=[tag],
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializer, 304: NOT_MODIFIED, **problems(*READ_ERRORS)},
+    )
+
+
+def _update_schema(request: Any, response: Any, tag: str, summary: str, verb: str) -> Any:
+    return extend_schema(
+        operation_id=f"{verb}_{SINGULAR[tag]}",
+        summary=summary,
+        tags=[tag],
+        parameters=[IF_MATCH],
+        request=request,
+        responses={200: response, **problems(*UPDATE_ERRORS)},
+    )
+
+
+def _id_param(what: str) -> OpenApiParameter:
+    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=f"The {what}'s id.")
+
+
+def _merged_conflict(prospect: Prospect) -> Conflict:
+    return Conflict(
+        _("This prospect was merged into %(id)s; change that one.") % {"id": prospect.merged_into_id},
+        code="prospect_merged",
+    )
+
+
+# Prospects ---------------------------------------------------------------------------------------
+
+
+class ProspectResource:
+    resource = "prospects"
+    representation = rep.PROSPECT
+    detail_url_name = "api_prospect_detail"
+    create_serializer = s.ProspectSerializer
+    update_serializer = s.ProspectSerializer
+    put_defaults: ClassVar[dict[str, Any]] = {"owner": None}
+    queryset = Prospect.objects.none()
+
+    def scoped(self: Any) -> QuerySet[Prospect]:
+        return Prospect.objects.visible_to(self.viewer)  # tombstones (merged_into) stay readable
+
+    def listed(self: Any) -> QuerySet[Prospect]:
+        return prospects_for(self.viewer)  # active prospects only
+
+    def prospect_data(self: Any, data: dict[str, Any]) -> dict[str, Any]:
+        if "owner" in data:
+            data["owner_id"] = staff_user_id(self.dealer_id, data.pop("owner"), "owner")
+        return data
+
+
+class ProspectListView(ProspectResource, ListCreateView):
+    filterset_class = ProspectFilterSet
+
+    @_list_schema(s.ProspectSerializer, "ProspectPage", "prospects", "List prospects")
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @_create_schema(
+        s.ProspectSerializer,
+        "prospects",
+        "Create a prospect",
+        [
+            OpenApiExample(
+                "Person",
+                value={
+                    "external_id": "DMS-4711",
+                    "salutation": "ms",
+                    "first_name": "Anna",
+                    "last_name": "Schmidt",
+                    "email": "anna.schmidt@example.com",
+                    "mobile": "+49 170 1234567",
+                    "postcode": "80331",
+                    "city": "München",
+                    "origin": "dms",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.prospect_data(dict(self.validated(self.create_serializer)))
+        with transaction.atomic():
+            prospect = prospect_services.create_prospect(dealer=self.client.dealer, actor=self.actor, data=data)
+        return self.object_response(prospect.pk, status.HTTP_201_CREATED)
+
+
+class ProspectDetailView(ProspectResource, DetailView):
+    @extend_schema(parameters=[_id_param("prospect")])
+    @_retrieve_schema(s.ProspectSerializer, "prospects", "Get a prospect")
+    def get(self, request: Request, pk: str) -> Response:
+        return super().get(request, pk)
+
+    @extend_schema(parameters=[_id_param("prospect")])
+    @_update_schema(
+        s.ProspectSerializer, s.ProspectSerializer, "prospects", "Change some fields of a prospect", "update"
+    )
+    def patch(self, request: Request, pk: str) -> Response:
+        return super().patch(request, pk)
+
+    @extend_schema(parameters=[_id_param("prospect")])
+    @_update_schema(s.ProspectSerializer, s.ProspectSerializer, "prospects", "Replace a prospect", "replace")
+    def put(self, request: Request, pk: str) -> Response:
+        return super().put(request, pk)
+
+    def update(self, obj: Prospect, data: dict[str, Any], version: int | None) -> Prospect:
+        if obj.merged_into_id:
+            raise _merged_conflict(obj)
+        return prospect_services.update_prospect(
+            prospect=obj, actor=self.actor, data=self.prospect_data(data), expected_version=version
+        )
+
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The prospect's id in the dealer system (1 to 100 characters).",
+)
+
+
+class ProspectByExternalIdView(ProspectResource, DetailView):
+    """The dealer system's own id: read, or create-or-update (upsert) with PUT."""
+
+    http_method_names: ClassVar = ["get", "put", "head", "options"]
+
+    def _external_id(self, raw: str) -> str:
+        if not raw or len(raw) > 100 or "\x00" in raw:
+            raise ValidationError({"external_id": [_("1 to 100 characters.")]})
+        return raw
+
+    @extend_schema(
+        operation_id="get_prospect_by_external_id",
+        summary="Get a prospect by the dealer system's id",
+        tags=["prospects"],
+        parameters=[EXTERNAL_ID, IF_NONE_MATCH],
+        responses={200: s.ProspectSerializer, 304: NOT_MODIFIED, **problems(*READ_ERRORS)},
+    )
+    def get(self, request: Request, external_id: str) -> Response:  # type: ignore[override]
+        prospect = self.scoped().filter(external_id=self._external_id(external_id)).only("pk").first()
+        if prospect is None:
+            raise NotFound()
+        return super().get(request, str(prospect.pk))
+
+    @extend_schema(
+        operation_id="upsert_prospect_by_external_id",
+        summary="Create or update a prospect by the dealer system's id (upsert)",
+        description="Fields in the body are written, fields left out stay as they are (on create: defaults). "
+        "201 when created, 200 when updated. `If-Match` updates only that version of an existing prospect; "
+        "`If-None-Match: *` only creates.",
+        tags=["prospects"],
+        parameters=[
+            EXTERNAL_ID,
+            IF_MATCH,
+            OpenApiParameter(
+                "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="`*`: only create, else 412."
+            ),
+        ],
+        request=s.ProspectSerializer,
+        responses={200: s.ProspectSerializer, 201: s.ProspectSerializer, **problems(*WRITE_ERRORS)},
+    )
+    def put(self, request: Request, external_id: str) -> Response:  # type: ignore[override]
+        external_id = self._external_id(external_id)
+        version = expected_version(request)
+        data = self.prospect_data(dict(self.validated(self.update_serializer, partial=True)))
+        if data.pop("external_id", external_id) != external_id:
+            raise ValidationError({"external_id": [_("Must be left out or equal the id in the path.")]})
+        existing = self.scoped().filter(external_id=external_id).first()
+        if existing is not None and request.headers.get("If-None-Match", "").strip() == "*":
+            raise PreconditionFailed(_("A prospect with this id exists (If-None-Match: *)."))
+        if existing is None and request.headers.get("If-Match") is not None:
+            raise PreconditionFailed(_("No prospect has this id (If-Match needs one)."))
+        if existing is not None and existing.merged_into_id:
+            raise _merged_conflict(existing)
+        with transaction.atomic():
+            if existing is not None and version is not None:
+                prospect = prospect_services.update_prospect(
+                    prospect=existing, actor=self.actor, data=data, expected_version=version
+                )
+                created = False
+            else:
+                prospect, created = prospect_services.upsert_prospect_by_external_id(
+                    dealer=self.client.dealer, external_id=external_id, actor=self.actor, data=data
+                )
+        return self.object_response(prospect.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+# Leads -------------------------------------------------------------------------------------------
+
+
+class LeadResource:
+    resource = "leads"
+    representation = rep.LEAD
+    detail_url_name = "api_lead_detail"
+    create_serializer = s.LeadSerializer
+    update_serializer = s.LeadUpdateSerializer
+    queryset = Lead.objects.none()
+
+    def scoped(self: Any) -> QuerySet[Lead]:
+        return leads_for(self.viewer).select_related(None)
+
+
+class LeadListView(LeadResource, ListCreateView):
+    filterset_class = LeadFilterSet
+
+    @_list_schema(s.LeadSerializer, "LeadPage", "leads", "List leads")
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @_create_schema(
+        s.LeadSerializer,
+        "leads",
+        "Create a lead",
+        [
+            OpenApiExample(
+                "New car",
+                value={
+                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                    "external_id": "DMS-L-1001",
+                    "lead_type": "new_car",
+                    "source": "dms",
+                    "model_name": "Clio",
+                    "trim": "Techno",
+                    "powertrain": "hybrid",
+                    "owner": "verkauf@autohaus.example",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = dict(self.validated(self.create_serializer))
+        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
+        owner_id = staff_user_id(self.dealer_id, data.pop("owner", None), "owner")
+        with transaction.atomic():
+            lead = lead_services.create_lead(prospect=prospect, actor=self.actor, data=data, owner_id=owner_id)
+        return self.object_response(lead.pk, status.HTTP_201_CREATED)
+
+
+class LeadDetailView(LeadResource, DetailView):
+    @extend_schema(parameters=[_id_param("lead")])
+    @_retrieve_schema(s.LeadSerializer, "leads", "Get a lead")
+    def get(self, request: Request, pk: str) -> Response:
+        return super().get(request, pk)
+
+    @extend_schema(parameters=[_id_param("lead")])
+    @_update_schema(s.LeadUpdateSerializer, s.LeadSerializer, "leads", "Change some fields of a lead", "update")
+    def patch(self, request: Request, pk: str) -> Response:
+        return super().patch(request, pk)
+
+    @extend_schema(parameters=[_id_param("lead")])
+    @_update_schema(s.LeadUpdateSerializer, s.LeadSerializer, "leads", "Replace a lead's fields", "replace")
+    def put(self, request: Request, pk: str) -> Response:
+        return super().put(request, pk)
+
+    def update(self, obj: Lead, data: dict[str, Any], version: int | None) -> Lead:
+        return lead_services.update_lead(lead=obj, actor=self.actor, data=data, expected_version=version)
+
+
+class LeadStageView(LeadResource, ResourceMixin, ApiView):
+    """Move a lead through the pipeline; won and lost close it (as in the UI)."""
+
+    @extend_schema(
+        operation_id="change_lead_stage",
+        summary="Change a lead's stage, or close it as won or lost",
+        description="`lost` needs `lost_reason` (a code from GET /api/v1/lost-reasons/), `won` a `note` "
+        "(what was sold). Moving a closed lead to an open stage reopens it.",
+        tags=["leads"],
+        parameters=[_id_param("lead"), IF_MATCH, IDEMPOTENCY_KEY],
+        request=s.LeadStageSerializer,
+        responses={200: s.LeadSerializer, **problems(*WRITE_ERRORS, 422)},
+        examples=[
+            OpenApiExample(
+                "Lost", value={"stage": "lost", "lost_reason": "price", "note": "Cheaper elsewhere"}, request_only=True
+            ),
+            OpenApiExample("Won", value={"stage": "won", "note": "Order 2024-0815"}, request_only=True),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request, pk: str) -> Response:
+        lead = self.scoped().filter(pk=parse_pk(pk)).first()
+        if lead is None:
+            raise NotFound()
+        version = expected_version(request)
+        serializer = s.LeadStageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        reason = None
+        if data.get("lost_reason"):
+            reason = LostReason.objects.filter(code=data["lost_reason"], is_active=True).first()
+            if reason is None:
+                raise ValidationError({"lost_reason": [_("Unknown lost reason; see GET /api/v1/lost-reasons/.")]})
+        try:
+            with transaction.atomic():
+                lead = lead_services.change_stage(
+                    lead=lead,
+                    to_stage=data["stage"],
+                    actor=self.actor,
+                    lost_reason=reason,
+                    note=data.get("note", ""),
+                    expected_version=version,
+                )
+        except DjangoValidationError as error:
+            if hasattr(error, "error_dict") and "close_note" in error.error_dict:
+                error.error_dict["note"] = error.error_dict.pop("close_note")
+            raise
+        return self.object_response(lead.pk)
+
+
+class LeadAssignView(LeadResource, ResourceMixin, ApiView):
+    @extend_schema(
+        operation_id="assign_lead",
+        summary="Assign a lead to a salesperson (or unassign it)",
+        tags=["leads"],
+        parameters=[_id_param("lead"), IDEMPOTENCY_KEY],
+        request=s.LeadAssignSerializer,
+        responses={200: s.LeadSerializer, **problems(*CREATE_ERRORS, 404)},
+    )
+    @idempotent
+    def post(self, request: Request, pk: str) -> Response:
+        lead = self.scoped().filter(pk=parse_pk(pk)).first()
+        if lead is None:
+            raise NotFound()
+        serializer = s.LeadAssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        owner_id = staff_user_id(self.dealer_id, serializer.validated_data["owner"], "owner")
+        with transaction.atomic():
+            lead_services.assign_lead(
+                lead=lead, to_user_id=owner_id, actor=self.actor, reason=serializer.validated_data.get("reason", "")
+            )
+        return self.object_response(lead.pk)
+
+
+class LostReasonListView(ApiView):
+    resource = "leads"
+
+    @extend_schema(
+        operation_id="list_lost_reasons",
+        summary="The lost reasons a lead can be closed with",
+        tags=["leads"],
+        responses={200: s.LostReasonListSerializer, **problems(401, 403, 429, 503)},
+    )
+    def get(self, request: Request) -> Response:
+        rows = LostReason.objects.order_by("position", "code").values("code", "label_de", "label_en", "is_active")
+        return Response({"items": list(rows)})
+
+
+# Activities --------------------------------------------------------------------------------------
+
+
+class ActivityResource:
+    resource = "activities"
+    representation = rep.ACTIVITY
+    detail_url_name = "api_activity_detail"
+    create_serializer = s.ActivitySerializer
+    update_serializer = s.ActivityUpdateSerializer
+    queryset = Activity.objects.none()
+
+    def scoped(self: Any) -> QuerySet[Activity]:
+        return activities_for(self.viewer)
+
+
+class ActivityListView(ActivityResource, ListCreateView):
+    filterset_class = ActivityFilterSet
+
+    @_list_schema(s.ActivitySerializer, "ActivityPage", "activities", "List activities")
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @_create_schema(
+        s.ActivitySerializer,
+        "activities",
+        "Record an activity (call, email, meeting, test drive, note)",
+        [
+            OpenApiExample(
+                "Call",
+                value={
+                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                    "kind": "call",
+                    "direction": "outbound",
+                    "subject": "Rückruf Probefahrt",
+                    "occurred_at": "2024-05-02T08:30:00Z",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = dict(self.validated(self.create_serializer))
+        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
+        lead = related(leads_for(self.viewer), data.pop("lead", None), "lead")
+        with transaction.atomic():
+            activity = activity_services.log_activity(prospect=prospect, actor=self.actor, data=data, lead=lead)
+        return self.object_response(activity.pk, status.HTTP_201_CREATED)
+
+
+class ActivityDetailView(ActivityResource, DetailView):
+    @extend_schema(parameters=[_id_param("activity")])
+    @_retrieve_schema(s.ActivitySerializer, "activities", "Get an activity")
+    def get(self, request: Request, pk: str) -> Response:
+        return super().get(request, pk)
+
+    @extend_schema(parameters=[_id_param("activity")])
+    @_update_schema(s.ActivityUpdateSerializer, s.ActivitySerializer, "activities", "Change some fields", "update")
+    def patch(self, request: Request, pk: str) -> Response:
+        return super().patch(request, pk)
+
+    @extend_schema(parameters=[_id_param("activity")])
+    @_update_schema(
+        s.ActivityUpdateSerializer, s.ActivitySerializer, "activities", "Replace an activity's fields", "replace"
+    )
+    def put(self, request: Request, pk: str) -> Response:
+        return super().put(request, pk)
+
+    def update(self, obj: Activity, data: dict[str, Any], version: int | None) -> Activity:
+        return activity_services.update_activity(activity=obj, actor=self.actor, data=data, expected_version=version)
+
+
+# Tasks -------------------------------------------------------------------------------------------
+
+
+class TaskResource:
+    resource = "tasks"
+    representation = rep.TASK
+    detail_url_name = "api_task_detail"
+    create_serializer = s.TaskSerializer
+    update_serializer = s.TaskUpdateSerializer
+    put_defaults: ClassVar[dict[str, Any]] = {"assignee": None, "done": False}
+    queryset = Task.objects.none()
+
+    def scoped(self: Any) -> QuerySet[Task]:
+        return tasks_for(self.viewer)
+
+    def task_data(self: Any, data: dict[str, Any]) -> dict[str, Any]:
+        if "assignee" in data:
+            data["assignee_id"] = staff_user_id(self.dealer_id, data.pop("assignee"), "assignee")
+        return data
+
+
+class TaskListView(TaskResource, ListCreateView):
+    filterset_class = TaskFilterSet
+
+    @_list_schema(s.TaskSerializer, "TaskPage", "tasks", "List tasks")
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @_create_schema(
+        s.TaskSerializer,
+        "tasks",
+        "Create a follow-up task",
+        [
+            OpenApiExample(
+                "Call back",
+                value={
+                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                    "title": "Angebot nachfassen",
+                    "due_at": "2024-05-06T09:00:00Z",
+                    "assignee": "verkauf@autohaus.example",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.task_data(dict(self.validated(self.create_serializer)))
+        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect", None), "prospect")
+        lead = related(leads_for(self.viewer), data.pop("lead", None), "lead")
+        done = data.pop("done", False)
+        with transaction.atomic():
+            task = task_services.create_task(
+                dealer=self.client.dealer, actor=self.actor, data=data, prospect=prospect, lead=lead
+            )
+            if done:
+                task = task_services.complete_task(task=task, actor=self.actor)
+        return self.object_response(task.pk, status.HTTP_201_CREATED)
+
+
+class TaskDetailView(TaskResource, DetailView):
+    @extend_schema(parameters=[_id_param("task")])
+    @_retrieve_schema(s.TaskSerializer, "tasks", "Get a task")
+    def get(self, request: Request, pk: str) -> Response:
+        return super().get(request, pk)
+
+    @extend_schema(parameters=[_id_param("task")])
+    @_update_schema(s.TaskUpdateSerializer, s.TaskSerializer, "tasks", "Change some fields (done: complete)", "update")
+    def patch(self, request: Request, pk: str) -> Response:
+        return super().patch(request, pk)
+
+    @extend_schema(parameters=[_id_param("task")])
+    @_update_schema(s.TaskUpdateSerializer, s.TaskSerializer, "tasks", "Replace a task's fields", "replace")
+    def put(self, request: Request, pk: str) -> Response:
+        return super().put(request, pk)
+
+    def update(self, obj: Task, data: dict[str, Any], version: int | None) -> Task:
+        data = self.task_data(data)
+        done = data.pop("done", None)
+        task = task_services.update_task(task=obj, actor=self.actor, data=data, expected_version=version)
+        if done is not None:
+            task = task_services.complete_task(task=task, actor=self.actor, done=done)
+        return task
+
+
+# Consents ----------------------------------------------------------------------------------------
+
+
+class ConsentResource:
+    resource = "consents"
+    representation = rep.CONSENT
+    detail_url_name = "api_consent_detail"
+    create_serializer = s.ConsentSerializer
+    versioned = False
+    queryset = Consent.objects.none()
+
+    def scoped(self: Any) -> QuerySet[Consent]:
+        return Consent.objects.visible_to(self.viewer)
+
+
+class ConsentListView(ConsentResource, ListCreateView):
+    """The consent ledger: entries are appended, never changed (a withdrawal is a new entry)."""
+
+    filterset_class = ConsentFilterSet
+    time_field = "at"
+
+    @_list_schema(s.ConsentSerializer, "ConsentPage", "consents", "List consent ledger entries")
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @_create_schema(
+        s.ConsentSerializer,
+        "consents",
+        "Record a consent or its withdrawal",
+        [
+            OpenApiExample(
+                "Granted with double opt-in",
+                value={
+                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                    "purpose": "marketing_email",
+                    "status": "granted",
+                    "channel": "web_form",
+                    "source": "dealer website",
+                    "text_version": "2024-01",
+                    "double_opt_in_at": "2024-05-02T08:31:00Z",
+                    "evidence": {"ip": "203.0.113.7"},
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = dict(self.validated(self.create_serializer))
+        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
+        with transaction.atomic():
+            consent = consent_services.record_consent(prospect=prospect, actor=self.actor, **data)
+        return self.object_response(consent.pk, status.HTTP_201_CREATED)
+
+
+class ConsentDetailView(ConsentResource, DetailView):
+    http_method_names: ClassVar = ["get", "head", "options"]
+
+    @extend_schema(
+        operation_id="get_consent",
+        summary="Get a consent ledger entry",
+        tags=["consents"],
+        parameters=[_id_param("consent entry")],
+        responses={200: s.ConsentSerializer, **problems(*READ_ERRORS)},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        return super().get(request, pk)
+
+
+# The key itself ----------------------------------------------------------------------------------
+
+
+class MeView(ApiView):
+    permission_classes: ClassVar = [AnyKey]
+
+    @extend_schema(
+        operation_id="get_me",
+        summary="The calling key: its dealership and scopes",
+        tags=["key"],
+        responses={200: s.MeSerializer, **problems(401, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Dealership key",
+                value={
+                    "dealer": {"number": "12345", "name": "Autohaus Beispiel GmbH"},
+                    "scopes": ["prospects:read", "prospects:write", "changes:read"],
+                    "key": {
+                        "prefix": "crmd_k3x9a7q2mz",
+                        "name": "DMS",
+                        "created_at": "2024-05-01T10:00:00Z",
+                        "expires_at": None,
+                    },
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        key = self.client.api_key
+        dealer = key.dealer
+        return Response(
+            {
+                "dealer": {"number": dealer.number, "name": dealer.name} if dealer else None,
+                "scopes": list(key.scopes),
+                "key": {
+                    "prefix": key.prefix,
+                    "name": key.name,
+                    "created_at": rep.timestamp(key.created_at),
+                    "expires_at": rep.timestamp(key.expires_at),
+                },
+            }
+        )
