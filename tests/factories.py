@@ -133,3 +133,16 @@ class TaskFactory(factory.django.DjangoModelFactory[Task]):
     dealer = factory.SelfAttribute("prospect.dealer")
     title = "Rückruf"
     due_at = factory.Faker("future_datetime", tzinfo=UTC)
+
+
+class DestinationFactory(factory.django.DjangoModelFactory["Destination"]):
+    """A webhook destination of the sync relay (sync.models.Destination)."""
+
+    class Meta:
+        model = "sync.Destination"
+
+    dealer = factory.SubFactory(DealerFactory)
+    name = "DMS"
+    transport = "webhook"
+    url = factory.LazyAttribute(lambda d: f"http://127.0.0.1:9/webhooks/{d.dealer.number}")
+    secret = "whsec_ZGVhbGVyLWNybS10ZXN0LXNlY3JldC1zZWNyZXQ="

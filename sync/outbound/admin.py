@@ -1,1 +1,231 @@
-"""Admin pages for the outbound side of the lead exchange."""
+"""Admin pages for the outbound side: destinations with sync status, a network overview, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from dealers.actors import Actor
+from sync.models import DeadLetter, Destination
+from sync.outbound import selectors, services
+
+
+class ReplayActionForm(forms.Form):
+    since = forms.CharField(
+        label=gettext_lazy("Replay since"),
+        max_length=100,
+        help_text=gettext_lazy("An event id, or a time in ISO 8601 (e.g. 2025-03-01T08:00:00Z)."),
+    )
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    list_display = (
+        "dealer",
+        "name",
+        "transport",
+        "paused",
+        "last_success_at",
+        "attempts",
+        "next_attempt_at",
+        "delivered_total",
+        "failed_total",
+        "open_dead_letters",
+    )
+    list_filter = ("transport", "paused")
+    search_fields = ("dealer__number", "dealer__name", "name", "url")
+    list_select_related = ("dealer",)
+    raw_id_fields = ("dealer",)
+    actions = ("pause", "resume", "replay", "rotate_secret")
+    fieldsets = (
+        (None, {"fields": ("dealer", "name", "transport", "url", "event_types", "paused")}),
+        (gettext_lazy("Signing"), {"fields": ("secret", "previous_secret", "previous_secret_expires_at")}),
+        (
+            gettext_lazy("Delivery state"),
+            {
+                "fields": (
+                    "cursor_txid",
+                    "cursor_change_id",
+                    "attempts",
+                    "next_attempt_at",
+                    "last_success_at",
+                    "last_failure_at",
+                    "last_error",
+                    "delivered_total",
+                    "failed_total",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "cursor_txid",
+        "cursor_change_id",
+        "attempts",
+        "next_attempt_at",
+        "last_success_at",
+        "last_failure_at",
+        "last_error",
+        "delivered_total",
+        "failed_total",
+        "previous_secret",
+        "previous_secret_expires_at",
+    )
+
+    change_list_template = "sync/outbound/admin_destination_changelist.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # the secret changes only through "Rotate signing secret" (the old one keeps signing for the overlap)
+        return (*self.readonly_fields, "secret") if obj is not None else self.readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_dead=Count("dead_letters", filter=Q(dead_letters__status__in=["dead", "retrying"]), distinct=True)
+            )
+        )
+
+    @admin.display(description=gettext_lazy("dead letters"), ordering="open_dead")
+    def open_dead_letters(self, obj: Any) -> int:
+        return int(getattr(obj, "open_dead", 0))
+
+    def save_model(self, request: HttpRequest, obj: Destination, form: Any, change: bool) -> None:
+        actor = Actor.for_user(request.user)
+        if change:
+            services.update_destination(
+                destination=obj,
+                actor=actor,
+                **{name: form.cleaned_data[name] for name in services.CONFIG_FIELDS if name in form.cleaned_data},
+            )
+            if "paused" in form.changed_data:
+                services.set_paused(destination=obj, actor=actor, paused=form.cleaned_data["paused"])
+        else:
+            created = services.create_destination(
+                dealer=obj.dealer,
+                actor=actor,
+                transport=obj.transport,
+                url=obj.url,
+                name=obj.name,
+                event_types=obj.event_types,
+                secret=obj.secret,
+            )
+            obj.pk = created.pk
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("overview/", self.admin_site.admin_view(self.overview_view), name="sync_destination_overview"),
+            *super().get_urls(),
+        ]
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        """Sync status of the whole network: one row per destination, worst first."""
+        statuses = selectors.destination_statuses()
+        statuses.sort(key=lambda s: (-s.dead_letters, -s.backlog, -(s.attempts or 0), s.dealer_number))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Sync overview"),
+            "statuses": statuses,
+            "opts": self.model._meta,
+            "totals": {
+                "destinations": len(statuses),
+                "backlog": sum(s.backlog for s in statuses),
+                "dead_letters": sum(s.dead_letters for s in statuses),
+                "retrying": sum(1 for s in statuses if s.attempts),
+                "paused": sum(1 for s in statuses if s.paused),
+            },
+        }
+        return TemplateResponse(request, "sync/outbound/admin_overview.html", context)
+
+    @admin.action(description=gettext_lazy("Pause delivery"))
+    def pause(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
+        for destination in queryset:
+            services.set_paused(destination=destination, actor=Actor.for_user(request.user), paused=True)
+        self.message_user(request, _("%(n)d destinations paused.") % {"n": queryset.count()})
+
+    @admin.action(description=gettext_lazy("Resume delivery"))
+    def resume(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
+        for destination in queryset:
+            services.set_paused(destination=destination, actor=Actor.for_user(request.user), paused=False)
+        self.message_user(request, _("%(n)d destinations resumed.") % {"n": queryset.count()})
+
+    @admin.action(description=gettext_lazy("Rotate signing secret"))
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
+        for destination in queryset:
+            services.rotate_secret(destination=destination, actor=Actor.for_user(request.user))
+        self.message_user(request, _("%(n)d secrets rotated.") % {"n": queryset.count()})
+
+    @admin.action(description=gettext_lazy("Replay from a point in time or event id"))
+    def replay(self, request: HttpRequest, queryset: QuerySet[Destination]) -> HttpResponse | None:
+        form = ReplayActionForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done, failed = 0, []
+            for destination in queryset:
+                try:
+                    services.replay(
+                        destination=destination, actor=Actor.for_user(request.user), since=form.cleaned_data["since"]
+                    )
+                    done += 1
+                except ValidationError as error:
+                    failed.append(f"{destination.dealer.number}: {' '.join(error.messages)}")
+            if done:
+                self.message_user(request, _("Replay started for %(n)d destinations.") % {"n": done})
+            for line in failed:
+                self.message_user(request, line, level=messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Replay"),
+            "form": form,
+            "queryset": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return render(request, "sync/outbound/admin_replay.html", context)
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = ("event_id", "type", "dealer", "destination", "attempts", "status", "created_at", "resolved_at")
+    list_filter = ("status", "type")
+    search_fields = ("event_id", "dealer__number")
+    list_select_related = ("dealer", "destination")
+    actions = ("retry", "discard")
+    readonly_fields = (
+        "dealer",
+        "destination",
+        "change",
+        "event_id",
+        "type",
+        "attempts",
+        "last_error",
+        "status",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=gettext_lazy("Retry delivery"))
+    def retry(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        for letter in queryset:
+            services.retry_dead_letter(letter=letter, actor=Actor.for_user(request.user))
+        self.message_user(request, _("Retry requested."))
+
+    @admin.action(description=gettext_lazy("Discard"))
+    def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        for letter in queryset:
+            services.discard_dead_letter(letter=letter, actor=Actor.for_user(request.user))
+        self.message_user(request, _("Discarded."))

@@ -155,3 +155,8 @@ def status_line(statuses: list[DestinationStatus], dealer_number: str) -> str:
         f" failures_24h={failures} failure_rate_24h={(failures / tried if tried else 0.0):.3f}"
         f" dead_letters={sum(s.dead_letters for s in statuses)}"
     )
+
+
+def status_of(destination: Destination) -> DestinationStatus | None:
+    found = destination_statuses(dealer_ids=[destination.dealer_id])
+    return next((s for s in found if s.destination_id == destination.pk), None)

@@ -1,0 +1,44 @@
+"""Forms of the dealer admin's sync settings page (input shape only; the services decide)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from sync.models import DEFAULT_EVENT_TYPES, EVENT_TYPES, Destination
+
+
+class DestinationForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, initial="DMS")
+    transport = forms.ChoiceField(label=_("Transport"), choices=Destination.Transport.choices)
+    url = forms.URLField(
+        label=_("Webhook URL"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("Where signed webhooks are posted (webhook transports only)."),
+    )
+    event_types = forms.MultipleChoiceField(
+        label=_("Event types"),
+        choices=[(t, t) for t in EVENT_TYPES],
+        required=False,
+        initial=list(DEFAULT_EVENT_TYPES),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: the standard lead and prospect events."),
+    )
+
+    def cleaned_config(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if sorted(data.get("event_types") or []) == sorted(DEFAULT_EVENT_TYPES):
+            data["event_types"] = []  # follow the defaults, including types added later
+        return data
+
+
+class ReplayForm(forms.Form):
+    since = forms.CharField(
+        label=_("Replay since"),
+        max_length=100,
+        help_text=_("An event id, or a time in ISO 8601 (e.g. 2025-03-01T08:00:00Z)."),
+    )

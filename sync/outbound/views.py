@@ -1,0 +1,144 @@
+"""The dealer admin's sync settings: destinations, their status, pause/resume/replay, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from dealers.access import DEALER_ADMINS, membership_required
+from dealers.actors import Actor
+from dealers.models import Membership
+from sync.models import DEFAULT_EVENT_TYPES, DeadLetter, Destination
+from sync.outbound import selectors, services
+from sync.outbound.forms import DestinationForm, ReplayForm
+
+
+def _viewer(request: HttpRequest) -> Membership:
+    return request.membership  # type: ignore[attr-defined,no-any-return]
+
+
+def _apply_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@membership_required(*DEALER_ADMINS)
+def sync_settings(request: HttpRequest) -> HttpResponse:
+    viewer = _viewer(request)
+    form = DestinationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            destination = services.create_destination(
+                dealer=viewer.dealer, actor=Actor.for_user(request.user), **form.cleaned_config()
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, _("Destination added. Configure its signing secret in your dealer system."))
+            return redirect("sync_destination", pk=destination.pk)
+    statuses = {s.destination_id: s for s in selectors.destination_statuses(dealer_ids=[viewer.dealer_id])}
+    destinations = [(d, statuses.get(d.pk)) for d in selectors.destinations_for(viewer)]
+    context = {
+        "destinations": destinations,
+        "dead_letters": selectors.dead_letters_for(viewer),
+        "form": form,
+        "replay_form": ReplayForm(),
+    }
+    return render(request, "sync/outbound/settings.html", context, status=400 if form.errors else 200)
+
+
+@membership_required(*DEALER_ADMINS)
+def sync_destination(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer = _viewer(request)
+    destination = get_object_or_404(Destination.objects.visible_to(viewer), pk=pk)
+    initial = {
+        "name": destination.name,
+        "transport": destination.transport,
+        "url": destination.url,
+        "event_types": destination.event_types or list(DEFAULT_EVENT_TYPES),
+    }
+    form = DestinationForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_destination(
+                destination=destination, actor=Actor.for_user(request.user), **form.cleaned_config()
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, _("Destination saved."))
+            return redirect("sync_destination", pk=destination.pk)
+    status = selectors.status_of(destination)
+    context = {
+        "destination": destination,
+        "status": status,
+        "form": form,
+        "replay_form": ReplayForm(),
+        "dead_letters": [d for d in selectors.dead_letters_for(viewer) if d.destination_id == destination.pk],
+    }
+    return render(request, "sync/outbound/destination.html", context, status=400 if form.errors else 200)
+
+
+DESTINATION_ACTIONS = ("pause", "resume", "rotate_secret", "replay")
+
+
+@membership_required(*DEALER_ADMINS)
+@require_POST
+def sync_destination_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    viewer = _viewer(request)
+    destination = get_object_or_404(Destination.objects.visible_to(viewer), pk=pk)
+    actor = Actor.for_user(request.user)
+    if action == "pause":
+        services.set_paused(destination=destination, actor=actor, paused=True)
+        messages.success(request, _("Delivery paused."))
+    elif action == "resume":
+        services.set_paused(destination=destination, actor=actor, paused=False)
+        messages.success(request, _("Delivery resumed."))
+    elif action == "rotate_secret":
+        services.rotate_secret(destination=destination, actor=actor)
+        messages.success(request, _("New signing secret issued; the previous one keeps signing for a day."))
+    elif action == "replay":
+        form = ReplayForm(request.POST)
+        if form.is_valid():
+            try:
+                services.replay(destination=destination, actor=actor, since=form.cleaned_data["since"])
+            except ValidationError as error:
+                _apply_errors(form, error)
+        if form.errors:
+            context = {
+                "destination": destination,
+                "status": selectors.status_of(destination),
+                "form": DestinationForm(initial={"name": destination.name, "transport": destination.transport}),
+                "replay_form": form,
+                "dead_letters": [],
+            }
+            return render(request, "sync/outbound/destination.html", context, status=400)
+        messages.success(request, _("Replay started."))
+    else:
+        return HttpResponse(status=404)
+    return redirect("sync_destination", pk=destination.pk)
+
+
+@membership_required(*DEALER_ADMINS)
+@require_POST
+def sync_dead_letter_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    letter = get_object_or_404(DeadLetter.objects.visible_to(_viewer(request)), pk=pk)
+    actor = Actor.for_user(request.user)
+    if action == "retry":
+        services.retry_dead_letter(letter=letter, actor=actor)
+        messages.success(request, _("The event will be delivered again."))
+    elif action == "discard":
+        services.discard_dead_letter(letter=letter, actor=actor)
+        messages.success(request, _("Dead letter discarded."))
+    else:
+        return HttpResponse(status=404)
+    return redirect("sync_settings")
