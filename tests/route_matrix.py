@@ -172,3 +172,197 @@ PUBLIC_ROUTES |= {
     "sync_dead_letter_action",  # POST only; as above
     "metrics",  # bearer token or loopback only; tests/sync/outbound/test_metrics.py
 }
+
+
+# Lead intake and inbound file imports (sync/inbound).
+def _inbound_import_run(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from sync.models import ImportRun
+
+    run = ImportRun.objects.create(dealer=setup.dealer, origin="upload", filename="kunden.csv", status="done")
+    return {"pk": run.pk}
+
+
+UI_ROUTES += [
+    UiRoute("inbound_imports", MANAGERS),
+    UiRoute("inbound_import_detail", MANAGERS, kwargs=_inbound_import_run, missing={"pk": 999_999_999}),
+]
+API_ROUTES["intake_leads"] = "POST: a lead from a manufacturer channel (manufacturer key, intake:write)"
+
+
+# --- API keys (dealer administrators) and the REST API (crm.api) ---
+def _api_key(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from dealers.actors import Actor
+    from dealers.api_keys import create_api_key
+
+    issued = create_api_key(dealer=setup.dealer, name="Matrix DMS", scopes=["leads:read"], actor=Actor.system("t"))
+    return {"pk": issued.api_key.pk}
+
+
+UI_ROUTES += [
+    UiRoute("api_keys", DEALER_ADMINS),
+    UiRoute("api_key_rotate", DEALER_ADMINS, kwargs=_api_key, missing={"pk": 999_999_999}),
+    UiRoute("api_key_revoke", DEALER_ADMINS, kwargs=_api_key, missing={"pk": 999_999_999}),
+]
+
+ApiBuilder = Callable[[Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """An endpoint of the REST API, walked by tests/api/test_api_matrix.py with keys of two dealers.
+
+    ``methods`` maps each method to the scope it needs (None: any valid key). ``kwargs(setup)``
+    builds URL arguments naming an object of ``setup``'s dealer (None: the route names no object);
+    ``missing`` names no object at all. ``bodies[method](setup)`` builds a valid request body.
+    ``manufacturer``: only the manufacturer's keys may call it (lead intake).
+    """
+
+    name: str
+    methods: dict[str, str | None]
+    kwargs: ApiBuilder | None = None
+    missing: dict[str, Any] = field(default_factory=dict)
+    bodies: dict[str, ApiBuilder] = field(default_factory=dict)
+    manufacturer: bool = False
+
+
+def _api_prospect(setup: Any) -> Any:
+    from tests.factories import ProspectFactory
+
+    return ProspectFactory(dealer=setup.dealer)
+
+
+def _api_lead(setup: Any) -> Any:
+    from tests.factories import LeadFactory
+
+    return LeadFactory(prospect=_api_prospect(setup))
+
+
+def _api_pk(factory: Callable[[Any], Any]) -> ApiBuilder:
+    return lambda setup: {"pk": str(factory(setup).pk)}
+
+
+def _api_activity(setup: Any) -> Any:
+    from tests.factories import ActivityFactory
+
+    return ActivityFactory(prospect=_api_prospect(setup))
+
+
+def _api_task(setup: Any) -> Any:
+    from tests.factories import TaskFactory
+
+    return TaskFactory(prospect=_api_prospect(setup))
+
+
+def _api_consent(setup: Any) -> Any:
+    from crm.services.consents import record_consent
+    from dealers.actors import Actor
+
+    return record_consent(
+        prospect=_api_prospect(setup), purpose="marketing_email", status="granted", actor=Actor.system("t")
+    )
+
+
+def _api_external(setup: Any) -> dict[str, Any]:
+    from tests.factories import ProspectFactory
+
+    return {"external_id": ProspectFactory(dealer=setup.dealer, external_id=f"EXT-{setup.dealer.number}").external_id}
+
+
+_DUE = "2030-01-15T09:00:00Z"
+API_ROUTE_SPECS: dict[str, ApiRoute] = {
+    route.name: route
+    for route in [
+        ApiRoute("api_me", {"GET": None}),
+        ApiRoute(
+            "api_prospect_list",
+            {"GET": "prospects:read", "POST": "prospects:write"},
+            bodies={"POST": lambda setup: {"last_name": "Matrix"}},
+        ),
+        ApiRoute(
+            "api_prospect_detail",
+            {"GET": "prospects:read", "PATCH": "prospects:write", "PUT": "prospects:write"},
+            kwargs=_api_pk(_api_prospect),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"PATCH": lambda setup: {"city": "Augsburg"}, "PUT": lambda setup: {"last_name": "Matrix"}},
+        ),
+        ApiRoute(
+            "api_prospect_by_external_id",
+            {"GET": "prospects:read", "PUT": "prospects:write"},
+            kwargs=_api_external,
+            missing={"external_id": "NO-SUCH-ID"},
+            bodies={"PUT": lambda setup: {"city": "Augsburg"}},
+        ),
+        ApiRoute(
+            "api_lead_list",
+            {"GET": "leads:read", "POST": "leads:write"},
+            bodies={"POST": lambda setup: {"prospect": str(_api_prospect(setup).pk), "model_name": "Clio"}},
+        ),
+        ApiRoute(
+            "api_lead_detail",
+            {"GET": "leads:read", "PATCH": "leads:write", "PUT": "leads:write"},
+            kwargs=_api_pk(_api_lead),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"PATCH": lambda setup: {"rating": "hot"}, "PUT": lambda setup: {"model_name": "Megane"}},
+        ),
+        ApiRoute(
+            "api_lead_stage",
+            {"POST": "leads:write"},
+            kwargs=_api_pk(_api_lead),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"POST": lambda setup: {"stage": "contacted"}},
+        ),
+        ApiRoute(
+            "api_lead_assign",
+            {"POST": "leads:write"},
+            kwargs=_api_pk(_api_lead),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"POST": lambda setup: {"owner": setup.staff["salesperson"].user.email}},
+        ),
+        ApiRoute("api_lost_reasons", {"GET": "leads:read"}),
+        ApiRoute(
+            "api_activity_list",
+            {"GET": "activities:read", "POST": "activities:write"},
+            bodies={"POST": lambda setup: {"prospect": str(_api_prospect(setup).pk), "kind": "note"}},
+        ),
+        ApiRoute(
+            "api_activity_detail",
+            {"GET": "activities:read", "PATCH": "activities:write", "PUT": "activities:write"},
+            kwargs=_api_pk(_api_activity),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"PATCH": lambda setup: {"subject": "Rückruf"}, "PUT": lambda setup: {"kind": "call"}},
+        ),
+        ApiRoute(
+            "api_task_list",
+            {"GET": "tasks:read", "POST": "tasks:write"},
+            bodies={"POST": lambda setup: {"title": "Anrufen", "due_at": _DUE}},
+        ),
+        ApiRoute(
+            "api_task_detail",
+            {"GET": "tasks:read", "PATCH": "tasks:write", "PUT": "tasks:write"},
+            kwargs=_api_pk(_api_task),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"PATCH": lambda setup: {"done": True}, "PUT": lambda setup: {"title": "Neu", "due_at": _DUE}},
+        ),
+        ApiRoute(
+            "api_consent_list",
+            {"GET": "consents:read", "POST": "consents:write"},
+            bodies={
+                "POST": lambda setup: {
+                    "prospect": str(_api_prospect(setup).pk),
+                    "purpose": "marketing_email",
+                    "status": "granted",
+                }
+            },
+        ),
+        ApiRoute(
+            "api_consent_detail",
+            {"GET": "consents:read"},
+            kwargs=_api_pk(_api_consent),
+            missing={"pk": _NO_SUCH_UUID},
+        ),
+        ApiRoute("api_change_feed", {"GET": "changes:read"}),
+    ]
+}
+API_ROUTES.update({name: ", ".join(route.methods) for name, route in API_ROUTE_SPECS.items()})
+# The schema and the interactive docs are public: they hold no data (tests/api/test_schema.py).
+PUBLIC_ROUTES |= {"api_schema", "api_docs"}

@@ -1,0 +1,532 @@
+"""Inbound CSV files from dealer systems without an API: prospects and lead status (docs/files.md).
+
+A file is read as UTF-8 (with or without BOM), else Windows-1252; ``;`` or ``,`` separated (found
+by ``csv.Sniffer`` on the header); with a header row in English or German. The header decides the
+kind: a ``stage`` column makes it a lead status file, an ``external_id`` column a prospect file.
+Each row is applied in its own transaction (a savepoint inside an outer one), so a bad row is
+reported (``ImportRowError``) and never blocks the good ones. A bad file (binary, empty, no
+header, no known column) is rejected as a whole, reported, and kept: uploads in the database,
+drop-folder files moved to ``rejected/``, never deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.errors import StaleObject
+from crm.models import Lead, LostReason, Prospect
+from crm.selectors import leads_for
+from crm.services import leads as lead_services
+from crm.services import prospects as prospect_services
+from dealers.actors import Actor
+from dealers.models import Dealer
+from dealers.scoping import SystemViewer, Viewer
+from sync.models import ImportRowError, ImportRun
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_ROW_ERRORS = 1000  # the rest are counted, not stored
+STALE_CLAIM_SECONDS = 30 * 60  # a file left in processing/ this long (its worker died) is taken again
+SETTLE_SECONDS = 5  # a file modified more recently may still be being written
+
+# Canonical column -> accepted header names (compared after ``_header_key``).
+PROSPECT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "external_id": (
+        "external_id",
+        "externalid",
+        "customer_id",
+        "customer_number",
+        "kundennummer",
+        "kundennr",
+        "kunden_nr",
+        "interessent_id",
+        "interessentennummer",
+        "externe_id",
+        "dms_id",
+    ),
+    "salutation": ("salutation", "anrede"),
+    "title": ("title", "titel"),
+    "first_name": ("first_name", "firstname", "given_name", "vorname"),
+    "last_name": ("last_name", "lastname", "surname", "family_name", "nachname", "name"),
+    "company": ("company", "firma", "unternehmen"),
+    "email": ("email", "e_mail", "mail", "email_address", "e_mail_adresse"),
+    "phone": ("phone", "telephone", "telefon", "tel", "telefonnummer"),
+    "mobile": ("mobile", "mobile_phone", "cell", "mobil", "handy", "mobiltelefon", "mobilnummer"),
+    "street": ("street", "address", "strasse", "str", "adresse", "strasse_und_hausnummer"),
+    "postcode": ("postcode", "postal_code", "zip", "zip_code", "plz", "postleitzahl"),
+    "city": ("city", "town", "ort", "stadt", "wohnort"),
+    "country": ("country", "land"),
+}
+LEAD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "lead_id": ("lead_id", "leadid", "crm_lead_id", "lead_uuid"),
+    "lead_external_id": (
+        "lead_external_id",
+        "external_lead_id",
+        "lead_number",
+        "lead_nr",
+        "vorgangsnummer",
+        "vorgang_nr",
+        "vorgangsnr",
+        "vorgang",
+    ),
+    "stage": ("stage", "status", "lead_status", "stufe", "phase", "lead_stufe"),
+    "lost_reason": ("lost_reason", "lost_reason_code", "reason", "verlustgrund", "grund", "absagegrund"),
+    "note": ("note", "close_note", "comment", "notiz", "bemerkung", "kommentar"),
+}
+STAGES = {
+    **{value: value for value in Lead.Stage.values},
+    "neu": "new",
+    "kontaktiert": "contacted",
+    "kontakt": "contacted",
+    "termin": "appointment",
+    "probefahrt": "test_drive",
+    "testdrive": "test_drive",
+    "angebot": "offer",
+    "gewonnen": "won",
+    "verkauft": "won",
+    "sold": "won",
+    "auftrag": "won",
+    "verloren": "lost",
+    "abgesagt": "lost",
+}
+SALUTATIONS = {"": "", "herr": "mr", "mr": "mr", "frau": "ms", "ms": "ms", "mrs": "ms", "divers": "diverse"}
+SALUTATIONS["diverse"] = "diverse"
+
+
+class BadFile(Exception):
+    """The file as a whole cannot be imported; nothing of it was applied."""
+
+
+@dataclass
+class ParsedFile:
+    kind: str
+    encoding: str
+    delimiter: str
+    columns: dict[str, int]  # canonical column -> index
+    header: list[str]
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)  # (line in file, cells)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def _header_key(name: str) -> str:
+    text = name.strip().lstrip("\ufeff").lower().replace("ß", "ss")
+    text = text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def _lookup(aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {_header_key(alias): canonical for canonical, names in aliases.items() for alias in names}
+
+
+_PROSPECT_LOOKUP = _lookup(PROSPECT_COLUMNS)
+_LEAD_LOOKUP = _lookup(LEAD_COLUMNS)
+
+
+def decode(content: bytes) -> tuple[str, str]:
+    """The text and its encoding: UTF-8 (BOM or not) if it decodes, else Windows-1252."""
+    if b"\x00" in content[:4096]:
+        raise BadFile("This is not a CSV file (it contains binary data).")
+    try:
+        return content.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as error:
+        raise BadFile("The file is neither UTF-8 nor Windows-1252 text.") from error
+
+
+def _delimiter(header_line: str) -> str:
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=";,\t").delimiter
+    except csv.Error:
+        counts = {d: header_line.count(d) for d in ";,\t"}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def parse_csv(content: bytes) -> ParsedFile:
+    """Read the whole file; ``BadFile`` when it cannot be imported at all."""
+    if not content.strip():
+        raise BadFile("The file is empty.")
+    text, encoding = decode(content)
+    lines = text.splitlines()
+    header_line = next((line for line in lines if line.strip()), "")
+    delimiter = _delimiter(header_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                header = cells
+                break
+        header_keys = [_header_key(h) for h in header]
+        is_lead_file = any(_LEAD_LOOKUP.get(k) == "stage" for k in header_keys)
+        lookup = _LEAD_LOOKUP if is_lead_file else _PROSPECT_LOOKUP
+        columns: dict[str, int] = {}
+        ignored: list[str] = []
+        for index, key in enumerate(header_keys):
+            canonical = lookup.get(key)
+            if canonical is None:
+                ignored.append(header[index].strip())
+                continue
+            if canonical in columns:
+                raise BadFile(f"Two columns mean {canonical}: {header[columns[canonical]]!r} and {header[index]!r}.")
+            columns[canonical] = index
+        if not columns:
+            raise BadFile(
+                "No known column in the header row (first line). See docs/files.md for the column names; "
+                f"found: {', '.join(h.strip() for h in header)[:300]}."
+            )
+        if is_lead_file:
+            kind = ImportRun.Kind.LEAD_STATUS
+            if "lead_id" not in columns and "lead_external_id" not in columns:
+                raise BadFile("A lead status file needs a lead_id or lead_external_id column besides stage.")
+        else:
+            kind = ImportRun.Kind.PROSPECTS
+            if "external_id" not in columns:
+                raise BadFile(
+                    "A prospect file needs an external_id (Kundennummer) column; "
+                    "a lead status file a stage (Status) column."
+                )
+        parsed = ParsedFile(
+            kind=kind, encoding=encoding, delimiter=delimiter, columns=columns, header=header, ignored_columns=ignored
+        )
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                parsed.rows.append((reader.line_num, cells))
+    except csv.Error as error:
+        raise BadFile(f"The file is not valid CSV (line {reader.line_num}: {error}).") from error
+    return parsed
+
+
+# --- Applying rows ---------------------------------------------------------------------------------------
+
+
+class RowError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _cell(parsed: ParsedFile, cells: list[str], name: str) -> str:
+    index = parsed.columns.get(name)
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
+def _apply_prospect(*, parsed: ParsedFile, cells: list[str], dealer: Dealer, actor: Actor, viewer: Viewer) -> None:
+    external_id = _cell(parsed, cells, "external_id")
+    if not external_id:
+        raise RowError("external_id", "The external_id (Kundennummer) is empty.")
+    data: dict[str, Any] = {}
+    for name in PROSPECT_COLUMNS:
+        if name == "external_id" or name not in parsed.columns:
+            continue
+        value = _cell(parsed, cells, name)
+        if name == "salutation":
+            key = value.lower().rstrip(".")
+            if key not in SALUTATIONS:
+                raise RowError(name, f"Unknown salutation {value!r}: use Herr, Frau, Divers (or mr, ms, diverse).")
+            value = SALUTATIONS[key]
+        elif name == "country":
+            value = value.upper() or "DE"
+            if len(value) != 2:
+                raise RowError(name, "Use a two-letter country code such as DE.")
+        elif name == "email" and value:
+            try:
+                validate_email(value)
+            except ValidationError as error:
+                raise RowError(name, f"{value!r} is not a valid email address.") from error
+        if value:  # an empty cell leaves the field as it is
+            data[name] = value
+    if not Prospect.objects.for_dealer(dealer.pk).filter(external_id=external_id).exists():
+        data["origin"] = Prospect.Origin.IMPORT
+    prospect_services.upsert_prospect_by_external_id(dealer=dealer, external_id=external_id, actor=actor, data=data)
+
+
+def _find_lead(*, parsed: ParsedFile, cells: list[str], viewer: Viewer, actor: Actor) -> Lead:
+    lead_id, external_id = _cell(parsed, cells, "lead_id"), _cell(parsed, cells, "lead_external_id")
+    leads = leads_for(viewer)
+    if lead_id:
+        try:
+            uuid.UUID(lead_id)
+        except ValueError as error:
+            raise RowError("lead_id", f"{lead_id!r} is not a lead id (a UUID).") from error
+        lead = leads.filter(pk=lead_id).first()
+        if lead is None:
+            raise RowError("lead_id", f"No lead {lead_id} at this dealership.")
+        if external_id and not lead.external_id:
+            lead = lead_services.update_lead(lead=lead, actor=actor, data={"external_id": external_id})
+        return lead
+    if not external_id:
+        raise RowError("lead_id", "Give the lead_id or the lead_external_id.")
+    lead = leads.filter(external_id=external_id).first()
+    if lead is None:
+        raise RowError("lead_external_id", f"No lead with external id {external_id!r} at this dealership.")
+    return lead
+
+
+def _apply_lead_status(*, parsed: ParsedFile, cells: list[str], dealer: Dealer, actor: Actor, viewer: Viewer) -> None:
+    lead = _find_lead(parsed=parsed, cells=cells, viewer=viewer, actor=actor)
+    raw_stage = _cell(parsed, cells, "stage")
+    stage = STAGES.get(_header_key(raw_stage))
+    if stage is None:
+        raise RowError("stage", f"Unknown stage {raw_stage!r}; use one of {', '.join(Lead.Stage.values)}.")
+    lost_reason = None
+    raw_reason = _cell(parsed, cells, "lost_reason")
+    if stage == Lead.Stage.LOST:
+        if not raw_reason:
+            raise RowError("lost_reason", "A lost lead needs a lost_reason code (see docs/files.md).")
+        lost_reason = (
+            LostReason.objects.filter(is_active=True)
+            .filter(Q(code__iexact=raw_reason) | Q(label_de__iexact=raw_reason) | Q(label_en__iexact=raw_reason))
+            .first()
+        )
+        if lost_reason is None:
+            codes = ", ".join(LostReason.objects.filter(is_active=True).values_list("code", flat=True))
+            raise RowError("lost_reason", f"Unknown lost reason {raw_reason!r}; use one of: {codes}.")
+    lead_services.change_stage(
+        lead=lead, to_stage=stage, actor=actor, lost_reason=lost_reason, note=_cell(parsed, cells, "note")
+    )
+
+
+APPLY: dict[str, Callable[..., None]] = {
+    ImportRun.Kind.PROSPECTS: _apply_prospect,
+    ImportRun.Kind.LEAD_STATUS: _apply_lead_status,
+}
+SERVICE_FIELD_TO_COLUMN = {"owner": "", "close_note": "note", "stage": "stage", "lost_reason": "lost_reason"}
+
+
+def _error_rows(error: ValidationError) -> list[tuple[str, str]]:
+    if hasattr(error, "error_dict"):
+        return [
+            ("" if key == "__all__" else SERVICE_FIELD_TO_COLUMN.get(key, key), str(message))
+            for key, messages in error.message_dict.items()
+            for message in messages
+        ]
+    return [("", str(message)) for message in error.messages]
+
+
+def _header_of(parsed: ParsedFile, canonical: str) -> str:
+    index = parsed.columns.get(canonical)
+    return parsed.header[index].strip() if index is not None else canonical
+
+
+def run_import(
+    *,
+    dealer: Dealer,
+    content: bytes,
+    filename: str,
+    origin: str,
+    actor: Actor,
+    viewer: Viewer | None = None,
+    keep_content: bool = True,
+    stored_path: str = "",
+) -> ImportRun:
+    """Import one CSV file for ``dealer``; returns the finished run (status done, partial or failed)."""
+    viewer = viewer or SystemViewer(dealer_id=dealer.pk)
+    assert viewer.dealer_id == dealer.pk  # noqa: S101 -- the caller scoped the upload
+    run = ImportRun.objects.create(
+        dealer=dealer,
+        origin=origin,
+        filename=filename[:255],
+        stored_path=stored_path[:500],
+        content=content if keep_content and len(content) <= MAX_FILE_BYTES else None,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        actor_label=actor.label[:200],
+    )
+    try:
+        if len(content) > MAX_FILE_BYTES:
+            raise BadFile(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.")
+        parsed = parse_csv(content)
+    except BadFile as error:
+        run.status = ImportRun.Status.FAILED
+        run.error = str(error)[:500]
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        logger.info("import_file_rejected", extra={"dealer_id": dealer.pk, "import_id": run.pk})
+        return run
+
+    run.kind, run.encoding, run.delimiter = parsed.kind, parsed.encoding, parsed.delimiter
+    apply = APPLY[parsed.kind]
+    ok = failed = 0
+    errors: list[ImportRowError] = []
+
+    def report(line: int, column: str, message: str, cells: list[str]) -> None:
+        if len(errors) < MAX_ROW_ERRORS:
+            row = {_header_of(parsed, c): _cell(parsed, cells, c) for c in parsed.columns}
+            errors.append(ImportRowError(run=run, line=line, field=column[:100], message=message[:500], row=row))
+
+    for line, cells in parsed.rows:
+        if len(cells) != len(parsed.header):
+            failed += 1
+            report(line, "", f"The row has {len(cells)} fields, the header {len(parsed.header)}.", cells)
+            continue
+        try:
+            with transaction.atomic():
+                apply(parsed=parsed, cells=cells, dealer=dealer, actor=actor, viewer=viewer)
+        except RowError as error:
+            failed += 1
+            report(line, _header_of(parsed, error.field), error.message, cells)
+        except ValidationError as error:
+            failed += 1
+            for column, message in _error_rows(error):
+                report(line, _header_of(parsed, column) if column else "", message, cells)
+        except StaleObject as error:
+            failed += 1
+            report(line, "", str(error), cells)
+        else:
+            ok += 1
+    ImportRowError.objects.bulk_create(errors)
+    run.rows_total, run.rows_ok, run.rows_failed = ok + failed, ok, failed
+    run.status = ImportRun.Status.PARTIAL if failed else ImportRun.Status.DONE
+    if parsed.ignored_columns:
+        run.error = ("Ignored unknown columns: " + ", ".join(parsed.ignored_columns))[:500]
+    run.finished_at = timezone.now()
+    run.save()
+    logger.info(
+        "import_done",
+        extra={"dealer_id": dealer.pk, "import_id": run.pk, "rows_ok": ok, "rows_failed": failed, "kind": run.kind},
+    )
+    return run
+
+
+# --- Drop folders ----------------------------------------------------------------------------------------
+
+
+def exchange_dir() -> Path:
+    configured = getattr(settings, "SYNC_EXCHANGE_DIR", None) or os.environ.get("SYNC_EXCHANGE_DIR")
+    return Path(configured) if configured else Path(settings.BASE_DIR) / ".var" / "exchange"
+
+
+def inbound_dir(dealer_number: str) -> Path:
+    return exchange_dir() / dealer_number / "inbound"
+
+
+STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def _stamp() -> str:
+    return timezone.now().astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    if target.exists():
+        target = folder / f"{target.stem}.{uuid.uuid4().hex[:8]}{target.suffix}"
+    shutil.move(str(path), str(target))
+    return target
+
+
+def _write_report(target: Path, run: ImportRun) -> None:
+    lines = [f"import {run.pk}: {run.get_status_display()}"]
+    if run.error:
+        lines.append(run.error)
+    lines.append(f"rows: {run.rows_total}, applied: {run.rows_ok}, errors: {run.rows_failed}")
+    lines += [f"line {e.line}: {e.field}: {e.message}" for e in run.row_errors.all()]
+    target.with_name(target.name + ".report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def import_dropped_file(*, dealer: Dealer, path: Path) -> ImportRun | None:
+    """Claim one dropped file (atomic rename into processing/), import it, file it under processed/ or rejected/."""
+    folder = path.parent
+    claimed = folder / "processing" / f"{_stamp()}_{path.name}"
+    claimed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(path, claimed)  # atomic: of two workers scanning at once, one wins
+    except FileNotFoundError:
+        return None
+    return _import_claimed(dealer=dealer, claimed=claimed, folder=folder, original_name=path.name)
+
+
+def _import_claimed(*, dealer: Dealer, claimed: Path, folder: Path, original_name: str) -> ImportRun:
+    content = claimed.read_bytes()
+    run = run_import(
+        dealer=dealer,
+        content=content,
+        filename=original_name,
+        origin=ImportRun.Origin.DROP,
+        actor=Actor.system(f"file-import:{dealer.number}"),
+        keep_content=False,
+        stored_path=str(claimed),
+    )
+    destination = folder / ("rejected" if run.status == ImportRun.Status.FAILED else "processed")
+    kept = _move(claimed, destination)
+    ImportRun.objects.filter(pk=run.pk).update(stored_path=str(kept)[:500])
+    run.stored_path = str(kept)
+    _write_report(kept, run)
+    return run
+
+
+def _claimed_at(path: Path) -> float | None:
+    """When a file in processing/ was claimed, from the stamp its name starts with."""
+    stamp = path.name.split("_", 1)[0]
+    try:
+        return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def scan_drop_folders(*, settle_seconds: float | None = None) -> int:
+    """Import every settled file in every active dealer's inbound folder; returns how many runs were made."""
+    base = exchange_dir()
+    if not base.is_dir():
+        return 0
+    settle = SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    now = time.time()
+    numbers = [entry.name for entry in base.iterdir() if entry.is_dir() and re.fullmatch(r"\d{5}", entry.name)]
+    dealers = {d.number: d for d in Dealer.objects.filter(number__in=numbers, is_active=True)}
+    done = 0
+    for number in sorted(dealers):
+        folder = inbound_dir(number)
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in (".tmp", ".part"):
+                continue
+            if now - path.stat().st_mtime < settle:
+                continue
+            if import_dropped_file(dealer=dealers[number], path=path) is not None:
+                done += 1
+        processing = folder / "processing"
+        if processing.is_dir():  # files whose worker died mid-import: rows are upserts, so importing again is safe
+            for path in sorted(processing.iterdir()):
+                claimed_at = _claimed_at(path)
+                if not path.is_file() or claimed_at is None or now - claimed_at < STALE_CLAIM_SECONDS:
+                    continue
+                original_name = path.name.split("_", 1)[-1]
+                retaken = processing / f"{_stamp()}_{original_name}"
+                try:
+                    os.rename(path, retaken)
+                except FileNotFoundError:
+                    continue
+                _import_claimed(dealer=dealers[number], claimed=retaken, folder=folder, original_name=original_name)
+                done += 1
+    return done
