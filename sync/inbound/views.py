@@ -37,7 +37,7 @@ class ImportUploadForm(forms.Form):
 @membership_required(*MANAGERS)
 def import_list(request: HttpRequest) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    form = ImportUploadForm(request.POST, request.FILES) if request.method == "POST" else ImportUploadForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         run = run_import(
