@@ -8,8 +8,9 @@ through DRF's JSON parser) so that every document, even malformed JSON, is kept 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -24,6 +25,7 @@ from crm.api.idempotency import idempotent
 from crm.api.permissions import requires_scopes
 from crm.api.schema import IDEMPOTENCY_KEY, problems
 from crm.api.serializers import ProblemSerializer
+from dealers.models import ApiKey
 from sync.inbound.intake import MAX_BODY_BYTES, receive_intake
 from sync.inbound.schema import IntakeAcceptedSerializer, IntakeSerializer
 
@@ -45,7 +47,7 @@ class RawBodyParser(BaseParser):
 
     media_type = "*/*"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         content = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
         return RawBody(content=content, media_type=media_type or "")
 
@@ -95,8 +97,8 @@ JSON_EXAMPLE = {
 class IntakeLeadView(ApiView):
     """Submit one lead from a manufacturer channel (manufacturer key with scope ``intake:write``)."""
 
-    permission_classes: ClassVar = [requires_scopes("intake:write")]
-    parser_classes: ClassVar = [RawBodyParser]
+    permission_classes = [requires_scopes("intake:write")]  # type: ignore[misc]  # ClassVar in crm.api.base
+    parser_classes = [RawBodyParser]  # type: ignore[misc]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # No early 413 on Content-Length: a too large document is still kept (its head) and reported.
@@ -149,7 +151,7 @@ class IntakeLeadView(ApiView):
             body=raw.content,
             content_type=request.content_type or "",
             actor=self.client.actor,
-            api_key=request.auth,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
         if outcome.accepted:

@@ -165,7 +165,7 @@ def receive_intake(
     """Keep, read, validate and route one intake document. Never raises for bad input: see ``status``."""
     document_id = uuid7()
     fmt = detect_format(content_type, body)
-    keep = {
+    keep: dict[str, Any] = {
         "document_id": document_id,
         "fmt": fmt,
         "content_type": content_type,

@@ -85,14 +85,18 @@ def _estimate_location(postcode: str) -> tuple[float, float, str] | None:
     """
     for length in range(min(len(postcode), 5), 0, -1):
         area = postcode[:length]
-        points = list(
-            Dealer.objects.filter(postcode__startswith=area, latitude__isnull=False, longitude__isnull=False)
+        points = [
+            (float(lat), float(lon))
+            for lat, lon in Dealer.objects.filter(
+                postcode__startswith=area, latitude__isnull=False, longitude__isnull=False
+            )
             .values_list("latitude", "longitude")
             .order_by()
-        )
+            if lat is not None and lon is not None
+        ]
         if points:
-            lat = sum(float(p[0]) for p in points) / len(points)
-            lon = sum(float(p[1]) for p in points) / len(points)
+            lat = sum(p[0] for p in points) / len(points)
+            lon = sum(p[1] for p in points) / len(points)
             return lat, lon, area
     return None
 
@@ -102,6 +106,8 @@ def _nearest_active_dealer(lat: float, lon: float) -> tuple[Dealer, float] | Non
     for pk, dlat, dlon in Dealer.objects.filter(
         is_active=True, latitude__isnull=False, longitude__isnull=False
     ).values_list("pk", "latitude", "longitude"):
+        if dlat is None or dlon is None:
+            continue
         distance = _distance_km(lat, lon, float(dlat), float(dlon))
         if best is None or (distance, pk) < best:
             best = (distance, pk)
@@ -221,7 +227,7 @@ def _same_person_by_first_name(prospect: Prospect, first_name: str) -> bool:
 def match_prospect(*, dealer: Dealer, customer: dict[str, Any]) -> tuple[Prospect | None, str]:
     """The existing prospect of ``dealer`` that is this customer (crm.dedupe): email, then phone, then name+postcode."""
     phones = [p for p in (customer.get("phone"), customer.get("mobile")) if p] or [None]
-    best: Prospect | None = None
+    best: tuple[Prospect, int] | None = None
     for phone in phones:
         for candidate in find_matches(
             dealer_id=dealer.pk,
@@ -230,14 +236,15 @@ def match_prospect(*, dealer: Dealer, customer: dict[str, Any]) -> tuple[Prospec
             last_name=customer.get("last_name"),
             postcode=(customer.get("postcode") or "").strip(),
         )[:20]:
-            if candidate.match_score == 1 and not _same_person_by_first_name(candidate, customer.get("first_name", "")):
+            score: int = candidate.match_score  # type: ignore[attr-defined]  # annotated by find_matches
+            if score == 1 and not _same_person_by_first_name(candidate, customer.get("first_name", "")):
                 continue
-            if best is None or candidate.match_score > best.match_score:
-                best = candidate
+            if best is None or score > best[1]:
+                best = (candidate, score)
             break
     if best is None:
         return None, ""
-    return best, MATCH_REASONS[best.match_score]
+    return best[0], MATCH_REASONS[best[1]]
 
 
 def _missing_fields(prospect: Prospect, customer: dict[str, Any]) -> dict[str, Any]:

@@ -177,7 +177,9 @@ class ConsentSerializer(serializers.Serializer):
 class IntakeSerializer(serializers.Serializer):
     """One lead from a manufacturer channel."""
 
-    source = serializers.ChoiceField(choices=INTAKE_SOURCES, help_text="The channel the lead came from.")
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.source
+        choices=INTAKE_SOURCES, help_text="The channel the lead came from."
+    )
     lead_type = serializers.ChoiceField(
         choices=Lead.Type.choices,
         required=False,
