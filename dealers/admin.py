@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from dealers.models import AuditEvent, Dealer, DealerGroup, Membership, OpeningHours, Region, Territory, User
+from dealers.actors import Actor
+from dealers.api_keys import clean_scopes, create_api_key, revoke_api_key, rotate_api_key
+from dealers.models import (
+    ApiKey,
+    AuditEvent,
+    Dealer,
+    DealerGroup,
+    Membership,
+    OpeningHours,
+    Region,
+    Territory,
+    User,
+)
 
 admin.site.site_header = _("Dealer CRM: manufacturer administration")
 admin.site.site_title = _("Dealer CRM admin")
@@ -128,3 +143,114 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    """A new key: its dealership (empty: a manufacturer key for lead intake), name and scopes."""
+
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"),
+        choices=ApiKey.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("A manufacturer key (no dealership) may hold only intake:write."),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("dealer", "name", "expires_at")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "scopes" in cleaned:
+            try:
+                cleaned["scopes"] = clean_scopes(cleaned["scopes"], manufacturer=cleaned.get("dealer") is None)
+            except ValidationError as error:
+                self.add_error("scopes", error.message_dict["scopes"])
+        return cleaned
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Manufacturer staff issue, rotate and revoke keys; a new key is shown once, on the page that made it."""
+
+    list_display = ("prefix", "name", "dealer", "scope_list", "key_status", "created_at", "last_used_at", "expires_at")
+    list_filter = (("dealer", admin.EmptyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "dealer__number", "dealer__name")
+    list_select_related = ("dealer",)
+    autocomplete_fields = ("dealer",)
+    actions = ("rotate_keys", "revoke_keys")
+    readonly_fields = (
+        "prefix",
+        "dealer",
+        "scopes",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "replaced_by",
+    )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("dealer", "name", "scopes", "expires_at")
+        return ("name", *self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the audit trail keeps the key's prefix
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    @admin.display(description=_("status"))
+    def key_status(self, obj: ApiKey) -> str:
+        return obj.status()
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)  # only the name can change
+            return
+        issued = create_api_key(
+            dealer=form.cleaned_data.get("dealer"),
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            actor=Actor.for_user(request.user),
+            expires_at=form.cleaned_data.get("expires_at"),
+        )
+        obj.pk = issued.api_key.pk
+        obj.prefix = issued.api_key.prefix
+        request._issued_api_keys = [issued]  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        return self._show_once(request, getattr(request, "_issued_api_keys", []))
+
+    def _show_once(self, request: HttpRequest, issued: list[Any]) -> HttpResponse:
+        context = {**self.admin_site.each_context(request), "issued": issued, "opts": self.model._meta}
+        response = TemplateResponse(request, "admin/dealers/apikey/issued.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description=_("Rotate the selected keys (the old ones keep working for 24 hours)"))
+    def rotate_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponse | None:
+        issued = []
+        for key in queryset.order_by("pk"):
+            try:
+                issued.append(rotate_api_key(api_key=key, actor=Actor.for_user(request.user)))
+            except ValidationError as error:
+                self.message_user(request, f"{key.prefix}: {' '.join(error.messages)}", level=messages.WARNING)
+        return self._show_once(request, issued) if issued else None
+
+    @admin.action(description=_("Revoke the selected keys"))
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.order_by("pk"):
+            revoke_api_key(api_key=key, actor=Actor.for_user(request.user))
+        self.message_user(request, _("Revoked %(count)d keys.") % {"count": queryset.count()})

@@ -214,7 +214,8 @@ class ApiRoute:
     ``methods`` maps each method to the scope it needs (None: any valid key). ``kwargs(setup)``
     builds URL arguments naming an object of ``setup``'s dealer (None: the route names no object);
     ``missing`` names no object at all. ``bodies[method](setup)`` builds a valid request body.
-    ``manufacturer``: only the manufacturer's keys may call it (lead intake).
+    ``manufacturer``: only the manufacturer's keys may call it (lead intake). ``upserts``: methods that
+    create the object when the caller's dealership has none (another dealer's id is then simply new).
     """
 
     name: str
@@ -223,6 +224,7 @@ class ApiRoute:
     missing: dict[str, Any] = field(default_factory=dict)
     bodies: dict[str, ApiBuilder] = field(default_factory=dict)
     manufacturer: bool = False
+    upserts: frozenset[str] = frozenset()
 
 
 def _api_prospect(setup: Any) -> Any:
@@ -290,7 +292,8 @@ API_ROUTE_SPECS: dict[str, ApiRoute] = {
             {"GET": "prospects:read", "PUT": "prospects:write"},
             kwargs=_api_external,
             missing={"external_id": "NO-SUCH-ID"},
-            bodies={"PUT": lambda setup: {"city": "Augsburg"}},
+            bodies={"PUT": lambda setup: {"last_name": "Matrix", "city": "Augsburg"}},
+            upserts=frozenset({"PUT"}),
         ),
         ApiRoute(
             "api_lead_list",
@@ -361,6 +364,8 @@ API_ROUTE_SPECS: dict[str, ApiRoute] = {
             missing={"pk": _NO_SUCH_UUID},
         ),
         ApiRoute("api_change_feed", {"GET": "changes:read"}),
+        # Built by sync (sync/inbound/api.py) on the API's building blocks; manufacturer keys only.
+        ApiRoute("intake_leads", {"POST": "intake:write"}, manufacturer=True),
     ]
 }
 API_ROUTES.update({name: ", ".join(route.methods) for name, route in API_ROUTE_SPECS.items()})
