@@ -88,3 +88,16 @@ def percent(rate: float | None) -> str:
 @register.filter
 def multiply(value: int, factor: int) -> int:
     return int(value) * int(factor)
+
+
+@register.filter
+def phone(value: str | None) -> str:
+    """An E.164 number as people read it: ``+49 160 78213467``."""
+    import phonenumbers
+
+    if not value:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(value, "DE"), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return value

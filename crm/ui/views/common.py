@@ -63,3 +63,16 @@ def lead_for_action(request: HttpRequest, pk: Any) -> Lead:
 
 def prospect_or_404(request: HttpRequest, pk: Any) -> Prospect:
     return get_object_or_404(prospects_for(viewer(request)), pk=pk)
+
+
+def label_empty_choices(filterset: Any) -> Any:
+    """Filter selects say "all" instead of django-filter's dashes."""
+    from django import forms
+    from django.utils.translation import gettext as _
+
+    for field in filterset.form.fields.values():
+        if isinstance(field, forms.ModelChoiceField):
+            field.empty_label = _("all")
+        elif isinstance(field, forms.ChoiceField):
+            field.choices = [(value, _("all") if value == "" else label) for value, label in field.choices]
+    return filterset

@@ -41,6 +41,7 @@ from crm.ui.views.common import (
     can_act_on,
     done,
     is_htmx,
+    label_empty_choices,
     lead_for_action,
     lead_or_404,
     prospect_or_404,
@@ -88,7 +89,7 @@ def lead_filterset(request: HttpRequest, queryset: QuerySet[Lead], *, default_op
     filterset.filters["owner"].queryset = staff_choices(membership.dealer_id)
     if membership.is_salesperson:
         del filterset.filters["owner"]
-    return filterset
+    return label_empty_choices(filterset)
 
 
 @membership_required()
@@ -193,7 +194,7 @@ def _timeline(lead: Lead) -> list[TimelineEntry]:
                 kind=event.kind,
                 title=event.get_kind_display(),
                 detail=detail,
-                by=event.actor_label,
+                by=(event.actor.get_full_name() if event.actor else "") or event.actor_label,
                 css="event",
             )
         )

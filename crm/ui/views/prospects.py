@@ -24,7 +24,7 @@ from crm.services import prospects as prospect_services
 from crm.services.consents import current_consents
 from crm.ui.forms import PROSPECT_FIELDS, ActivityForm, MergeForm, ProspectForm, apply_service_error, staff_choices
 from crm.ui.pagination import keyset_page
-from crm.ui.views.common import actor, done, prospect_or_404, render_page_or_partial, viewer
+from crm.ui.views.common import actor, done, label_empty_choices, prospect_or_404, render_page_or_partial, viewer
 from dealers.access import MANAGERS, membership_required
 
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -40,7 +40,7 @@ def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet
     filterset.filters["owner"].queryset = staff_choices(membership.dealer_id)
     if membership.is_salesperson:
         del filterset.filters["owner"]
-    return filterset
+    return label_empty_choices(filterset)
 
 
 def with_open_leads(queryset: Any) -> Any:
