@@ -198,3 +198,21 @@ class CeleryProcesses:
             text = log.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {log.name}\n" + "\n".join(text))
         return "\n".join(out)
+
+
+def settle(timeout: float = 60.0) -> None:
+    """Wait until every committed change lies below the snapshot horizon.
+
+    The horizon is cluster-wide: a write transaction held open by any session on the server
+    (another test run, say) holds back delivery, by design (no change committed late is skipped).
+    """
+    from django.db import connection
+
+    def horizon_passed() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(max(txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM crm_change"
+            )
+            return bool(cursor.fetchone()[0])
+
+    eventually(horizon_passed, timeout=timeout, interval=0.05, what="the snapshot horizon to pass the last change")
