@@ -49,11 +49,17 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 
 # Debian's Chromium for the browser tests; apt-get only when it is missing.
+# Debian packages the tests drive: chromium (browser tests; a test tool's own browser download
+# fails on these machines) and resource-agents (ocf-tester for the OCF agent). Skipped when present.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium resource-agents:/usr/sbin/ocf-tester
+
 system-packages:
-	@if [ -x /usr/bin/chromium ]; then \
-		echo "chromium: present, skipping apt-get"; \
-	else \
-		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+		pkg=$${entry%%:*}; file=$${entry#*:}; \
+		if [ -x "$$file" ]; then echo "$$pkg: present, skipping apt-get"; else missing="$$missing $$pkg"; fi; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
 clean:
