@@ -32,9 +32,11 @@ from functools import wraps
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 TAKEOVER_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
-REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+REPLAYED_HEADERS = ("Location", "ETag")
 IN_FLIGHT_RETRY_AFTER = 1
 
 
@@ -68,13 +70,20 @@ def _clean_key(raw: str) -> str:
     return key
 
 
-def _replay(record: IdempotencyRecord) -> Response:
-    headers = {**record.response_headers, "Idempotent-Replayed": "true"}
-    content_type = headers.pop("Content-Type", None)
-    return Response(record.response_body, status=record.response_status, headers=headers, content_type=content_type)
+def _replay(record: IdempotencyRecord) -> HttpResponse:
+    """The first answer, byte for byte, marked as a replay."""
+    headers = dict(record.response_headers)
+    content_type = headers.pop("Content-Type", None) or "application/json"
+    response = HttpResponse(
+        record.response_body.encode(), status=record.response_status, content_type=content_type
+    )
+    for name, value in headers.items():
+        response[name] = value
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
-def claim(*, api_key: ApiKey, key: str, fingerprint: str) -> tuple[IdempotencyRecord, Response | None]:
+def claim(*, api_key: ApiKey, key: str, fingerprint: str) -> tuple[IdempotencyRecord, HttpResponse | None]:
     """The in-flight record this request now holds, or a replay of the finished one; 409/422 otherwise."""
     for _attempt in range(3):
         now = timezone.now()
@@ -116,14 +125,14 @@ def claim(*, api_key: ApiKey, key: str, fingerprint: str) -> tuple[IdempotencyRe
 
 def _complete(record: IdempotencyRecord, response: Response) -> None:
     headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
-    if "Content-Type" not in headers and response.content_type:
+    if response.content_type:  # set explicitly (e.g. problem+json); else the renderer's JSON
         headers["Content-Type"] = response.content_type
     done = IdempotencyRecord.objects.filter(
         pk=record.pk, started_at=record.started_at, completed_at__isnull=True
     ).update(
         completed_at=timezone.now(),
         response_status=response.status_code,
-        response_body=response.data,
+        response_body=JSONRenderer().render(response.data).decode(),
         response_headers=headers,
     )
     if not done:
@@ -138,14 +147,14 @@ def _release(record: IdempotencyRecord) -> None:
         logger.warning("idempotency_release_failed", extra={"record_id": record.pk})
 
 
-Handler = Callable[..., Response]
+Handler = Callable[..., Any]
 
 
 def idempotent(handler: Handler) -> Handler:
     """Decorate a view's ``post`` (or any POST handler): honours ``Idempotency-Key`` as described above."""
 
     @wraps(handler)
-    def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Any:
         raw = request.headers.get(HEADER)
         if raw is None or request.method != "POST" or not isinstance(request.auth, ApiKey):
             return handler(view, request, *args, **kwargs)
