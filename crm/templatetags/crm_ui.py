@@ -101,3 +101,11 @@ def phone(value: str | None) -> str:
         return phonenumbers.format_number(phonenumbers.parse(value, "DE"), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return value
+
+
+@register.filter
+def person(user: Any) -> str:
+    """A staff member's name (or email); a dash for nobody."""
+    if user is None:
+        return "\u2013"
+    return user.get_full_name() or user.email

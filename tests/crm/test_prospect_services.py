@@ -36,7 +36,9 @@ def test_creating_normalises_contact_data_and_records_a_change(dealer_a: DealerS
 
 def test_a_bad_phone_number_is_a_field_error_and_nothing_is_saved(dealer_a: DealerSetup) -> None:
     with pytest.raises(ValidationError) as error:
-        prospects.create_prospect(dealer=dealer_a.dealer, actor=SYSTEM, data={"last_name": "X", "phone": "kein Anschluss"})
+        prospects.create_prospect(
+            dealer=dealer_a.dealer, actor=SYSTEM, data={"last_name": "X", "phone": "kein Anschluss"}
+        )
     assert "phone" in error.value.error_dict
     assert not Prospect.objects.filter(dealer=dealer_a.dealer).exists()
 

@@ -1,0 +1,96 @@
+"""Prospect search tolerates typos and umlaut spellings, with pg_trgm and without it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+
+from crm.models import Prospect
+from crm.selectors import has_trigram_search, search_prospects
+from crm.services import prospects
+from dealers.actors import Actor
+from tests.conftest import DealerSetup
+
+SYSTEM = Actor.system("test")
+
+
+@pytest.fixture
+def people(dealer_a: DealerSetup, dealer_b: DealerSetup) -> dict[str, Prospect]:
+    def make(setup: DealerSetup, **data: str) -> Prospect:
+        return prospects.create_prospect(dealer=setup.dealer, actor=SYSTEM, data=data)
+
+    return {
+        "mueller": make(
+            dealer_a, first_name="Jürgen", last_name="Müller", email="jm@example.org", mobile="0170 1234567"
+        ),
+        "schaefer": make(dealer_a, first_name="Anna", last_name="Schäfer", email="anna.schaefer@example.org"),
+        "weiss": make(dealer_a, first_name="Klaus", last_name="Weiß", company="Weiß Bau GmbH"),
+        "meier": make(dealer_a, first_name="Eva", last_name="Meier"),
+        "foreign": make(dealer_b, first_name="Jürgen", last_name="Müller"),
+    }
+
+
+@pytest.fixture
+def without_trigram(db: None) -> Iterator[None]:
+    """The server without pg_trgm: dropped inside the test's transaction, back after its rollback."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP EXTENSION IF EXISTS pg_trgm CASCADE")
+    has_trigram_search.cache_clear()
+    yield
+    has_trigram_search.cache_clear()
+
+
+def _find(setup: DealerSetup, query: str) -> set[str]:
+    found = search_prospects(Prospect.objects.for_dealer(setup.dealer.pk), query)
+    return {p.last_name for p in found}
+
+
+def test_trigram_search_is_available_on_the_test_server(db: None) -> None:
+    has_trigram_search.cache_clear()
+    assert has_trigram_search()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Müller", {"Müller"}),
+        ("Mueller", {"Müller"}),
+        ("MÜLLER jürgen", {"Müller"}),
+        ("Schaefer", {"Schäfer"}),
+        ("Weiss", {"Weiß"}),
+        ("jm@example.org", {"Müller"}),
+        ("+49 170 1234567", {"Müller"}),
+        ("0170/1234567", {"Müller"}),
+    ],
+)
+def test_umlauts_case_email_and_phone_match_on_both_paths(
+    query: str, expected: set[str], people: dict[str, Prospect], dealer_a: DealerSetup, request: pytest.FixtureRequest
+) -> None:
+    has_trigram_search.cache_clear()
+    assert _find(dealer_a, query) == expected
+    request.getfixturevalue("without_trigram")
+    assert not has_trigram_search()
+    assert _find(dealer_a, query) == expected
+
+
+@pytest.mark.parametrize("query", ["Mueler", "Müler", "Schaefr", "Mülller"])
+def test_typos_match_with_trigram(query: str, people: dict[str, Prospect], dealer_a: DealerSetup) -> None:
+    has_trigram_search.cache_clear()
+    found = _find(dealer_a, query)
+    assert found & {"Müller", "Schäfer"}
+    assert "Meier" not in found
+
+
+def test_without_trigram_a_prefix_still_matches(
+    people: dict[str, Prospect], dealer_a: DealerSetup, without_trigram: None
+) -> None:
+    assert _find(dealer_a, "Muel") == {"Müller"}
+    assert _find(dealer_a, "Mueler") == set()  # a typo needs pg_trgm: the fallback is substring only
+
+
+def test_search_never_crosses_dealerships(people: dict[str, Prospect], dealer_a: DealerSetup) -> None:
+    has_trigram_search.cache_clear()
+    found = search_prospects(Prospect.objects.for_dealer(dealer_a.dealer.pk), "Müller")
+    assert list(found) == [people["mueller"]]

@@ -1,0 +1,181 @@
+"""The prospect pages: search, create with a duplicate check, edit with a version, merge duplicates."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from crm.models import Activity, Lead, Prospect, Task
+from crm.services import prospects
+from dealers.actors import Actor
+from dealers.models import AuditEvent
+from tests.conftest import DealerSetup
+from tests.factories import ActivityFactory, LeadFactory, ProspectFactory, TaskFactory
+
+SYSTEM = Actor.system("test")
+
+
+@pytest.fixture
+def seller(dealer_a: DealerSetup, client_for) -> Client:
+    return client_for(dealer_a.user("salesperson"))
+
+
+@pytest.fixture
+def manager(dealer_a: DealerSetup, client_for) -> Client:
+    return client_for(dealer_a.user("sales_manager"))
+
+
+def test_a_misspelled_name_finds_the_prospect(dealer_a: DealerSetup, seller: Client) -> None:
+    mueller = ProspectFactory(dealer=dealer_a.dealer, last_name="Müller", owner=dealer_a.user("salesperson"))
+    ProspectFactory(dealer=dealer_a.dealer, last_name="Schmidt", owner=dealer_a.user("salesperson"))
+    response = seller.get(reverse("prospect_list"), {"q": "Mueler"})
+    assert [p.pk for p in response.context["page"]] == [mueller.pk]
+
+
+def test_the_search_fragment_comes_back_for_htmx(dealer_a: DealerSetup, seller: Client) -> None:
+    ProspectFactory(dealer=dealer_a.dealer, last_name="Müller", owner=dealer_a.user("salesperson"))
+    response = seller.get(reverse("prospect_list"), {"q": "Müller"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert "Müller" in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
+def test_salesperson_lists_only_own_and_unassigned_prospects(
+    dealer_a: DealerSetup, dealer_b: DealerSetup, seller: Client
+) -> None:
+    mine = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    unassigned = ProspectFactory(dealer=dealer_a.dealer, owner=None)
+    colleague = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.other_salesperson.user)
+    ProspectFactory(dealer=dealer_b.dealer)
+    listed = {p.pk for p in seller.get(reverse("prospect_list")).context["page"]}
+    assert listed == {mine.pk, unassigned.pk}
+    assert seller.get(reverse("prospect_detail", args=[colleague.pk])).status_code == 404
+
+
+def test_creating_a_prospect_owned_by_the_salesperson(dealer_a: DealerSetup, seller: Client) -> None:
+    response = seller.post(
+        reverse("prospect_create"),
+        {"kind": "person", "first_name": "Lena", "last_name": "Groß", "mobile": "0170 5555555", "country": "DE",
+         "preferred_language": "de", "origin": "showroom"},
+    )  # fmt: skip
+    prospect = Prospect.objects.get(last_name="Groß")
+    assert response.status_code == 302
+    assert (prospect.owner_id, prospect.mobile) == (dealer_a.user("salesperson").pk, "+491705555555")
+
+
+def test_a_likely_duplicate_is_shown_before_creating(dealer_a: DealerSetup, seller: Client) -> None:
+    existing = ProspectFactory(
+        dealer=dealer_a.dealer, last_name="Müller", email="mueller@example.org", owner=dealer_a.user("salesperson")
+    )
+    data = {"kind": "person", "last_name": "Mueller", "email": "MUELLER@example.org", "country": "DE",
+            "preferred_language": "de", "origin": "showroom"}  # fmt: skip
+    warned = seller.post(reverse("prospect_create"), data)
+    assert warned.status_code == 200
+    assert [p.pk for p in warned.context["matches"]] == [existing.pk]
+    assert Prospect.objects.filter(dealer=dealer_a.dealer).count() == 1
+
+    created = seller.post(reverse("prospect_create"), {**data, "confirm_new": "on"})
+    assert created.status_code == 302
+    assert Prospect.objects.filter(dealer=dealer_a.dealer).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"last_name": "X", "phone": "keine Nummer"}, "phone"),
+        ({"last_name": "X", "email": "nö@"}, "email"),
+        ({"city": "Bonn"}, "last_name"),
+        ({"last_name": "X", "kind": "alien"}, "kind"),
+    ],
+)
+def test_bad_prospect_input_is_an_inline_error(data, field, dealer_a: DealerSetup, seller: Client) -> None:
+    base = {"kind": "person", "country": "DE", "preferred_language": "de", "origin": "showroom", "confirm_new": "on"}
+    response = seller.post(reverse("prospect_create"), {**base, **data})
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert not Prospect.objects.filter(dealer=dealer_a.dealer).exists()
+
+
+def test_a_stale_prospect_edit_is_reported_not_applied(dealer_a: DealerSetup, seller: Client) -> None:
+    prospect = prospects.create_prospect(
+        dealer=dealer_a.dealer, actor=SYSTEM, data={"last_name": "Alt", "owner_id": dealer_a.user("salesperson").pk}
+    )
+    prospects.update_prospect(prospect=prospect, actor=SYSTEM, data={"city": "Bonn"})
+    response = seller.post(
+        reverse("prospect_edit", args=[prospect.pk]),
+        {"kind": "person", "last_name": "Neu", "country": "DE", "preferred_language": "de", "origin": "showroom",
+         "version": 1},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert Prospect.objects.get(pk=prospect.pk).last_name == "Alt"
+
+
+def test_manager_merges_two_prospects_and_nothing_is_lost(dealer_a: DealerSetup, manager: Client) -> None:
+    keep = ProspectFactory(dealer=dealer_a.dealer, last_name="Müller", email="m@example.org")
+    duplicate = ProspectFactory(dealer=dealer_a.dealer, last_name="Mueller", email="M@example.org", phone="+4989111")
+    lead = LeadFactory(prospect=duplicate)
+    activity = ActivityFactory(prospect=duplicate, lead=lead)
+    task = TaskFactory(prospect=duplicate, lead=lead)
+
+    duplicates = manager.get(reverse("duplicate_list"))
+    assert {p.pk for p in duplicates.context["groups"][0].prospects} == {keep.pk, duplicate.pk}
+
+    url = reverse("prospect_merge", args=[keep.pk, duplicate.pk])
+    assert manager.get(url).status_code == 200
+    response = manager.post(url, {"keep": str(keep.pk)})
+
+    assert response.status_code == 302
+    assert Lead.objects.get(pk=lead.pk).prospect_id == keep.pk
+    assert Activity.objects.get(pk=activity.pk).prospect_id == keep.pk
+    assert Task.objects.get(pk=task.pk).prospect_id == keep.pk
+    assert Prospect.objects.get(pk=duplicate.pk).merged_into_id == keep.pk
+    assert AuditEvent.objects.filter(action="prospect.merged", actor=dealer_a.user("sales_manager")).exists()
+    # the merged duplicate is gone from lists and pages
+    assert manager.get(reverse("prospect_detail", args=[duplicate.pk])).status_code == 404
+
+
+def test_merge_keeps_the_chosen_one(dealer_a: DealerSetup, manager: Client) -> None:
+    first = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
+    second = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
+    manager.post(reverse("prospect_merge", args=[first.pk, second.pk]), {"keep": str(second.pk)})
+    assert Prospect.objects.get(pk=first.pk).merged_into_id == second.pk
+
+
+def test_merge_with_garbage_choice_changes_nothing(dealer_a: DealerSetup, manager: Client) -> None:
+    first = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
+    second = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
+    response = manager.post(reverse("prospect_merge", args=[first.pk, second.pk]), {"keep": "somebody"})
+    assert response.status_code == 200
+    assert "keep" in response.context["form"].errors
+    assert not Prospect.objects.filter(merged_into__isnull=False).exists()
+
+
+def test_merging_with_another_dealers_prospect_is_404(
+    dealer_a: DealerSetup, dealer_b: DealerSetup, manager: Client
+) -> None:
+    mine = ProspectFactory(dealer=dealer_a.dealer)
+    foreign = ProspectFactory(dealer=dealer_b.dealer)
+    response = manager.post(reverse("prospect_merge", args=[mine.pk, foreign.pk]), {"keep": str(mine.pk)})
+    assert response.status_code == 404
+    assert Prospect.objects.get(pk=foreign.pk).merged_into_id is None
+
+
+def test_prospect_page_shows_leads_and_timeline(dealer_a: DealerSetup, manager: Client) -> None:
+    prospect = ProspectFactory(dealer=dealer_a.dealer)
+    lead = LeadFactory(prospect=prospect, model_name="Rafale")
+    ActivityFactory(prospect=prospect, subject="Beratung im Autohaus")
+    page = manager.get(reverse("prospect_detail", args=[prospect.pk]))
+    assert [x.pk for x in page.context["leads"]] == [lead.pk]
+    assert "Beratung im Autohaus" in page.content.decode()
+
+
+def test_logging_a_note_on_the_prospect(dealer_a: DealerSetup, seller: Client) -> None:
+    prospect = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    response = seller.post(
+        reverse("prospect_log_activity", args=[prospect.pk]), {"kind": "note", "body": "Ruft zurück"}
+    )
+    assert response.status_code == 302
+    assert Activity.objects.get(prospect=prospect).body == "Ruft zurück"
