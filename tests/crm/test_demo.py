@@ -1,0 +1,90 @@
+"""Demo prospects and leads: every stage present, no change-log flood, idempotent, deterministic."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+from django.utils import timezone
+
+from crm.models import Activity, Change, Consent, Lead, LeadEvent, Prospect, Task
+from crm.normalize import normalize_email
+from crm.services.prospects import _refresh_derived
+from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER
+
+pytestmark = pytest.mark.django_db
+
+SELLER = f"verkauf@{FIRST_DEALER_NUMBER}.{DEMO_DOMAIN}"
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", "--dealers", "4", "--prospects-per-dealer", "8", *args, stdout=out)
+    return out.getvalue()
+
+
+def _names() -> list[tuple[str, str, str, str]]:
+    return list(
+        Prospect.objects.order_by("dealer__number", "last_name", "first_name", "email", "postcode").values_list(
+            "dealer__number", "last_name", "first_name", "email"
+        )
+    )
+
+
+def test_seed_fills_every_stage_without_change_log_rows() -> None:
+    output = seed()
+    assert "crm:" in output
+
+    stages = set(Lead.objects.values_list("stage", flat=True))
+    assert stages == set(Lead.Stage.values)
+    assert Prospect.objects.order_by().values("dealer").distinct().count() == 4
+    assert Activity.objects.exists()
+    assert Task.objects.exists()
+    assert Consent.objects.exists()
+    assert not Change.objects.exists()
+    assert not Prospect.objects.exclude(version=1).exists()
+    assert not Lead.objects.exclude(version=1).exists()
+    assert not Lead.objects.filter(stage="lost", lost_reason__isnull=True).exists()
+    assert not Lead.objects.filter(stage__in=["won", "lost"], closed_at__isnull=True).exists()
+    # every lead has its history, starting with its creation
+    assert not Lead.objects.annotate(n=Count("events")).filter(n=0).exists()
+    assert LeadEvent.objects.filter(kind="created").count() == Lead.objects.count()
+
+
+def test_search_fields_are_filled_like_the_services_fill_them() -> None:
+    seed()
+    for prospect in Prospect.objects.order_by("?")[:50]:
+        stored = (prospect.search_text, prospect.email_normalized)
+        _refresh_derived(prospect)
+        assert stored == (prospect.search_text, prospect.email_normalized)
+        assert prospect.email_normalized == normalize_email(prospect.email)
+
+
+def test_the_demo_salesperson_starts_with_fresh_leads_on_the_clock_and_overdue_tasks() -> None:
+    seed()
+    now = timezone.now()
+    running = Lead.objects.filter(
+        owner__email=SELLER, stage="new", first_contacted_at__isnull=True, first_contact_due_at__gt=now
+    )
+    assert running.count() >= 3
+    overdue = Task.objects.filter(assignee__email=SELLER, done_at__isnull=True, due_at__lt=now)
+    assert overdue.count() >= 2
+
+
+def test_seeding_again_adds_nothing() -> None:
+    seed()
+    counts = (Prospect.objects.count(), Lead.objects.count(), Activity.objects.count(), Task.objects.count())
+    output = seed()
+    assert (Prospect.objects.count(), Lead.objects.count(), Activity.objects.count(), Task.objects.count()) == counts
+    assert "already had prospects" in output
+
+
+def test_the_same_seed_gives_the_same_people() -> None:
+    seed("--seed", "7")
+    first = _names()
+    for model in (LeadEvent, Activity, Task, Consent, Lead, Prospect):
+        model.objects.all().delete()
+    seed("--seed", "7")
+    assert _names() == first
