@@ -364,6 +364,54 @@ def first_contact_due(*, dealer: Dealer, start: datetime) -> tuple[datetime, dic
     return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": counted}
 
 
+# --- Summary for people ---------------------------------------------------------------------------------
+
+
+def routing_summary(decisions: dict[str, Any], *, due: datetime) -> list[str]:
+    """The decisions as short lines for the lead's history (the UI shows them; ``crm`` never imports ``sync``)."""
+    dealer = decisions["dealer"]
+    method = dealer.get("method")
+    if method == "chosen":
+        why = _("chosen by the customer")
+    elif method == "territory":
+        why = _("postcode territory %(prefix)s") % {"prefix": dealer.get("territory", "")}
+    else:
+        why = _("nearest active dealership")
+        if "distance_km" in dealer:
+            why += f" ({dealer['distance_km']} km)"
+    lines = [_("Dealership %(number)s %(name)s: %(why)s") % {**dealer, "why": why}]
+    lines += [
+        _("Skipped dealership %(dealer)s: %(reason)s") % {"dealer": s["dealer"], "reason": s["reason"]}
+        for s in dealer.get("skipped", [])
+    ]
+    prospect = decisions["prospect"]
+    if prospect.get("matched"):
+        lines.append(_("Known prospect, matched by %(key)s") % {"key": prospect.get("by", "")})
+    else:
+        lines.append(_("New prospect"))
+    person = decisions["salesperson"]
+    if person.get("user_id"):
+        lines.append(
+            _("Salesperson %(name)s: %(reason)s") % {"name": person.get("name", ""), "reason": person["reason"]}
+        )
+    else:
+        lines.append(_("No salesperson: %(reason)s") % {"reason": person["reason"]})
+    skipped = [
+        f"{s['name']} ({s['reason']}" + (f", {s['open_leads']}/{s['capacity']}" if "capacity" in s else "") + ")"
+        for s in person.get("skipped", [])
+    ]
+    if skipped:
+        lines.append(_("Skipped: %(people)s") % {"people": "; ".join(skipped)})
+    lines.append(
+        _("First contact due %(due)s (%(minutes)s working minutes)")
+        % {
+            "due": timezone.localtime(due).strftime("%d.%m.%Y %H:%M"),
+            "minutes": decisions["first_contact"]["working_minutes"],
+        }
+    )
+    return [str(line) for line in lines]
+
+
 # --- The whole route -------------------------------------------------------------------------------------
 
 
@@ -419,6 +467,7 @@ def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = Non
             "document": document_id,
         },
     }
+    decisions["summary"] = routing_summary(decisions, due=due)
     lead = lead_services.create_lead(
         prospect=prospect,
         actor=actor,

@@ -186,6 +186,8 @@ def _timeline(lead: Lead) -> list[TimelineEntry]:
             )
         elif event.kind == LeadEvent.Kind.ESCALATED:
             detail = _("level %(level)s") % {"level": event.data.get("level", "?")}
+        elif event.kind == LeadEvent.Kind.ROUTED:
+            detail = "\n".join(str(line) for line in event.data.get("summary", []))  # written by the lead router
         elif event.kind == LeadEvent.Kind.CREATED:
             detail = str(dict(Lead.Source.choices).get(event.data.get("source"), ""))
         entries.append(

@@ -8,6 +8,8 @@ from datetime import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.urls import reverse
+from django.utils import translation
 
 from crm.models import Consent, Lead, LeadEvent, Prospect
 from dealers.actors import Actor
@@ -273,7 +275,7 @@ def test_routing_decisions_are_recorded_on_the_lead(network: Network) -> None:
     events = list(routed.lead.events.values_list("kind", flat=True))
     assert events == ["created", "routed", "assigned"]
     recorded = routed.lead.events.get(kind="routed").data
-    assert set(recorded) == {"dealer", "prospect", "salesperson", "first_contact", "channel"}
+    assert set(recorded) == {"dealer", "prospect", "salesperson", "first_contact", "channel", "summary"}
     assert recorded["channel"]["external_reference"] == "WEB-4711"
     assert recorded["salesperson"]["reason"] == "round robin"
     assert recorded["salesperson"]["user_id"] == routed.lead.owner_id
@@ -331,3 +333,27 @@ def test_family_member_at_the_same_address_is_not_matched(network: Network) -> N
     )
     assert routed.prospect_created
     assert Prospect.objects.filter(dealer=network.a.dealer, last_name="Musterfrau").count() == 2
+
+
+def test_summary_lines_explain_the_routing_to_people(network: Network) -> None:
+    first, second, _third = network.salespeople
+    _absent(first)
+    Dealer.objects.filter(pk=network.b.dealer.pk).update(is_active=False)
+    with translation.override("en"):
+        routed = route_intake(intake=make_intake(customer={"postcode": "80331"}), actor=ACTOR)
+    summary = routed.lead.events.get(kind="routed").data["summary"]
+    assert summary[0] == f"Dealership {network.a.dealer.number} {network.a.dealer.name}: postcode territory 80"
+    assert summary[1] == f"Skipped dealership {network.b.dealer.number}: inactive (holds territory 803)"
+    assert summary[2] == "New prospect"
+    assert summary[3] == f"Salesperson {second.user.get_full_name()}: round robin"
+    assert summary[4] == f"Skipped: {first.user.get_full_name()} (absent)"
+    assert summary[5].startswith("First contact due ")
+
+
+def test_lead_page_shows_the_routing_decisions(network: Network, client_for) -> None:
+    with translation.override("en"):
+        routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
+    client = client_for(network.a.user("sales_manager"))
+    page = client.get(reverse("lead_detail", kwargs={"pk": routed.lead.pk})).content.decode()
+    assert "postcode territory 80" in page
+    assert "round robin" in page
