@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.parsers import BaseParser
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.base import ApiView
+from crm.api.conditional import etag
 from crm.api.errors import PROBLEM_CONTENT_TYPE, problem
 from crm.api.idempotency import idempotent
 from crm.api.permissions import requires_scopes
@@ -155,7 +157,10 @@ class IntakeLeadView(ApiView):
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
         if outcome.accepted:
-            response = Response(outcome.body, status=201)
+            # Location: the lead in the dealership's API (the dealer system reads it with its own key).
+            location = request.build_absolute_uri(reverse("api_lead_detail", kwargs={"pk": outcome.body["lead_id"]}))
+            version = outcome.document.lead.version if outcome.document.lead else 1
+            response = Response(outcome.body, status=201, headers={"Location": location, "ETag": etag(version)})
             # Set now, not at rendering: the idempotency record stores the headers before rendering, and a
             # replay would otherwise carry Django's default text/html.
             response["Content-Type"] = "application/json"

@@ -456,7 +456,7 @@ def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = Non
         created = False
 
     due, due_decision = first_contact_due(dealer=dealer, start=now)
-    decisions = {
+    decisions: dict[str, Any] = {
         "dealer": {"number": dealer.number, "name": dealer.name, **dealer_decision},
         "prospect": prospect_decision,
         "salesperson": salesperson_decision,

@@ -171,6 +171,8 @@ def test_same_intake_twice_with_one_idempotency_key_gives_one_lead(
     assert (first.status_code, second.status_code) == (201, 201)
     assert second.json() == first.json()
     assert second["Idempotent-Replayed"] == "true"
+    assert second["Location"] == first["Location"]
+    assert first["Location"].endswith(f"/api/v1/leads/{first.json()['lead_id']}/")
     assert Lead.objects.count() == 1
     assert Change.objects.filter(type="lead.created").count() == 1
     assert IntakeDocument.objects.filter(status="accepted").count() == 1
