@@ -209,6 +209,7 @@ class ActivityForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"].required = False
         self.fields["occurred_at"].initial = None  # empty means "now", to the second
+        self.fields["occurred_at"].show_hidden_initial = False
         self.fields["occurred_at"].help_text = _("Leave empty for now.")
 
     def _post_clean(self) -> None:

@@ -1,0 +1,200 @@
+"""The manufacturer's admin for the prospect and lead domain: network-wide reading, the lead desk, lost reasons.
+
+Prospects, leads, activities, tasks, consents and the change log are read-only here: rows change only
+through ``crm.services`` (the dealership UI, the API, sync). The lead desk's one write, taking a lead
+back from a salesperson so the dealership reassigns it, is an admin action that calls the service.
+The manufacturer maintains the list of lost reasons.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from crm.models import Activity, Change, Consent, Lead, LeadEvent, LostReason, Prospect, Task
+from crm.services import leads as lead_services
+from dealers.actors import Actor
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewing only: the domain's rows change through services, never through admin forms."""
+
+    show_full_result_count = False  # no second COUNT(*) over network-wide tables
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LeadInline(ReadOnlyInline):
+    model = Lead
+    fk_name = "prospect"
+    fields = ("created_at", "model_name", "source", "stage", "owner")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+
+class LeadEventInline(ReadOnlyInline):
+    model = LeadEvent
+    fields = ("at", "kind", "from_stage", "to_stage", "actor_label", "data")
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Prospect)
+class ProspectAdmin(ReadOnlyAdmin):
+    list_display = ("display_name", "dealer", "email", "postcode", "city", "owner", "origin", "created_at")
+    list_filter = ("origin", "kind", ("merged_into", admin.EmptyFieldListFilter), "dealer__region")
+    search_fields = ("last_name", "first_name", "company", "email_normalized", "phone", "mobile", "=dealer__number")
+    list_select_related = ("dealer", "owner")
+    readonly_fields: ClassVar = [f.name for f in Prospect._meta.fields if f.name not in ("search_text",)]
+    exclude = ("search_text",)
+    inlines = (LeadInline,)
+
+
+class FirstContactOverdueFilter(admin.SimpleListFilter):
+    title = _("first contact")
+    parameter_name = "first_contact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("overdue", _("overdue")), ("waiting", _("waiting, in time")), ("done", _("made"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        now = timezone.now()
+        waiting = Q(first_contacted_at__isnull=True, stage=Lead.Stage.NEW)
+        if self.value() == "overdue":
+            return queryset.filter(waiting, first_contact_due_at__lt=now)
+        if self.value() == "waiting":
+            return queryset.filter(waiting).exclude(first_contact_due_at__lt=now)
+        if self.value() == "done":
+            return queryset.filter(first_contacted_at__isnull=False)
+        return queryset
+
+
+@admin.register(Lead)
+class LeadAdmin(ReadOnlyAdmin):
+    """The manufacturer's lead desk: every lead of the network, where it stands, who works it."""
+
+    list_display = (
+        "created_at",
+        "dealer",
+        "prospect",
+        "model_name",
+        "source",
+        "stage",
+        "owner",
+        "first_contact_due_at",
+        "first_contacted_at",
+    )
+    list_filter = (
+        "stage",
+        FirstContactOverdueFilter,
+        ("owner", admin.EmptyFieldListFilter),
+        "source",
+        "lead_type",
+        "dealer__region",
+        "lost_reason",
+    )
+    search_fields = ("prospect__last_name", "prospect__email_normalized", "model_name", "=dealer__number", "=id")
+    list_select_related = ("dealer", "prospect", "owner", "lost_reason")
+    date_hierarchy = "created_at"
+    readonly_fields: ClassVar = [f.name for f in Lead._meta.fields]
+    inlines = (LeadEventInline,)
+    actions = ("return_to_dealership",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The list's action needs the lead desk's change permission; a single lead stays read-only.
+        return obj is None and super(ReadOnlyAdmin, self).has_change_permission(request, obj)
+
+    @admin.action(description=_("Take back from the salesperson (the dealership reassigns)"), permissions=["change"])
+    def return_to_dealership(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        actor = Actor.for_user(request.user)
+        done = 0
+        for lead in queryset.filter(owner__isnull=False).exclude(stage__in=Lead.CLOSED_STAGES).order_by("pk"):
+            try:
+                lead_services.assign_lead(lead=lead, to_user_id=None, actor=actor, reason="lead desk")
+            except ValidationError as error:
+                self.message_user(request, f"{lead}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(
+            request, ngettext("%(n)d lead taken back.", "%(n)d leads taken back.", done) % {"n": done}, messages.SUCCESS
+        )
+
+
+@admin.register(LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    """The manufacturer's managed list; a reason in use is deactivated, never deleted."""
+
+    list_display = ("code", "label_de", "label_en", "is_active", "position")
+    list_editable = ("label_de", "label_en", "is_active", "position")
+    search_fields = ("code", "label_de", "label_en")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("code",) if obj is not None else ()
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "dealer", "prospect", "kind", "direction", "subject", "author_label")
+    list_filter = ("kind", "direction")
+    search_fields = ("subject", "prospect__last_name", "=dealer__number")
+    list_select_related = ("dealer", "prospect")
+    readonly_fields: ClassVar = [f.name for f in Activity._meta.fields]
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ("due_at", "dealer", "title", "assignee", "done_at")
+    list_filter = (("done_at", admin.EmptyFieldListFilter),)
+    search_fields = ("title", "=dealer__number")
+    list_select_related = ("dealer", "assignee")
+    readonly_fields: ClassVar = [f.name for f in Task._meta.fields]
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ("at", "dealer", "prospect", "purpose", "status", "source", "double_opt_in_at")
+    list_filter = ("purpose", "status")
+    search_fields = ("prospect__last_name", "prospect__email_normalized", "=dealer__number")
+    list_select_related = ("dealer", "prospect")
+    readonly_fields: ClassVar = [f.name for f in Consent._meta.fields]
+
+
+@admin.register(Change)
+class ChangeAdmin(ReadOnlyAdmin):
+    """The change log that the API's feed and sync's relay read; never edited."""
+
+    list_display = ("id", "occurred_at", "dealer", "type", "object_type", "object_id", "version", "txid")
+    list_filter = ("type", "object_type")
+    search_fields = ("=object_id", "=event_id", "=dealer__number")
+    list_select_related = ("dealer",)
+    readonly_fields: ClassVar = [f.name for f in Change._meta.fields]
+    ordering = ("-id",)
