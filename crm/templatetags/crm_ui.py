@@ -109,3 +109,16 @@ def person(user: Any) -> str:
     if user is None:
         return "\u2013"
     return user.get_full_name() or user.email
+
+
+@register.filter
+def floordiv(value: int, divisor: Any) -> int:
+    """``600|floordiv:bars``: integer division; a list divisor counts its items."""
+    count = len(divisor) if isinstance(divisor, list | tuple) else int(divisor)
+    return int(value) // count if count else 0
+
+
+@register.filter
+def rsub(value: int, base: int) -> int:
+    """``x|rsub:190`` is ``190 - x`` (SVG y grows downwards)."""
+    return int(base) - int(value)

@@ -294,6 +294,7 @@ class TaskForm(forms.Form):
         super().__init__(*args, **kwargs)
         if membership.is_manager:
             self.fields["assignee"].queryset = staff_choices(membership.dealer_id)
+            self.fields["assignee"].empty_label = _("(me)")
         else:
             del self.fields["assignee"]
 

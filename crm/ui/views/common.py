@@ -67,12 +67,13 @@ def prospect_or_404(request: HttpRequest, pk: Any) -> Prospect:
 
 def label_empty_choices(filterset: Any) -> Any:
     """Filter selects say "all" instead of django-filter's dashes."""
-    from django import forms
     from django.utils.translation import gettext as _
 
     for field in filterset.form.fields.values():
-        if isinstance(field, forms.ModelChoiceField):
-            field.empty_label = _("all")
-        elif isinstance(field, forms.ChoiceField):
-            field.choices = [(value, _("all") if value == "" else label) for value, label in field.choices]
+        if getattr(field, "empty_label", None) is None:
+            continue
+        field.empty_label = _("all")
+        raw = getattr(field.choices, "choices", None)  # django-filter's iterator over the declared choices
+        if raw is not None:
+            field.choices = raw  # rebinds the widget's iterator to this field and its new label
     return filterset

@@ -27,6 +27,7 @@ def report_overview(request: HttpRequest) -> HttpResponse:
         period = "90"
     since = timezone.now() - timezone.timedelta(days=int(period))
     leads = leads_for(viewer(request))
+    trend = reports.first_contact_by_week(leads, since)
     context = {
         "period": period,
         "periods": list(PERIODS.items()),
@@ -34,7 +35,9 @@ def report_overview(request: HttpRequest) -> HttpResponse:
         "conversion_by_source": reports.conversion_by(leads, "source", since),
         "conversion_by_model": reports.conversion_by(leads, "model_name", since),
         "median_first_contact": reports.median_first_contact(leads, since),
-        "first_contact_trend": reports.first_contact_by_week(leads, since),
+        "first_contact_trend": trend,
+        "first_contact_top": max((bar.value for bar in trend), default=0),
+        "first_contact_label_every": max(1, len(trend) // 10),
         "closed": reports.closed_since(leads, since),
         "pipeline": reports.pipeline_by_stage(leads),
     }
