@@ -53,6 +53,16 @@ def batch_size() -> int:
     return int(_knob("SYNC_BATCH_SIZE", 100))
 
 
+def cursor_every() -> int:
+    """Write the cursor after this many delivered events at the latest (see relay._Progress)."""
+    return max(1, int(_knob("SYNC_CURSOR_EVERY", 50)))
+
+
+def cursor_seconds() -> float:
+    """... or after this many seconds."""
+    return _knob("SYNC_CURSOR_SECONDS", 0.25)
+
+
 def task_budget_seconds() -> float:
     """How long one relay task delivers before it hands over (it re-queues itself if work remains)."""
     return _knob("SYNC_TASK_BUDGET_SECONDS", 30.0)

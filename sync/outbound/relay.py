@@ -334,6 +334,44 @@ def _resolve_replayed_dead_letters(destination: Destination, delivered: list[Eve
     ).update(status=DeadLetter.Status.DELIVERED, resolved_at=timezone.now(), resolved_by="replay")
 
 
+class _Progress:
+    """Delivered events whose cursor move is still to be written.
+
+    The cursor is written every ``SYNC_CURSOR_EVERY`` events or ``SYNC_CURSOR_SECONDS`` (and always
+    before a failure is recorded and when the run ends): one commit per event would cost more than
+    the HTTP call. A worker that dies delivers at most that many events again, same ids, same order.
+    """
+
+    def __init__(self, destination: Destination, token: uuid.UUID, run: Run, *, has_dead: bool) -> None:
+        self.destination, self.token, self.run, self.has_dead = destination, token, run, has_dead
+        self.events: list[Event] = []
+        self.latency_ms = 0
+        self.since = time.monotonic()
+
+    def add(self, events: list[Event]) -> bool:
+        now = timezone.now()
+        self.events.extend(events)
+        self.latency_ms += sum(_latency_ms(event, now) for event in events)
+        if len(self.events) >= config.cursor_every() or time.monotonic() - self.since >= config.cursor_seconds():
+            return self.flush()
+        return True
+
+    def flush(self) -> bool:
+        """Write the cursor; False if the lease was lost (replay, pause or expiry): stop delivering."""
+        self.since = time.monotonic()
+        if not self.events:
+            return True
+        events, latency = self.events, self.latency_ms
+        self.events, self.latency_ms = [], 0
+        if not _advance(self.destination, self.token, events[-1], delivered=len(events)):
+            logger.info("sync_lease_lost", extra={"destination_id": self.destination.pk})
+            return False
+        self.run.count(self.destination.pk, delivered=len(events), latency_ms=latency)
+        if self.has_dead:
+            _resolve_replayed_dead_letters(self.destination, events)
+        return True
+
+
 def deliver_destination(destination: Destination, token: uuid.UUID, *, deadline: float, run: Run) -> None:
     """Deliver the destination's stream until it is empty, fails, loses its lease or the time is up."""
     _retry_dead_letters(destination, token, run)
@@ -345,45 +383,45 @@ def deliver_destination(destination: Destination, token: uuid.UUID, *, deadline:
         has_dead = DeadLetter.objects.filter(
             destination=destination, status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.RETRYING]
         ).exists()
+        progress = _Progress(destination, token, run, has_dead=has_dead)
         if destination.transport == Destination.Transport.FILE_DROP:
             chunks: list[list[Event]] = [events]
         else:
             chunks = [[event] for event in events]
         for chunk in chunks:
-            while True:
-                outcome = _send(destination, chunk)
-                if outcome.ok:
-                    now = timezone.now()
-                    if not _advance(destination, token, chunk[-1], delivered=len(chunk)):
-                        logger.info("sync_lease_lost", extra={"destination_id": destination.pk})
-                        return
-                    run.count(
-                        destination.pk,
-                        delivered=len(chunk),
-                        latency_ms=sum(_latency_ms(event, now) for event in chunk),
-                    )
-                    if has_dead:
-                        _resolve_replayed_dead_letters(destination, chunk)
-                    break
-                run.count(destination.pk, failed=1)
-                held, delay = _record_failure(destination, token, chunk[0], outcome)
-                if not held:
-                    return
-                if delay is None:  # dead-lettered: the stream goes on with the next event
-                    run.dead_lettered += 1
-                    if len(chunk) > 1:
-                        return  # a file batch: read the rest afresh
-                    break
-                if (
-                    delay.total_seconds() > config.inline_wait_seconds()
-                    or time.monotonic() + delay.total_seconds() > deadline
-                ):
-                    return  # the sweep wakes the destination when the attempt is due
-                time.sleep(delay.total_seconds())
-            if time.monotonic() >= deadline:
-                run.more = True
+            if not _deliver_chunk(destination, token, chunk, progress, deadline=deadline):
+                progress.flush()
                 return
+            if time.monotonic() >= deadline:
+                if progress.flush():
+                    run.more = True
+                return
+        if not progress.flush():
+            return
     run.more = True
+
+
+def _deliver_chunk(
+    destination: Destination, token: uuid.UUID, chunk: list[Event], progress: _Progress, *, deadline: float
+) -> bool:
+    """Deliver one event (or one file batch), retrying inline while the wait is short; False: stop this run."""
+    run = progress.run
+    while True:
+        outcome = _send(destination, chunk)
+        if outcome.ok:
+            return progress.add(chunk)
+        run.count(destination.pk, failed=1)
+        if not progress.flush():  # the cursor must stand right before the failing event
+            return False
+        held, delay = _record_failure(destination, token, chunk[0], outcome)
+        if not held:
+            return False
+        if delay is None:  # dead-lettered: the stream goes on with the next event
+            run.dead_lettered += 1
+            return len(chunk) == 1  # a file batch: read the rest afresh
+        if delay.total_seconds() > config.inline_wait_seconds() or time.monotonic() + delay.total_seconds() > deadline:
+            return False  # the sweep wakes the destination when the attempt is due
+        time.sleep(delay.total_seconds())
 
 
 def relay_dealer(*, dealer_id: int, budget_seconds: float | None = None) -> Run:

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -160,6 +161,11 @@ class Simulator:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real receiver behind a proxy
     server: SimulatorServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Answer without waiting for Nagle: headers and body go out as separate writes.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug(format, *args)
