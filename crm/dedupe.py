@@ -123,14 +123,14 @@ def duplicate_groups(queryset: QuerySet[Prospect], *, limit: int = 50) -> list[D
     active = queryset.filter(merged_into__isnull=True, erased_at__isnull=True)
     keyed: list[tuple[str, str, Q]] = []
 
-    for row in (
+    for email_row in (
         active.exclude(email_normalized="")
         .values("email_normalized")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .order_by("email_normalized")[:limit]
     ):
-        keyed.append(("email", row["email_normalized"], Q(email_normalized=row["email_normalized"])))
+        keyed.append(("email", email_row["email_normalized"], Q(email_normalized=email_row["email_normalized"])))
 
     for number in _shared_phone_numbers(active, limit):
         keyed.append(("phone", number, Q(phone=number) | Q(mobile=number)))
@@ -157,7 +157,7 @@ def duplicate_groups(queryset: QuerySet[Prospect], *, limit: int = 50) -> list[D
     condition = Q()
     for _reason, _key, q in keyed:
         condition |= q
-    prospects = list(
+    prospects: list[Prospect] = list(
         active.alias(_name_key=NameKey(F("last_name")))
         .filter(condition)
         .select_related("owner")

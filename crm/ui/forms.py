@@ -6,7 +6,8 @@ Forms that change an existing record carry its ``version``; the view passes it t
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -88,7 +89,7 @@ class ProspectForm(forms.ModelForm):
     def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if membership.is_manager:
-            self.fields["owner"].queryset = staff_choices(membership.dealer_id)
+            _choice(self, "owner").queryset = staff_choices(membership.dealer_id)
         else:
             del self.fields["owner"]
         if not creating:
@@ -164,7 +165,7 @@ class LeadForm(forms.ModelForm):
     def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if creating and membership.is_manager:
-            self.fields["owner"].queryset = staff_choices(membership.dealer_id)
+            _choice(self, "owner").queryset = staff_choices(membership.dealer_id)
         else:
             del self.fields["owner"]  # reassigning is its own action with its own history entry
         self.fields["model_name"].widget.attrs["list"] = "model-names"
@@ -190,7 +191,7 @@ class LeadForm(forms.ModelForm):
     def service_data(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in LEAD_FIELDS if name in self.cleaned_data}
 
-    def field_groups(self) -> list[tuple[str, list[Any]]]:
+    def field_groups(self) -> list[tuple[Any, list[Any]]]:
         groups = [
             (_("Vehicle of interest"), VEHICLE_FIELDS),
             (_("Trade-in"), TRADEIN_FIELDS),
@@ -237,7 +238,7 @@ class ScheduleForm(forms.Form):
 
     def clean_due_at(self) -> Any:
         value = self.cleaned_data["due_at"]
-        if value < timezone.now() - timezone.timedelta(minutes=5):
+        if value < timezone.now() - timedelta(minutes=5):
             raise ValidationError(_("Choose a time in the future."))
         return value
 
@@ -256,7 +257,7 @@ class StageForm(VersionedForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         stage = data.get("stage")
         if stage == Lead.Stage.LOST and not data.get("lost_reason"):
             self.add_error("lost_reason", _("Choose why the lead was lost."))
@@ -271,8 +272,8 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, dealer_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = staff_choices(dealer_id)
-        self.fields["owner"].empty_label = _("(unassigned)")
+        _choice(self, "owner").queryset = staff_choices(dealer_id)
+        _choice(self, "owner").empty_label = _("(unassigned)")
 
 
 class MergeForm(forms.Form):
@@ -280,7 +281,7 @@ class MergeForm(forms.Form):
 
     def __init__(self, *args: Any, first: Prospect, second: Prospect, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["keep"].choices = [(str(first.pk), first.display_name), (str(second.pk), second.display_name)]
+        _choice(self, "keep").choices = [(str(first.pk), first.display_name), (str(second.pk), second.display_name)]
         self.fields["keep"].initial = str(first.pk)
 
 
@@ -293,10 +294,15 @@ class TaskForm(forms.Form):
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if membership.is_manager:
-            self.fields["assignee"].queryset = staff_choices(membership.dealer_id)
-            self.fields["assignee"].empty_label = _("(me)")
+            _choice(self, "assignee").queryset = staff_choices(membership.dealer_id)
+            _choice(self, "assignee").empty_label = _("(me)")
         else:
             del self.fields["assignee"]
+
+
+def _choice(form: forms.BaseForm, name: str) -> Any:
+    """A choice field of ``form``, typed loosely (queryset, empty label and choices differ by kind)."""
+    return cast(Any, form.fields[name])
 
 
 def apply_service_error(form: forms.BaseForm, error: ValidationError) -> None:

@@ -20,7 +20,7 @@ SYSTEM = Actor.system("test")
 
 @pytest.fixture
 def lead(dealer_a: DealerSetup) -> Lead:
-    prospect = ProspectFactory(dealer=dealer_a.dealer)
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer)
     return leads.create_lead(prospect=prospect, actor=SYSTEM, data={"model_name": "Clio"})
 
 
@@ -45,7 +45,7 @@ def test_an_activity_cannot_lie_in_the_future(lead: Lead) -> None:
 
 
 def test_an_activity_of_another_prospects_lead_is_refused(lead: Lead, dealer_a: DealerSetup) -> None:
-    other = ProspectFactory(dealer=dealer_a.dealer)
+    other = ProspectFactory.create(dealer=dealer_a.dealer)
     with pytest.raises(ValidationError):
         activities.log_activity(prospect=other, lead=lead, actor=SYSTEM, data={"kind": "note"})
 
@@ -135,6 +135,6 @@ def test_updating_a_lead_records_what_changed(lead: Lead) -> None:
 
 
 def test_an_escalation_is_recorded_on_the_lead(dealer_a: DealerSetup) -> None:
-    lead = LeadFactory(prospect__dealer=dealer_a.dealer)
+    lead = LeadFactory.create(prospect__dealer=dealer_a.dealer)
     leads.record_escalation(lead=lead, level=1, notified_user_id=dealer_a.user("sales_manager").pk, actor=SYSTEM)
     assert lead.events.get(kind="escalated").data == {"level": 1, "notified": dealer_a.user("sales_manager").pk}

@@ -13,7 +13,7 @@ from tests.factories import ActivityFactory, LeadFactory, ProspectFactory, TaskF
 
 
 def _staff(group: str):
-    user = UserFactory(email=f"{group.split()[0].lower()}@hq.test.crm.example", is_staff=True)
+    user = UserFactory.create(email=f"{group.split()[0].lower()}@hq.test.crm.example", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return user
 
@@ -22,9 +22,9 @@ def _staff(group: str):
 def test_changelists_render_with_search_and_filters(
     model: str, dealer_a: DealerSetup, manufacturer_admin, client_for
 ) -> None:
-    lead = LeadFactory(prospect__dealer=dealer_a.dealer)
-    ActivityFactory(prospect=lead.prospect, lead=lead)
-    TaskFactory(prospect=lead.prospect)
+    lead = LeadFactory.create(prospect__dealer=dealer_a.dealer)
+    ActivityFactory.create(prospect=lead.prospect, lead=lead)
+    TaskFactory.create(prospect=lead.prospect)
     client = client_for(manufacturer_admin)
     assert client.get(reverse(f"admin:crm_{model}_changelist") + "?q=a").status_code == 200
 
@@ -32,17 +32,19 @@ def test_changelists_render_with_search_and_filters(
 def test_lead_desk_filters_overdue_first_contacts(dealer_a: DealerSetup, client_for) -> None:
     from django.utils import timezone
 
-    overdue = LeadFactory(
+    overdue = LeadFactory.create(
         prospect__dealer=dealer_a.dealer, first_contact_due_at=timezone.now() - timezone.timedelta(hours=1)
     )
-    LeadFactory(prospect__dealer=dealer_a.dealer, first_contact_due_at=timezone.now() + timezone.timedelta(hours=1))
+    LeadFactory.create(
+        prospect__dealer=dealer_a.dealer, first_contact_due_at=timezone.now() + timezone.timedelta(hours=1)
+    )
     response = client_for(_staff(LEAD_DESK)).get(reverse("admin:crm_lead_changelist") + "?first_contact=overdue")
     assert [lead.pk for lead in response.context["cl"].result_list] == [overdue.pk]
 
 
 def test_lead_desk_takes_a_lead_back_through_the_service(dealer_a: DealerSetup, client_for) -> None:
     seller = dealer_a.user("salesperson")
-    lead = LeadFactory(prospect__dealer=dealer_a.dealer, owner=seller)
+    lead = LeadFactory.create(prospect__dealer=dealer_a.dealer, owner=seller)
     desk = _staff(LEAD_DESK)
     response = client_for(desk).post(
         reverse("admin:crm_lead_changelist"), {"action": "return_to_dealership", "_selected_action": [lead.pk]}
@@ -55,7 +57,7 @@ def test_lead_desk_takes_a_lead_back_through_the_service(dealer_a: DealerSetup, 
 
 
 def test_a_lead_cannot_be_edited_in_the_admin(dealer_a: DealerSetup, client_for) -> None:
-    lead = LeadFactory(prospect__dealer=dealer_a.dealer)
+    lead = LeadFactory.create(prospect__dealer=dealer_a.dealer)
     client = client_for(_staff(LEAD_DESK))
     url = reverse("admin:crm_lead_change", args=[lead.pk])
     assert client.get(url).status_code == 200  # viewing is fine
@@ -64,7 +66,7 @@ def test_a_lead_cannot_be_edited_in_the_admin(dealer_a: DealerSetup, client_for)
 
 
 def test_analyst_may_not_take_leads_back(dealer_a: DealerSetup, client_for) -> None:
-    lead = LeadFactory(prospect__dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    lead = LeadFactory.create(prospect__dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
     client_for(_staff(ANALYST)).post(
         reverse("admin:crm_lead_changelist"), {"action": "return_to_dealership", "_selected_action": [lead.pk]}
     )
@@ -72,7 +74,7 @@ def test_analyst_may_not_take_leads_back(dealer_a: DealerSetup, client_for) -> N
 
 
 def test_prospects_are_read_only(dealer_a: DealerSetup, manufacturer_admin, client_for) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer, last_name="Alt")
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Alt")
     client = client_for(manufacturer_admin)
     assert client.get(reverse("admin:crm_prospect_change", args=[prospect.pk])).status_code == 200
     client.post(reverse("admin:crm_prospect_change", args=[prospect.pk]), {"last_name": "Neu"})

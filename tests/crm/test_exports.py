@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-from django.test import Client
 from django.urls import reverse
 
 from crm.models import Lead
@@ -25,9 +24,9 @@ def test_salesperson_exports_only_own_prospects_and_it_is_audited(
     dealer_a: DealerSetup, dealer_b: DealerSetup, client_for
 ) -> None:
     seller = dealer_a.user("salesperson")
-    ProspectFactory(dealer=dealer_a.dealer, owner=seller, last_name="Müller", email="m@example.org")
-    ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.other_salesperson.user, last_name="Fremd")
-    ProspectFactory(dealer=dealer_b.dealer, last_name="Anderer")
+    ProspectFactory.create(dealer=dealer_a.dealer, owner=seller, last_name="Müller", email="m@example.org")
+    ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.other_salesperson.user, last_name="Fremd")
+    ProspectFactory.create(dealer=dealer_b.dealer, last_name="Anderer")
 
     response = client_for(seller).get(reverse("prospect_export"), {"q": "Mueller"})
 
@@ -39,10 +38,10 @@ def test_salesperson_exports_only_own_prospects_and_it_is_audited(
     assert (audit.actor_id, audit.dealer_id, audit.data) == (seller.pk, dealer_a.dealer.pk, {"q": ["Mueller"]})
 
 
-def test_manager_exports_the_dealerships_leads_as_filtered(dealer_a: DealerSetup, client_for: Client) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer)
-    LeadFactory(prospect=prospect, model_name="Austral", stage="new")
-    LeadFactory(prospect=prospect, model_name="Clio", stage="contacted", owner=dealer_a.other_salesperson.user)
+def test_manager_exports_the_dealerships_leads_as_filtered(dealer_a: DealerSetup, client_for) -> None:
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer)
+    LeadFactory.create(prospect=prospect, model_name="Austral", stage="new")
+    LeadFactory.create(prospect=prospect, model_name="Clio", stage="contacted", owner=dealer_a.other_salesperson.user)
 
     rows = _csv(client_for(dealer_a.user("sales_manager")).get(reverse("lead_export"), {"stage": "contacted"}))
 
@@ -51,7 +50,7 @@ def test_manager_exports_the_dealerships_leads_as_filtered(dealer_a: DealerSetup
 
 
 def test_cells_that_look_like_formulas_are_defused(dealer_a: DealerSetup, client_for) -> None:
-    ProspectFactory(dealer=dealer_a.dealer, last_name="=HYPERLINK(1)", company="+SUM(A1)", first_name="-x")
+    ProspectFactory.create(dealer=dealer_a.dealer, last_name="=HYPERLINK(1)", company="+SUM(A1)", first_name="-x")
     rows = _csv(client_for(dealer_a.user("sales_manager")).get(reverse("prospect_export")))
     assert (rows[0]["last_name"], rows[0]["company"], rows[0]["first_name"]) == ("'=HYPERLINK(1)", "'+SUM(A1)", "'-x")
 
@@ -59,7 +58,7 @@ def test_cells_that_look_like_formulas_are_defused(dealer_a: DealerSetup, client
 def test_export_streams_a_large_list_in_constant_queries(
     dealer_a: DealerSetup, client_for, django_assert_max_num_queries
 ) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer)
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer)
     Lead.objects.bulk_create([Lead(dealer=dealer_a.dealer, prospect=prospect, model_name=f"M{i}") for i in range(2500)])
     client = client_for(dealer_a.user("sales_manager"))
     with django_assert_max_num_queries(15):

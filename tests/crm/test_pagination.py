@@ -13,7 +13,9 @@ from tests.factories import ProspectFactory
 @pytest.fixture
 def rows(dealer_a: DealerSetup) -> list[Prospect]:
     # Many equal names: the unique id at the end of the key must break the ties.
-    return [ProspectFactory(dealer=dealer_a.dealer, last_name=f"Name{i % 4}", first_name="Gleich") for i in range(23)]
+    return [
+        ProspectFactory.create(dealer=dealer_a.dealer, last_name=f"Name{i % 4}", first_name="Gleich") for i in range(23)
+    ]
 
 
 @pytest.mark.parametrize(

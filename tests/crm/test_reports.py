@@ -14,7 +14,7 @@ from tests.factories import LeadFactory, ProspectFactory
 
 
 def _lead(setup: DealerSetup, **fields) -> Lead:
-    return LeadFactory(prospect=ProspectFactory(dealer=setup.dealer), **fields)
+    return LeadFactory.create(prospect=ProspectFactory.create(dealer=setup.dealer), **fields)
 
 
 def test_leads_by_source_and_conversion(dealer_a: DealerSetup, dealer_b: DealerSetup) -> None:

@@ -31,11 +31,11 @@ def manager(dealer_a: DealerSetup, client_for) -> Client:
 @pytest.fixture
 def own_lead(dealer_a: DealerSetup) -> Lead:
     user = dealer_a.user("salesperson")
-    return LeadFactory(prospect=ProspectFactory(dealer=dealer_a.dealer, owner=user), owner=user)
+    return LeadFactory.create(prospect=ProspectFactory.create(dealer=dealer_a.dealer, owner=user), owner=user)
 
 
 def test_salesperson_creates_a_lead_that_is_theirs_with_a_deadline(dealer_a: DealerSetup, seller: Client) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
     response = seller.post(
         reverse("lead_create", args=[prospect.pk]),
         {
@@ -59,6 +59,7 @@ def test_salesperson_creates_a_lead_that_is_theirs_with_a_deadline(dealer_a: Dea
         "Opel",
         39500,
     )
+    assert lead.first_contact_due_at is not None
     assert lead.first_contact_due_at > timezone.now()
     assert lead.events.filter(kind="created").exists()
 
@@ -73,7 +74,7 @@ def test_salesperson_creates_a_lead_that_is_theirs_with_a_deadline(dealer_a: Dea
     ],
 )
 def test_bad_lead_input_is_an_inline_error(data, field, dealer_a: DealerSetup, seller: Client) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
     response = seller.post(reverse("lead_create", args=[prospect.pk]), {"source": "website", **data})
     assert response.status_code == 200
     assert field in response.context["form"].errors
@@ -180,7 +181,7 @@ def test_scheduling_in_the_past_is_an_inline_error(own_lead: Lead, seller: Clien
 
 def test_salesperson_gets_404_for_colleagues_lead(dealer_a: DealerSetup, seller: Client) -> None:
     colleague = dealer_a.other_salesperson.user
-    lead = LeadFactory(prospect=ProspectFactory(dealer=dealer_a.dealer, owner=colleague), owner=colleague)
+    lead = LeadFactory.create(prospect=ProspectFactory.create(dealer=dealer_a.dealer, owner=colleague), owner=colleague)
     for name in ("lead_detail", "lead_stage", "lead_log_activity", "lead_take"):
         assert seller.get(reverse(name, args=[lead.pk])).status_code == 404
     assert seller.post(reverse("lead_stage", args=[lead.pk]), {"stage": "contacted"}).status_code == 404
@@ -188,7 +189,7 @@ def test_salesperson_gets_404_for_colleagues_lead(dealer_a: DealerSetup, seller:
 
 
 def test_salesperson_takes_an_unassigned_lead_before_acting(dealer_a: DealerSetup, seller: Client) -> None:
-    lead = LeadFactory(prospect=ProspectFactory(dealer=dealer_a.dealer))
+    lead = LeadFactory.create(prospect=ProspectFactory.create(dealer=dealer_a.dealer))
     assert seller.get(reverse("lead_detail", args=[lead.pk])).status_code == 200
     assert seller.post(reverse("lead_stage", args=[lead.pk]), {"stage": "contacted"}).status_code == 403
 
@@ -202,7 +203,7 @@ def test_salesperson_takes_an_unassigned_lead_before_acting(dealer_a: DealerSetu
 def test_unassigned_leads_are_hidden_where_the_dealer_says_so(dealer_a: DealerSetup, seller: Client) -> None:
     dealer_a.dealer.salespeople_see_unassigned = False
     dealer_a.dealer.save()
-    lead = LeadFactory(prospect=ProspectFactory(dealer=dealer_a.dealer))
+    lead = LeadFactory.create(prospect=ProspectFactory.create(dealer=dealer_a.dealer))
     assert seller.get(reverse("lead_detail", args=[lead.pk])).status_code == 404
     assert seller.post(reverse("lead_take", args=[lead.pk])).status_code == 404
     assert Lead.objects.get(pk=lead.pk).owner_id is None
@@ -263,13 +264,14 @@ def test_board_moves_a_lead_and_returns_to_the_board(own_lead: Lead, seller: Cli
 
 
 def test_inbox_filters_and_shows_only_visible_leads(dealer_a: DealerSetup, dealer_b: DealerSetup, seller) -> None:
-    mine = LeadFactory(
-        prospect=ProspectFactory(dealer=dealer_a.dealer, last_name="Müller"), owner=dealer_a.user("salesperson")
+    mine = LeadFactory.create(
+        prospect=ProspectFactory.create(dealer=dealer_a.dealer, last_name="Müller"), owner=dealer_a.user("salesperson")
     )
-    LeadFactory(
-        prospect=ProspectFactory(dealer=dealer_a.dealer, last_name="Müller"), owner=dealer_a.other_salesperson.user
+    LeadFactory.create(
+        prospect=ProspectFactory.create(dealer=dealer_a.dealer, last_name="Müller"),
+        owner=dealer_a.other_salesperson.user,
     )
-    LeadFactory(prospect=ProspectFactory(dealer=dealer_b.dealer, last_name="Müller"))
+    LeadFactory.create(prospect=ProspectFactory.create(dealer=dealer_b.dealer, last_name="Müller"))
     page = seller.get(reverse("lead_list"), {"q": "Mueller"})
     assert [lead.pk for lead in page.context["page"]] == [mine.pk]
     closed = seller.get(reverse("lead_list"), {"open": "false"})

@@ -27,14 +27,14 @@ def manager(dealer_a: DealerSetup, client_for) -> Client:
 
 
 def test_a_misspelled_name_finds_the_prospect(dealer_a: DealerSetup, seller: Client) -> None:
-    mueller = ProspectFactory(dealer=dealer_a.dealer, last_name="Müller", owner=dealer_a.user("salesperson"))
-    ProspectFactory(dealer=dealer_a.dealer, last_name="Schmidt", owner=dealer_a.user("salesperson"))
+    mueller = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Müller", owner=dealer_a.user("salesperson"))
+    ProspectFactory.create(dealer=dealer_a.dealer, last_name="Schmidt", owner=dealer_a.user("salesperson"))
     response = seller.get(reverse("prospect_list"), {"q": "Mueler"})
     assert [p.pk for p in response.context["page"]] == [mueller.pk]
 
 
 def test_the_search_fragment_comes_back_for_htmx(dealer_a: DealerSetup, seller: Client) -> None:
-    ProspectFactory(dealer=dealer_a.dealer, last_name="Müller", owner=dealer_a.user("salesperson"))
+    ProspectFactory.create(dealer=dealer_a.dealer, last_name="Müller", owner=dealer_a.user("salesperson"))
     response = seller.get(reverse("prospect_list"), {"q": "Müller"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert b"<html" not in response.content
@@ -45,10 +45,10 @@ def test_the_search_fragment_comes_back_for_htmx(dealer_a: DealerSetup, seller: 
 def test_salesperson_lists_only_own_and_unassigned_prospects(
     dealer_a: DealerSetup, dealer_b: DealerSetup, seller: Client
 ) -> None:
-    mine = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
-    unassigned = ProspectFactory(dealer=dealer_a.dealer, owner=None)
-    colleague = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.other_salesperson.user)
-    ProspectFactory(dealer=dealer_b.dealer)
+    mine = ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    unassigned = ProspectFactory.create(dealer=dealer_a.dealer, owner=None)
+    colleague = ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.other_salesperson.user)
+    ProspectFactory.create(dealer=dealer_b.dealer)
     listed = {p.pk for p in seller.get(reverse("prospect_list")).context["page"]}
     assert listed == {mine.pk, unassigned.pk}
     assert seller.get(reverse("prospect_detail", args=[colleague.pk])).status_code == 404
@@ -66,7 +66,7 @@ def test_creating_a_prospect_owned_by_the_salesperson(dealer_a: DealerSetup, sel
 
 
 def test_a_likely_duplicate_is_shown_before_creating(dealer_a: DealerSetup, seller: Client) -> None:
-    existing = ProspectFactory(
+    existing = ProspectFactory.create(
         dealer=dealer_a.dealer, last_name="Müller", email="mueller@example.org", owner=dealer_a.user("salesperson")
     )
     data = {"kind": "person", "last_name": "Mueller", "email": "MUELLER@example.org", "country": "DE",
@@ -114,11 +114,13 @@ def test_a_stale_prospect_edit_is_reported_not_applied(dealer_a: DealerSetup, se
 
 
 def test_manager_merges_two_prospects_and_nothing_is_lost(dealer_a: DealerSetup, manager: Client) -> None:
-    keep = ProspectFactory(dealer=dealer_a.dealer, last_name="Müller", email="m@example.org")
-    duplicate = ProspectFactory(dealer=dealer_a.dealer, last_name="Mueller", email="M@example.org", phone="+4989111")
-    lead = LeadFactory(prospect=duplicate)
-    activity = ActivityFactory(prospect=duplicate, lead=lead)
-    task = TaskFactory(prospect=duplicate, lead=lead)
+    keep = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Müller", email="m@example.org")
+    duplicate = ProspectFactory.create(
+        dealer=dealer_a.dealer, last_name="Mueller", email="M@example.org", phone="+4989111"
+    )
+    lead = LeadFactory.create(prospect=duplicate)
+    activity = ActivityFactory.create(prospect=duplicate, lead=lead)
+    task = TaskFactory.create(prospect=duplicate, lead=lead)
 
     duplicates = manager.get(reverse("duplicate_list"))
     assert {p.pk for p in duplicates.context["groups"][0].prospects} == {keep.pk, duplicate.pk}
@@ -138,15 +140,15 @@ def test_manager_merges_two_prospects_and_nothing_is_lost(dealer_a: DealerSetup,
 
 
 def test_merge_keeps_the_chosen_one(dealer_a: DealerSetup, manager: Client) -> None:
-    first = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
-    second = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
+    first = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Weber")
+    second = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Weber")
     manager.post(reverse("prospect_merge", args=[first.pk, second.pk]), {"keep": str(second.pk)})
     assert Prospect.objects.get(pk=first.pk).merged_into_id == second.pk
 
 
 def test_merge_with_garbage_choice_changes_nothing(dealer_a: DealerSetup, manager: Client) -> None:
-    first = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
-    second = ProspectFactory(dealer=dealer_a.dealer, last_name="Weber")
+    first = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Weber")
+    second = ProspectFactory.create(dealer=dealer_a.dealer, last_name="Weber")
     response = manager.post(reverse("prospect_merge", args=[first.pk, second.pk]), {"keep": "somebody"})
     assert response.status_code == 200
     assert "keep" in response.context["form"].errors
@@ -156,24 +158,24 @@ def test_merge_with_garbage_choice_changes_nothing(dealer_a: DealerSetup, manage
 def test_merging_with_another_dealers_prospect_is_404(
     dealer_a: DealerSetup, dealer_b: DealerSetup, manager: Client
 ) -> None:
-    mine = ProspectFactory(dealer=dealer_a.dealer)
-    foreign = ProspectFactory(dealer=dealer_b.dealer)
+    mine = ProspectFactory.create(dealer=dealer_a.dealer)
+    foreign = ProspectFactory.create(dealer=dealer_b.dealer)
     response = manager.post(reverse("prospect_merge", args=[mine.pk, foreign.pk]), {"keep": str(mine.pk)})
     assert response.status_code == 404
     assert Prospect.objects.get(pk=foreign.pk).merged_into_id is None
 
 
 def test_prospect_page_shows_leads_and_timeline(dealer_a: DealerSetup, manager: Client) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer)
-    lead = LeadFactory(prospect=prospect, model_name="Rafale")
-    ActivityFactory(prospect=prospect, subject="Beratung im Autohaus")
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer)
+    lead = LeadFactory.create(prospect=prospect, model_name="Rafale")
+    ActivityFactory.create(prospect=prospect, subject="Beratung im Autohaus")
     page = manager.get(reverse("prospect_detail", args=[prospect.pk]))
     assert [x.pk for x in page.context["leads"]] == [lead.pk]
     assert "Beratung im Autohaus" in page.content.decode()
 
 
 def test_logging_a_note_on_the_prospect(dealer_a: DealerSetup, seller: Client) -> None:
-    prospect = ProspectFactory(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
     response = seller.post(
         reverse("prospect_log_activity", args=[prospect.pk]), {"kind": "note", "body": "Ruft zurück"}
     )

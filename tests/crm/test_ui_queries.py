@@ -19,15 +19,19 @@ def _rows(setup: DealerSetup, role: str, count: int) -> None:
     """``count`` prospects, each with a lead, an activity and an overdue task, as ``role`` would see them."""
     user = setup.user(role)
     for index in range(count):
-        prospect = ProspectFactory(dealer=setup.dealer, owner=user, last_name=f"Kunde{index:03d}", phone="+4989123456")
-        lead = LeadFactory(
+        prospect = ProspectFactory.create(
+            dealer=setup.dealer, owner=user, last_name=f"Kunde{index:03d}", phone="+4989123456"
+        )
+        lead = LeadFactory.create(
             prospect=prospect,
             owner=user,
             stage=["new", "contacted", "offer"][index % 3],
             first_contact_due_at=timezone.now(),
         )
-        ActivityFactory(prospect=prospect, lead=lead, author=user, kind=Activity.Kind.CALL)
-        TaskFactory(prospect=prospect, lead=lead, assignee=user, due_at=timezone.now() - timezone.timedelta(hours=1))
+        ActivityFactory.create(prospect=prospect, lead=lead, author=user, kind=Activity.Kind.CALL)
+        TaskFactory.create(
+            prospect=prospect, lead=lead, assignee=user, due_at=timezone.now() - timezone.timedelta(hours=1)
+        )
 
 
 PAGES: list[tuple[str, str]] = [

@@ -55,11 +55,11 @@ def test_salesperson_daily_work(live_server, browser_page) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
-    dealer = DealerFactory(name="Autohaus Sonnenschein")
-    seller = UserFactory(email="verkauf@sonnenschein.example", first_name="Petra", last_name="Krüger")
-    MembershipFactory(dealer=dealer, user=seller, role="salesperson")
-    prospect = ProspectFactory(dealer=dealer, owner=seller, first_name="Jürgen", last_name="Müller")
-    ProspectFactory(dealer=dealer, owner=seller, first_name="Eva", last_name="Schmidt")
+    dealer = DealerFactory.create(name="Autohaus Sonnenschein")
+    seller = UserFactory.create(email="verkauf@sonnenschein.example", first_name="Petra", last_name="Krüger")
+    MembershipFactory.create(dealer=dealer, user=seller, role="salesperson")
+    prospect = ProspectFactory.create(dealer=dealer, owner=seller, first_name="Jürgen", last_name="Müller")
+    ProspectFactory.create(dealer=dealer, owner=seller, first_name="Eva", last_name="Schmidt")
     reason = LostReason.objects.get(code="competitor")
 
     # Sign in

@@ -17,7 +17,7 @@ from dealers.models import Membership
 
 
 def viewer(request: HttpRequest) -> Membership:
-    return request.membership  # type: ignore[attr-defined,no-any-return]
+    return request.membership  # type: ignore[attr-defined]
 
 
 def actor(request: HttpRequest) -> Actor:
@@ -27,7 +27,7 @@ def actor(request: HttpRequest) -> Actor:
 def is_htmx(request: HttpRequest) -> bool:
     """An htmx request for a fragment (a history restore wants the whole page)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return bool(htmx) and not getattr(htmx, "history_restore_request", False)
 
 
 def render_page_or_partial(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -24,16 +26,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     waiting = leads.filter(stage=Lead.Stage.NEW, first_contacted_at__isnull=True).order_by(
         F("first_contact_due_at").asc(nulls_last=True), "created_at", "id"
     )
-    tasks = tasks_for(membership).open().select_related("prospect", "lead", "assignee")
+    tasks = tasks_for(membership).filter(done_at__isnull=True).select_related("prospect", "lead", "assignee")
     if membership.is_salesperson:
         tasks = tasks.filter(assignee_id=membership.user_id)
     context = {
         "waiting_leads": list(waiting[:LIST_SIZE]),
         "overdue_tasks": list(tasks.filter(due_at__lt=now).order_by("due_at", "id")[:LIST_SIZE]),
         "upcoming_tasks": list(
-            tasks.filter(due_at__gte=now, due_at__lt=now + timezone.timedelta(days=2)).order_by("due_at", "id")[
-                :LIST_SIZE
-            ]
+            tasks.filter(due_at__gte=now, due_at__lt=now + timedelta(days=2)).order_by("due_at", "id")[:LIST_SIZE]
         ),
         "pipeline": reports.pipeline_by_stage(leads),
         "month": reports.closed_since(leads, reports.month_start(now)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -59,6 +59,8 @@ LEAD_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
 }
 BOARD_CARDS_PER_STAGE = 25
+OPEN_STAGES: list[str] = [str(stage) for stage in Lead.OPEN_STAGES]
+LEAD_FIELD_NAMES = {field.name for field in Lead._meta.fields}
 MODEL_NAMES = [
     "Clio",
     "Captur",
@@ -181,7 +183,7 @@ def _timeline(lead: Lead) -> list[TimelineEntry]:
                 detail += f" ({event.data['reason']})"
         elif event.kind == LeadEvent.Kind.UPDATED:
             detail = ", ".join(
-                str(Lead._meta.get_field(f).verbose_name) if f in {x.name for x in Lead._meta.fields} else f
+                str(getattr(Lead._meta.get_field(f), "verbose_name", f)) if f in LEAD_FIELD_NAMES else f
                 for f in event.data.get("changed", [])
             )
         elif event.kind == LeadEvent.Kind.ESCALATED:
@@ -229,7 +231,7 @@ def _lead_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
         "can_assign": membership.is_manager,
         "can_take": lead.owner_id is None and not lead.is_closed,
         "stages": [(value, label) for value, label in Lead.Stage.choices],
-        "open_stage_index": list(Lead.OPEN_STAGES).index(lead.stage) if lead.stage in Lead.OPEN_STAGES else None,
+        "open_stage_index": OPEN_STAGES.index(lead.stage) if lead.stage in OPEN_STAGES else None,
         "pipeline_stages": [(value, label) for value, label in Lead.Stage.choices if value in Lead.OPEN_STAGES],
     }
 
@@ -262,9 +264,7 @@ def lead_create(request: HttpRequest, prospect_pk: Any) -> HttpResponse:
         else:
             owner_id = membership.user_id
         data = form.service_data()
-        data["first_contact_due_at"] = timezone.now() + timezone.timedelta(
-            minutes=membership.dealer.first_contact_minutes
-        )
+        data["first_contact_due_at"] = timezone.now() + timedelta(minutes=membership.dealer.first_contact_minutes)
         try:
             lead = lead_services.create_lead(prospect=prospect, actor=actor(request), data=data, owner_id=owner_id)
         except ValidationError as error:
@@ -329,7 +329,7 @@ def _action_response(
 def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     """Log a call, email, meeting, test drive or note; the first outbound contact stops the SLA clock."""
     lead = lead_for_action(request, pk)
-    initial = {"kind": Activity.Kind.CALL, "direction": Activity.Direction.OUTBOUND}
+    initial: dict[str, Any] = {"kind": Activity.Kind.CALL, "direction": Activity.Direction.OUTBOUND}
     if request.GET.get("kind") in Activity.Kind.values:
         initial["kind"] = request.GET["kind"]
     form = ActivityForm(request.POST if request.method == "POST" else None, initial=initial)
@@ -383,7 +383,7 @@ def lead_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 def _stage_index(stage: str) -> int:
-    return list(Lead.OPEN_STAGES).index(stage) if stage in Lead.OPEN_STAGES else len(Lead.OPEN_STAGES)
+    return OPEN_STAGES.index(stage) if stage in OPEN_STAGES else len(OPEN_STAGES)
 
 
 @membership_required()

@@ -223,7 +223,7 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
     counts = _related_counts([first.pk, second.pk])
     rows = [
         (
-            str(Prospect._meta.get_field(name).verbose_name),
+            str(getattr(Prospect._meta.get_field(name), "verbose_name", name)),
             _display(first, name),
             _display(second, name),
         )

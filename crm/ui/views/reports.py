@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -25,7 +27,7 @@ def report_overview(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period", "90")
     if period not in PERIODS:
         period = "90"
-    since = timezone.now() - timezone.timedelta(days=int(period))
+    since = timezone.now() - timedelta(days=int(period))
     leads = leads_for(viewer(request))
     trend = reports.first_contact_by_week(leads, since)
     context = {
