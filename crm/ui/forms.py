@@ -300,6 +300,12 @@ class TaskForm(forms.Form):
             del self.fields["assignee"]
 
 
+def focus(form: forms.BaseForm, name: str) -> None:
+    """Put the keyboard focus on ``name`` when the form appears (htmx honours ``autofocus`` after a swap)."""
+    if name in form.fields:
+        form.fields[name].widget.attrs["autofocus"] = True
+
+
 def _choice(form: forms.BaseForm, name: str) -> Any:
     """A choice field of ``form``, typed loosely (queryset, empty label and choices differ by kind)."""
     return cast(Any, form.fields[name])

@@ -33,6 +33,7 @@ from crm.ui.forms import (
     ScheduleForm,
     StageForm,
     apply_service_error,
+    focus,
     staff_choices,
 )
 from crm.ui.pagination import keyset_page
@@ -333,6 +334,7 @@ def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.GET.get("kind") in Activity.Kind.values:
         initial["kind"] = request.GET["kind"]
     form = ActivityForm(request.POST if request.method == "POST" else None, initial=initial)
+    focus(form, "subject")
     if request.method == "POST" and form.is_valid():
         try:
             activity_services.log_activity(
@@ -354,6 +356,7 @@ def lead_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     """Schedule an appointment, a test drive or a follow-up: a task, and the lead moves forward to that stage."""
     lead = lead_for_action(request, pk)
     form = ScheduleForm(request.POST if request.method == "POST" else None, initial={"kind": "appointment"})
+    focus(form, "due_at")
     if request.method == "POST" and form.is_valid():
         kind = form.cleaned_data["kind"]
         title = f"{dict(ScheduleForm.KIND_CHOICES)[kind]}: {lead.prospect.display_name}"
@@ -392,6 +395,14 @@ def lead_stage(request: HttpRequest, pk: Any) -> HttpResponse:
     lead = lead_for_action(request, pk)
     initial: dict[str, Any] = {"version": lead.version, "stage": request.GET.get("stage") or lead.stage}
     form = StageForm(request.POST if request.method == "POST" else None, initial=initial)
+    focus(
+        form,
+        "lost_reason"
+        if initial["stage"] == Lead.Stage.LOST
+        else "note"
+        if initial["stage"] == Lead.Stage.WON
+        else "stage",
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

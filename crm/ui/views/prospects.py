@@ -22,7 +22,15 @@ from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
 from crm.services import activities as activity_services
 from crm.services import prospects as prospect_services
 from crm.services.consents import current_consents
-from crm.ui.forms import PROSPECT_FIELDS, ActivityForm, MergeForm, ProspectForm, apply_service_error, staff_choices
+from crm.ui.forms import (
+    PROSPECT_FIELDS,
+    ActivityForm,
+    MergeForm,
+    ProspectForm,
+    apply_service_error,
+    focus,
+    staff_choices,
+)
 from crm.ui.pagination import keyset_page
 from crm.ui.views.common import actor, done, label_empty_choices, prospect_or_404, render_page_or_partial, viewer
 from dealers.access import MANAGERS, membership_required
@@ -182,6 +190,7 @@ def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     """A note, call or email with the prospect that belongs to no particular lead."""
     prospect = prospect_or_404(request, pk)
     form = ActivityForm(request.POST if request.method == "POST" else None, initial={"kind": "note"})
+    focus(form, "subject")
     if request.method == "POST" and form.is_valid():
         try:
             activity_services.log_activity(prospect=prospect, actor=actor(request), data=form.service_data())
