@@ -20,7 +20,7 @@ from sync.outbound.forms import DestinationForm, ReplayForm
 
 
 def _viewer(request: HttpRequest) -> Membership:
-    return request.membership  # type: ignore[attr-defined,no-any-return]
+    return request.membership  # type: ignore[attr-defined]
 
 
 def _apply_errors(form: Any, error: ValidationError) -> None:
