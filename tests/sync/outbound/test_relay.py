@@ -246,3 +246,22 @@ def test_file_drop_writes_csv_and_adf_files_atomically(settings, tmp_path: Path)
     assert "<model>Mégane</model>" in adf
     assert '<name part="last">Kunde</name>' in adf
     assert _relay(dealer).delivered == 0  # nothing twice
+
+
+def test_cursor_moves_over_unwanted_changes_once_caught_up(simulator: SimulatorProcess):
+    dealer = DealerFactory()
+    destination = _webhook(dealer, simulator)
+    prospect = _prospect(dealer)
+    for i in range(3):
+        log_activity(prospect=prospect, actor=ACTOR, data={"kind": "note", "subject": f"Notiz {i}"})
+
+    _relay(dealer)
+
+    destination.refresh_from_db()
+    last = Change.objects.filter(dealer=dealer).order_by("-txid", "-id").first()
+    assert last.type == "activity.created"
+    assert (destination.cursor_txid, destination.cursor_change_id) == (last.txid, last.pk)
+    assert dealer.pk not in relay.dealers_with_due_work()
+    update_prospect(prospect=prospect, actor=ACTOR, data={"city": "Trier"})
+    _relay(dealer)
+    assert simulator.book(dealer.number)["events"] == _event_ids(dealer)
