@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.utils import translation
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -34,6 +36,8 @@ class ApiView(APIView):
     renderer_classes: ClassVar = [JSONRenderer]
     # For ResourceScopes: "prospects" -> prospects:read / prospects:write.
     resource: ClassVar[str] = ""
+    # Query parameters this endpoint understands; any other is a 400.
+    query_params: ClassVar[tuple[str, ...]] = ()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if not request.META.get("HTTP_ACCEPT_LANGUAGE"):
@@ -42,6 +46,13 @@ class ApiView(APIView):
             request.LANGUAGE_CODE = "en"
         check_content_length(request.META)
         super().initial(request, *args, **kwargs)
+        unknown = [name for name in request.query_params if name not in self.allowed_query_params()]
+        if unknown:
+            # As with unknown body fields: a misspelt filter must not silently return everything.
+            raise ValidationError({name: [_("Unknown query parameter.")] for name in unknown})
+
+    def allowed_query_params(self) -> set[str]:
+        return set(self.query_params)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

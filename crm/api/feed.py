@@ -78,6 +78,7 @@ def read_changes(*, viewer: Viewer, after: tuple[int, int], limit: int) -> list[
 
 class ChangeFeedView(ApiView):
     resource = "changes"
+    query_params = ("cursor", "limit")
 
     @extend_schema(
         operation_id="list_changes",

@@ -74,9 +74,7 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     """The first answer, byte for byte, marked as a replay."""
     headers = dict(record.response_headers)
     content_type = headers.pop("Content-Type", None) or "application/json"
-    response = HttpResponse(
-        record.response_body.encode(), status=record.response_status, content_type=content_type
-    )
+    response = HttpResponse(record.response_body.encode(), status=record.response_status, content_type=content_type)
     for name, value in headers.items():
         response[name] = value
     response["Idempotent-Replayed"] = "true"

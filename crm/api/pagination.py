@@ -12,7 +12,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import F, QuerySet
@@ -38,7 +38,7 @@ class Page:
 
 def parse_limit(request: Request, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     raw = request.query_params.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
         raise ValidationError({"limit": [_("A whole number from 1 to %(max)d.") % {"max": maximum}]})
@@ -76,7 +76,10 @@ class KeysetPaginator:
             raise ValidationError({"cursor": [_("Not a cursor this API issued.")]}) from error
         if moment.tzinfo is None or len(values) != 2:
             raise ValidationError({"cursor": [_("Not a cursor this API issued.")]})
-        return moment, pk
+        try:
+            return moment.astimezone(UTC), pk
+        except OverflowError as error:
+            raise ValidationError({"cursor": [_("Not a cursor this API issued.")]}) from error
 
     def page(self, request: Request, queryset: QuerySet[Any], columns: tuple[str, ...]) -> Page:
         limit = parse_limit(request)

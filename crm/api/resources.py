@@ -8,6 +8,7 @@ Reads go through the viewer's scoped queryset (``visible_to``) and render ``.val
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.db import transaction
@@ -34,10 +35,24 @@ class ApiFilterBackend(DjangoFilterBackend):
         filterset_class = view.filterset_class
         if filterset_class is None or not any(name in request.query_params for name in filterset_class.base_filters):
             return queryset
+        empty = [name for name in filterset_class.base_filters if request.query_params.get(name, None) == ""]
+        if empty:
+            raise ValidationError({name: [_("Give a value or leave the parameter out.")] for name in empty})
         filterset = filterset_class(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
+        _times_in_utc(filterset.form.cleaned_data)
         return filterset.qs
+
+
+def _times_in_utc(cleaned: dict[str, Any]) -> None:
+    """PostgreSQL takes offsets up to ±15:59, Python up to ±23:59: send every time in UTC."""
+    for name, value in cleaned.items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            try:
+                cleaned[name] = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError({name: [_("Out of range.")]}) from None
 
 
 def parse_pk(raw: str) -> uuid.UUID:
@@ -122,6 +137,11 @@ class ListCreateView(ResourceMixin, ApiView):
     filterset_class: ClassVar[Any] = None
     paginator_class = KeysetPaginator
     time_field = "updated_at"
+    query_params: ClassVar[tuple[str, ...]] = ("cursor", "limit")
+
+    def allowed_query_params(self) -> set[str]:
+        filters = set(self.filterset_class.base_filters) if self.filterset_class else set()
+        return {*self.query_params, *filters}
 
     def get(self, request: Request) -> Response:
         queryset = ApiFilterBackend().filter_queryset(request, self.listed(), self)
@@ -154,9 +174,9 @@ class DetailView(ResourceMixin, ApiView):
         obj = self.scoped().filter(pk=parse_pk(pk)).first()
         if obj is None:
             raise NotFound()
-        version = expected_version(request)
         serializer_class = self.update_serializer
         data = dict(self.validated(serializer_class, partial=partial))
+        version = expected_version(request)  # after the body: a malformed body is a 400 first
         if not partial:
             data = {**self.full_defaults(serializer_class), **data}
         with transaction.atomic():

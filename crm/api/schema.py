@@ -105,8 +105,31 @@ _HEADERS: dict[str, dict[str, Any]] = {
 }
 
 
+def _drop_email_format(node: Any) -> None:
+    if isinstance(node, dict):
+        alternatives = node.get("oneOf")
+        if isinstance(alternatives, list) and any(a.get("format") == "email" for a in alternatives):
+            lengths = [a["maxLength"] for a in alternatives if a.get("maxLength")]
+            del node["oneOf"]
+            node.update({"type": "string", **({"maxLength": max(lengths)} if lengths else {})})
+        if node.get("format") == "email":
+            del node["format"]
+        for value in node.values():
+            _drop_email_format(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_email_format(value)
+
+
 def add_response_headers(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """Postprocessing hook: document the headers our answers carry."""
+    """Postprocessing hook: document the headers our answers carry.
+
+    Also: answers may hold addresses stored before validation was strict (imports, the UI), so
+    response components promise a string, not ``format: email``; requests keep the format.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            _drop_email_format(component)
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm.models import Activity, Consent, Lead, Prospect, Task
@@ -227,6 +228,7 @@ class TaskUpdateSerializer(TaskSerializer):
     lead = serializers.UUIDField(read_only=True, allow_null=True)
 
 
+@extend_schema_serializer(component_name="ConsentEntry")
 class ConsentSerializer(StrictModelSerializer):
     prospect = serializers.UUIDField(help_text=_("The prospect's id."))
     evidence = serializers.DictField(

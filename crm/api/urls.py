@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm.api import feed, views
@@ -32,6 +32,7 @@ class SchemaView(SpectacularAPIView):
             "ProspectOriginEnum": "crm.models.Prospect.Origin",
             "ConsentStatusEnum": "crm.models.Consent.Status",
             "ActivityDirectionEnum": "crm.models.Activity.Direction",
+            "VehicleConditionEnum": "crm.models.Lead.Condition",
         },
     }
 
@@ -44,8 +45,8 @@ class DocsView(SpectacularSwaggerView):
 v1: list[URLPattern | URLResolver] = [
     path("me/", views.MeView.as_view(), name="api_me"),
     path("prospects/", views.ProspectListView.as_view(), name="api_prospect_list"),
-    path(
-        "prospects/by-external-id/<path:external_id>",
+    re_path(  # any characters, slashes and line breaks included: the dealer system chose the id
+        r"^prospects/by-external-id/(?P<external_id>[\s\S]+)\Z",
         views.ProspectByExternalIdView.as_view(),
         name="api_prospect_by_external_id",
     ),

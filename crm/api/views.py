@@ -233,8 +233,8 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
     )
     def put(self, request: Request, external_id: str) -> Response:  # type: ignore[override]
         external_id = self._external_id(external_id)
-        version = expected_version(request)
         data = self.prospect_data(dict(self.validated(self.update_serializer, partial=True)))
+        version = expected_version(request)
         if data.pop("external_id", external_id) != external_id:
             raise ValidationError({"external_id": [_("Must be left out or equal the id in the path.")]})
         existing = self.scoped().filter(external_id=external_id).first()
@@ -354,10 +354,10 @@ class LeadStageView(LeadResource, ResourceMixin, ApiView):
         lead = self.scoped().filter(pk=parse_pk(pk)).first()
         if lead is None:
             raise NotFound()
-        version = expected_version(request)
         serializer = s.LeadStageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        version = expected_version(request)
         reason = None
         if data.get("lost_reason"):
             reason = LostReason.objects.filter(code=data["lost_reason"], is_active=True).first()
