@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -121,3 +121,18 @@ def working_minutes_between(
                     total += hi - lo
         day += timedelta(days=1)
     return int(total.total_seconds() // 60)
+
+
+def first_contact_due(*, dealer: Any, start: datetime) -> tuple[datetime, dict[str, Any]]:
+    """When a new lead of ``dealer`` must first be contacted: its first-contact minutes of opening time.
+
+    Returns the deadline and how it was counted, for the lead's recorded decisions.
+    """
+    minutes = dealer.first_contact_minutes
+    hours = list(dealer.opening_hours.all())
+    if hours:
+        due = add_working_minutes(start, minutes, hours)
+        return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": "opening hours"}
+    due = start + timedelta(minutes=minutes)
+    counted = "around the clock (no opening hours)"
+    return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": counted}

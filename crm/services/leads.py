@@ -16,6 +16,7 @@ from crm.models import Lead, LeadEvent, LostReason, Prospect
 from crm.services._common import apply_changes, bump, check_version, locked
 from dealers.actors import Actor
 from dealers.models import Membership
+from dealers.working_hours import first_contact_due
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def create_lead(
     stage = data.pop("stage", Lead.Stage.NEW)
     if stage not in Lead.OPEN_STAGES:
         raise ValidationError({"stage": _("A new lead starts in an open stage; close it afterwards.")})
+    if stage == Lead.Stage.NEW and not data.get("first_contact_due_at"):
+        # The first-contact clock runs in the dealership's opening hours.
+        data["first_contact_due_at"], _counted = first_contact_due(dealer=prospect.dealer, start=timezone.now())
     lead = Lead(dealer_id=prospect.dealer_id, prospect=prospect, owner_id=owner_id, stage=stage, **data)
     try:
         with transaction.atomic():

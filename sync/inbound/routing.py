@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -30,7 +30,7 @@ from crm.services import prospects as prospect_services
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership, Territory
 from dealers.selectors import dealer_for_postcode
-from sync.inbound.working_hours import add_working_minutes
+from dealers.working_hours import first_contact_due
 from sync.models import LeadRouting, RoundRobinPointer
 
 logger = logging.getLogger(__name__)
@@ -351,17 +351,6 @@ def choose_salesperson(
 
 
 # --- First contact ---------------------------------------------------------------------------------------
-
-
-def first_contact_due(*, dealer: Dealer, start: datetime) -> tuple[datetime, dict[str, Any]]:
-    minutes = dealer.first_contact_minutes
-    hours = list(dealer.opening_hours.all())
-    if hours:
-        due = add_working_minutes(start, minutes, hours)
-        return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": "opening hours"}
-    due = start + timedelta(minutes=minutes)
-    counted = "around the clock (no opening hours)"
-    return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": counted}
 
 
 # --- Summary for people ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from crm.models import Lead
 from crm.services import leads as lead_services
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership, User
-from sync.inbound.working_hours import add_working_minutes
+from dealers.working_hours import add_working_minutes
 from sync.models import LeadRouting
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from sync.inbound.working_hours import BERLIN, add_working_minutes, working_minutes_between
+from dealers.working_hours import BERLIN, add_working_minutes, working_minutes_between
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -15,7 +15,6 @@ from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -265,7 +264,6 @@ def lead_create(request: HttpRequest, prospect_pk: Any) -> HttpResponse:
         else:
             owner_id = membership.user_id
         data = form.service_data()
-        data["first_contact_due_at"] = timezone.now() + timedelta(minutes=membership.dealer.first_contact_minutes)
         try:
             lead = lead_services.create_lead(prospect=prospect, actor=actor(request), data=data, owner_id=owner_id)
         except ValidationError as error:

@@ -20,7 +20,7 @@ from dealers.models import Dealer, Region
 from sync.inbound.routing import RoutedLead, route_intake
 from sync.inbound.sla import escalate_due_leads
 from sync.inbound.tasks import check_first_contact_sla
-from sync.inbound.working_hours import BERLIN
+from dealers.working_hours import BERLIN
 from sync.models import LeadRouting
 from tests.factories import UserFactory
 from tests.support.servers import ROOT, database_url
