@@ -229,9 +229,17 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # One line per webhook delivery would drown the relay's own events.
+        "httpx": {"level": "WARNING"},
     },
 }
 
 # Health and drain (ha app). The token unlocks the details of /ha/health.
 HA_TOKEN = env.str("HA_TOKEN", default="")
 HA_STATE_DIR = env.path("HA_STATE_DIR", default=BASE_DIR / ".var" / "ha")
+HA_HEALTH_CHECKS: list[str] = []
+
+# Lead exchange (sync). The other knobs and their defaults are listed in docs/sync.md.
+SYNC_EXCHANGE_DIR = env.path("SYNC_EXCHANGE_DIR", default=BASE_DIR / ".var" / "exchange")
+# /metrics answers loopback callers, and others that send this bearer token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

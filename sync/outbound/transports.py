@@ -20,8 +20,6 @@ from sync.outbound import config
 from sync.outbound.formats import Event, adf_document, csv_document, json_body, signature_headers
 
 logger = logging.getLogger(__name__)
-# httpx logs every request at INFO: one line per delivery drowns the relay's own events (and costs time).
-logging.getLogger("httpx").setLevel(logging.WARNING)
 USER_AGENT = "dealer-crm-webhooks/1"
 
 _local = threading.local()
