@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django_filters import BooleanFilter
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -27,6 +28,8 @@ from crm.api.pagination import KeysetPaginator, next_link
 from crm.api.representations import Representation
 from dealers.models import Membership
 
+BOOLEAN_VALUES = {"true", "false", "True", "False", "1", "0"}
+
 
 class ApiFilterBackend(DjangoFilterBackend):
     """The shared FilterSet (crm/filters.py); skipped when no filter parameter is given (the hot path)."""
@@ -35,9 +38,16 @@ class ApiFilterBackend(DjangoFilterBackend):
         filterset_class = view.filterset_class
         if filterset_class is None or not any(name in request.query_params for name in filterset_class.base_filters):
             return queryset
-        empty = [name for name in filterset_class.base_filters if request.query_params.get(name, None) == ""]
-        if empty:
-            raise ValidationError({name: [_("Give a value or leave the parameter out.")] for name in empty})
+        errors: dict[str, list[str]] = {}
+        for name, declared in filterset_class.base_filters.items():
+            raw = request.query_params.get(name)
+            if raw == "":
+                errors[name] = [_("Give a value or leave the parameter out.")]
+            elif raw is not None and isinstance(declared, BooleanFilter) and raw not in BOOLEAN_VALUES:
+                # django-filter reads anything else as "not given": say so instead of ignoring it.
+                errors[name] = [_("true or false.")]
+        if errors:
+            raise ValidationError(errors)
         filterset = filterset_class(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -37,20 +38,28 @@ def current_rate() -> tuple[int, int]:
     return parse_rate(getattr(settings, "API_RATE_LIMIT", DEFAULT_RATE))
 
 
+@cache
+def _redis_client() -> Any:
+    """The cache's Redis client (its connection pool), made once per process; None for other backends."""
+    redis_cache = getattr(caches["default"], "_cache", None)
+    if redis_cache is None or not hasattr(redis_cache, "get_client"):
+        return None
+    return redis_cache.get_client(None, write=True)
+
+
 def _count(cache_key: str, period: int) -> int:
     """INCR the window's counter (EXPIRE with it), in one pipeline on the cache's Redis."""
-    cache = caches["default"]
-    redis_cache = getattr(cache, "_cache", None)
-    if redis_cache is not None and hasattr(redis_cache, "get_client"):
-        key = cache.make_and_validate_key(cache_key)
-        client = redis_cache.get_client(key, write=True)
+    cache_backend = caches["default"]
+    client = _redis_client()
+    if client is not None:
+        key = cache_backend.make_and_validate_key(cache_key)
         pipe = client.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, period + 1, nx=True)
         count, _expiry = pipe.execute()
         return int(count)
-    cache.add(cache_key, 0, period + 1)  # other cache backends (not used in production)
-    return int(cache.incr(cache_key))
+    cache_backend.add(cache_key, 0, period + 1)  # other cache backends (not used in production)
+    return int(cache_backend.incr(cache_key))
 
 
 class ApiKeyRateThrottle(BaseThrottle):
