@@ -25,15 +25,17 @@ from crm.api.permissions import ResourceScopes
 from crm.api.throttling import ApiKeyRateThrottle, rate_limit_headers
 from dealers.actors import Actor
 from dealers.authentication import ApiClient, ApiKeyAuthentication
+from dealers.models import Dealer
 from dealers.scoping import SystemViewer
 
 
 class ApiView(APIView):
-    authentication_classes: ClassVar = [ApiKeyAuthentication]
-    permission_classes: ClassVar = [ResourceScopes]
-    throttle_classes: ClassVar = [ApiKeyRateThrottle]
-    parser_classes: ClassVar = [LimitedJSONParser]
-    renderer_classes: ClassVar = [JSONRenderer]
+    # ClassVar, unlike the stubs' instance variables: subclasses override them as class attributes.
+    authentication_classes: ClassVar = [ApiKeyAuthentication]  # type: ignore[misc]
+    permission_classes: ClassVar = [ResourceScopes]  # type: ignore[misc]
+    throttle_classes: ClassVar = [ApiKeyRateThrottle]  # type: ignore[misc]
+    parser_classes: ClassVar = [LimitedJSONParser]  # type: ignore[misc]
+    renderer_classes: ClassVar = [JSONRenderer]  # type: ignore[misc]
     # For ResourceScopes: "prospects" -> prospects:read / prospects:write.
     resource: ClassVar[str] = ""
     # Query parameters this endpoint understands; any other is a 400.
@@ -70,6 +72,12 @@ class ApiView(APIView):
         viewer = self.client.viewer
         assert viewer is not None, "ResourceScopes admits dealership keys only"  # noqa: S101
         return viewer
+
+    @property
+    def dealer(self) -> Dealer:
+        dealer = self.client.dealer
+        assert dealer is not None, "ResourceScopes admits dealership keys only"  # noqa: S101
+        return dealer
 
     @property
     def dealer_id(self) -> int:

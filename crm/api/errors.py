@@ -182,12 +182,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if isinstance(exc, exceptions.ValidationError):
             errors = _flatten(exc.detail)
             return problem_response(code, _validation_detail(errors), errors=errors, headers=headers)
-        detail = exc.detail
         errors = {}
-        if isinstance(detail, dict | list):
-            errors = _flatten(detail)
-            detail = _validation_detail(errors)
-        return problem_response(code, str(detail), errors=errors, headers=headers)
+        message = str(exc.detail)
+        if isinstance(exc.detail, dict | list):
+            errors = _flatten(exc.detail)
+            message = _validation_detail(errors)
+        return problem_response(code, message, errors=errors, headers=headers)
 
     if is_unavailable_error(exc):
         return None  # ha.readonly.DatabaseUnavailableMiddleware: 503 with Retry-After

@@ -99,7 +99,7 @@ class ProspectSerializer(StrictModelSerializer):
             "erased",
         ]
         read_only_fields = COMMON_READ_ONLY
-        extra_kwargs: ClassVar = {"external_id": {"validators": []}}
+        extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
 
 
 class LeadSerializer(StrictModelSerializer):
@@ -142,7 +142,7 @@ class LeadSerializer(StrictModelSerializer):
             "message",
         ]
         read_only_fields = [*COMMON_READ_ONLY, "first_contacted_at", "close_note", "closed_at"]
-        extra_kwargs: ClassVar = {
+        extra_kwargs: ClassVar[dict[str, Any]] = {
             "external_id": {"validators": []},
             "stage": {"help_text": _("An open stage; change it later with POST /api/v1/leads/{id}/stage/.")},
         }
@@ -192,7 +192,7 @@ class ActivitySerializer(StrictModelSerializer):
             "author",
         ]
         read_only_fields = COMMON_READ_ONLY
-        extra_kwargs: ClassVar = {"external_id": {"validators": []}}
+        extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
 
 
 class ActivityUpdateSerializer(ActivitySerializer):
@@ -220,7 +220,7 @@ class TaskSerializer(StrictModelSerializer):
             "done_at",
         ]
         read_only_fields = [*COMMON_READ_ONLY, "done_at"]
-        extra_kwargs: ClassVar = {"external_id": {"validators": []}}
+        extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
 
 
 class TaskUpdateSerializer(TaskSerializer):
@@ -251,7 +251,7 @@ class ConsentSerializer(StrictModelSerializer):
             "recorded_by",
         ]
         read_only_fields: ClassVar = ["id", "recorded_by"]
-        extra_kwargs: ClassVar = {"at": {"required": False}}
+        extra_kwargs: ClassVar[dict[str, Any]] = {"at": {"required": False}}
 
     def validate_evidence(self, value: dict[str, Any]) -> dict[str, Any]:
         if _has_nul(value):
@@ -266,7 +266,9 @@ class ChangeSerializer(serializers.Serializer):
     object_id = serializers.UUIDField()
     version = serializers.IntegerField(help_text=_("The object's version after this change."))
     occurred_at = UTCDateTimeField()
-    data = serializers.DictField(help_text=_("The object as of this change (as in webhooks)."))
+    data = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.data
+        help_text=_("The object as of this change (as in webhooks).")
+    )
 
 
 class ChangePageSerializer(serializers.Serializer):
@@ -309,7 +311,7 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         help_text=_("Messages per field; non_field_errors for the request as a whole."),
     )

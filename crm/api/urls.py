@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -16,10 +14,10 @@ from crm.api import schema as _schema  # noqa: F401
 class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 schema; public (it holds no data), as are the docs."""
 
-    authentication_classes: ClassVar = []
-    permission_classes: ClassVar = []
+    authentication_classes = []
+    permission_classes = []
     serve_public = True
-    custom_settings: ClassVar = {
+    custom_settings = {
         "COMPONENT_SPLIT_REQUEST": True,
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
@@ -38,8 +36,8 @@ class SchemaView(SpectacularAPIView):
 
 
 class DocsView(SpectacularSwaggerView):
-    authentication_classes: ClassVar = []
-    permission_classes: ClassVar = []
+    authentication_classes = []
+    permission_classes = []
 
 
 v1: list[URLPattern | URLResolver] = [

@@ -99,7 +99,7 @@ def _merged_conflict(prospect: Prospect) -> Conflict:
 # Prospects ---------------------------------------------------------------------------------------
 
 
-class ProspectResource:
+class ProspectResource(ResourceMixin):
     resource = "prospects"
     representation = rep.PROSPECT
     detail_url_name = "api_prospect_detail"
@@ -153,7 +153,7 @@ class ProspectListView(ProspectResource, ListCreateView):
     def post(self, request: Request) -> Response:
         data = self.prospect_data(dict(self.validated(self.create_serializer)))
         with transaction.atomic():
-            prospect = prospect_services.create_prospect(dealer=self.client.dealer, actor=self.actor, data=data)
+            prospect = prospect_services.create_prospect(dealer=self.dealer, actor=self.actor, data=data)
         return self.object_response(prospect.pk, status.HTTP_201_CREATED)
 
 
@@ -194,7 +194,7 @@ EXTERNAL_ID = OpenApiParameter(
 class ProspectByExternalIdView(ProspectResource, DetailView):
     """The dealer system's own id: read, or create-or-update (upsert) with PUT."""
 
-    http_method_names: ClassVar = ["get", "put", "head", "options"]
+    http_method_names = ["get", "put", "head", "options"]
 
     def _external_id(self, raw: str) -> str:
         if not raw or len(raw) > 100 or "\x00" in raw:
@@ -208,7 +208,7 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
         parameters=[EXTERNAL_ID, IF_NONE_MATCH],
         responses={200: s.ProspectSerializer, 304: NOT_MODIFIED, **problems(*READ_ERRORS)},
     )
-    def get(self, request: Request, external_id: str) -> Response:  # type: ignore[override]
+    def get(self, request: Request, external_id: str) -> Response:
         prospect = self.scoped().filter(external_id=self._external_id(external_id)).only("pk").first()
         if prospect is None:
             raise NotFound()
@@ -231,7 +231,7 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
         request=s.ProspectSerializer,
         responses={200: s.ProspectSerializer, 201: s.ProspectSerializer, **problems(*WRITE_ERRORS)},
     )
-    def put(self, request: Request, external_id: str) -> Response:  # type: ignore[override]
+    def put(self, request: Request, external_id: str) -> Response:
         external_id = self._external_id(external_id)
         data = self.prospect_data(dict(self.validated(self.update_serializer, partial=True)))
         version = expected_version(request)
@@ -252,7 +252,7 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
                 created = False
             else:
                 prospect, created = prospect_services.upsert_prospect_by_external_id(
-                    dealer=self.client.dealer, external_id=external_id, actor=self.actor, data=data
+                    dealer=self.dealer, external_id=external_id, actor=self.actor, data=data
                 )
         return self.object_response(prospect.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -260,7 +260,7 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
 # Leads -------------------------------------------------------------------------------------------
 
 
-class LeadResource:
+class LeadResource(ResourceMixin):
     resource = "leads"
     representation = rep.LEAD
     detail_url_name = "api_lead_detail"
@@ -330,7 +330,7 @@ class LeadDetailView(LeadResource, DetailView):
         return lead_services.update_lead(lead=obj, actor=self.actor, data=data, expected_version=version)
 
 
-class LeadStageView(LeadResource, ResourceMixin, ApiView):
+class LeadStageView(LeadResource, ApiView):
     """Move a lead through the pipeline; won and lost close it (as in the UI)."""
 
     @extend_schema(
@@ -380,7 +380,7 @@ class LeadStageView(LeadResource, ResourceMixin, ApiView):
         return self.object_response(lead.pk)
 
 
-class LeadAssignView(LeadResource, ResourceMixin, ApiView):
+class LeadAssignView(LeadResource, ApiView):
     @extend_schema(
         operation_id="assign_lead",
         summary="Assign a lead to a salesperson (or unassign it)",
@@ -421,7 +421,7 @@ class LostReasonListView(ApiView):
 # Activities --------------------------------------------------------------------------------------
 
 
-class ActivityResource:
+class ActivityResource(ResourceMixin):
     resource = "activities"
     representation = rep.ACTIVITY
     detail_url_name = "api_activity_detail"
@@ -493,7 +493,7 @@ class ActivityDetailView(ActivityResource, DetailView):
 # Tasks -------------------------------------------------------------------------------------------
 
 
-class TaskResource:
+class TaskResource(ResourceMixin):
     resource = "tasks"
     representation = rep.TASK
     detail_url_name = "api_task_detail"
@@ -543,7 +543,7 @@ class TaskListView(TaskResource, ListCreateView):
         done = data.pop("done", False)
         with transaction.atomic():
             task = task_services.create_task(
-                dealer=self.client.dealer, actor=self.actor, data=data, prospect=prospect, lead=lead
+                dealer=self.dealer, actor=self.actor, data=data, prospect=prospect, lead=lead
             )
             if done:
                 task = task_services.complete_task(task=task, actor=self.actor)
@@ -578,7 +578,7 @@ class TaskDetailView(TaskResource, DetailView):
 # Consents ----------------------------------------------------------------------------------------
 
 
-class ConsentResource:
+class ConsentResource(ResourceMixin):
     resource = "consents"
     representation = rep.CONSENT
     detail_url_name = "api_consent_detail"
@@ -631,7 +631,7 @@ class ConsentListView(ConsentResource, ListCreateView):
 
 
 class ConsentDetailView(ConsentResource, DetailView):
-    http_method_names: ClassVar = ["get", "head", "options"]
+    http_method_names = ["get", "head", "options"]
 
     @extend_schema(
         operation_id="get_consent",
@@ -648,7 +648,7 @@ class ConsentDetailView(ConsentResource, DetailView):
 
 
 class MeView(ApiView):
-    permission_classes: ClassVar = [AnyKey]
+    permission_classes: ClassVar = [AnyKey]  # type: ignore[misc]
 
     @extend_schema(
         operation_id="get_me",

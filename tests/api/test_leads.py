@@ -47,7 +47,7 @@ def test_create_lead_for_another_dealers_prospect_is_a_field_error(
     assert_problem(api_a.post(LIST, {"prospect": str(foreign.pk)}), 400, "prospect")
     assert_problem(api_a.post(LIST, {"prospect": "nonsense"}), 400, "prospect")
     assert_problem(api_a.post(LIST, {"prospect": str(ProspectFactory(dealer=dealer_a.dealer).pk), "stage": "won"}), 400)
-    assert not Lead.objects.filter(prospect=foreign).exists()
+    assert not Lead.objects.filter(prospect_id=foreign.pk).exists()
 
 
 def test_stage_change_moves_the_lead_and_records_who(dealer_a: DealerSetup, api_a: ApiClient) -> None:

@@ -57,6 +57,7 @@ def test_rotation_keeps_the_old_key_working_until_the_overlap_ends(dealer_a: Dea
     assert ApiClient(new.plaintext).get("/api/v1/me/").status_code == 200
     old_key = ApiKey.objects.get(pk=old.api_key.pk)
     assert old_key.replaced_by_id == new.api_key.pk
+    assert old_key.expires_at is not None
     assert timezone.now() + timedelta(minutes=59) < old_key.expires_at <= timezone.now() + timedelta(hours=1)
 
     ApiKey.objects.filter(pk=old.api_key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -89,7 +90,9 @@ def test_last_use_is_written_at_most_once_a_minute(dealer_a: DealerSetup, django
 
     ApiKey.objects.filter(pk=issued.api_key.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
     api.get("/api/v1/me/")
-    assert ApiKey.objects.get(pk=issued.api_key.pk).last_used_at > first
+    later = ApiKey.objects.get(pk=issued.api_key.pk).last_used_at
+    assert later is not None
+    assert later > first
 
 
 def test_me_answers_the_dealership_and_scopes(dealer_a: DealerSetup) -> None:
