@@ -9,6 +9,7 @@ from django.contrib.auth.hashers import make_password
 
 from crm.models import Activity, Lead, Prospect, Task
 from dealers.models import Dealer, DealerGroup, Membership, OpeningHours, Region, Territory, User
+from sync.models import Destination
 
 TEST_PASSWORD = "test-Passwort-123"
 _HASH = make_password(TEST_PASSWORD)
@@ -135,7 +136,7 @@ class TaskFactory(factory.django.DjangoModelFactory[Task]):
     due_at = factory.Faker("future_datetime", tzinfo=UTC)
 
 
-class DestinationFactory(factory.django.DjangoModelFactory["Destination"]):
+class DestinationFactory(factory.django.DjangoModelFactory[Destination]):
     """A webhook destination of the sync relay (sync.models.Destination)."""
 
     class Meta:

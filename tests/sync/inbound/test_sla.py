@@ -139,7 +139,9 @@ def test_sla_check_runs_in_a_real_celery_worker(network: Network, tmp_path) -> N
     routed = route_intake(
         intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR, now=timezone.now() - timedelta(days=3)
     )
-    assert LeadRouting.objects.get(lead=routed.lead).next_escalation_at < timezone.now()
+    next_escalation_at = LeadRouting.objects.get(lead=routed.lead).next_escalation_at
+    assert next_escalation_at is not None
+    assert next_escalation_at < timezone.now()
     celery_app.control.purge()  # our own Redis database: drop messages left by an earlier run
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(

@@ -36,7 +36,7 @@ def _webhook(dealer: Dealer, simulator: SimulatorProcess, **extra: object) -> De
         transport=str(extra.pop("transport", "webhook")),
         url=simulator.url_for(dealer.number),
         secret=DEMO_SECRET,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -155,6 +155,7 @@ def test_failed_attempt_moves_next_attempt_into_the_future(simulator: SimulatorP
     assert destination.attempts == 1
     assert destination.failed_total == 1
     assert "503" in destination.last_error
+    assert destination.last_failure_at is not None
     assert destination.next_attempt_at > destination.last_failure_at
     assert relay.dealers_with_due_work() == []  # not due before its time
     assert relay.claim(dealer.pk, uuid.uuid4()) == []
@@ -229,7 +230,7 @@ def test_file_drop_writes_csv_and_adf_files_atomically(settings, tmp_path: Path)
 
     run = _relay(dealer)
 
-    folder = tmp_path / dealer.number / "outbound"
+    folder = tmp_path / str(dealer.number) / "outbound"
     names = sorted(p.name for p in folder.iterdir())
     assert run.delivered == 2
     assert not [n for n in names if n.startswith(".tmp-")]
