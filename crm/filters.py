@@ -32,7 +32,9 @@ class ProspectFilterSet(UpdatedSinceFilterSet):
 
 class LeadFilterSet(UpdatedSinceFilterSet):
     stage = django_filters.MultipleChoiceFilter(choices=Lead.Stage.choices, label=_("stage"))
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label=_("created after"))
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label=_("created after")
+    )
     model_name = django_filters.CharFilter(field_name="model_name", lookup_expr="icontains", label=_("model"))
     prospect = django_filters.UUIDFilter(field_name="prospect_id", label=_("prospect"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
@@ -90,4 +92,3 @@ class TaskFilterSet(UpdatedSinceFilterSet):
             return queryset
         overdue = Q(done_at__isnull=True, due_at__lt=timezone.now())
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
-

@@ -185,6 +185,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+
 def _beat_schedule() -> dict[str, dict[str, object]]:
     from sync.inbound.schedule import BEAT_SCHEDULE as inbound
     from sync.outbound.schedule import BEAT_SCHEDULE as outbound

@@ -15,8 +15,8 @@ from crm.models import Consent, Lead, LeadEvent, Prospect
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 from dealers.services import update_staff_member
-from sync.inbound.routing import route_intake
 from dealers.working_hours import BERLIN
+from sync.inbound.routing import route_intake
 from sync.models import LeadRouting, RoundRobinPointer
 from tests.factories import DealerFactory, LeadFactory, ProspectFactory, TerritoryFactory
 from tests.sync.inbound.conftest import Network, make_intake, showroom_hours

@@ -17,10 +17,10 @@ from crm.models import LeadEvent
 from crm.services import leads as lead_services
 from dealers.actors import Actor
 from dealers.models import Dealer, Region
+from dealers.working_hours import BERLIN
 from sync.inbound.routing import RoutedLead, route_intake
 from sync.inbound.sla import escalate_due_leads
 from sync.inbound.tasks import check_first_contact_sla
-from dealers.working_hours import BERLIN
 from sync.models import LeadRouting
 from tests.factories import UserFactory
 from tests.support.servers import ROOT, database_url
