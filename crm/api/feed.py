@@ -132,6 +132,8 @@ class ChangeFeedView(ApiView):
         rows = rows[:limit]
         if rows:
             txid, row_id = rows[-1]["txid"], rows[-1]["id"]
+        for row in rows:
+            del row["txid"]  # the position is the cursor's business; "id" becomes the event id
         return Response(
             {
                 "items": rep.CHANGE.render_many(rows),

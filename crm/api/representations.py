@@ -42,17 +42,36 @@ def is_set(value: Any) -> bool:
 
 
 class Representation:
+    """Output field ``name`` comes from ``.values()`` column ``column``, through ``convert`` if given.
+
+    Rendering changes the row dicts in place and touches only the few fields that need it
+    (ids, times, renamed columns): most fields pass through as the database driver gave them.
+    """
+
     def __init__(self, fields: list[tuple[str, str, Convert]]) -> None:
         self.fields = fields
         self.names = tuple(name for name, _column, _convert in fields)
         self.columns = tuple(dict.fromkeys(column for _name, column, _convert in fields))
+        shared = [column for column in self.columns if sum(1 for f in fields if f[1] == column) > 1]
+        # Fields read from a column another field also reads, or renamed: computed from the original row.
+        self._derived = [(n, c, f) for n, c, f in fields if c in shared or n != c]
+        self._in_place = [(n, f) for n, c, f in fields if f is not None and n == c and c not in shared]
+        self._drop = [c for c in self.columns if c not in self.names]
 
     def render(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {name: convert(row[column]) if convert else row[column] for name, column, convert in self.fields}
+        return self.render_many([dict(row)])[0]
 
     def render_many(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        fields = self.fields
-        return [{name: convert(row[col]) if convert else row[col] for name, col, convert in fields} for row in rows]
+        derived, in_place, drop = self._derived, self._in_place, self._drop
+        for row in rows:
+            values = [(name, convert(row[column]) if convert else row[column]) for name, column, convert in derived]
+            for name, convert in in_place:
+                row[name] = convert(row[name])
+            for column in drop:
+                del row[column]
+            for name, value in values:
+                row[name] = value
+        return rows
 
 
 def _common() -> list[tuple[str, str, Convert]]:

@@ -9,8 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dealers.actors import Actor
-from dealers.api_keys import create_api_key, hash_key, revoke_api_key, rotate_api_key, verify_api_key
-from dealers.models import ApiKey, AuditEvent
+from dealers.api_keys import (
+    create_api_key,
+    hash_key,
+    prune_idempotency_records,
+    revoke_api_key,
+    rotate_api_key,
+    verify_api_key,
+)
+from dealers.models import ApiKey, AuditEvent, IdempotencyRecord
 from tests.api.conftest import ApiClient
 from tests.conftest import DealerSetup
 
@@ -201,3 +208,13 @@ def test_admin_actions_rotate_and_revoke(dealer_a: DealerSetup, manufacturer_adm
 
     client.post(changelist, {"action": "revoke_keys", "_selected_action": [successor.pk]})
     assert ApiKey.objects.get(pk=successor.pk).revoked_at is not None
+
+
+def test_prune_deletes_only_idempotency_records_older_than_a_day(dealer_a: DealerSetup) -> None:
+    key = _issue(dealer_a).api_key
+    old = IdempotencyRecord.objects.create(api_key=key, key="old", fingerprint="x")
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    fresh = IdempotencyRecord.objects.create(api_key=key, key="fresh", fingerprint="x")
+
+    assert prune_idempotency_records() == 1
+    assert list(IdempotencyRecord.objects.values_list("pk", flat=True)) == [fresh.pk]
