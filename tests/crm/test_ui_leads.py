@@ -134,7 +134,7 @@ def test_a_stale_stage_change_is_reported_not_applied(own_lead: Lead, seller: Cl
     leads.update_lead(lead=own_lead, actor=SYSTEM, data={"rating": "hot"})  # someone else saved first: version 2
     response = seller.post(reverse("lead_stage", args=[own_lead.pk]), {"stage": "offer", "version": 1})
     assert response.status_code == 200
-    assert "changed this record in the meantime" in str(response.context["form"].non_field_errors())
+    assert "inzwischen geändert" in str(response.context["form"].non_field_errors())
     assert Lead.objects.get(pk=own_lead.pk).stage == "new"
 
 

@@ -66,7 +66,7 @@ def test_webhook_without_url_gets_an_inline_error_and_nothing_is_saved(dealer_a,
     )
 
     assert response.status_code == 400
-    assert "A webhook needs a URL." in response.content.decode()
+    assert "Ein Webhook braucht eine URL." in response.content.decode()
     assert not Destination.objects.filter(dealer=dealer_a.dealer).exists()
 
 
@@ -154,7 +154,7 @@ def test_admin_replay_action_asks_for_the_point_then_replays(dealer_a, manufactu
 
     ask = client.post(url, {"action": "replay", "_selected_action": [destination.pk]})
     assert ask.status_code == 200
-    assert "Replay since" in ask.content.decode()
+    assert "Erneut zustellen ab" in ask.content.decode()
     done = client.post(
         url, {"action": "replay", "_selected_action": [destination.pk], "apply": "1", "since": "2020-01-01T00:00:00Z"}
     )
