@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_POST
 
 from dealers import services
@@ -15,7 +19,7 @@ from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
 from dealers.forms import StaffAddForm, StaffEditForm, SwitchDealerForm
 from dealers.middleware import SESSION_KEY
-from dealers.models import Membership
+from dealers.models import Membership, User
 from dealers.selectors import memberships_of, staff_of
 
 
@@ -63,3 +67,27 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("staff_list")
     return render(request, "dealers/staff_edit.html", {"member": member, "form": form, "title": _("Edit staff member")})
+
+
+class LoginView(auth_views.LoginView):
+    """Sign in, then show the UI in the person's saved language (a browser without a choice gets German)."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        language = form.get_user().language
+        if language in dict(settings.LANGUAGES):
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME, language, max_age=settings.LANGUAGE_COOKIE_AGE, samesite="Lax"
+            )
+        return response
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch, which also remembers the choice on the signed-in person's account."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "")
+    if request.method == "POST" and request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        User.objects.filter(pk=request.user.pk).update(language=language)
+    return response

@@ -40,3 +40,18 @@ def test_language_switch_to_english(dealer_a: DealerSetup, client_for) -> None:
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = client.get(reverse("dashboard")).content.decode()
     assert "Sign out" in page
+
+
+def test_signing_in_uses_the_persons_saved_language(dealer_a: DealerSetup, client) -> None:
+    user = dealer_a.user("salesperson")
+    user.language = "en"
+    user.save(update_fields=["language"])
+    client.post(reverse("login"), {"username": user.email, "password": TEST_PASSWORD})
+    assert "Sign out" in client.get(reverse("dashboard")).content.decode()
+
+
+def test_switching_language_is_remembered_on_the_account(dealer_a: DealerSetup, client_for) -> None:
+    user = dealer_a.user("salesperson")
+    client_for(user).post(reverse("set_language"), {"language": "en", "next": "/"})
+    user.refresh_from_db()
+    assert user.language == "en"
