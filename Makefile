@@ -13,13 +13,14 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt system-packages clean clean-var
+.PHONY: help venv run test lint fmt bench system-packages clean clean-var
 
 help:
 	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
 	@echo "make test       lint, then the whole test suite against real PostgreSQL and Redis"
 	@echo "make lint       ruff, ruff format --check, mypy, makemigrations --check, manage.py check"
 	@echo "make fmt        ruff format and ruff check --fix"
+	@echo "make bench      benchmarks (bench/): ratios against a baseline in the same run"
 	@echo "make clean      remove .venv and caches (keeps the data in .var)"
 	@echo "make clean-var  stop the servers under .var and delete their data"
 
@@ -43,6 +44,11 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(DEVSTACK) exec -- $(SHELL) -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
+
+# Benchmarks report ratios against a baseline measured in the same run (bench/).
+bench: venv
+	$(DEVSTACK) exec -- $(PY) bench/api_list.py
+	$(DEVSTACK) exec -- $(PY) bench/deliveries.py
 
 fmt: venv
 	$(VENV)/bin/ruff check --fix .

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,10 +15,25 @@ from crm.models import Activity, Lead, Prospect, Task
 from crm.selectors import search_prospects
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """ISO 8601 with any offset Python accepts, turned into UTC: PostgreSQL refuses offsets beyond ±15:59."""
+
+    def clean(self, value: Any) -> datetime | None:
+        cleaned = super().clean(value)
+        if cleaned is None:
+            return None
+        try:
+            return cleaned.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(_("Out of range."), code="out_of_range") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class UpdatedSinceFilterSet(django_filters.FilterSet):
-    updated_since = django_filters.IsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("changed since")
-    )
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("changed since"))
 
 
 class ProspectFilterSet(UpdatedSinceFilterSet):
@@ -32,9 +51,7 @@ class ProspectFilterSet(UpdatedSinceFilterSet):
 
 class LeadFilterSet(UpdatedSinceFilterSet):
     stage = django_filters.MultipleChoiceFilter(choices=Lead.Stage.choices, label=_("stage"))
-    created_after = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", label=_("created after")
-    )
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label=_("created after"))
     model_name = django_filters.CharFilter(field_name="model_name", lookup_expr="icontains", label=_("model"))
     prospect = django_filters.UUIDFilter(field_name="prospect_id", label=_("prospect"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))

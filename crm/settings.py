@@ -188,10 +188,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 
 def _beat_schedule() -> dict[str, dict[str, object]]:
+    from dealers.schedule import BEAT_SCHEDULE as dealers
     from sync.inbound.schedule import BEAT_SCHEDULE as inbound
     from sync.outbound.schedule import BEAT_SCHEDULE as outbound
 
-    return {**inbound, **outbound}
+    return {**dealers, **inbound, **outbound}
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()
@@ -208,6 +209,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Per API key; "<requests>/<second|minute|hour>". Larger request bodies get 413.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/minute")
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Dealer CRM API",
     "DESCRIPTION": "REST API for dealer management systems and the manufacturer's lead channels.",

@@ -33,3 +33,7 @@ urlpatterns = [
     path("ha/", include("ha.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Unknown addresses under /api/ answer problem+json like every other API error.
+handler404 = "crm.api.errors.api_not_found"
+handler500 = "crm.api.errors.api_server_error"

@@ -276,3 +276,15 @@ def test_inbox_filters_and_shows_only_visible_leads(dealer_a: DealerSetup, deale
     assert [lead.pk for lead in page.context["page"]] == [mine.pk]
     closed = seller.get(reverse("lead_list"), {"open": "false"})
     assert list(closed.context["page"]) == []
+
+
+def test_a_time_filter_with_an_offset_postgresql_refuses_is_an_inline_error_not_a_500(
+    dealer_a: DealerSetup, client_for
+) -> None:
+    from django.urls import reverse as _reverse
+
+    client = client_for(dealer_a.user("sales_manager"))
+    response = client.get(_reverse("lead_list"), {"updated_since": "2026-01-01T00:00:00+23:00"})
+    assert response.status_code == 200
+    shifted = client.get(_reverse("lead_list"), {"updated_since": "2026-01-01T00:00:00+20:00"})
+    assert shifted.status_code == 200
