@@ -8,63 +8,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dealers', '0001_initial'),
+        ("dealers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='What the key is for, e.g. the DMS product.', max_length=100, verbose_name='name')),
-                ('prefix', models.CharField(editable=False, max_length=32, unique=True, verbose_name='prefix')),
-                ('secret_hash', models.CharField(editable=False, max_length=64)),
-                ('scopes', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('prospects:read', 'Read prospects'), ('prospects:write', 'Create and change prospects'), ('leads:read', 'Read leads'), ('leads:write', 'Create and change leads'), ('activities:read', 'Read activities'), ('activities:write', 'Create and change activities'), ('tasks:read', 'Read tasks'), ('tasks:write', 'Create and change tasks'), ('consents:read', 'Read consents'), ('consents:write', 'Record consents'), ('changes:read', 'Read the change feed'), ('intake:write', 'Submit leads (manufacturer channels)')], max_length=32), size=None, verbose_name='scopes')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created')),
-                ('created_by', models.CharField(blank=True, editable=False, max_length=200, verbose_name='created by')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked')),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last used')),
-                ('dealer', models.ForeignKey(blank=True, help_text="Empty for the manufacturer's own keys (lead intake).", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='dealers.dealer', verbose_name='dealership')),
-                ('replaced_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='dealers.apikey', verbose_name='replaced by')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="What the key is for, e.g. the DMS product.", max_length=100, verbose_name="name"
+                    ),
+                ),
+                ("prefix", models.CharField(editable=False, max_length=32, unique=True, verbose_name="prefix")),
+                ("secret_hash", models.CharField(editable=False, max_length=64)),
+                (
+                    "scopes",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("prospects:read", "Read prospects"),
+                                ("prospects:write", "Create and change prospects"),
+                                ("leads:read", "Read leads"),
+                                ("leads:write", "Create and change leads"),
+                                ("activities:read", "Read activities"),
+                                ("activities:write", "Create and change activities"),
+                                ("tasks:read", "Read tasks"),
+                                ("tasks:write", "Create and change tasks"),
+                                ("consents:read", "Read consents"),
+                                ("consents:write", "Record consents"),
+                                ("changes:read", "Read the change feed"),
+                                ("intake:write", "Submit leads (manufacturer channels)"),
+                            ],
+                            max_length=32,
+                        ),
+                        size=None,
+                        verbose_name="scopes",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name="created"),
+                ),
+                ("created_by", models.CharField(blank=True, editable=False, max_length=200, verbose_name="created by")),
+                ("expires_at", models.DateTimeField(blank=True, null=True, verbose_name="expires")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked")),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last used")),
+                (
+                    "dealer",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for the manufacturer's own keys (lead intake).",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to="dealers.dealer",
+                        verbose_name="dealership",
+                    ),
+                ),
+                (
+                    "replaced_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="dealers.apikey",
+                        verbose_name="replaced by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
-                'verbose_name_plural': 'API keys',
-                'ordering': ['-created_at'],
+                "verbose_name": "API key",
+                "verbose_name_plural": "API keys",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('response_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('response_body', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('response_headers', models.JSONField(blank=True, default=dict)),
-                ('api_key', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='dealers.apikey')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("response_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "response_body",
+                    models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
+                ),
+                ("response_headers", models.JSONField(blank=True, default=dict)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="dealers.apikey"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'idempotency record',
-                'verbose_name_plural': 'idempotency records',
+                "verbose_name": "idempotency record",
+                "verbose_name_plural": "idempotency records",
             },
         ),
         migrations.AddIndex(
-            model_name='apikey',
-            index=models.Index(fields=['dealer', '-created_at'], name='apikey_dealer'),
+            model_name="apikey",
+            index=models.Index(fields=["dealer", "-created_at"], name="apikey_dealer"),
         ),
         migrations.AddIndex(
-            model_name='idempotencyrecord',
-            index=models.Index(fields=['created_at'], name='idempotency_created'),
+            model_name="idempotencyrecord",
+            index=models.Index(fields=["created_at"], name="idempotency_created"),
         ),
         migrations.AddConstraint(
-            model_name='idempotencyrecord',
-            constraint=models.UniqueConstraint(fields=('api_key', 'key'), name='idempotency_key_unique'),
+            model_name="idempotencyrecord",
+            constraint=models.UniqueConstraint(fields=("api_key", "key"), name="idempotency_key_unique"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dealers', '0002_api_keys'),
+        ("dealers", "0002_api_keys"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='idempotencyrecord',
-            name='response_body',
-            field=models.TextField(blank=True, default=''),
+            model_name="idempotencyrecord",
+            name="response_body",
+            field=models.TextField(blank=True, default=""),
         ),
     ]
