@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from crm.payloads import PROSPECT_FIELDS
+
 Convert = Callable[[Any], Any] | None
 
 
@@ -91,24 +93,7 @@ def _plain(*names: str) -> list[tuple[str, str, Convert]]:
 PROSPECT = Representation(
     [
         *_common(),
-        *_plain(
-            "kind",
-            "salutation",
-            "title",
-            "first_name",
-            "last_name",
-            "company",
-            "email",
-            "phone",
-            "mobile",
-            "street",
-            "postcode",
-            "city",
-            "country",
-            "preferred_channel",
-            "preferred_language",
-            "origin",
-        ),
+        *_plain(*PROSPECT_FIELDS),
         ("owner", "owner__email", None),
         ("merged_into", "merged_into_id", text),
         ("erased", "erased_at", is_set),

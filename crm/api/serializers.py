@@ -20,6 +20,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm.models import Activity, Consent, Lead, Prospect, Task
+from crm.payloads import PROSPECT_FIELDS
 from dealers.models import ApiKey
 
 
@@ -76,28 +77,7 @@ class ProspectSerializer(StrictModelSerializer):
 
     class Meta:
         model = Prospect
-        fields: ClassVar = [
-            *COMMON_FIELDS,
-            "kind",
-            "salutation",
-            "title",
-            "first_name",
-            "last_name",
-            "company",
-            "email",
-            "phone",
-            "mobile",
-            "street",
-            "postcode",
-            "city",
-            "country",
-            "preferred_channel",
-            "preferred_language",
-            "origin",
-            "owner",
-            "merged_into",
-            "erased",
-        ]
+        fields: ClassVar = [*COMMON_FIELDS, *PROSPECT_FIELDS, "owner", "merged_into", "erased"]
         read_only_fields = COMMON_READ_ONLY
         extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
 
