@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from crm.models import Activity, Change, Lead, Prospect, Task, as_payload_value
+from crm.models import Activity, Change, Consent, Lead, Prospect, Task, as_payload_value
 from crm.payloads import payload_for
 
 # Called after commit with the dealer id of every recorded change (see sync.apps).
@@ -21,7 +21,7 @@ change_recorded: list[Callable[[int], None]] = []
 
 
 def record(
-    *, dealer_id: int, type: str, obj: Prospect | Lead | Activity | Task, extra: dict[str, Any] | None = None
+    *, dealer_id: int, type: str, obj: Prospect | Lead | Activity | Task | Consent, extra: dict[str, Any] | None = None
 ) -> Change:
     data = payload_for(obj)
     if extra:
@@ -31,7 +31,7 @@ def record(
         type=type,
         object_type=obj._meta.model_name or "",
         object_id=obj.pk,
-        version=obj.version,
+        version=getattr(obj, "version", 1),
         data=data,
     )
     for hook in change_recorded:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.models import Activity, Lead, Prospect, Task, as_payload_value
+from crm.models import Activity, Consent, Lead, Prospect, Task, as_payload_value
 
 PROSPECT_FIELDS = (
     "kind",
@@ -76,7 +76,19 @@ def _email_of(user_id: int | None) -> str | None:
     return User.objects.filter(pk=user_id).values_list("email", flat=True).first()
 
 
-def payload_for(obj: Prospect | Lead | Activity | Task) -> dict[str, Any]:
+CONSENT_FIELDS = ("purpose", "channel", "status", "at", "source", "text_version", "double_opt_in_at", "evidence")
+
+
+def payload_for(obj: Prospect | Lead | Activity | Task | Consent) -> dict[str, Any]:
+    if isinstance(obj, Consent):
+        # A ledger entry never changes: its version is always 1.
+        return {
+            "id": str(obj.pk),
+            "version": 1,
+            "prospect_id": str(obj.prospect_id),
+            "recorded_by": obj.recorded_by,
+            **_fields(obj, CONSENT_FIELDS),
+        }
     if isinstance(obj, Prospect):
         return {
             **_common(obj),

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from crm import changes
 from crm.models import Consent, Prospect
 from dealers.actors import Actor, record_audit
 
@@ -39,6 +40,7 @@ def record_consent(
         evidence=evidence or {},
         recorded_by=actor.label,
     )
+    changes.record(dealer_id=prospect.dealer_id, type="consent.recorded", obj=consent)
     record_audit(
         actor=actor, action=f"consent.{status}", dealer_id=prospect.dealer_id, obj=prospect, data={"purpose": purpose}
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm.models import Activity, Consent, Lead, Task
+from crm.models import Activity, Change, Consent, Lead, Task
 from tests.api.conftest import ApiClient, assert_problem
 from tests.conftest import DealerSetup
 from tests.factories import LeadFactory, ProspectFactory, TaskFactory
@@ -106,6 +106,9 @@ def test_consents_are_a_ledger_appended_never_changed(dealer_a: DealerSetup, api
     assert api_a.get(url).json()["status"] == "granted"
     assert api_a.patch(url, {"status": "withdrawn"}).status_code == 405
     assert Consent.objects.filter(prospect_id=prospect.pk).count() == 2
+    # Each ledger entry is a change of the dealer's data: the change log (and so the feed) has it.
+    logged = Change.objects.filter(type="consent.recorded", dealer=dealer_a.dealer).order_by("id")
+    assert [c.data["status"] for c in logged] == ["granted", "withdrawn"]
 
 
 def test_consent_rejects_unknown_purpose_and_nul_in_evidence(dealer_a: DealerSetup, api_a: ApiClient) -> None:
