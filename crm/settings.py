@@ -189,10 +189,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 def _beat_schedule() -> dict[str, dict[str, object]]:
     from dealers.schedule import BEAT_SCHEDULE as dealers
+    from ha.schedule import BEAT_SCHEDULE as ha
     from sync.inbound.schedule import BEAT_SCHEDULE as inbound
     from sync.outbound.schedule import BEAT_SCHEDULE as outbound
 
-    return {**dealers, **inbound, **outbound}
+    return {**dealers, **ha, **inbound, **outbound}
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()

@@ -18,6 +18,16 @@ logger = logging.getLogger(__name__)
 LEASE_CHECK_SECONDS = 5.0
 
 
+def schedule_slot(entry: ScheduleEntry, now: float) -> str:
+    """The schedule period a run belongs to, the same on every node: ``<entry>@<period number>``.
+
+    Interval entries count periods of their interval since the epoch; others (crontab) count minutes.
+    """
+    run_every = getattr(entry.schedule, "run_every", None)
+    seconds = run_every.total_seconds() if run_every is not None else 60.0
+    return f"{entry.name}@{int(now // max(seconds, 1.0))}"
+
+
 class LeasedScheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.lease = SchedulerLeaseHolder()
@@ -35,8 +45,7 @@ class LeasedScheduler(PersistentScheduler):
         if not self.lease.held:
             logger.debug("periodic_job_skipped_no_lease", extra={"task": entry.task})
             return
-        slot = entry.last_run_at.isoformat() if entry.last_run_at else str(int(time.time()))
-        headers = {"lease_epoch": self.lease.epoch, "lease_slot": f"{entry.name}@{slot}"}
+        headers = {"lease_epoch": self.lease.epoch, "lease_slot": schedule_slot(entry, time.time())}
         original = entry.options
         entry.options = {**original, "headers": {**original.get("headers", {}), **headers}}
         try:

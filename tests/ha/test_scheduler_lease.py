@@ -71,3 +71,30 @@ def test_lease_is_not_taken_on_a_standby(two_nodes) -> None:
         cursor.execute("SELECT pg_is_in_recovery()")
         assert cursor.fetchone()[0] is False  # this test database is a primary: the lease is granted
     assert a.ensure() is True
+
+
+def test_both_nodes_name_the_same_slot_for_the_same_period() -> None:
+    from datetime import timedelta
+
+    from celery.beat import ScheduleEntry
+    from celery.schedules import schedule
+
+    from crm.celery import app
+    from ha.beat import schedule_slot
+
+    entry = ScheduleEntry(name="sweep", task="t", schedule=schedule(timedelta(seconds=10)), app=app)
+    assert schedule_slot(entry, 1000.0) == schedule_slot(entry, 1009.9) == "sweep@100"
+    assert schedule_slot(entry, 1010.0) == "sweep@101"
+
+
+def test_old_periodic_runs_are_pruned(two_nodes) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ha.tasks import prune_periodic_runs
+
+    PeriodicRun.objects.create(task="t", slot="old", epoch=1, started_at=timezone.now() - timedelta(days=3))
+    PeriodicRun.objects.create(task="t", slot="new", epoch=1)
+    assert prune_periodic_runs() == 1
+    assert list(PeriodicRun.objects.values_list("slot", flat=True)) == ["new"]

@@ -1,0 +1,19 @@
+"""Upkeep of the high-availability records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from ha.models import PeriodicRun
+
+PERIODIC_RUN_RETENTION = timedelta(days=2)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def prune_periodic_runs() -> int:
+    """Slots only need to outlive a redelivered message; older rows are deleted."""
+    deleted, _by_model = PeriodicRun.objects.filter(started_at__lt=timezone.now() - PERIODIC_RUN_RETENTION).delete()
+    return deleted
