@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.dedupe import find_matches
 from crm.models import Lead, Prospect
@@ -356,6 +357,26 @@ def choose_salesperson(
 # --- Summary for people ---------------------------------------------------------------------------------
 
 
+# The recorded decisions keep these reasons in English (a machine-readable record); people read them translated.
+REASON_LABELS = {
+    "absent": gettext_lazy("absent"),
+    "at capacity": gettext_lazy("at capacity"),
+    "round robin": gettext_lazy("round robin"),
+    "the prospect's own salesperson": gettext_lazy("the prospect's own salesperson"),
+    "no salespeople": gettext_lazy("no salespeople"),
+    "nobody available with capacity": gettext_lazy("nobody available with capacity"),
+    "left unassigned for the sales manager": gettext_lazy("left unassigned for the sales manager"),
+}
+
+
+def say_reason(reason: str) -> str:
+    """A recorded reason in the reader's language: its known phrases translated, anything else kept."""
+    clauses = []
+    for clause in reason.split(": "):
+        clauses.append(", ".join(str(REASON_LABELS.get(part, part)) for part in clause.split(", ")))
+    return ": ".join(clauses)
+
+
 def routing_summary(decisions: dict[str, Any], *, due: datetime) -> list[str]:
     """The decisions as short lines for the lead's history (the UI shows them; ``crm`` never imports ``sync``)."""
     dealer = decisions["dealer"]
@@ -381,12 +402,15 @@ def routing_summary(decisions: dict[str, Any], *, due: datetime) -> list[str]:
     person = decisions["salesperson"]
     if person.get("user_id"):
         lines.append(
-            _("Salesperson %(name)s: %(reason)s") % {"name": person.get("name", ""), "reason": person["reason"]}
+            _("Salesperson %(name)s: %(reason)s")
+            % {"name": person.get("name", ""), "reason": say_reason(person["reason"])}
         )
     else:
-        lines.append(_("No salesperson: %(reason)s") % {"reason": person["reason"]})
+        lines.append(_("No salesperson: %(reason)s") % {"reason": say_reason(person["reason"])})
     skipped = [
-        f"{s['name']} ({s['reason']}" + (f", {s['open_leads']}/{s['capacity']}" if "capacity" in s else "") + ")"
+        f"{s['name']} ({say_reason(s['reason'])}"
+        + (f", {s['open_leads']}/{s['capacity']}" if "capacity" in s else "")
+        + ")"
         for s in person.get("skipped", [])
     ]
     if skipped:
