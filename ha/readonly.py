@@ -13,9 +13,10 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from ha.probe import node_status
+from ha.probe import node_state, node_status
 
 RETRY_AFTER_SECONDS = 5
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_SQLSTATE = "25006"  # ReadOnlySqlTransaction: we reached a standby
 _ROLE_TTL_SECONDS = 3.0
 _role_cache: tuple[float, bool] = (0.0, False)
@@ -65,6 +66,9 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # A draining node finishes what it has but takes no new writes: the client retries on the other node.
+        if request.method not in SAFE_METHODS and node_state() != "running":
+            return unavailable_response(request)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -56,3 +56,26 @@ def test_read_only_error_is_recognised_as_unavailable(read_only_database: None) 
     with pytest.raises(DatabaseError) as error, connection.cursor() as cursor:
         cursor.execute("INSERT INTO dealers_region (code, name) VALUES ('x', 'y')")
     assert readonly.is_unavailable_error(error.value)
+
+
+def test_draining_node_refuses_writes_with_503_but_still_serves_reads(
+    dealer_a: DealerSetup, client_for, settings, tmp_path
+) -> None:
+    from ha.probe import drain_flag
+
+    settings.HA_STATE_DIR = tmp_path
+    drain_flag().touch()
+    client = client_for(dealer_a.user("dealer_admin"))
+    member = dealer_a.other_salesperson
+
+    write = client.post(
+        reverse("staff_edit", args=[member.pk]), {"role": "sales_manager", "is_active": "on", "lead_capacity": "5"}
+    )
+    api_write = client.post("/api/v1/prospects/", {}, content_type="application/json")
+
+    assert (write.status_code, write["Retry-After"]) == (503, "5")
+    assert api_write.status_code == 503
+    assert api_write["Content-Type"] == "application/problem+json"
+    assert client.get(reverse("staff_list")).status_code == 200
+    member.refresh_from_db()
+    assert member.role == Membership.Role.SALESPERSON
