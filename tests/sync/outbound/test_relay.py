@@ -266,3 +266,19 @@ def test_cursor_moves_over_unwanted_changes_once_caught_up(simulator: SimulatorP
     update_prospect(prospect=prospect, actor=ACTOR, data={"city": "Trier"})
     _relay(dealer)
     assert simulator.book(dealer.number)["events"] == _event_ids(dealer)
+
+
+def test_a_new_feed_epoch_reaches_the_dealer_system_as_resync_required(simulator: SimulatorProcess):
+    from crm.services.feed import start_new_feed_epoch
+
+    dealer = DealerFactory()
+    _webhook(dealer, simulator)
+    _prospect(dealer)
+    epoch = start_new_feed_epoch(actor=ACTOR, reason="restored from backup")
+
+    run = _relay(dealer)
+
+    book = simulator.book(dealer.number)
+    assert run.delivered == 2
+    assert [book["types"][e] for e in book["events"]] == ["prospect.created", "sync.resync_required"]
+    assert epoch >= 2
