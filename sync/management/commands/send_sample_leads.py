@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from dealers.actors import Actor
+from dealers.commands import ContractCommand
 from sync.inbound.intake import receive_intake
 from sync.inbound.samples import sample_leads
 
 FORMATS = {"json": ("json",), "adf": ("adf",), "both": ("json", "adf")}
 
 
-class Command(BaseCommand):
+class Command(ContractCommand):
     help = "Submit sample leads (JSON and/or ADF) to the lead intake, for demos."
 
     def add_arguments(self, parser: CommandParser) -> None:

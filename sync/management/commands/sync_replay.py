@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from dealers.actors import Actor
+from dealers.commands import ContractCommand
 from dealers.models import Dealer
 from sync.outbound import services
 
 
-class Command(BaseCommand):
+class Command(ContractCommand):
     help = "Deliver a dealership's stream again from a point in time or an event id (receivers dedupe by event id)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from dealers.commands import ContractCommand
 from dealers.models import Dealer
 from sync.models import Destination
 from sync.outbound.selectors import destination_statuses, status_line
 
 
-class Command(BaseCommand):
+class Command(ContractCommand):
     help = "Sync status per dealership: state, backlog, oldest undelivered, last success, failures, dead letters."
 
     def add_arguments(self, parser: CommandParser) -> None:
