@@ -11,7 +11,8 @@ DEVSTACK := $(PY) -m crm.devstack
 PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PYTEST_ARGS ?=
+# A fresh test database each run: a run killed midway must not leave rows for the next one to trip on.
+PYTEST_ARGS ?= --create-db
 
 .PHONY: help venv run test lint fmt bench system-packages clean clean-var
 
