@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -136,6 +137,7 @@ class CeleryProcesses:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="crm-celery-"))
         self.logs: list[Path] = []
+        self._supervising = False
 
     def _spawn(self, args: list[str], name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = self.tmp / f"{name}.log"
@@ -169,6 +171,25 @@ class CeleryProcesses:
             extra_env,
         )
 
+    def supervised_worker(self, name: str) -> None:
+        """A worker restarted whenever it exits, as systemd (Restart=always) or Kubernetes do in production.
+
+        Kombu's Redis transport can end the worker process when the broker vanishes at an unlucky moment;
+        what must hold is that nothing is lost once a worker runs again, not that one process survives.
+        """
+        self._supervising = True
+
+        def keep_running() -> None:
+            generation = 0
+            process = self.worker(f"{name}-{generation}")
+            while self._supervising:
+                if process.poll() is not None:
+                    generation += 1
+                    process = self.worker(f"{name}-{generation}")
+                time.sleep(0.2)
+
+        threading.Thread(target=keep_running, daemon=True).start()
+
     def beat(self) -> subprocess.Popen[bytes]:
         return self._spawn(
             ["beat", "--loglevel", "WARNING", "-s", str(self.tmp / "beat-schedule"), "--pidfile", ""],
@@ -181,6 +202,7 @@ class CeleryProcesses:
             process.wait()
 
     def stop_all(self) -> None:
+        self._supervising = False
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()

@@ -135,7 +135,7 @@ def test_redis_restarted_during_a_run_loses_no_event(
 ):
     dealer = DealerFactory()
     _destination(dealer, simulator)
-    celery.worker("w1")
+    celery.supervised_worker("w1")
     celery.beat()
     _changes(dealer, 6)
     eventually(
