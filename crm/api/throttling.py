@@ -78,7 +78,8 @@ class ApiKeyRateThrottle(BaseThrottle):
         window = int(now // period)
         reset = (window + 1) * period - now
         try:
-            count = _count(f"api-rate:{api_key.pk}:{period}:{window}", period)
+            # The prefix, not the pk: unique for good, even across a restored or recreated database.
+            count = _count(f"api-rate:{api_key.prefix}:{period}:{window}", period)
         except Exception:
             _redis_down_until = now + _BACKOFF_SECONDS
             logger.warning("api_rate_limit_unavailable", extra={"api_key_id": api_key.pk})
