@@ -14,9 +14,8 @@ import socket
 from typing import Any
 
 import psycopg
-from django.db import connections
 
-from ha.probe import node_state
+from ha.probe import direct_connection, node_state
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +24,15 @@ LEASE_LOCK_KEY = 0x63726D2D62656174
 
 
 def _connect() -> psycopg.Connection[Any]:
-    params = connections["default"].get_connection_params()
-    for key in ("context", "cursor_factory", "prepare_threshold"):
-        params.pop(key, None)
-    params["connect_timeout"] = 2
-    params["application_name"] = "crm-scheduler-lease"
-    # The lock must die with the session quickly when the node is cut off.
-    params["keepalives"] = 1
-    params["keepalives_idle"] = 5
-    params["keepalives_interval"] = 2
-    params["keepalives_count"] = 2
-    return psycopg.connect(autocommit=True, **params)
+    # The lock must die with the session quickly when the node is cut off: short TCP keepalives.
+    return direct_connection(
+        application_name="crm-scheduler-lease",
+        connect_timeout=2,
+        keepalives=1,
+        keepalives_idle=5,
+        keepalives_interval=2,
+        keepalives_count=2,
+    )
 
 
 class SchedulerLeaseHolder:

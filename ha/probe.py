@@ -49,19 +49,25 @@ class NodeStatus:
         return self.database.role
 
 
+def direct_connection(**overrides: Any) -> psycopg.Connection[Any]:
+    """An autocommit connection to the default database that bypasses Django's pool and adapters."""
+    params = connections["default"].get_connection_params()
+    for key in ("context", "cursor_factory", "prepare_threshold"):
+        params.pop(key, None)
+    return psycopg.connect(autocommit=True, **{**params, **overrides})
+
+
 class _ProbeConnection:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
 
     def _connect(self) -> psycopg.Connection[Any]:
-        params = connections["default"].get_connection_params()
-        for key in ("context", "cursor_factory", "prepare_threshold"):
-            params.pop(key, None)
-        params["connect_timeout"] = PROBE_CONNECT_TIMEOUT_S
-        params["application_name"] = "crm-probe"
-        params["options"] = f"-c statement_timeout={PROBE_STATEMENT_TIMEOUT_MS}"
-        return psycopg.connect(autocommit=True, **params)
+        return direct_connection(
+            application_name="crm-probe",
+            connect_timeout=PROBE_CONNECT_TIMEOUT_S,
+            options=f"-c statement_timeout={PROBE_STATEMENT_TIMEOUT_MS}",
+        )
 
     def facts(self) -> DatabaseFacts:
         with self._lock:

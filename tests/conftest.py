@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -9,6 +10,7 @@ from django.test import Client
 
 from dealers.models import Dealer, Membership, User
 from tests.factories import DealerFactory, MembershipFactory, UserFactory
+from tests.support.database import set_database_read_only
 
 ROLES = [role.value for role in Membership.Role]
 
@@ -60,3 +62,11 @@ def client_for():
 @pytest.fixture
 def manufacturer_admin(db: None) -> User:
     return User.objects.create_superuser(email="hq@test.crm.example", password="x-Passwort-123")
+
+
+@pytest.fixture
+def read_only_database(transactional_db: None) -> Iterator[None]:
+    """Every new session of the test database is read-only, like one reaching a standby after failover."""
+    set_database_read_only(True)
+    yield
+    set_database_read_only(False)

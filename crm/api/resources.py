@@ -8,7 +8,6 @@ Reads go through the viewer's scoped queryset (``visible_to``) and render ``.val
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.db import transaction
@@ -51,18 +50,7 @@ class ApiFilterBackend(DjangoFilterBackend):
         filterset = filterset_class(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        _times_in_utc(filterset.form.cleaned_data)
         return filterset.qs
-
-
-def _times_in_utc(cleaned: dict[str, Any]) -> None:
-    """PostgreSQL takes offsets up to ±15:59, Python up to ±23:59: send every time in UTC."""
-    for name, value in cleaned.items():
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            try:
-                cleaned[name] = value.astimezone(UTC)
-            except OverflowError:
-                raise ValidationError({name: [_("Out of range.")]}) from None
 
 
 def parse_pk(raw: str) -> uuid.UUID:

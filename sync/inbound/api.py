@@ -160,11 +160,7 @@ class IntakeLeadView(ApiView):
             # Location: the lead in the dealership's API (the dealer system reads it with its own key).
             location = request.build_absolute_uri(reverse("api_lead_detail", kwargs={"pk": outcome.body["lead_id"]}))
             version = outcome.document.lead.version if outcome.document.lead else 1
-            response = Response(outcome.body, status=201, headers={"Location": location, "ETag": etag(version)})
-            # Set now, not at rendering: the idempotency record stores the headers before rendering, and a
-            # replay would otherwise carry Django's default text/html.
-            response["Content-Type"] = "application/json"
-            return response
+            return Response(outcome.body, status=201, headers={"Location": location, "ETag": etag(version)})
         body = problem(outcome.status, outcome.detail, errors=outcome.errors)
         body["document_id"] = str(outcome.document.pk)
         return Response(body, status=outcome.status, content_type=PROBLEM_CONTENT_TYPE)

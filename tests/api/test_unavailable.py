@@ -3,38 +3,12 @@ reads keep working, and an Idempotency-Key stays usable for the retry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from django.db import connection
-
 from crm.models import Prospect
 from dealers.models import IdempotencyRecord
-from ha import readonly
 from tests.api.conftest import ApiClient, assert_problem, make_key
 from tests.conftest import DealerSetup
 from tests.factories import ProspectFactory
-
-
-def _reconnect() -> None:
-    connection.close()
-    if hasattr(connection, "close_pool"):
-        connection.close_pool()
-
-
-@pytest.fixture
-def read_only_database(transactional_db: None) -> Iterator[None]:
-    name = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-    _reconnect()
-    readonly._role_cache = (0.0, False)
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET default_transaction_read_only = off")
-        cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
-    _reconnect()
-    readonly._role_cache = (0.0, False)
+from tests.support.database import set_database_read_only
 
 
 def test_writes_are_503_with_retry_after_and_reads_still_work(
@@ -52,17 +26,8 @@ def test_writes_are_503_with_retry_after_and_reads_still_work(
     assert api.get(f"/api/v1/prospects/{prospect.pk}/").status_code == 200
     assert api.get("/api/v1/prospects/").status_code == 200
 
-    _writable_again()  # the failover is over (the fixture's teardown resets the same way)
+    set_database_read_only(False)  # the failover is over (the fixture's teardown resets the same way)
     retry = api.post("/api/v1/prospects/", {"last_name": "Neu"}, headers={"Idempotency-Key": "failover-1"})
     assert retry.status_code == 201
     assert Prospect.objects.filter(last_name="Neu").count() == 1
     assert IdempotencyRecord.objects.filter(key="failover-1", completed_at__isnull=False).count() == 1
-
-
-def _writable_again() -> None:
-    name = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        cursor.execute("SET default_transaction_read_only = off")
-        cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
-    _reconnect()
-    readonly._role_cache = (0.0, False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import DatabaseError, connection
 from django.urls import reverse
@@ -11,28 +9,6 @@ from django.urls import reverse
 from dealers.models import Membership
 from ha import readonly
 from tests.conftest import DealerSetup
-
-
-def _reconnect() -> None:
-    connection.close()
-    if hasattr(connection, "close_pool"):
-        connection.close_pool()
-
-
-@pytest.fixture
-def read_only_database(transactional_db: None) -> Iterator[None]:
-    """Every new session of the test database is read-only, like one reaching a standby."""
-    name = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-    _reconnect()
-    readonly._role_cache = (0.0, False)
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET default_transaction_read_only = off")
-        cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
-    _reconnect()
-    readonly._role_cache = (0.0, False)
 
 
 def test_ui_write_on_read_only_database_is_503_with_retry_after(
