@@ -19,7 +19,7 @@ PYTEST_ARGS ?= --create-db
 help:
 	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
 	@echo "make test       lint, then the whole test suite against real PostgreSQL and Redis"
-	@echo "make lint       ruff, ruff format --check, mypy, makemigrations --check, manage.py check"
+	@echo "make lint       ruff, ruff format --check, mypy, import contracts, makemigrations --check, manage.py check"
 	@echo "make fmt        ruff format and ruff check --fix"
 	@echo "make bench      benchmarks (bench/): ratios against a baseline in the same run"
 	@echo "make clean      remove .venv and caches (keeps the data in .var)"
@@ -44,6 +44,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
 	$(DEVSTACK) exec -- $(SHELL) -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
 
 # Benchmarks report ratios against a baseline measured in the same run (bench/).
