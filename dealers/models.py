@@ -415,3 +415,54 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_key_id}:{self.key}"
+
+
+class InvitationQuerySet(DealerScopedQuerySet):
+    def pending(self) -> InvitationQuerySet:
+        """Neither accepted nor revoked nor past its expiry."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """A dealer administrator's invitation of an email address to a role at the dealership.
+
+    Nobody becomes a member by being named: the person opens the emailed link (signed, expiring,
+    single use), signs in as that address or creates the account, and accepts. The link's secret is
+    stored only as its SHA-256.
+    """
+
+    dealer = models.ForeignKey(
+        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=20, choices=Membership.Role.choices)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    invited_by = models.ForeignKey(
+        User, verbose_name=_("invited by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, verbose_name=_("accepted by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("staff invitation")
+        verbose_name_plural = _("staff invitations")
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            # One open invitation per address and dealership: inviting again replaces it.
+            models.UniqueConstraint(
+                "dealer",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_open_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.dealer_id} ({self.role})"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from dealers.models import Dealer, Membership, Territory
+from dealers.models import Dealer, Invitation, Membership, Territory
 
 
 def memberships_of(user: Any) -> QuerySet[Membership]:
@@ -27,6 +27,10 @@ def active_membership_for(user: Any, dealer_id: int | None) -> Membership | None
 
 def staff_of(viewer: Membership) -> QuerySet[Membership]:
     return Membership.objects.visible_to(viewer).select_related("user").order_by("user__last_name", "user__first_name")
+
+
+def pending_invitations_of(viewer: Membership) -> QuerySet[Invitation]:
+    return Invitation.objects.visible_to(viewer).pending().select_related("invited_by").order_by("-created_at")
 
 
 def dealer_for_postcode(postcode: str) -> Dealer | None:

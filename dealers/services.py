@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealers.actors import Actor, record_audit
-from dealers.models import Dealer, Membership, User
+from dealers.models import Dealer, Invitation, Membership, User
 
 logger = logging.getLogger(__name__)
-
-
-@transaction.atomic
-def add_staff_member(
-    *,
-    dealer: Dealer,
-    email: str,
-    first_name: str,
-    last_name: str,
-    role: str,
-    actor: Actor,
-) -> Membership:
-    """Give a person a role at ``dealer``; a person known from another dealership keeps their login."""
-    user, created = User.objects.get_or_create(
-        email=User.objects.normalize_email(email).lower(),
-        defaults={"first_name": first_name, "last_name": last_name},
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    membership, _ = Membership.objects.update_or_create(
-        dealer=dealer, user=user, defaults={"role": role, "is_active": True}
-    )
-    record_audit(actor=actor, action="staff.added", dealer_id=dealer.pk, obj=membership, data={"role": role})
-    logger.info("staff_added", extra={"dealer_id": dealer.pk, "membership_id": membership.pk})
-    return membership
 
 
 @transaction.atomic
@@ -83,3 +68,127 @@ def _ensure_keeps_an_admin(*, membership: Membership, new_role: str, new_active:
         raise ValidationError(
             {"role": _("The dealership needs at least one active dealer administrator.")}, code="last_admin"
         )
+
+
+# --- Invitations: nobody becomes a member by being named, only by accepting ---------------------
+
+INVITATION_VALID_FOR = timedelta(days=7)
+_INVITATION_SALT = "dealers.invitation"
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # the link's secret part; shown to nobody but the invited address
+
+
+class InvitationInvalid(Exception):
+    """The link is forged, expired, used, revoked or replaced: all look the same to the visitor."""
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def invite_staff_member(
+    *, dealer: Dealer, email: str, role: str, actor: Actor, link_for: Callable[[str], str]
+) -> IssuedInvitation:
+    """Email ``email`` a signed, expiring, single-use link to join ``dealer`` in ``role``.
+
+    Inviting an address again replaces its open invitation (the old link stops working).
+    ``link_for(token)`` makes the absolute accept address for the email.
+    """
+    email = User.objects.normalize_email(email).lower()
+    if Membership.objects.for_dealer(dealer.pk).filter(user__email__iexact=email, is_active=True).exists():
+        raise ValidationError({"email": _("This person already works for the dealership.")}, code="member")
+    now = timezone.now()
+    Invitation.objects.for_dealer(dealer.pk).select_for_update().filter(
+        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    secret = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        dealer=dealer,
+        email=email,
+        role=role,
+        secret_hash=_hash(secret),
+        invited_by_id=actor.user_id,
+        created_at=now,
+        expires_at=now + INVITATION_VALID_FOR,
+    )
+    token = signing.dumps([invitation.pk, secret], salt=_INVITATION_SALT, compress=False)
+    record_audit(actor=actor, action="staff.invited", dealer_id=dealer.pk, obj=invitation, data={"role": role})
+    logger.info("staff_invited", extra={"dealer_id": dealer.pk, "invitation_id": invitation.pk})
+    context = {
+        "dealer": dealer,
+        "role": invitation.get_role_display(),
+        "link": link_for(token),
+        "invitation": invitation,
+    }
+    subject = render_to_string("dealers/invitation_email_subject.txt", context).strip()
+    body = render_to_string("dealers/invitation_email.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
+    """The open invitation the link names; :class:`InvitationInvalid` for anything else."""
+    try:
+        pk, secret = signing.loads(token, salt=_INVITATION_SALT, max_age=INVITATION_VALID_FOR)
+    except (signing.BadSignature, ValueError, TypeError) as error:
+        raise InvitationInvalid from error
+    if not isinstance(pk, int) or not isinstance(secret, str):
+        raise InvitationInvalid
+    queryset = Invitation.objects.pending().select_related("dealer")
+    invitation = (queryset.select_for_update(of=("self",)) if lock else queryset).filter(pk=pk).first()
+    if invitation is None or not hmac.compare_digest(invitation.secret_hash, _hash(secret)):
+        raise InvitationInvalid
+    return invitation
+
+
+def _same_address(user: User, invitation: Invitation) -> bool:
+    return user.email.lower() == invitation.email.lower()
+
+
+@transaction.atomic
+def accept_invitation(*, token: str, user: User, actor: Actor) -> Membership:
+    """The signed-in ``user`` joins the dealership; only the invited address may, and only once."""
+    invitation = invitation_for_token(token, lock=True)
+    if not user.is_active or not _same_address(user, invitation):
+        raise PermissionDenied("invitation for another address")
+    membership, _created = Membership.objects.update_or_create(
+        dealer=invitation.dealer, user=user, defaults={"role": invitation.role, "is_active": True}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    record_audit(
+        actor=actor,
+        action="staff.added",
+        dealer_id=invitation.dealer_id,
+        obj=membership,
+        data={"role": invitation.role, "invitation": invitation.pk},
+    )
+    logger.info("staff_added", extra={"dealer_id": invitation.dealer_id, "membership_id": membership.pk})
+    return membership
+
+
+@transaction.atomic
+def register_invited_user(*, token: str, first_name: str, last_name: str, password: str) -> Membership:
+    """Create the account of an invited address that has none, and accept the invitation with it."""
+    invitation = invitation_for_token(token, lock=True)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ValidationError(_("An account with this email address exists. Please sign in."), code="exists")
+    user = User.objects.create_user(
+        email=invitation.email, password=password, first_name=first_name, last_name=last_name
+    )
+    return accept_invitation(token=token, user=user, actor=Actor.for_user(user))
+
+
+@transaction.atomic
+def revoke_invitation(*, invitation: Invitation, actor: Actor) -> None:
+    updated = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated:
+        record_audit(actor=actor, action="staff.invitation_revoked", dealer_id=invitation.dealer_id, obj=invitation)

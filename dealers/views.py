@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
@@ -17,10 +19,10 @@ from django.views.decorators.http import require_POST
 from dealers import services
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
-from dealers.forms import StaffAddForm, StaffEditForm, SwitchDealerForm
+from dealers.forms import StaffEditForm, StaffInviteForm, SwitchDealerForm
 from dealers.middleware import SESSION_KEY
 from dealers.models import Membership, User
-from dealers.selectors import memberships_of, staff_of
+from dealers.selectors import memberships_of, pending_invitations_of, staff_of
 
 
 @login_required
@@ -40,12 +42,25 @@ def switch_dealer(request: HttpRequest) -> HttpResponse:
 
 @membership_required(*DEALER_ADMINS)
 def staff_list(request: HttpRequest) -> HttpResponse:
+    """The dealership's staff and open invitations; posting invites an address (nobody joins unasked)."""
     membership: Membership = request.membership  # type: ignore[attr-defined]
-    form = StaffAddForm(request.POST if request.method == "POST" else None)
+    form = StaffInviteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        services.add_staff_member(dealer=membership.dealer, actor=Actor.for_user(request.user), **form.cleaned_data)
-        return redirect("staff_list")
-    return render(request, "dealers/staff_list.html", {"staff": staff_of(membership), "form": form})
+        try:
+            services.invite_staff_member(
+                dealer=membership.dealer,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                actor=Actor.for_user(request.user),
+                link_for=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
+            )
+        except ValidationError as error:
+            form.add_error("email" if hasattr(error, "error_dict") else None, error.messages)
+        else:
+            messages.success(request, _("The invitation is on its way to %(email)s.") % form.cleaned_data)
+            return redirect("staff_list")
+    context = {"staff": staff_of(membership), "invitations": pending_invitations_of(membership), "form": form}
+    return render(request, "dealers/staff_list.html", context)
 
 
 @membership_required(*DEALER_ADMINS)

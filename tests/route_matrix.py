@@ -41,10 +41,25 @@ def _staff_member(setup: Any, viewer: Membership) -> dict[str, Any]:
     return {"pk": setup.other_salesperson.pk}
 
 
+def _staff_invitation(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from dealers.actors import Actor
+    from dealers.services import invite_staff_member
+
+    issued = invite_staff_member(
+        dealer=setup.dealer,
+        email=f"eingeladen.{setup.dealer.number}@test.crm.example",
+        role="salesperson",
+        actor=Actor.system("t"),
+        link_for=lambda token: f"https://crm.example/invitations/{token}/",
+    )
+    return {"pk": issued.invitation.pk}
+
+
 UI_ROUTES: list[UiRoute] = [
     UiRoute("dashboard", ALL_ROLES),
     UiRoute("staff_list", DEALER_ADMINS),
     UiRoute("staff_edit", DEALER_ADMINS, kwargs=_staff_member, missing={"pk": 999_999_999}),
+    UiRoute("staff_invitation_revoke", DEALER_ADMINS, kwargs=_staff_invitation, missing={"pk": 999_999_999}),
 ]
 
 
@@ -143,6 +158,7 @@ PUBLIC_ROUTES: set[str] = {
     "set_language",
     "javascript_catalog",
     "switch_dealer",  # POST only; tests/dealers/test_switcher.py covers foreign dealers
+    "invitation_accept",  # the signed link is the credential; tests/dealers/test_invitations.py
     "ha_live",
     "ha_ready",
     "ha_primary",
