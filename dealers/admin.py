@@ -239,7 +239,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description=_("Rotate the selected keys (the old ones keep working for 24 hours)"))
+    @admin.action(
+        description=_("Rotate the selected keys (the old ones keep working for 24 hours)"), permissions=["change"]
+    )
     def rotate_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponse | None:
         issued = []
         for key in queryset.order_by("pk"):
@@ -249,7 +251,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{key.prefix}: {' '.join(error.messages)}", level=messages.WARNING)
         return self._show_once(request, issued) if issued else None
 
-    @admin.action(description=_("Revoke the selected keys"))
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.order_by("pk"):
             revoke_api_key(api_key=key, actor=Actor.for_user(request.user))

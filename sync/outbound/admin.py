@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -131,6 +131,8 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def overview_view(self, request: HttpRequest) -> HttpResponse:
         """Sync status of the whole network: one row per destination, worst first."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         statuses = selectors.destination_statuses()
         statuses.sort(key=lambda s: (-s.dead_letters, -s.backlog, -(s.attempts or 0), s.dealer_number))
         context = {
@@ -148,25 +150,25 @@ class DestinationAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "sync/outbound/admin_overview.html", context)
 
-    @admin.action(description=gettext_lazy("Pause delivery"))
+    @admin.action(description=gettext_lazy("Pause delivery"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         for destination in queryset:
             services.set_paused(destination=destination, actor=Actor.for_user(request.user), paused=True)
         self.message_user(request, _("%(n)d destinations paused.") % {"n": queryset.count()})
 
-    @admin.action(description=gettext_lazy("Resume delivery"))
+    @admin.action(description=gettext_lazy("Resume delivery"), permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         for destination in queryset:
             services.set_paused(destination=destination, actor=Actor.for_user(request.user), paused=False)
         self.message_user(request, _("%(n)d destinations resumed.") % {"n": queryset.count()})
 
-    @admin.action(description=gettext_lazy("Rotate signing secret"))
+    @admin.action(description=gettext_lazy("Rotate signing secret"), permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         for destination in queryset:
             services.rotate_secret(destination=destination, actor=Actor.for_user(request.user))
         self.message_user(request, _("%(n)d secrets rotated.") % {"n": queryset.count()})
 
-    @admin.action(description=gettext_lazy("Replay from a point in time or event id"))
+    @admin.action(description=gettext_lazy("Replay from a point in time or event id"), permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Destination]) -> HttpResponse | None:
         form = ReplayActionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -219,13 +221,13 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description=gettext_lazy("Retry delivery"))
+    @admin.action(description=gettext_lazy("Retry delivery"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         for letter in queryset:
             services.retry_dead_letter(letter=letter, actor=Actor.for_user(request.user))
         self.message_user(request, _("Retry requested."))
 
-    @admin.action(description=gettext_lazy("Discard"))
+    @admin.action(description=gettext_lazy("Discard"), permissions=["change"])
     def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         for letter in queryset:
             services.discard_dead_letter(letter=letter, actor=Actor.for_user(request.user))
