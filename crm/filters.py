@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Lead, Prospect, Task
 from crm.selectors import search_prospects
+from dealers.models import User
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -32,8 +33,38 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+def viewer_dealer_id(request: Any) -> int | None:
+    """The dealership a list is read for: the signed-in staff member's, or the API key's (None: neither)."""
+    dealer_id = getattr(getattr(request, "membership", None), "dealer_id", None)  # lazy; None for API keys
+    if dealer_id is None:
+        dealer_id = getattr(getattr(request, "user", None), "dealer_id", None)
+    return int(dealer_id) if dealer_id is not None else None
+
+
+def dealership_staff(dealer_id: int | None) -> QuerySet[User]:
+    """The users a staff filter may name: the dealership's active staff, nobody without a dealership."""
+    if dealer_id is None:
+        return User.objects.none()
+    return (
+        User.objects.filter(memberships__dealer_id=dealer_id, memberships__is_active=True, is_active=True)
+        .order_by("last_name", "first_name", "email")
+        .distinct()
+    )
+
+
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("changed since"))
+    # Filters naming a user (owner, assignee). Their choices are the viewer's dealership staff, so any
+    # other id (another dealership's staff, the superuser, no user at all) gets one and the same answer,
+    # and no list reveals which user ids exist network-wide.
+    staff_filters: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        staff = dealership_staff(viewer_dealer_id(self.request))
+        for name in self.staff_filters:
+            if name in self.filters:
+                self.filters[name].queryset = staff
 
 
 class ProspectFilterSet(UpdatedSinceFilterSet):
@@ -44,6 +75,8 @@ class ProspectFilterSet(UpdatedSinceFilterSet):
     class Meta:
         model = Prospect
         fields = ["kind", "origin", "owner"]
+
+    staff_filters = ("owner",)
 
     def search(self, queryset: QuerySet[Prospect], name: str, value: str) -> QuerySet[Prospect]:
         return search_prospects(queryset, value)
@@ -64,6 +97,8 @@ class LeadFilterSet(UpdatedSinceFilterSet):
     class Meta:
         model = Lead
         fields = ["lead_type", "source", "rating", "owner"]
+
+    staff_filters = ("owner",)
 
     def search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         """Leads whose prospect matches the search (per lead, so the scoped lead query stays the driver)."""
@@ -103,6 +138,8 @@ class TaskFilterSet(UpdatedSinceFilterSet):
     class Meta:
         model = Task
         fields = ["assignee"]
+
+    staff_filters = ("assignee",)
 
     def filter_overdue(self, queryset: QuerySet[Task], name: str, value: bool | None) -> QuerySet[Task]:
         if value is None:

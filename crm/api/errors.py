@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://dealer-crm.example/problems/"
 NON_FIELD = "non_field_errors"
+BODY = "body"
 READ_ONLY_SQLSTATE = "25006"
 
 # status -> (type slug, title)
@@ -184,7 +185,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             return problem_response(code, _validation_detail(errors), errors=errors, headers=headers)
         errors = {}
         message = str(exc.detail)
-        if isinstance(exc.detail, dict | list):
+        if isinstance(exc, exceptions.ParseError) and not isinstance(exc.detail, dict | list):
+            errors = {BODY: [message]}  # the body as a whole: malformed, too deep, unstorable text
+        elif isinstance(exc.detail, dict | list):
             errors = _flatten(exc.detail)
             message = _validation_detail(errors)
         return problem_response(code, message, errors=errors, headers=headers)

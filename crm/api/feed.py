@@ -36,6 +36,7 @@ from dealers.scoping import Viewer
 
 DEFAULT_LIMIT = 100
 _VERSION = "c1"
+MAX_CURSOR_LENGTH = 128
 
 
 class SnapshotHorizon(Func):
@@ -51,6 +52,8 @@ def encode_feed_cursor(epoch: int, txid: int, row_id: int) -> str:
 
 def decode_feed_cursor(cursor: str) -> tuple[int, int, int]:
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:  # ours are under 60 characters
+            raise ValueError("cursor too long")
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")).decode("ascii")
         version, epoch, txid, row_id = raw.split(":")
         if version != _VERSION:

@@ -22,8 +22,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
+from crm.api.parsers import load_json
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_CURSOR_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,13 @@ def encode_cursor(values: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str) -> list[Any]:
+    """The values a cursor of ``encode_cursor`` holds; a 400 naming ``cursor`` for anything else."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:  # ours are about 100 characters; never decode a megabyte
+            raise ValueError("cursor too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as error:
+        values = load_json(base64.urlsafe_b64decode(padded.encode("ascii")), max_depth=1)
+    except (ValueError, binascii.Error, UnicodeError) as error:  # JsonRefused is a ValueError
         raise ValidationError({"cursor": [_("Not a cursor this API issued.")]}) from error
     if not isinstance(values, list):
         raise ValidationError({"cursor": [_("Not a cursor this API issued.")]})

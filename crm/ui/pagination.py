@@ -21,9 +21,12 @@ from uuid import UUID
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, Q, QuerySet
 
+from crm.api.parsers import load_json
+
 M = TypeVar("M", bound=Model)
 
 DEFAULT_PAGE_SIZE = 50
+MAX_CURSOR_LENGTH = 4096
 
 
 class BadCursor(ValueError):
@@ -81,10 +84,12 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 def decode_cursor(cursor: str, length: int) -> list[Any]:
+    if len(cursor) > MAX_CURSOR_LENGTH:  # a page's last row: a few names and an id; never decode a megabyte
+        raise BadCursor("cursor too long")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        values = load_json(raw, max_depth=2)  # a list of values, each at most a one-key object
+    except (binascii.Error, ValueError, UnicodeError) as error:  # JsonRefused is a ValueError
         raise BadCursor("cursor does not decode") from error
     if not isinstance(values, list) or len(values) != length:
         raise BadCursor("cursor does not fit the ordering")

@@ -7,7 +7,6 @@ the reason and the field errors. Views, the demo command and tests call ``receiv
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from crm.api.parsers import JsonRefused, load_json
 from dealers.actors import Actor
 from dealers.ids import uuid7
 from dealers.models import ApiKey
@@ -93,11 +93,12 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def _parse(fmt: str, body: bytes) -> dict[str, Any]:
     if fmt == IntakeDocument.Format.JSON:
         try:
-            data = json.loads(body.decode("utf-8-sig"))
+            data = load_json(body.decode("utf-8-sig"))
         except UnicodeDecodeError as error:
             raise Rejected(400, "The JSON body is not UTF-8.", {"body": [str(error)]}) from error
-        except ValueError as error:
-            raise Rejected(400, "The body is not valid JSON.", {"body": [str(error)]}) from error
+        except JsonRefused as error:  # malformed, nested too deep, or text PostgreSQL cannot store
+            detail = "The body is not valid JSON." if error.field == "body" else "The lead has invalid fields."
+            raise Rejected(400, detail, {error.field: [error.message]}) from error
         if not isinstance(data, dict):
             raise Rejected(400, "The JSON body must be an object.", {"body": ["Expected a JSON object."]})
         return data
