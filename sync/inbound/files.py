@@ -17,13 +17,13 @@ import io
 import logging
 import os
 import re
-import shutil
+import stat
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm.errors import StaleObject
@@ -40,8 +40,9 @@ from crm.selectors import leads_for
 from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
 from dealers.actors import Actor
-from dealers.models import Dealer
+from dealers.models import Dealer, Membership
 from dealers.scoping import SystemViewer, Viewer
+from sync.exchange import Folder, TooLarge, UnsafeEntry, exchange_dir
 from sync.models import ImportRowError, ImportRun
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,26 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROW_ERRORS = 1000  # the rest are counted, not stored
 STALE_CLAIM_SECONDS = 30 * 60  # a file left in processing/ this long (its worker died) is taken again
 SETTLE_SECONDS = 5  # a file modified more recently may still be being written
+LEASE_SECONDS = 120  # a worker importing a file renews its lease with every batch
+BATCH_ROWS = 200  # rows applied per transaction (with a savepoint per row)
+BATCH_SECONDS = 2.0
+
+
+def _knob(name: str, default: float) -> float:
+    """``SYNC_IMPORT_LEASE_SECONDS`` and ``SYNC_IMPORT_BATCH_ROWS``: a Django setting, else the environment."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def lease_seconds() -> float:
+    return _knob("SYNC_IMPORT_LEASE_SECONDS", LEASE_SECONDS)
+
+
+def batch_rows() -> int:
+    return max(1, int(_knob("SYNC_IMPORT_BATCH_ROWS", BATCH_ROWS)))
+
 
 # Canonical column -> accepted header names (compared after ``_header_key``).
 PROSPECT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -198,9 +219,10 @@ def parse_csv(content: bytes) -> ParsedFile:
                 raise BadFile(f"Two columns mean {canonical}: {header[columns[canonical]]!r} and {header[index]!r}.")
             columns[canonical] = index
         if not columns:
+            # Not echoed: a file that is no CSV of ours (say, a system file) must not show its first line.
             raise BadFile(
-                "No known column in the header row (first line). See docs/files.md for the column names; "
-                f"found: {', '.join(h.strip() for h in header)[:300]}."
+                f"This is not a CSV file of prospects or lead status: none of the {len(header)} columns of "
+                "the header row (first line) is known. See docs/files.md for the column names."
             )
         if is_lead_file:
             kind = ImportRun.Kind.LEAD_STATUS
@@ -337,6 +359,53 @@ def _header_of(parsed: ParsedFile, canonical: str) -> str:
     return parsed.header[index].strip() if index is not None else canonical
 
 
+class LeaseLost(Exception):
+    """Another worker took the run over (this one was too slow or presumed dead); stop without writing."""
+
+
+def _fenced(run_id: int, token: uuid.UUID, **values: Any) -> None:
+    """Write to the run only while holding its lease."""
+    if not ImportRun.objects.filter(pk=run_id, lease_token=token).update(**values):
+        raise LeaseLost(run_id)
+
+
+def _lease_expiry() -> datetime:
+    return timezone.now() + timedelta(seconds=lease_seconds())
+
+
+def create_run(
+    *,
+    dealer: Dealer,
+    content: bytes | None,
+    size: int,
+    sha256: str,
+    filename: str,
+    origin: str,
+    actor: Actor,
+    status: str,
+    stored_path: str = "",
+    uploaded_by: Membership | None = None,
+) -> tuple[ImportRun, uuid.UUID | None]:
+    """A new run; a ``running`` one comes with the lease of the caller (its token is returned)."""
+    token = uuid.uuid4() if status == ImportRun.Status.RUNNING else None
+    run = ImportRun.objects.create(
+        dealer=dealer,
+        origin=origin,
+        filename=filename[:255],
+        stored_path=stored_path[:500],
+        content=content,
+        size=size,
+        sha256=sha256,
+        actor_label=actor.label[:200],
+        uploaded_by=uploaded_by,
+        status=status,
+        queued_at=timezone.now() if status == ImportRun.Status.QUEUED else None,
+        lease_token=token,
+        lease_expires_at=_lease_expiry() if token else None,
+    )
+    return run, token
+
+
 def run_import(
     *,
     dealer: Dealer,
@@ -348,81 +417,146 @@ def run_import(
     keep_content: bool = True,
     stored_path: str = "",
 ) -> ImportRun:
-    """Import one CSV file for ``dealer``; returns the finished run (status done, partial or failed)."""
+    """Import one CSV file for ``dealer`` now; returns the finished run (status done, partial or failed)."""
     viewer = viewer or SystemViewer(dealer_id=dealer.pk)
     assert viewer.dealer_id == dealer.pk  # noqa: S101 -- the caller scoped the upload
-    run = ImportRun.objects.create(
+    run, token = create_run(
         dealer=dealer,
-        origin=origin,
-        filename=filename[:255],
-        stored_path=stored_path[:500],
         content=content if keep_content and len(content) <= MAX_FILE_BYTES else None,
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        actor_label=actor.label[:200],
+        filename=filename,
+        origin=origin,
+        actor=actor,
+        status=ImportRun.Status.RUNNING,
+        stored_path=stored_path,
     )
+    assert token is not None  # noqa: S101 -- a running run has a lease
+    return process_run(run_id=run.pk, token=token, content=content, actor=actor, viewer=viewer)
+
+
+def process_run(*, run_id: int, token: uuid.UUID, content: bytes, actor: Actor, viewer: Viewer) -> ImportRun:
+    """Apply the rows of a run whose lease the caller holds, from where an earlier attempt stopped.
+
+    Rows are applied in batches, each one transaction that also moves the run's progress (rows processed,
+    applied, failed; row errors) and extends the lease, with a savepoint per row so a bad row never blocks
+    the good ones. A worker that dies mid-batch leaves the batch undone and the progress where it was; the
+    next attempt starts there, so no row is applied or reported twice.
+    """
+    run = ImportRun.objects.for_dealer(viewer.dealer_id).get(pk=run_id)
     try:
         if len(content) > MAX_FILE_BYTES:
             raise BadFile(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.")
         parsed = parse_csv(content)
     except BadFile as error:
-        run.status = ImportRun.Status.FAILED
-        run.error = str(error)[:500]
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
-        logger.info("import_file_rejected", extra={"dealer_id": dealer.pk, "import_id": run.pk})
+        _fenced(
+            run_id,
+            token,
+            status=ImportRun.Status.FAILED,
+            error=str(error)[:500],
+            finished_at=timezone.now(),
+            lease_token=None,
+            lease_expires_at=None,
+        )
+        logger.info("import_file_rejected", extra={"dealer_id": run.dealer_id, "import_id": run.pk})
+        run.refresh_from_db()
         return run
 
-    run.kind, run.encoding, run.delimiter = parsed.kind, parsed.encoding, parsed.delimiter
+    total = len(parsed.rows)
+    _fenced(
+        run_id,
+        token,
+        kind=parsed.kind,
+        encoding=parsed.encoding,
+        delimiter=parsed.delimiter,
+        rows_total=total,
+        lease_expires_at=_lease_expiry(),
+    )
+    dealer = run.dealer
     apply = APPLY[parsed.kind]
-    ok = failed = 0
-    errors: list[ImportRowError] = []
+    position = run.rows_processed
+    stored_errors = ImportRowError.objects.filter(run_id=run_id).count()
+    errors: list[ImportRowError] = []  # of the current batch
 
     def report(line: int, column: str, message: str, cells: list[str]) -> None:
-        if len(errors) < MAX_ROW_ERRORS:
+        if stored_errors + len(errors) < MAX_ROW_ERRORS:
             row = {_header_of(parsed, c): _cell(parsed, cells, c) for c in parsed.columns}
-            errors.append(ImportRowError(run=run, line=line, field=column[:100], message=message[:500], row=row))
+            errors.append(ImportRowError(run_id=run_id, line=line, field=column[:100], message=message[:500], row=row))
 
-    for line, cells in parsed.rows:
-        if len(cells) != len(parsed.header):
-            failed += 1
-            report(line, "", f"The row has {len(cells)} fields, the header {len(parsed.header)}.", cells)
-            continue
-        try:
-            with transaction.atomic():
-                apply(parsed=parsed, cells=cells, dealer=dealer, actor=actor, viewer=viewer)
-        except RowError as error:
-            failed += 1
-            report(line, _header_of(parsed, error.field), error.message, cells)
-        except ValidationError as error:
-            failed += 1
-            for column, message in _error_rows(error):
-                report(line, _header_of(parsed, column) if column else "", message, cells)
-        except StaleObject as error:
-            failed += 1
-            report(line, "", str(error), cells)
-        else:
-            ok += 1
-    ImportRowError.objects.bulk_create(errors)
-    run.rows_total, run.rows_ok, run.rows_failed = ok + failed, ok, failed
-    run.status = ImportRun.Status.PARTIAL if failed else ImportRun.Status.DONE
-    if parsed.ignored_columns:
-        run.error = ("Ignored unknown columns: " + ", ".join(parsed.ignored_columns))[:500]
-    run.finished_at = timezone.now()
-    run.save()
+    while position < total:
+        with transaction.atomic():
+            locked = ImportRun.objects.select_for_update().filter(pk=run_id, lease_token=token).first()
+            if locked is None or locked.rows_processed != position:
+                raise LeaseLost(run_id)
+            ok = failed = 0
+            errors.clear()
+            deadline = time.monotonic() + BATCH_SECONDS
+            end = min(position + batch_rows(), total)
+            index = position
+            while index < end and (index == position or time.monotonic() < deadline):
+                line, cells = parsed.rows[index]
+                index += 1
+                if len(cells) != len(parsed.header):
+                    failed += 1
+                    report(line, "", f"The row has {len(cells)} fields, the header {len(parsed.header)}.", cells)
+                    continue
+                try:
+                    with transaction.atomic():
+                        apply(parsed=parsed, cells=cells, dealer=dealer, actor=actor, viewer=viewer)
+                except RowError as error:
+                    failed += 1
+                    report(line, _header_of(parsed, error.field), error.message, cells)
+                except ValidationError as error:
+                    failed += 1
+                    for column, message in _error_rows(error):
+                        report(line, _header_of(parsed, column) if column else "", message, cells)
+                except StaleObject as error:
+                    failed += 1
+                    report(line, "", str(error), cells)
+                else:
+                    ok += 1
+            ImportRowError.objects.bulk_create(errors)
+            stored_errors += len(errors)
+            _fenced(
+                run_id,
+                token,
+                rows_processed=index,
+                rows_ok=F("rows_ok") + ok,
+                rows_failed=F("rows_failed") + failed,
+                lease_expires_at=_lease_expiry(),
+            )
+            position = index
+
+    run.refresh_from_db()
+    _fenced(
+        run_id,
+        token,
+        status=ImportRun.Status.PARTIAL if run.rows_failed else ImportRun.Status.DONE,
+        error=("Ignored unknown columns: " + ", ".join(parsed.ignored_columns))[:500] if parsed.ignored_columns else "",
+        finished_at=timezone.now(),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    run.refresh_from_db()
     logger.info(
         "import_done",
-        extra={"dealer_id": dealer.pk, "import_id": run.pk, "rows_ok": ok, "rows_failed": failed, "kind": run.kind},
+        extra={
+            "dealer_id": run.dealer_id,
+            "import_id": run.pk,
+            "rows_ok": run.rows_ok,
+            "rows_failed": run.rows_failed,
+            "kind": run.kind,
+        },
     )
     return run
 
 
 # --- Drop folders ----------------------------------------------------------------------------------------
+#
+# Everything below the exchange root is written by dealer systems, so it is read and written only through
+# ``sync.exchange.Folder``: no symbolic link is followed, only regular files with one link are read.
 
-
-def exchange_dir() -> Path:
-    configured = getattr(settings, "SYNC_EXCHANGE_DIR", None) or os.environ.get("SYNC_EXCHANGE_DIR")
-    return Path(configured) if configured else Path(settings.BASE_DIR) / ".var" / "exchange"
+SPECIAL_FOLDERS = ("processing", "processed", "rejected")
 
 
 def inbound_dir(dealer_number: str) -> Path:
@@ -436,97 +570,279 @@ def _stamp() -> str:
     return timezone.now().astimezone(UTC).strftime(STAMP_FORMAT)
 
 
-def _move(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    if target.exists():
-        target = folder / f"{target.stem}.{uuid.uuid4().hex[:8]}{target.suffix}"
-    shutil.move(str(path), str(target))
-    return target
+def _move(source: Folder, name: str, target: Folder, new_name: str | None = None) -> str:
+    """Move entry ``name`` (whatever it is; a link stays a link) into ``target``; returns its new name."""
+    wanted = new_name or name
+    try:
+        source.rename(name, target, wanted)
+    except FileExistsError:
+        wanted = f"{uuid.uuid4().hex[:8]}_{wanted}"
+        source.rename(name, target, wanted)
+    return wanted
 
 
-def _write_report(target: Path, run: ImportRun) -> None:
+def _write_report(folder: Folder, name: str, run: ImportRun) -> None:
     lines = [f"import {run.pk}: {run.get_status_display()}"]
     if run.error:
         lines.append(run.error)
     lines.append(f"rows: {run.rows_total}, applied: {run.rows_ok}, errors: {run.rows_failed}")
     lines += [f"line {e.line}: {e.field}: {e.message}" for e in run.row_errors.all()]
-    target.with_name(target.name + ".report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    folder.write_atomically(name + ".report.txt", ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _refuse(*, dealer: Dealer, inbound: Folder, source: Folder, name: str, original_name: str, what: str) -> ImportRun:
+    """Keep a refused entry in rejected/ (moved as it is, never opened) and report it as a failed run."""
+    actor = Actor.system(f"file-import:{dealer.number}")
+    run, _token = create_run(
+        dealer=dealer,
+        content=None,
+        size=0,
+        sha256="",
+        filename=original_name,
+        origin=ImportRun.Origin.DROP,
+        actor=actor,
+        status=ImportRun.Status.FAILED,
+    )
+    error = f"Refused: {what}, not a regular file. Nothing of it was read; it is kept in rejected/."
+    with inbound.sub("rejected", create=True) as rejected:
+        kept = _move(source, name, rejected, f"{_stamp()}_{original_name}")
+        path = str(rejected.path / kept)
+        ImportRun.objects.filter(pk=run.pk).update(
+            error=error[:500], finished_at=timezone.now(), stored_path=path[:500]
+        )
+        run.refresh_from_db()
+        _write_report(rejected, kept, run)
+    logger.warning("import_file_refused", extra={"dealer_id": dealer.pk, "import_id": run.pk, "what": what})
+    return run
+
+
+def _claim_subfolder(*, dealer: Dealer, inbound: Folder, name: str) -> Folder:
+    """processing/, processed/ or rejected/: a link or file planted in its place is moved aside and reported."""
+    try:
+        return inbound.sub(name, create=True)
+    except UnsafeEntry as error:
+        aside = f".refused-{_stamp()}-{name}"
+        inbound.rename(name, inbound, aside)
+        actor = Actor.system(f"file-import:{dealer.number}")
+        run, _token = create_run(
+            dealer=dealer,
+            content=None,
+            size=0,
+            sha256="",
+            filename=name,
+            origin=ImportRun.Origin.DROP,
+            actor=actor,
+            status=ImportRun.Status.FAILED,
+            stored_path=str(inbound.path / aside),
+        )
+        ImportRun.objects.filter(pk=run.pk).update(
+            error=f"Refused: {error.what} in place of the folder {name}/; it was not followed and was renamed to "
+            f"{aside}.",
+            finished_at=timezone.now(),
+        )
+        logger.warning("drop_folder_entry_refused", extra={"dealer_id": dealer.pk, "import_id": run.pk})
+        return inbound.sub(name, create=True)
 
 
 def import_dropped_file(*, dealer: Dealer, path: Path) -> ImportRun | None:
     """Claim one dropped file (atomic rename into processing/), import it, file it under processed/ or rejected/."""
-    folder = path.parent
-    claimed = folder / "processing" / f"{_stamp()}_{path.name}"
-    claimed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.rename(path, claimed)  # atomic: of two workers scanning at once, one wins
-    except FileNotFoundError:
+        with Folder.open(dealer.number, "inbound") as inbound:
+            return _claim_and_import(dealer=dealer, inbound=inbound, name=path.name)
+    except UnsafeEntry as error:
+        logger.warning("drop_folder_unsafe", extra={"dealer_id": dealer.pk, "what": error.what})
         return None
-    return _import_claimed(dealer=dealer, claimed=claimed, folder=folder, original_name=path.name)
 
 
-def _import_claimed(*, dealer: Dealer, claimed: Path, folder: Path, original_name: str) -> ImportRun:
-    content = claimed.read_bytes()
-    run = run_import(
-        dealer=dealer,
-        content=content,
-        filename=original_name,
-        origin=ImportRun.Origin.DROP,
-        actor=Actor.system(f"file-import:{dealer.number}"),
-        keep_content=False,
-        stored_path=str(claimed),
+def _claim_and_import(*, dealer: Dealer, inbound: Folder, name: str) -> ImportRun | None:
+    with _claim_subfolder(dealer=dealer, inbound=inbound, name="processing") as processing:
+        claimed = f"{_stamp()}_{name}"
+        try:
+            inbound.rename(name, processing, claimed)  # atomic: of two workers scanning at once, one wins
+        except FileNotFoundError:
+            return None
+        return _import_claimed(
+            dealer=dealer, inbound=inbound, processing=processing, claimed=claimed, original_name=name
+        )
+
+
+def _import_claimed(
+    *, dealer: Dealer, inbound: Folder, processing: Folder, claimed: str, original_name: str
+) -> ImportRun:
+    try:
+        content = processing.read_regular(claimed, limit=MAX_FILE_BYTES)
+    except UnsafeEntry as error:
+        return _refuse(
+            dealer=dealer,
+            inbound=inbound,
+            source=processing,
+            name=claimed,
+            original_name=original_name,
+            what=error.what,
+        )
+    except TooLarge:
+        content = b""
+        too_large = True
+    else:
+        too_large = False
+    claimed_path = str(processing.path / claimed)
+    actor = Actor.system(f"file-import:{dealer.number}")
+    viewer = SystemViewer(dealer_id=dealer.pk)
+    resumed = (
+        ImportRun.objects.for_dealer(dealer.pk)
+        .filter(origin=ImportRun.Origin.DROP, status=ImportRun.Status.RUNNING, stored_path=claimed_path)
+        .first()
     )
-    destination = folder / ("rejected" if run.status == ImportRun.Status.FAILED else "processed")
-    kept = _move(claimed, destination)
-    ImportRun.objects.filter(pk=run.pk).update(stored_path=str(kept)[:500])
-    run.stored_path = str(kept)
-    _write_report(kept, run)
+    if too_large:
+        run, token = create_run(
+            dealer=dealer,
+            content=None,
+            size=processing.lstat(claimed).st_size,
+            sha256="",
+            filename=original_name,
+            origin=ImportRun.Origin.DROP,
+            actor=actor,
+            status=ImportRun.Status.RUNNING,
+            stored_path=claimed_path,
+        )
+        assert token is not None  # noqa: S101
+        _fenced(
+            run.pk,
+            token,
+            status=ImportRun.Status.FAILED,
+            error=f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.",
+            finished_at=timezone.now(),
+            lease_token=None,
+        )
+    elif resumed is not None and (token := take_over(resumed.pk)) is not None:
+        run = process_run(run_id=resumed.pk, token=token, content=content, actor=actor, viewer=viewer)
+    else:
+        run, token = create_run(
+            dealer=dealer,
+            content=None,
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            filename=original_name,
+            origin=ImportRun.Origin.DROP,
+            actor=actor,
+            status=ImportRun.Status.RUNNING,
+            stored_path=claimed_path,
+        )
+        assert token is not None  # noqa: S101
+        run = process_run(run_id=run.pk, token=token, content=content, actor=actor, viewer=viewer)
+    run.refresh_from_db()
+    destination_name = "rejected" if run.status == ImportRun.Status.FAILED else "processed"
+    with _claim_subfolder(dealer=dealer, inbound=inbound, name=destination_name) as destination:
+        kept = _move(processing, claimed, destination)
+        kept_path = str(destination.path / kept)
+        ImportRun.objects.filter(pk=run.pk).update(stored_path=kept_path[:500])
+        run.stored_path = kept_path
+        _write_report(destination, kept, run)
     return run
 
 
-def _claimed_at(path: Path) -> float | None:
+def take_over(run_id: int) -> uuid.UUID | None:
+    """The lease of a run whose worker is gone (lease expired, or a queued run nobody has started)."""
+    token = uuid.uuid4()
+    taken = (
+        ImportRun.objects.filter(pk=run_id)
+        .filter(
+            Q(status=ImportRun.Status.QUEUED)
+            | Q(status=ImportRun.Status.RUNNING, lease_expires_at__lt=timezone.now())
+            | Q(status=ImportRun.Status.RUNNING, lease_expires_at__isnull=True)
+        )
+        .update(status=ImportRun.Status.RUNNING, lease_token=token, lease_expires_at=_lease_expiry())
+    )
+    return token if taken else None
+
+
+def _claimed_at(name: str) -> float | None:
     """When a file in processing/ was claimed, from the stamp its name starts with."""
-    stamp = path.name.split("_", 1)[0]
+    stamp = name.split("_", 1)[0]
     try:
         return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
 
 
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or Path(name).suffix.lower() in (".tmp", ".part") or name in SPECIAL_FOLDERS
+
+
 def scan_drop_folders(*, settle_seconds: float | None = None) -> int:
     """Import every settled file in every active dealer's inbound folder; returns how many runs were made."""
-    base = exchange_dir()
-    if not base.is_dir():
+    try:
+        root = Folder.open()
+    except FileNotFoundError:
         return 0
-    settle = SETTLE_SECONDS if settle_seconds is None else settle_seconds
-    now = time.time()
-    numbers = [entry.name for entry in base.iterdir() if entry.is_dir() and re.fullmatch(r"\d{5}", entry.name)]
+    with root:
+        numbers = [e.name for e in root.entries() if stat.S_ISDIR(e.mode) and re.fullmatch(r"\d{5}", e.name)]
     dealers = {d.number: d for d in Dealer.objects.filter(number__in=numbers, is_active=True)}
     done = 0
     for number in sorted(dealers):
-        folder = inbound_dir(number)
-        if not folder.is_dir():
+        try:
+            inbound = Folder.open(number, "inbound")
+        except FileNotFoundError:
             continue
-        for path in sorted(folder.iterdir()):
-            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in (".tmp", ".part"):
+        except UnsafeEntry as error:  # <number>/ or inbound/ is a link: never read through it
+            logger.warning("drop_folder_unsafe", extra={"dealer_id": dealers[number].pk, "what": error.what})
+            continue
+        with inbound:
+            done += _scan_one(dealers[number], inbound, settle_seconds)
+    return done
+
+
+def _scan_one(dealer: Dealer, inbound: Folder, settle_seconds: float | None) -> int:
+    settle = SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    now = time.time()
+    done = 0
+    for name in SPECIAL_FOLDERS:  # a link planted in place of one of them is moved aside and reported now
+        _claim_subfolder(dealer=dealer, inbound=inbound, name=name).close()
+    for entry in inbound.entries():
+        if _skipped(entry.name) or now - entry.mtime < settle:
+            continue
+        if entry.problem:  # a link, FIFO, device, folder or hard link: kept in rejected/, never opened
+            _refuse(
+                dealer=dealer,
+                inbound=inbound,
+                source=inbound,
+                name=entry.name,
+                original_name=entry.name,
+                what=entry.problem,
+            )
+            done += 1
+        elif _claim_and_import(dealer=dealer, inbound=inbound, name=entry.name) is not None:
+            done += 1
+    with _claim_subfolder(dealer=dealer, inbound=inbound, name="processing") as processing:
+        # files whose worker died mid-import: the run resumes where its progress stopped
+        for entry in processing.entries():
+            claimed_at = _claimed_at(entry.name)
+            if claimed_at is None or now - claimed_at < STALE_CLAIM_SECONDS:
                 continue
-            if now - path.stat().st_mtime < settle:
+            original_name = entry.name.split("_", 1)[-1]
+            if entry.problem:
+                _refuse(
+                    dealer=dealer,
+                    inbound=inbound,
+                    source=processing,
+                    name=entry.name,
+                    original_name=original_name,
+                    what=entry.problem,
+                )
+                done += 1
                 continue
-            if import_dropped_file(dealer=dealers[number], path=path) is not None:
-                done += 1
-        processing = folder / "processing"
-        if processing.is_dir():  # files whose worker died mid-import: rows are upserts, so importing again is safe
-            for path in sorted(processing.iterdir()):
-                claimed_at = _claimed_at(path)
-                if not path.is_file() or claimed_at is None or now - claimed_at < STALE_CLAIM_SECONDS:
-                    continue
-                original_name = path.name.split("_", 1)[-1]
-                retaken = processing / f"{_stamp()}_{original_name}"
-                try:
-                    os.rename(path, retaken)
-                except FileNotFoundError:
-                    continue
-                _import_claimed(dealer=dealers[number], claimed=retaken, folder=folder, original_name=original_name)
-                done += 1
+            retaken = f"{_stamp()}_{original_name}"
+            try:
+                processing.rename(entry.name, processing, retaken)
+            except FileNotFoundError:
+                continue
+            ImportRun.objects.for_dealer(dealer.pk).filter(
+                origin=ImportRun.Origin.DROP,
+                status=ImportRun.Status.RUNNING,
+                stored_path=str(processing.path / entry.name),
+            ).update(stored_path=str(processing.path / retaken)[:500])
+            _import_claimed(
+                dealer=dealer, inbound=inbound, processing=processing, claimed=retaken, original_name=original_name
+            )
+            done += 1
     return done

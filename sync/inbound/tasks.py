@@ -8,7 +8,13 @@ from celery import shared_task
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_first_contact_sla", "escalate_lead_sla", "scan_inbound_drop_folders"]
+__all__ = [
+    "check_first_contact_sla",
+    "escalate_lead_sla",
+    "import_uploaded_file",
+    "requeue_stalled_imports",
+    "scan_inbound_drop_folders",
+]
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -36,3 +42,19 @@ def scan_inbound_drop_folders() -> int:
     from sync.inbound.files import scan_drop_folders
 
     return scan_drop_folders()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def import_uploaded_file(run_id: int) -> None:
+    """Import one uploaded CSV file (an ``ImportRun`` row); a repeated or late message does nothing."""
+    from sync.inbound.imports import run_queued_import
+
+    run_queued_import(run_id=int(run_id))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def requeue_stalled_imports() -> int:
+    """Periodic: queue again uploads whose message was lost or whose worker died."""
+    from sync.inbound.imports import requeue_stalled_imports as requeue
+
+    return requeue()

@@ -132,7 +132,8 @@ class RoundRobinPointer(models.Model):
 
 
 class ImportRunQuerySet(DealerScopedQuerySet):
-    pass
+    def pending(self) -> ImportRunQuerySet:
+        return self.filter(status__in=[ImportRun.Status.QUEUED, ImportRun.Status.RUNNING])
 
 
 class ImportRun(models.Model):
@@ -148,6 +149,7 @@ class ImportRun(models.Model):
         DROP = "drop", _("Drop folder")
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         PARTIAL = "partial", _("Done with row errors")
@@ -168,9 +170,25 @@ class ImportRun(models.Model):
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_ok = models.PositiveIntegerField(_("rows applied"), default=0)
     rows_failed = models.PositiveIntegerField(_("rows with errors"), default=0)
+    rows_processed = models.PositiveIntegerField(
+        _("rows processed"), default=0, db_default=0, help_text=_("Rows of the file already applied or reported.")
+    )
     actor_label = models.CharField(_("by"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        Membership,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The membership the upload is imported for; the import stops if it ends before."),
+    )
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    # A worker importing the file holds the lease; a run whose lease expired (its worker died) is taken over.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ImportRunQuerySet.as_manager()
 
@@ -178,7 +196,14 @@ class ImportRun(models.Model):
         verbose_name = _("file import")
         verbose_name_plural = _("file imports")
         ordering: ClassVar = ["-started_at", "-id"]
-        indexes: ClassVar = [models.Index(fields=["dealer", "-started_at"], name="import_run_dealer")]
+        indexes: ClassVar = [
+            models.Index(fields=["dealer", "-started_at"], name="import_run_dealer"),
+            models.Index(
+                fields=["status", "lease_expires_at"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="import_run_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -15,6 +13,7 @@ import httpx
 from django.utils import timezone
 
 from crm.models import Prospect
+from sync.exchange import Folder, UnsafeEntry
 from sync.models import Destination
 from sync.outbound import config
 from sync.outbound.formats import Event, adf_document, csv_document, json_body, signature_headers
@@ -98,35 +97,32 @@ def outbound_dir(dealer_number: str) -> Path:
     return config.exchange_dir() / dealer_number / "outbound"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def drop_files(destination: Destination, events: Sequence[Event], *, dealer_number: str, dealer_name: str) -> Outcome:
-    """One CSV file per batch (named by its first event, so a retry rewrites it) plus an ADF file per new lead."""
-    folder = outbound_dir(dealer_number)
+    """One CSV file per batch (named by its first event, so a retry rewrites it) plus an ADF file per new lead.
+
+    The folder is opened without following links (``sync.exchange``): the dealer system can write there, so a
+    link planted in place of the folder or of a file is refused or replaced, never written through.
+    """
     started = time.monotonic()
     try:
-        for event in events:
-            if event.type == "lead.created":
-                adf = _adf_for(destination, event, dealer_number=dealer_number, dealer_name=dealer_name)
-                write_atomically(folder / f"lead-{event.event_id}.adf.xml", adf)
-        first = events[0]
-        stamp = first.occurred_at.strftime("%Y%m%dT%H%M%S")
-        write_atomically(
-            folder / f"changes-{stamp}-{first.event_id}.csv", csv_document(events, dealer_number=dealer_number)
-        )
+        with Folder.open(dealer_number, "outbound", create=True) as folder:
+            _write_drop(folder, destination, events, dealer_number=dealer_number, dealer_name=dealer_name)
+    except UnsafeEntry as error:
+        return Outcome(ok=False, error=f"drop folder refused: {error.name} is {error.what}", seconds=0.0)
     except OSError as error:
         return Outcome(ok=False, error=f"{type(error).__name__}: {error}"[:500], seconds=time.monotonic() - started)
     return Outcome(ok=True, seconds=time.monotonic() - started)
+
+
+def _write_drop(
+    folder: Folder, destination: Destination, events: Sequence[Event], *, dealer_number: str, dealer_name: str
+) -> None:
+    for event in events:
+        if event.type == "lead.created":
+            adf = _adf_for(destination, event, dealer_number=dealer_number, dealer_name=dealer_name)
+            folder.write_atomically(f"lead-{event.event_id}.adf.xml", adf.encode("utf-8"))
+    first = events[0]
+    stamp = first.occurred_at.strftime("%Y%m%dT%H%M%S")
+    folder.write_atomically(
+        f"changes-{stamp}-{first.event_id}.csv", csv_document(events, dealer_number=dealer_number).encode("utf-8")
+    )

@@ -14,6 +14,7 @@ from crm.models import Lead, Prospect
 from dealers.actors import Actor
 from dealers.models import Dealer
 from sync.inbound.files import inbound_dir, run_import, scan_drop_folders
+from sync.inbound.imports import run_queued_import
 from sync.inbound.tasks import scan_inbound_drop_folders
 from sync.models import ImportRun
 from tests.conftest import DealerSetup
@@ -165,7 +166,7 @@ def test_lead_status_errors_name_the_column_and_never_touch_another_dealers_lead
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
         (b"", "empty"),
         (b"   \n\n", "empty"),
-        (b"Farbe;Gewicht\nrot;12\n", "No known column"),
+        (b"Farbe;Gewicht\nrot;12\n", "not a CSV file"),
         (b"vorname;nachname\nErika;Musterfrau\n", "external_id"),
         (b"status;note\nwon;x\n", "lead_id"),
         (b"\x81\x8d\x8f\x90\x9d\xff\xfe", "neither UTF-8 nor Windows-1252"),
@@ -265,6 +266,8 @@ def test_manager_uploads_a_file_and_sees_the_row_errors(dealer_a: DealerSetup, c
     client: Client = client_for(dealer_a.user("sales_manager"))
     upload = SimpleUploadedFile("kunden.csv", b"Kundennummer;Nachname;E-Mail\nK-1;Gut;\nK-2;Schlecht;kaputt\n")
     response = client.post(reverse("inbound_imports"), {"file": upload})
+    assert ImportRun.objects.get().status == "queued"  # stored and queued, not imported in the request
+    run_queued_import(run_id=ImportRun.objects.get().pk)  # what the worker's task does
     run = ImportRun.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("inbound_import_detail", kwargs={"pk": run.pk})
