@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from dealers import roles, services
 from dealers.actors import Actor
 from dealers.api_keys import clean_scopes, create_api_key, revoke_api_key, rotate_api_key
 from dealers.models import (
@@ -31,11 +32,53 @@ admin.site.site_header = _("Dealer CRM: manufacturer administration")
 admin.site.site_title = _("Dealer CRM admin")
 
 
+class MembershipForm(forms.ModelForm):
+    """A membership in the admin; ``by`` (the signed-in user) is bound per request."""
+
+    by: Any = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.has_changed():
+            return cleaned
+        accounts = [cleaned.get("user"), self.instance.user if self.instance.pk else None]
+        if not all(roles.may_manage_account(self.by, account) for account in accounts if account is not None):
+            raise ValidationError(
+                _("Only a superuser may change memberships of manufacturer accounts or of their own account."),
+                code="not_allowed",
+            )
+        return cleaned
+
+
+def _form_for(form: Any, request: HttpRequest) -> Any:
+    return type(form.__name__, (form,), {"by": request.user})
+
+
+class MembershipInlineSaving:
+    """An admin with the membership inline saves and deletes memberships through the services."""
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)  # type: ignore[misc]
+            return
+        actor = Actor.for_user(request.user)
+        for membership in formset.save(commit=False):
+            services.save_membership(membership=membership, by=request.user, actor=actor)
+        for membership in formset.deleted_objects:
+            services.delete_membership(membership=membership, by=request.user, actor=actor)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
     autocomplete_fields = ("user",)
     fields = ("user", "role", "is_active", "is_available", "lead_capacity")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = _form_for(formset.form, request)
+        return formset
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -49,7 +92,7 @@ class TerritoryInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(MembershipInlineSaving, DjangoUserAdmin):
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "last_login")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
@@ -62,6 +105,40 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = (MembershipInline,)
+
+    # Who may change which account, its rights and its password: dealers/roles.py; the services enforce it.
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if roles.may_grant_rights(request.user) else (*readonly, *roles.RIGHTS_FIELDS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or roles.may_manage_account(request.user, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or roles.may_manage_account(request.user, obj))
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        if not roles.may_set_passwords(request.user):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        rights = {name: form.cleaned_data[name] for name in ("groups", "user_permissions") if name in form.fields}
+        services.save_account(account=obj, by=request.user, actor=Actor.for_user(request.user), **rights)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # groups and permissions were saved by save_account, where the rule on rights applies
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.delete_account(account=obj, by=request.user, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for account in queryset.order_by("pk"):
+            self.delete_model(request, account)
 
 
 @admin.register(DealerGroup)
@@ -85,7 +162,7 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dealer)
-class DealerAdmin(admin.ModelAdmin):
+class DealerAdmin(MembershipInlineSaving, admin.ModelAdmin):
     list_display = ("number", "name", "city", "postcode", "region", "group", "is_active", "staff_count")
     list_filter = ("is_active", "region", "group")
     search_fields = ("number", "name", "city", "postcode")
@@ -124,6 +201,28 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "user__last_name", "dealer__number", "dealer__name")
     list_select_related = ("user", "dealer")
     autocomplete_fields = ("user", "dealer")
+    form = MembershipForm
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        return _form_for(super().get_form(request, obj, change=change, **kwargs), request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or roles.may_manage_account(request.user, obj.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or roles.may_manage_account(request.user, obj.user))
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        services.save_membership(membership=obj, by=request.user, actor=Actor.for_user(request.user))
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.delete_membership(membership=obj, by=request.user, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.order_by("pk"):
+            self.delete_model(request, membership)
 
 
 @admin.register(AuditEvent)

@@ -53,3 +53,36 @@ def ensure_manufacturer_groups(**_: Any) -> None:
     for name, grants in MANUFACTURER_ROLES.items():
         group, _created = Group.objects.get_or_create(name=name)
         group.permissions.set(_permissions_for(grants))
+
+
+# What only a superuser grants in the admin: entry to it, all rights, roles (groups), single permissions.
+RIGHTS_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
+def may_grant_rights(by: Any) -> bool:
+    """Only a superuser grants ``RIGHTS_FIELDS``; nobody else raises anyone's rights, their own least of all."""
+    return bool(by.is_active and by.is_superuser)
+
+
+def may_manage_account(by: Any, account: Any) -> bool:
+    """Whether ``by`` may change ``account``, delete it or change its dealership memberships in the admin.
+
+    A superuser may change every account. Everyone else (the network administration, which holds
+    ``dealers.change_user``) manages dealership staff only: accounts that are neither manufacturer
+    staff nor superuser, and never their own, so nobody makes themselves a member of a dealership
+    or changes a manufacturer account (which could then sign in to the admin) without a superuser.
+    """
+    if may_grant_rights(by):
+        return True
+    if not (by.is_active and by.is_staff):
+        return False
+    return account.pk != by.pk and not account.is_staff and not account.is_superuser
+
+
+def may_set_passwords(by: Any) -> bool:
+    """Setting someone's password in the admin is taking over the account: a superuser's decision only.
+
+    People set their own password through the password change or reset pages, which ask for the old
+    password or a link sent to them.
+    """
+    return may_grant_rights(by)

@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
@@ -19,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dealers import roles
 from dealers.actors import Actor, record_audit
 from dealers.models import Dealer, Invitation, Membership, User
 
@@ -192,3 +194,99 @@ def revoke_invitation(*, invitation: Invitation, actor: Actor) -> None:
     )
     if updated:
         record_audit(actor=actor, action="staff.invitation_revoked", dealer_id=invitation.dealer_id, obj=invitation)
+
+
+# --- The admin site: accounts, their rights and memberships (dealers/roles.py says who may what) ---
+
+
+def _rights_of(user: User | None) -> dict[str, object]:
+    if user is None or user.pk is None:
+        return {"is_staff": False, "is_superuser": False, "groups": [], "user_permissions": []}
+    return {
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "user_permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list("content_type__app_label", "codename")
+        ),
+    }
+
+
+@transaction.atomic
+def save_account(
+    *,
+    account: User,
+    by: User | AnonymousUser,
+    actor: Actor,
+    groups: Iterable[Group] | None = None,
+    user_permissions: Iterable[Permission] | None = None,
+) -> User:
+    """Save an account as the admin's form left it (``account`` carries the new values).
+
+    ``groups`` and ``user_permissions`` (None: unchanged) are set here, so the rule covers them:
+    only a superuser changes rights, and only a superuser touches manufacturer accounts or one's own.
+    """
+    old = User.objects.select_for_update().filter(pk=account.pk).first() if account.pk else None
+    if old is not None and not roles.may_manage_account(by, old):
+        raise PermissionDenied
+    before = _rights_of(old)
+    after = {
+        "is_staff": account.is_staff,
+        "is_superuser": account.is_superuser,
+        "groups": sorted(group.name for group in groups) if groups is not None else before["groups"],
+        "user_permissions": sorted(f"{perm.content_type.app_label}.{perm.codename}" for perm in user_permissions)
+        if user_permissions is not None
+        else before["user_permissions"],
+    }
+    changed = {name: [before[name], after[name]] for name in roles.RIGHTS_FIELDS if before[name] != after[name]}
+    if changed and not roles.may_grant_rights(by):
+        raise PermissionDenied
+    account.save()
+    if groups is not None:
+        account.groups.set(groups)
+    if user_permissions is not None:
+        account.user_permissions.set(user_permissions)
+    record_audit(actor=actor, action="user.added" if old is None else "user.changed", obj=account)
+    if changed:
+        record_audit(actor=actor, action="user.rights_changed", obj=account, data=changed)
+        logger.info("user_rights_changed", extra={"user_id": account.pk, "fields": sorted(changed)})
+    return account
+
+
+@transaction.atomic
+def delete_account(*, account: User, by: User | AnonymousUser, actor: Actor) -> None:
+    if not roles.may_manage_account(by, account):
+        raise PermissionDenied
+    record_audit(actor=actor, action="user.deleted", obj=account)
+    account.delete()
+
+
+def _ensure_may_manage_membership(*, membership: Membership, by: User | AnonymousUser) -> None:
+    old = Membership.objects.select_for_update().select_related("user").filter(pk=membership.pk).first()
+    accounts = [membership.user] + ([old.user] if old is not None else [])
+    if not all(roles.may_manage_account(by, account) for account in accounts):
+        raise PermissionDenied
+
+
+@transaction.atomic
+def save_membership(*, membership: Membership, by: User | AnonymousUser, actor: Actor) -> Membership:
+    """Save a membership as the admin's form left it; one's own or a manufacturer account's: superusers only."""
+    _ensure_may_manage_membership(membership=membership, by=by)
+    added = membership.pk is None
+    membership.save()
+    record_audit(
+        actor=actor,
+        action="staff.added" if added else "staff.changed",
+        dealer_id=membership.dealer_id,
+        obj=membership,
+        data={"role": membership.role, "is_active": membership.is_active},
+    )
+    return membership
+
+
+@transaction.atomic
+def delete_membership(*, membership: Membership, by: User | AnonymousUser, actor: Actor) -> None:
+    _ensure_may_manage_membership(membership=membership, by=by)
+    record_audit(actor=actor, action="staff.removed", dealer_id=membership.dealer_id, obj=membership)
+    membership.delete()
