@@ -5,9 +5,11 @@
 host list stops the process at start-up with ``ImproperlyConfigured``.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "csp.middleware.CSPMiddleware",  # first, so probe answers carry the policy too
     "ha.middleware.ProbeShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -152,10 +155,39 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp 4) on every response: the UI loads nothing from other origins
+# and runs no inline code; scripts, styles, fonts and images come from our own static files. SVG data
+# URIs are for Swagger UI's icons at /api/docs/. docs/security.md says why there is no nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The cluster manager and Prometheus talk to the node itself over plain HTTP: /ha/* is answered
+    # before SecurityMiddleware (ProbeShortcutMiddleware), /metrics is exempt here (regexes on the path
+    # without its leading slash). Both need a token in production (see HA_TOKEN, METRICS_TOKEN).
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^ha/"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if not SECURE_HSTS_PRELOAD:  # the operator chose not to be preloaded: check --deploy need not say so
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -222,6 +254,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # What the served schema needs; global so that check --deploy (drf_spectacular.W001) judges it.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.add_response_headers",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ProspectKindEnum": "crm.models.Prospect.Kind",
+        "ActivityKindEnum": "crm.models.Activity.Kind",
+        "LeadSourceEnum": "crm.models.Lead.Source",
+        "ProspectOriginEnum": "crm.models.Prospect.Origin",
+        "ConsentStatusEnum": "crm.models.Consent.Status",
+        "ActivityDirectionEnum": "crm.models.Activity.Direction",
+        "VehicleConditionEnum": "crm.models.Lead.Condition",
+    },
 }
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "keyvalue")
@@ -242,12 +289,39 @@ LOGGING = {
     },
 }
 
+# Operator endpoints: the details of /ha/health and /metrics. A caller needs the bearer token, or a peer
+# address (REMOTE_ADDR, never X-Forwarded-For) in the allowed networks. Production trusts no network
+# unless the operator lists one (behind a proxy on the same host everyone is loopback); development and
+# test trust loopback. Production refuses to start without both tokens.
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+MIN_TOKEN_LENGTH = 32
+
+
+def _operator_token(name: str) -> str:
+    token = env.str(name, default="")
+    if PRODUCTION and len(token) < MIN_TOKEN_LENGTH:
+        raise ImproperlyConfigured(f"{name} must be a random value of at least {MIN_TOKEN_LENGTH} characters")
+    return token
+
+
+def _networks(name: str) -> list[str]:
+    networks = env.list(name, default=[] if PRODUCTION else LOOPBACK_NETWORKS)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not an IP network") from None
+    return networks
+
+
 # Health and drain (ha app). The token unlocks the details of /ha/health.
-HA_TOKEN = env.str("HA_TOKEN", default="")
+HA_TOKEN = _operator_token("HA_TOKEN")
+HA_ALLOWED_NETWORKS = _networks("HA_ALLOWED_NETWORKS")
 HA_STATE_DIR = env.path("HA_STATE_DIR", default=BASE_DIR / ".var" / "ha")
 HA_HEALTH_CHECKS: list[str] = []
 
 # Lead exchange (sync). The other knobs and their defaults are listed in docs/sync.md.
 SYNC_EXCHANGE_DIR = env.path("SYNC_EXCHANGE_DIR", default=BASE_DIR / ".var" / "exchange")
-# /metrics answers loopback callers, and others that send this bearer token.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /metrics answers callers with this bearer token, or from METRICS_ALLOWED_NETWORKS.
+METRICS_TOKEN = _operator_token("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS")

@@ -1,12 +1,11 @@
 """``/ha/health``: the node's checks in ``application/health+json`` (draft-inadarei-api-health-check).
 
 Public callers get status, role, state and releaseId only; the checks need the HA token
-(``Authorization: Bearer <HA_TOKEN>``) or a caller from an allowed address.
+(``Authorization: Bearer <HA_TOKEN>``) or a caller from ``HA_ALLOWED_NETWORKS`` (crm.operator_access).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
 
+from crm.operator_access import operator_may_read
 from ha.probe import NodeStatus
 
 Check = dict[str, Any]
@@ -98,12 +98,5 @@ def health_report(status: NodeStatus) -> tuple[str, dict[str, list[Check]]]:
 
 
 def may_see_details(meta: dict[str, Any]) -> bool:
-    token = settings.HA_TOKEN
-    if token and meta.get("HTTP_AUTHORIZATION", "") == f"Bearer {token}":
-        return True
-    try:
-        address = ipaddress.ip_address(meta.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    allowed = getattr(settings, "HA_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
-    return any(address in ipaddress.ip_network(net) for net in allowed)
+    """The HA token, or a peer in ``HA_ALLOWED_NETWORKS`` (empty in production unless the operator sets it)."""
+    return operator_may_read(meta, token=settings.HA_TOKEN, networks=settings.HA_ALLOWED_NETWORKS)

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.security.production import PRODUCTION_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_DEBUG"}}
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.endswith("_ALLOWED_NETWORKS")}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
@@ -42,9 +44,44 @@ def test_production_refuses_to_start_without_real_settings(env: dict[str, str], 
     assert complaint in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"HA_TOKEN": ""}, "HA_TOKEN"),
+        ({"METRICS_TOKEN": ""}, "METRICS_TOKEN"),
+        ({"HA_TOKEN": "h" * 31}, "HA_TOKEN"),
+        ({"METRICS_TOKEN": "m" * 31}, "METRICS_TOKEN"),
+        ({"METRICS_ALLOWED_NETWORKS": "10.0.0.0/8,proxy.example"}, "METRICS_ALLOWED_NETWORKS"),
+        ({"HA_ALLOWED_NETWORKS": "not-a-network"}, "HA_ALLOWED_NETWORKS"),
+    ],
+)
+def test_production_refuses_to_start_without_operator_tokens(env: dict[str, str], complaint: str) -> None:
+    """/metrics and /ha/health details would otherwise be open to whoever shares the host (issue 9, item 8)."""
+    result = _load_settings({**PRODUCTION_ENV, **env})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert complaint in result.stderr
+
+
 def test_production_starts_with_real_settings() -> None:
-    result = _load_settings({"DJANGO_ENV": "production", "DJANGO_SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "crm.example"})
+    result = _load_settings(PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_trusts_no_network_for_operator_endpoints_unless_told() -> None:
+    script = "import django; django.setup(); from django.conf import settings as s; "
+    script += "print(s.HA_ALLOWED_NETWORKS, s.METRICS_ALLOWED_NETWORKS)"
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_ALLOWED_NETWORKS")}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "[] []", result.stderr
 
 
 def test_celery_is_configured_to_lose_nothing() -> None:

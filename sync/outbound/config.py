@@ -85,3 +85,8 @@ def exchange_dir() -> Path:
 
 def metrics_token() -> str:
     return str(getattr(settings, "METRICS_TOKEN", "") or os.environ.get("METRICS_TOKEN", ""))
+
+
+def metrics_allowed_networks() -> list[str]:
+    """Peers that may scrape without the token; crm.settings requires an explicit list in production."""
+    return list(getattr(settings, "METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]))

@@ -1,12 +1,11 @@
 """Prometheus metrics at ``/metrics``, computed from PostgreSQL at scrape time (any node answers the same).
 
-Restricted: a bearer token equal to ``METRICS_TOKEN``, or a request from a loopback address.
+Restricted: a bearer token equal to ``METRICS_TOKEN``, or a peer in ``METRICS_ALLOWED_NETWORKS``
+(loopback in development and test, none in production unless the operator lists some).
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,19 +20,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from crm.models import Lead
+from crm.operator_access import operator_may_read
 from sync.outbound import config
 from sync.outbound.selectors import destination_statuses
 
 
 def allowed(request: HttpRequest) -> bool:
-    token = config.metrics_token()
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(), token.encode()):
-        return True
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
+    return operator_may_read(request.META, token=config.metrics_token(), networks=config.metrics_allowed_networks())
 
 
 def sla_breaches() -> int:

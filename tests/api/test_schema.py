@@ -69,7 +69,9 @@ def test_docs_page_loads_swagger_ui_from_this_server_only(client) -> None:
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "/api/schema/" in html
+    init = client.get("/api/docs/?script=")  # the init script is its own URL: no inline code (CSP)
+    assert init["Content-Type"].startswith("application/javascript")
+    assert "/api/schema/" in init.content.decode()
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources
     assert all(not s.startswith(("http://", "https://", "//")) for s in sources), sources

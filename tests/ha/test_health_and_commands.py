@@ -34,6 +34,36 @@ def test_health_hides_checks_from_strangers_without_the_token(client, db, settin
     assert "checks" in with_token.json()
 
 
+def test_in_production_a_loopback_peer_without_the_token_sees_only_the_minimal_body(client, db, settings) -> None:
+    """Behind a reverse proxy on the same host every request comes from loopback (issue 9, item 5)."""
+    settings.HA_TOKEN = "h" * 40
+    settings.HA_ALLOWED_NETWORKS = []  # the production default
+
+    for address in ("127.0.0.1", "::1"):
+        body = client.get("/ha/health", REMOTE_ADDR=address).json()
+        assert set(body) == {"status", "role", "state", "releaseId"}
+    with_token = client.get("/ha/health", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {'h' * 40}")
+    assert "checks" in with_token.json()
+
+
+def test_forwarded_for_headers_never_open_health_details(client, db, settings) -> None:
+    settings.HA_TOKEN = "h" * 40
+    settings.HA_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+
+    spoofed = client.get("/ha/health", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="10.0.0.5")
+
+    assert "checks" not in spoofed.json()
+    assert "checks" in client.get("/ha/health", REMOTE_ADDR="10.0.0.5").json()
+
+
+def test_a_wrong_token_or_scheme_does_not_open_health_details(client, db, settings) -> None:
+    settings.HA_TOKEN = "h" * 40
+    settings.HA_ALLOWED_NETWORKS = []
+
+    for header in (f"Bearer {'h' * 39}", f"Bearer {'h' * 40}x", f"Basic {'h' * 40}", "h" * 40, "Bearer "):
+        assert "checks" not in client.get("/ha/health", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION=header).json()
+
+
 def test_drain_and_undrain(client, db, settings, tmp_path) -> None:
     settings.HA_STATE_DIR = tmp_path
     call_command("ha", "drain", "--timeout", "1")

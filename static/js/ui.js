@@ -1,0 +1,24 @@
+/* Small behaviours that templates ask for with data attributes, so that no page carries inline code:
+   the Content-Security-Policy runs scripts from our own static files only (docs/security.md).
+   - <select data-autosubmit>: submits its form when the choice changes (a <noscript> button stays);
+   - <input data-select-on-focus>: selects its text on focus, for one-time secrets to copy;
+   - <a data-history-back href="...">: goes back a page when there is one, else follows href.
+   No dependencies; works for content htmx swaps in, as the listeners sit on the document. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
+  });
+  document.addEventListener("focusin", function (event) {
+    var el = event.target;
+    if (el instanceof HTMLInputElement && el.hasAttribute("data-select-on-focus")) el.select();
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target instanceof Element ? event.target.closest("a[data-history-back]") : null;
+    if (link && window.history.length > 1) {
+      event.preventDefault();
+      window.history.back();
+    }
+  });
+})();
