@@ -6,6 +6,7 @@ host list stops the process at start-up with ``ImproperlyConfigured``.
 """
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,7 +38,7 @@ else:
 RELEASE_ID = env.str("RELEASE_ID", default="dev")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "dealers.admin_apps.VerifiedAdminConfig",  # django.contrib.admin with the two-factor admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,6 +46,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "django_filters",
     "django_htmx",
     "rest_framework",
@@ -66,11 +71,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "dealers.middleware.ActiveMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dealers.reauth.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "ha.readonly.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out into the "try again at" page
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -111,7 +119,8 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "dealers.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# django-axes first: it refuses locked-out accounts and addresses before a password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -121,11 +130,45 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
-if PRODUCTION:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-elif DJANGO_ENV == "test":
+# Argon2id first; older PBKDF2 hashes still verify and are rehashed with Argon2 at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+if DJANGO_ENV == "test":
     # Tests create many users; the production hasher's work factor only slows them down.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Sign-in throttling (django-axes; dealers/login_throttle.py): after AXES_FAILURE_LIMIT failures
+# for one account, or from one client address, sign-ins are refused for AXES_COOLOFF_TIME after
+# the latest failure. Unknown accounts count like known ones, so the answer never tells them apart.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "dealers.login_throttle.normalized_username"
+AXES_CLIENT_IP_CALLABLE = "dealers.login_throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "dealers.login_throttle.locked_out"
+AXES_CLIENT_STR_CALLABLE = "dealers.login_throttle.log_label"  # no e-mail addresses in logs
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+# Behind a reverse proxy: name the header it sets (e.g. X-Forwarded-For) and how many proxies of
+# ours append to it. Unset, only the TCP peer counts: a client cannot choose its own address.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+CLIENT_IP_PROXY_COUNT = env.int("CLIENT_IP_PROXY_COUNT", default=1)
+# Password reset mails: per client address and per account, within the window.
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=10)
+PASSWORD_RESET_LIMIT_PER_ACCOUNT = env.int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", default=3)
+PASSWORD_RESET_WINDOW_SECONDS = 3600
+
+# Two-factor authentication (django-otp; dealers/two_factor.py): required for manufacturer staff.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Dealer CRM")
+# Sessions end 10 hours after sign-in and after 30 idle minutes (dealers/reauth.py); API keys,
+# webhook secrets, roles and one's own second factor need the password again after REAUTH_WINDOW.
+SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=10) * 3600
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+REAUTH_WINDOW = env.int("REAUTH_MINUTES", default=15) * 60
 
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]

@@ -387,3 +387,16 @@ API_ROUTE_SPECS: dict[str, ApiRoute] = {
 API_ROUTES.update({name: ", ".join(route.methods) for name, route in API_ROUTE_SPECS.items()})
 # The schema and the interactive docs are public: they hold no data (tests/api/test_schema.py).
 PUBLIC_ROUTES |= {"api_schema", "api_docs"}
+
+# Sign-in second step, re-authentication and the account security page (dealers/account_views.py,
+# dealers/reauth.py): for any signed-in person, no dealership needed; tests/dealers/test_two_factor.py
+# and tests/dealers/test_reauthentication.py cover them.
+PUBLIC_ROUTES |= {
+    "login_verify",
+    "login_enroll",
+    "reauthenticate",
+    "account_security",
+    "account_enroll",
+    "recovery_codes_regenerate",
+    "two_factor_disable",
+}
