@@ -1,16 +1,23 @@
 """The route matrix: every URL of the product, who may use it, and how to build it for one dealer.
 
 Each later feature adds its routes here. ``tests/test_route_matrix.py`` walks every URL
-pattern and fails when a route is neither in ``UI_ROUTES``/``API_ROUTES`` nor in ``PUBLIC_ROUTES``;
-it then requests each route as every role of dealer A, and with dealer B's objects, which
-must be a 404 exactly like a missing object.
+pattern and fails when a route is neither in ``UI_ROUTES``/``API_ROUTES``/``PROBE_ROUTES`` nor in
+``PUBLIC_ROUTES``; it then requests each route as every role of dealer A, and with dealer B's objects,
+which must be a 404 exactly like a missing object, for reads and writes: a refused write leaves every
+product table as it was (``tenant_snapshot``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from dealers.models import Membership
 
@@ -20,6 +27,8 @@ DEALER_ADMINS = frozenset({Membership.Role.DEALER_ADMIN.value})
 
 # Built from the fixtures: ``setup`` is a tests.conftest.DealerSetup, ``viewer`` the role's membership.
 KwargsBuilder = Callable[[Any, Membership], dict[str, Any]]
+# A valid form body for the route's write, given the setup, the viewer and the URL arguments.
+PostBuilder = Callable[[Any, Membership, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,8 @@ class UiRoute:
 
     ``kwargs`` builds URL arguments naming an object of the given dealer that ``viewer`` may see
     (None: the route takes no object). ``missing`` gives arguments naming no object at all.
+    ``post`` builds a valid body for the write the route performs (None: the route only reads, and a
+    POST must change nothing for anyone refused). ``get``: False for POST-only routes (GET is 405).
     """
 
     name: str
@@ -35,6 +46,54 @@ class UiRoute:
     kwargs: KwargsBuilder | None = None
     missing: dict[str, Any] = field(default_factory=dict)
     query: str = ""
+    post: PostBuilder | None = None
+    get: bool = True
+
+
+# Tables whose rows a request may touch without changing what it is about: sign-in times, key use.
+_VOLATILE_COLUMNS = ["last_login", "last_used_at"]
+
+
+@contextmanager
+def _every_dealer() -> Iterator[None]:
+    """Row-level security (dealers.rls), where present, hides other dealers' rows: look at all of them."""
+    try:
+        from dealers.rls import manufacturer_wide
+    except ImportError:  # pragma: no cover - before row-level security
+        with nullcontext():
+            yield
+        return
+    with manufacturer_wide(reason="test:tenant_snapshot"):
+        yield
+
+
+def tenant_snapshot() -> dict[str, str]:
+    """A checksum per table of every row of the product's apps (dealers, crm, sync), both dealers included.
+
+    A refused write must leave it equal; the dict names the tables that changed.
+    """
+    tables = sorted(
+        {
+            model._meta.db_table
+            for label in ("dealers", "crm", "sync")
+            for model in apps.get_app_config(label).get_models(include_auto_created=True)
+            if model._meta.managed and not model._meta.proxy
+        }
+    )
+    result: dict[str, str] = {}
+    with _every_dealer(), connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                "SELECT coalesce(string_agg(r, '|' ORDER BY r), '') "  # noqa: S608 - table names from the models
+                f'FROM (SELECT (to_jsonb(t) - %s::text[])::text AS r FROM "{table}" t) rows',
+                [_VOLATILE_COLUMNS],
+            )
+            result[table] = hashlib.sha256(cursor.fetchone()[0].encode()).hexdigest()
+    return result
+
+
+def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(table for table in before.keys() | after.keys() if before.get(table) != after.get(table))
 
 
 def _staff_member(setup: Any, viewer: Membership) -> dict[str, Any]:
@@ -57,9 +116,25 @@ def _staff_invitation(setup: Any, viewer: Membership) -> dict[str, Any]:
 
 UI_ROUTES: list[UiRoute] = [
     UiRoute("dashboard", ALL_ROLES),
-    UiRoute("staff_list", DEALER_ADMINS),
-    UiRoute("staff_edit", DEALER_ADMINS, kwargs=_staff_member, missing={"pk": 999_999_999}),
-    UiRoute("staff_invitation_revoke", DEALER_ADMINS, kwargs=_staff_invitation, missing={"pk": 999_999_999}),
+    UiRoute(
+        "staff_list",
+        DEALER_ADMINS,
+        post=lambda setup, viewer, kw: {"email": f"neu.{setup.dealer.number}@test.crm.example", "role": "salesperson"},
+    ),
+    UiRoute(
+        "staff_edit",
+        DEALER_ADMINS,
+        kwargs=_staff_member,
+        missing={"pk": 999_999_999},
+        post=lambda setup, viewer, kw: {"role": "sales_manager", "is_active": "on", "lead_capacity": "7"},
+    ),
+    UiRoute(
+        "staff_invitation_revoke",
+        DEALER_ADMINS,
+        kwargs=_staff_invitation,
+        missing={"pk": 999_999_999},
+        post=lambda setup, viewer, kw: {},
+    ),
 ]
 
 
@@ -108,35 +183,86 @@ def _crm_own_task(setup: Any, viewer: Membership) -> dict[str, Any]:
 
 
 _LEAD_MISSING = {"pk": _NO_SUCH_UUID}
+_LATER = "2030-01-15T09:00"
+
+
+def _prospect_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "person",
+        "last_name": "Matrix",
+        "first_name": "Mia",
+        "email": f"mia.{setup.dealer.number}@kunde.example",
+        "postcode": "80331",
+        "city": "München",
+        "country": "DE",
+        "preferred_language": "de",
+        "origin": "showroom",
+        "confirm_new": "on",
+    }
+
+
+def _lead_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    return {"lead_type": "new_car", "source": "showroom", "vehicle_condition": "new", "model_name": "Megane"}
+
+
+def _activity_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "call", "direction": "outbound", "subject": "Matrix", "body": "Rückruf"}
+
+
 UI_ROUTES += [
     UiRoute("lead_list", ALL_ROLES),
     UiRoute("lead_list", ALL_ROLES, query="?q=Mueller&stage=new&open=&sort=updated"),
     UiRoute("lead_board", ALL_ROLES),
     UiRoute("lead_export", ALL_ROLES),
     UiRoute("lead_detail", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
-    UiRoute("lead_edit", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
-    UiRoute("lead_log_activity", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
-    UiRoute("lead_schedule", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
-    UiRoute("lead_stage", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
-    UiRoute("lead_assign", MANAGERS, kwargs=_crm_own_lead, missing=_LEAD_MISSING),
-    UiRoute("lead_take", ALL_ROLES, kwargs=_crm_unassigned_lead, missing=_LEAD_MISSING),
+    UiRoute("lead_edit", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING, post=_lead_body),
+    UiRoute("lead_log_activity", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING, post=_activity_body),
+    UiRoute(
+        "lead_schedule",
+        ALL_ROLES,
+        kwargs=_crm_own_lead,
+        missing=_LEAD_MISSING,
+        post=lambda setup, viewer, kw: {"kind": "appointment", "due_at": _LATER, "notes": "Matrix"},
+    ),
+    UiRoute(
+        "lead_stage",
+        ALL_ROLES,
+        kwargs=_crm_own_lead,
+        missing=_LEAD_MISSING,
+        post=lambda setup, viewer, kw: {"stage": "contacted"},
+    ),
+    UiRoute(
+        "lead_assign",
+        MANAGERS,
+        kwargs=_crm_own_lead,
+        missing=_LEAD_MISSING,
+        post=lambda setup, viewer, kw: {"owner": setup.other_salesperson.user_id, "reason": "Matrix"},
+    ),
+    UiRoute("lead_take", ALL_ROLES, kwargs=_crm_unassigned_lead, missing=_LEAD_MISSING, post=lambda s, v, kw: {}),
     UiRoute("prospect_list", ALL_ROLES),
     UiRoute("prospect_list", ALL_ROLES, query="?q=M%C3%BCler&sort=newest"),
-    UiRoute("prospect_create", ALL_ROLES),
+    UiRoute("prospect_create", ALL_ROLES, post=_prospect_body),
     UiRoute("prospect_export", ALL_ROLES),
     UiRoute("duplicate_list", MANAGERS),
     UiRoute("prospect_detail", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
-    UiRoute("prospect_edit", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
-    UiRoute("prospect_log_activity", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
-    UiRoute("lead_create", ALL_ROLES, kwargs=_crm_prospect_for_lead, missing={"prospect_pk": _NO_SUCH_UUID}),
+    UiRoute("prospect_edit", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING, post=_prospect_body),
+    UiRoute("prospect_log_activity", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING, post=_activity_body),
+    UiRoute(
+        "lead_create",
+        ALL_ROLES,
+        kwargs=_crm_prospect_for_lead,
+        missing={"prospect_pk": _NO_SUCH_UUID},
+        post=_lead_body,
+    ),
     UiRoute(
         "prospect_merge",
         MANAGERS,
         kwargs=_crm_prospect_pair,
         missing={"pk": _NO_SUCH_UUID, "other": "00000000-0000-7000-8000-000000000001"},
+        post=lambda setup, viewer, kw: {"keep": str(kw["pk"])},
     ),
-    UiRoute("task_list", ALL_ROLES),
-    UiRoute("task_done", ALL_ROLES, kwargs=_crm_own_task, missing=_LEAD_MISSING),
+    UiRoute("task_list", ALL_ROLES, post=lambda setup, viewer, kw: {"title": "Matrix", "due_at": _LATER}),
+    UiRoute("task_done", ALL_ROLES, kwargs=_crm_own_task, missing=_LEAD_MISSING, post=lambda s, v, kw: {}),
     UiRoute("reports", ALL_ROLES),
     UiRoute("reports", ALL_ROLES, query="?period=365"),
 ]
@@ -159,17 +285,13 @@ PUBLIC_ROUTES: set[str] = {
     "javascript_catalog",
     "switch_dealer",  # POST only; tests/dealers/test_switcher.py covers foreign dealers
     "invitation_accept",  # the signed link is the credential; tests/dealers/test_invitations.py
-    "ha_live",
-    "ha_ready",
-    "ha_primary",
-    "ha_replica",
-    "ha_health",
 }
 PUBLIC_NAMESPACES: set[str] = {"admin"}
 
 
 def covered_route_names() -> set[str]:
-    return {route.name for route in UI_ROUTES} | set(API_ROUTES) | PUBLIC_ROUTES
+    probes = {route.name for route in PROBE_ROUTES}
+    return {route.name for route in UI_ROUTES} | set(API_ROUTES) | PUBLIC_ROUTES | probes
 
 
 # Dealer system sync (sync/outbound): the dealer admin's pages.
@@ -179,15 +301,86 @@ def _sync_destination(setup: Any, viewer: Membership) -> dict[str, Any]:
     return {"pk": DestinationFactory(dealer=setup.dealer).pk}
 
 
+def _sync_destination_action(action: str) -> KwargsBuilder:
+    return lambda setup, viewer: {**_sync_destination(setup, viewer), "action": action}
+
+
+def _sync_dead_letter(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from crm.models import Change
+    from crm.services.prospects import create_prospect
+    from dealers.actors import Actor
+    from sync.models import DeadLetter
+    from tests.factories import DestinationFactory
+
+    destination = DestinationFactory(dealer=setup.dealer)
+    prospect = create_prospect(dealer=setup.dealer, actor=Actor.system("t"), data={"last_name": "Tot"})
+    change = Change.objects.get(object_id=prospect.pk)
+    letter = DeadLetter.objects.create(
+        dealer=setup.dealer, destination=destination, change=change, event_id=change.event_id, type=change.type
+    )
+    return {"pk": letter.pk, "action": "discard"}
+
+
+def _destination_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "Matrix-DMS", "transport": "pull_only"}
+
+
 UI_ROUTES += [
-    UiRoute("sync_settings", DEALER_ADMINS),
-    UiRoute("sync_destination", DEALER_ADMINS, kwargs=_sync_destination, missing={"pk": 999_999_999}),
+    UiRoute("sync_settings", DEALER_ADMINS, post=_destination_body),
+    UiRoute(
+        "sync_destination",
+        DEALER_ADMINS,
+        kwargs=_sync_destination,
+        missing={"pk": 999_999_999},
+        post=_destination_body,
+    ),
+    *(
+        UiRoute(
+            "sync_destination_action",
+            DEALER_ADMINS,
+            kwargs=_sync_destination_action(action),
+            missing={"pk": 999_999_999, "action": action},
+            post=body,
+            get=False,
+        )
+        for action, body in [
+            ("pause", lambda s, v, kw: {}),
+            ("rotate_secret", lambda s, v, kw: {}),
+            ("replay", lambda s, v, kw: {"since": "2020-01-01T00:00:00Z"}),
+        ]
+    ),
+    UiRoute(
+        "sync_dead_letter_action",
+        DEALER_ADMINS,
+        kwargs=_sync_dead_letter,
+        missing={"pk": 999_999_999, "action": "discard"},
+        post=lambda s, v, kw: {},
+        get=False,
+    ),
 ]
-PUBLIC_ROUTES |= {
-    "sync_destination_action",  # POST only; tests/sync/outbound/test_settings_page.py covers roles and dealers
-    "sync_dead_letter_action",  # POST only; as above
-    "metrics",  # bearer token or loopback only; tests/sync/outbound/test_metrics.py
-}
+
+
+@dataclass(frozen=True)
+class ProbeRoute:
+    """A route for machines (cluster manager, monitoring), walked by tests/test_route_matrix.py.
+
+    Without its token a caller that is not on this host gets ``public_status`` with none of the
+    fields in ``secret_fields`` and nothing about any dealership; writes are refused (405).
+    """
+
+    name: str
+    public_statuses: frozenset[int]
+    secret_fields: frozenset[str] = frozenset()
+
+
+PROBE_ROUTES: list[ProbeRoute] = [
+    ProbeRoute("ha_live", frozenset({200})),
+    ProbeRoute("ha_ready", frozenset({200, 503})),
+    ProbeRoute("ha_primary", frozenset({200, 503})),
+    ProbeRoute("ha_replica", frozenset({200, 503})),
+    ProbeRoute("ha_health", frozenset({200, 503}), secret_fields=frozenset({"checks"})),
+    ProbeRoute("metrics", frozenset({401, 403, 404})),  # bearer METRICS_TOKEN only
+]
 
 
 # Lead intake and inbound file imports (sync/inbound).
@@ -198,8 +391,13 @@ def _inbound_import_run(setup: Any, viewer: Membership) -> dict[str, Any]:
     return {"pk": run.pk}
 
 
+def _csv_upload(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    content = b"Nachname;Vorname;E-Mail\nMatrix;Mia;mia.matrix@kunde.example\n"
+    return {"file": SimpleUploadedFile("kunden.csv", content, content_type="text/csv")}
+
+
 UI_ROUTES += [
-    UiRoute("inbound_imports", MANAGERS),
+    UiRoute("inbound_imports", MANAGERS, post=_csv_upload),
     UiRoute("inbound_import_detail", MANAGERS, kwargs=_inbound_import_run, missing={"pk": 999_999_999}),
 ]
 API_ROUTES["intake_leads"] = "POST: a lead from a manufacturer channel (manufacturer key, intake:write)"
@@ -215,9 +413,15 @@ def _api_key(setup: Any, viewer: Membership) -> dict[str, Any]:
 
 
 UI_ROUTES += [
-    UiRoute("api_keys", DEALER_ADMINS),
-    UiRoute("api_key_rotate", DEALER_ADMINS, kwargs=_api_key, missing={"pk": 999_999_999}),
-    UiRoute("api_key_revoke", DEALER_ADMINS, kwargs=_api_key, missing={"pk": 999_999_999}),
+    UiRoute("api_keys", DEALER_ADMINS, post=lambda s, v, kw: {"name": "Matrix", "scopes": ["leads:read"]}),
+    UiRoute(
+        "api_key_rotate",
+        DEALER_ADMINS,
+        kwargs=_api_key,
+        missing={"pk": 999_999_999},
+        post=lambda s, v, kw: {"overlap": "0"},
+    ),
+    UiRoute("api_key_revoke", DEALER_ADMINS, kwargs=_api_key, missing={"pk": 999_999_999}, post=lambda s, v, kw: {}),
 ]
 
 ApiBuilder = Callable[[Any], dict[str, Any]]

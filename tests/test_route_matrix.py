@@ -1,14 +1,33 @@
-"""Every route is in the matrix, and dealer A's staff never see dealer B's objects."""
+"""Every route is in the matrix, and dealer A's staff never see or change dealer B's objects.
+
+Reads: every role of dealer A gets 200 (or 403 outside the route's roles); B's object is a 404 like a
+missing one. Writes: the route's valid body works for an allowed role on A's own object (so the
+refused cases below are real attacks) and changes nothing, in any product table, when it is refused:
+another role, B's object, nobody signed in, a person without a dealership.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.conftest import DealerSetup
-from tests.route_matrix import PUBLIC_NAMESPACES, UI_ROUTES, UiRoute, covered_route_names
+from tests.route_matrix import (
+    PROBE_ROUTES,
+    PUBLIC_NAMESPACES,
+    UI_ROUTES,
+    ProbeRoute,
+    UiRoute,
+    changed_tables,
+    covered_route_names,
+    tenant_snapshot,
+)
+
+ROLES = ["salesperson", "sales_manager", "dealer_admin"]
 
 
 def _walk(patterns: list[URLPattern | URLResolver], namespace: str = "") -> Iterator[tuple[str, str]]:
@@ -34,40 +53,149 @@ def test_walker_sees_a_route_that_is_not_covered() -> None:
     assert "not_in_matrix" in names - covered_route_names()
 
 
+def _id(route: UiRoute) -> str:
+    action = ""
+    if route.kwargs is not None and "action" in route.missing:
+        action = f"-{route.missing['action']}"
+    return f"{route.name}{action}{route.query}"
+
+
+def _kwargs(route: UiRoute, setup: DealerSetup, viewer_role: str) -> dict[str, Any]:
+    return route.kwargs(setup, setup.staff[viewer_role]) if route.kwargs else {}
+
+
 def _url(route: UiRoute, setup: DealerSetup, viewer_role: str) -> str:
-    viewer = setup.staff[viewer_role]
-    kwargs = route.kwargs(setup, viewer) if route.kwargs else {}
-    return reverse(route.name, kwargs=kwargs) + route.query
+    return reverse(route.name, kwargs=_kwargs(route, setup, viewer_role)) + route.query
 
 
-@pytest.mark.parametrize("route", UI_ROUTES, ids=lambda r: r.name)
-@pytest.mark.parametrize("role", ["salesperson", "sales_manager", "dealer_admin"])
+def _write(route: UiRoute, setup: DealerSetup, viewer_role: str) -> tuple[str, dict[str, Any]]:
+    """The URL and body of the route's write on ``setup``'s object, built as ``viewer_role`` of that dealer."""
+    kwargs = _kwargs(route, setup, viewer_role)
+    body = route.post(setup, setup.staff[viewer_role], kwargs) if route.post else {}
+    return reverse(route.name, kwargs=kwargs) + route.query, body
+
+
+def _assert_unchanged(before: dict[str, str], response: Any) -> None:
+    changed = changed_tables(before, tenant_snapshot())
+    assert changed == [], f"refused ({response.status_code}) but changed {changed}"
+
+
+@pytest.mark.parametrize("route", UI_ROUTES, ids=_id)
+@pytest.mark.parametrize("role", ROLES)
 def test_route_by_role_and_dealer(route: UiRoute, role: str, dealer_a: DealerSetup, dealer_b: DealerSetup, client_for):
     client = client_for(dealer_a.user(role))
+    allowed = role in route.roles
 
     own = client.get(_url(route, dealer_a, role))
-    assert own.status_code == (200 if role in route.roles else 403), own.content[:300]
+    assert own.status_code == ((200 if route.get else 405) if allowed else 403), own.content[:300]
 
-    if route.kwargs is not None:
+    if route.kwargs is not None and route.get:
         # Dealer B's object, built as B's staff of the same role would see it: absent for A.
         foreign = client.get(_url(route, dealer_b, role))
         missing = client.get(reverse(route.name, kwargs=route.missing) + route.query)
-        expected = 404 if role in route.roles else 403
+        expected = 404 if allowed else 403
         assert foreign.status_code == expected
         assert missing.status_code == expected
 
 
-@pytest.mark.parametrize("route", UI_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("route", UI_ROUTES, ids=_id)
+@pytest.mark.parametrize("role", ROLES)
+def test_write_by_role_and_dealer_changes_only_what_it_may(
+    route: UiRoute, role: str, dealer_a: DealerSetup, dealer_b: DealerSetup, client_for
+) -> None:
+    client = client_for(dealer_a.user(role))
+    allowed = role in route.roles
+
+    url, body = _write(route, dealer_a, role)
+    before = tenant_snapshot()
+    own = client.post(url, body)
+    if not allowed:
+        assert own.status_code == 403
+        _assert_unchanged(before, own)
+    elif route.post is not None:
+        # The body is a real write: it works on A's own object, so the refusals below are real attacks.
+        assert own.status_code < 400, own.content[:500]
+        assert changed_tables(before, tenant_snapshot()) != [], f"{route.name}: the valid body changed nothing"
+
+    if route.kwargs is not None:
+        foreign_url, foreign_body = _write(route, dealer_b, role)
+        missing_url = reverse(route.name, kwargs=route.missing) + route.query
+        before = tenant_snapshot()
+        foreign = client.post(foreign_url, foreign_body)
+        _assert_unchanged(before, foreign)
+        missing = client.post(missing_url, foreign_body)
+        assert foreign.status_code == missing.status_code == (404 if allowed else 403)
+        _assert_unchanged(before, missing)
+
+
+@pytest.mark.parametrize("route", UI_ROUTES, ids=_id)
 def test_route_needs_sign_in(route: UiRoute, dealer_a: DealerSetup, client) -> None:
-    response = client.get(_url(route, dealer_a, "dealer_admin"))
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    url, body = _write(route, dealer_a, "dealer_admin")
+    login = reverse("login")
+    before = tenant_snapshot()
+
+    responses = [
+        client.get(url),
+        client.post(url, body),
+        client.get(url, headers={"HX-Request": "true"}),
+        client.get(url, headers={"Accept": "application/json"}),
+    ]
+
+    for response in responses:
+        # A sign-in page (or a refusal), never the page's data.
+        assert response.status_code in (302, 401, 403), (response.status_code, response.content[:300])
+        if response.status_code == 302:
+            assert response["Location"].startswith(login)
+    _assert_unchanged(before, responses[1])
 
 
-@pytest.mark.parametrize("route", UI_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("route", UI_ROUTES, ids=_id)
 def test_route_refuses_user_without_dealership(route: UiRoute, dealer_a: DealerSetup, manufacturer_admin, client_for):
-    response = client_for(manufacturer_admin).get(_url(route, dealer_a, "dealer_admin"))
+    client = client_for(manufacturer_admin)
+    url, body = _write(route, dealer_a, "dealer_admin")
+    assert client.get(url).status_code == 403
+    before = tenant_snapshot()
+    response = client.post(url, body)
     assert response.status_code == 403
+    _assert_unchanged(before, response)
+
+
+def test_a_deactivated_member_can_neither_read_nor_write(dealer_a: DealerSetup, client_for) -> None:
+    member = dealer_a.staff["dealer_admin"]
+    client = client_for(member.user)
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    for route in UI_ROUTES:
+        url, body = _write(route, dealer_a, "sales_manager")
+        before = tenant_snapshot()
+        assert client.get(url).status_code in (403, 405)
+        response = client.post(url, body)
+        assert response.status_code == 403
+        _assert_unchanged(before, response)
+
+
+OUTSIDER = "203.0.113.7"  # not loopback: behind a proxy, everyone would look like 127.0.0.1
+
+
+@pytest.mark.parametrize("probe", PROBE_ROUTES, ids=lambda p: p.name)
+def test_probe_shows_an_outsider_no_data_and_takes_no_writes(probe: ProbeRoute, dealer_a: DealerSetup) -> None:
+    client = Client(REMOTE_ADDR=OUTSIDER)
+    url = reverse(probe.name)
+
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        response = client.get(url, headers=headers)
+        assert response.status_code in probe.public_statuses, response.content[:300]
+        text = response.content.decode()
+        for secret in (dealer_a.dealer.number, dealer_a.dealer.name, f'dealer="{dealer_a.dealer.pk}"'):
+            assert secret not in text
+        if probe.secret_fields and response["Content-Type"].startswith("application/"):
+            assert probe.secret_fields.isdisjoint(response.json())
+
+    before = tenant_snapshot()
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(client, method)(url, data="{}", content_type="application/json")
+        assert response.status_code in (401, 403, 404, 405), (method, response.status_code)
+    assert changed_tables(before, tenant_snapshot()) == []
 
 
 GARBAGE = {
@@ -84,7 +212,7 @@ GARBAGE = {
 }
 
 
-@pytest.mark.parametrize("route", UI_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("route", UI_ROUTES, ids=_id)
 @pytest.mark.parametrize("role", ["salesperson", "dealer_admin"])
 def test_garbage_input_never_gives_a_500(route: UiRoute, role: str, dealer_a: DealerSetup, client_for) -> None:
     client = client_for(dealer_a.user(role))
