@@ -96,3 +96,40 @@ def test_celery_is_configured_to_lose_nothing() -> None:
 def test_german_first_berlin_time() -> None:
     assert (settings.LANGUAGE_CODE, settings.TIME_ZONE, settings.USE_TZ) == ("de", "Europe/Berlin", True)
     assert settings.DATABASES["default"]["OPTIONS"]["pool"]
+
+
+def _lintmigrations(*args: str) -> subprocess.CompletedProcess[str]:
+    from django.db import connection
+
+    from tests.support.servers import database_url
+
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "lintmigrations", "--settings", "crm.settings_lint", "--skip-checks", *args],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url(connection.settings_dict)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.django_db
+def test_migration_linter_passes_our_migrations_with_the_reviewed_exceptions() -> None:
+    result = _lintmigrations("--warnings-as-errors")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Erroneous migrations: 0/" in result.stdout
+
+
+@pytest.mark.django_db
+def test_migration_linter_fails_a_table_rewrite_that_nobody_reviewed() -> None:
+    """dealers 0003 rewrites a table (jsonb to text): only its entry in the reviewed list lets it pass."""
+    result = _lintmigrations(
+        "--warnings-as-errors", "--ignore-name", "none", "--include-name", "0003_idempotency_body_text"
+    )
+    assert result.returncode == 1
+    assert "ALTERING columns" in result.stdout
+
+
+def test_production_settings_do_not_install_the_migration_linter() -> None:
+    assert "django_migration_linter" not in settings.INSTALLED_APPS
