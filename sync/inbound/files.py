@@ -392,7 +392,7 @@ def create_run(
         dealer=dealer,
         origin=origin,
         filename=filename[:255],
-        stored_path=stored_path[:500],
+        stored_path=_path_text(stored_path),
         content=content,
         size=size,
         sha256=sha256,
@@ -564,10 +564,26 @@ def inbound_dir(dealer_number: str) -> Path:
 
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+MAX_KEPT_NAME_BYTES = 180  # + stamp, uuid prefix and ".report.txt" stays below NAME_MAX (255 bytes)
 
 
 def _stamp() -> str:
     return timezone.now().astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def _stamped(name: str) -> str:
+    """``<UTC stamp>_<name>``, short enough for any file system (the name's end, with its suffix, is kept)."""
+    raw = os.fsencode(name)[-MAX_KEPT_NAME_BYTES:]
+    return f"{_stamp()}_{os.fsdecode(raw)}"
+
+
+def _path_text(path: str) -> str:
+    return os.fsencode(path).decode("utf-8", errors="replace")[:500]
+
+
+def _display(name: str) -> str:
+    """A file name as text for the database and the page (bytes that are not UTF-8 become U+FFFD)."""
+    return os.fsencode(name).decode("utf-8", errors="replace")[:255]
 
 
 def _move(source: Folder, name: str, target: Folder, new_name: str | None = None) -> str:
@@ -598,17 +614,17 @@ def _refuse(*, dealer: Dealer, inbound: Folder, source: Folder, name: str, origi
         content=None,
         size=0,
         sha256="",
-        filename=original_name,
+        filename=_display(original_name),
         origin=ImportRun.Origin.DROP,
         actor=actor,
         status=ImportRun.Status.FAILED,
     )
     error = f"Refused: {what}, not a regular file. Nothing of it was read; it is kept in rejected/."
     with inbound.sub("rejected", create=True) as rejected:
-        kept = _move(source, name, rejected, f"{_stamp()}_{original_name}")
+        kept = _move(source, name, rejected, _stamped(original_name))
         path = str(rejected.path / kept)
         ImportRun.objects.filter(pk=run.pk).update(
-            error=error[:500], finished_at=timezone.now(), stored_path=path[:500]
+            error=error[:500], finished_at=timezone.now(), stored_path=_path_text(path)
         )
         run.refresh_from_db()
         _write_report(rejected, kept, run)
@@ -629,7 +645,7 @@ def _claim_subfolder(*, dealer: Dealer, inbound: Folder, name: str) -> Folder:
             content=None,
             size=0,
             sha256="",
-            filename=name,
+            filename=_display(name),
             origin=ImportRun.Origin.DROP,
             actor=actor,
             status=ImportRun.Status.FAILED,
@@ -656,7 +672,7 @@ def import_dropped_file(*, dealer: Dealer, path: Path) -> ImportRun | None:
 
 def _claim_and_import(*, dealer: Dealer, inbound: Folder, name: str) -> ImportRun | None:
     with _claim_subfolder(dealer=dealer, inbound=inbound, name="processing") as processing:
-        claimed = f"{_stamp()}_{name}"
+        claimed = _stamped(name)
         try:
             inbound.rename(name, processing, claimed)  # atomic: of two workers scanning at once, one wins
         except FileNotFoundError:
@@ -685,7 +701,7 @@ def _import_claimed(
         too_large = True
     else:
         too_large = False
-    claimed_path = str(processing.path / claimed)
+    claimed_path = _path_text(str(processing.path / claimed))
     actor = Actor.system(f"file-import:{dealer.number}")
     viewer = SystemViewer(dealer_id=dealer.pk)
     resumed = (
@@ -699,7 +715,7 @@ def _import_claimed(
             content=None,
             size=processing.lstat(claimed).st_size,
             sha256="",
-            filename=original_name,
+            filename=_display(original_name),
             origin=ImportRun.Origin.DROP,
             actor=actor,
             status=ImportRun.Status.RUNNING,
@@ -722,7 +738,7 @@ def _import_claimed(
             content=None,
             size=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
-            filename=original_name,
+            filename=_display(original_name),
             origin=ImportRun.Origin.DROP,
             actor=actor,
             status=ImportRun.Status.RUNNING,
@@ -734,8 +750,8 @@ def _import_claimed(
     destination_name = "rejected" if run.status == ImportRun.Status.FAILED else "processed"
     with _claim_subfolder(dealer=dealer, inbound=inbound, name=destination_name) as destination:
         kept = _move(processing, claimed, destination)
-        kept_path = str(destination.path / kept)
-        ImportRun.objects.filter(pk=run.pk).update(stored_path=kept_path[:500])
+        kept_path = _path_text(str(destination.path / kept))
+        ImportRun.objects.filter(pk=run.pk).update(stored_path=kept_path)
         run.stored_path = kept_path
         _write_report(destination, kept, run)
     return run
@@ -788,7 +804,13 @@ def scan_drop_folders(*, settle_seconds: float | None = None) -> int:
             logger.warning("drop_folder_unsafe", extra={"dealer_id": dealers[number].pk, "what": error.what})
             continue
         with inbound:
-            done += _scan_one(dealers[number], inbound, settle_seconds)
+            try:
+                done += _scan_one(dealers[number], inbound, settle_seconds)
+            except OSError as error:  # one dealer's broken folder must not stop the others' imports
+                logger.error(
+                    "drop_folder_error",
+                    extra={"dealer_id": dealers[number].pk, "error_type": type(error).__name__, "errno": error.errno},
+                )
     return done
 
 
@@ -831,7 +853,7 @@ def _scan_one(dealer: Dealer, inbound: Folder, settle_seconds: float | None) -> 
                 )
                 done += 1
                 continue
-            retaken = f"{_stamp()}_{original_name}"
+            retaken = _stamped(original_name)
             try:
                 processing.rename(entry.name, processing, retaken)
             except FileNotFoundError:
@@ -839,8 +861,8 @@ def _scan_one(dealer: Dealer, inbound: Folder, settle_seconds: float | None) -> 
             ImportRun.objects.for_dealer(dealer.pk).filter(
                 origin=ImportRun.Origin.DROP,
                 status=ImportRun.Status.RUNNING,
-                stored_path=str(processing.path / entry.name),
-            ).update(stored_path=str(processing.path / retaken)[:500])
+                stored_path=_path_text(str(processing.path / entry.name)),
+            ).update(stored_path=_path_text(str(processing.path / retaken)))
             _import_claimed(
                 dealer=dealer, inbound=inbound, processing=processing, claimed=retaken, original_name=original_name
             )

@@ -242,3 +242,22 @@ def test_outbound_drop_replaces_a_planted_link_instead_of_writing_through_it(
     written = folder / f"changes-20261125T210000-{event.event_id}.csv"
     assert not written.is_symlink()
     assert event.event_id in written.read_text()
+
+
+def test_overlong_and_non_utf8_file_names_are_imported_and_shown_safely(exchange: Path, dealer_a: DealerSetup) -> None:
+    inbound = _inbound(dealer_a.dealer)
+    long_name = "ü" * 120 + ".csv"  # 244 bytes: with a stamp it would pass NAME_MAX
+    (inbound / long_name).write_text(VALID_CSV)
+    _settled(inbound / long_name)
+    raw = os.fsencode(inbound) + b"/kunden-\xff\xfe.csv"
+    with open(raw, "wb") as handle:
+        handle.write(b"Kundennummer;Nachname\nK-777;Latin\n")
+    os.utime(raw, (time.time() - 60, time.time() - 60))
+
+    assert scan_drop_folders() == 2
+
+    runs = sorted(ImportRun.objects.all(), key=lambda r: len(r.filename))
+    assert [r.status for r in runs] == ["done", "done"]
+    assert runs[0].filename == "kunden-\ufffd\ufffd.csv"
+    assert runs[1].filename == long_name
+    assert Prospect.objects.filter(external_id__in=["K-666", "K-777"]).count() == 2

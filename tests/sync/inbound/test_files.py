@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import Lead, Prospect
 from dealers.actors import Actor
@@ -255,6 +257,32 @@ def test_file_left_in_processing_by_a_dead_worker_is_imported_again(exchange: Pa
     run = ImportRun.objects.get()
     assert (run.filename, run.status, run.rows_ok) == ("kunden.csv", "done", 2)
     assert (processing / "29990101T000000000000Z_jetzt.csv").exists()
+
+
+def test_file_of_a_dead_worker_resumes_its_run_where_the_progress_stopped(
+    exchange: Path, dealer_a: DealerSetup
+) -> None:
+    processing = inbound_dir(dealer_a.dealer.number) / "processing"
+    processing.mkdir(parents=True)
+    claimed = processing / "20200101T000000000000Z_kunden.csv"
+    claimed.write_text(GERMAN_UTF8)
+    crashed = ImportRun.objects.create(
+        dealer=dealer_a.dealer,
+        origin="drop",
+        filename="kunden.csv",
+        stored_path=str(claimed),
+        status="running",
+        rows_total=2,
+        rows_processed=1,  # the first row's batch had committed
+        rows_ok=1,
+        lease_expires_at=timezone.now() - timedelta(minutes=20),
+    )
+    assert scan_drop_folders() == 1
+    run = ImportRun.objects.get()
+    assert run.pk == crashed.pk
+    assert (run.status, run.rows_processed, run.rows_ok) == ("done", 2, 2)
+    assert list(Prospect.objects.filter(dealer=dealer_a.dealer).values_list("external_id", flat=True)) == ["K-1002"]
+    assert Path(run.stored_path).parent.name == "processed"
 
 
 # --- Upload page -----------------------------------------------------------------------------------------
