@@ -368,3 +368,16 @@ SYNC_EXCHANGE_DIR = env.path("SYNC_EXCHANGE_DIR", default=BASE_DIR / ".var" / "e
 # /metrics answers callers with this bearer token, or from METRICS_ALLOWED_NETWORKS.
 METRICS_TOKEN = _operator_token("METRICS_TOKEN")
 METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS")
+# Webhook URLs (sync/outbound/url_guard.py): https to public addresses on these ports; http only outside
+# production. ALLOWED_TARGETS is the operator's exception (host:port, address or network): none in
+# production, the simulator under `make run`, loopback in tests (whose resolver never asks DNS).
+SYNC_WEBHOOK_ALLOW_HTTP = not PRODUCTION and env.bool("SYNC_WEBHOOK_ALLOW_HTTP", default=True)
+SYNC_WEBHOOK_PORTS = env.list("SYNC_WEBHOOK_PORTS", cast=int, default=[443, 8443])
+SYNC_WEBHOOK_ALLOWED_TARGETS = env.list(
+    "SYNC_WEBHOOK_ALLOWED_TARGETS",
+    default={"production": [], "development": ["127.0.0.1:8700"], "test": ["127.0.0.0/8", "::1"]}[DJANGO_ENV],
+)
+SYNC_WEBHOOK_RESOLVER = env.str(
+    "SYNC_WEBHOOK_RESOLVER",
+    default="sync.outbound.url_guard.loopback_resolver" if DJANGO_ENV == "test" else "",
+)

@@ -75,6 +75,9 @@ def libpq_url(url: str) -> str:
 
 
 def has_dealers(database_url: str) -> bool:
+        # the one loopback address webhooks may go to (docs/sync.md); the demo destinations point at it
+        env["SYNC_SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}"
+        env.setdefault("SYNC_WEBHOOK_ALLOWED_TARGETS", f"{LOOPBACK}:{ports.simulator}")
     """Whether demo data (or real data) is there already, so seeding runs only once."""
     try:
         with psycopg.connect(libpq_url(database_url), connect_timeout=5) as conn:

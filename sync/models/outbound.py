@@ -9,6 +9,7 @@ lives in Redis: a lost or repeated Celery message only wakes the relay up, or no
 
 from __future__ import annotations
 
+import hashlib
 from typing import ClassVar
 
 from django.db import models
@@ -18,7 +19,17 @@ from django.utils.translation import gettext_lazy as _
 from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet
 
-__all__ = ["DEFAULT_EVENT_TYPES", "EVENT_TYPES", "DeadLetter", "DeliveryStats", "Destination"]
+__all__ = ["DEFAULT_EVENT_TYPES", "EVENT_TYPES", "DeadLetter", "DeliveryStats", "Destination", "secret_fingerprint"]
+
+
+def secret_fingerprint(secret: str) -> str:
+    """What pages show instead of a signing secret: the first 12 hex digits of its SHA-256.
+
+    A dealer system can compute the same from the secret it holds to see which one it has
+    (``hashlib.sha256(secret.encode()).hexdigest()[:12]``); it reveals nothing usable.
+    """
+    return f"sha256:{hashlib.sha256(secret.encode()).hexdigest()[:12]}" if secret else ""
+
 
 # The event types of DESIGN.md section 6: what a destination receives unless it chooses otherwise.
 DEFAULT_EVENT_TYPES: tuple[str, ...] = (
@@ -98,6 +109,21 @@ class Destination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_transport_display()})"
+
+    @property
+    def secret_fingerprint(self) -> str:
+        return secret_fingerprint(self.secret)
+
+    @property
+    def previous_secret_fingerprint(self) -> str:
+        """The rotated-out secret's fingerprint while it still signs, else empty."""
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and self.previous_secret_expires_at > timezone.now()
+        ):
+            return secret_fingerprint(self.previous_secret)
+        return ""
 
     @property
     def wanted_types(self) -> tuple[str, ...]:

@@ -13,12 +13,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dealers.actors import Actor
 from sync.models import DeadLetter, Destination
 from sync.outbound import selectors, services
+from sync.outbound.forms import DestinationAdminForm
 
 
 class ReplayActionForm(forms.Form):
@@ -48,9 +50,16 @@ class DestinationAdmin(admin.ModelAdmin):
     list_select_related = ("dealer",)
     raw_id_fields = ("dealer",)
     actions = ("pause", "resume", "replay", "rotate_secret")
+    form = DestinationAdminForm
+    # Secrets are never shown again after they are issued: the add form proposes one, the
+    # rotate action shows the new one once; otherwise only fingerprints (issue 9).
+    SIGNING_ON_ADD = ("secret",)
     fieldsets = (
         (None, {"fields": ("dealer", "name", "transport", "url", "event_types", "paused")}),
-        (gettext_lazy("Signing"), {"fields": ("secret", "previous_secret", "previous_secret_expires_at")}),
+        (
+            gettext_lazy("Signing"),
+            {"fields": ("secret_fingerprint", "previous_secret_fingerprint", "previous_secret_expires_at")},
+        ),
         (
             gettext_lazy("Delivery state"),
             {
@@ -78,15 +87,26 @@ class DestinationAdmin(admin.ModelAdmin):
         "last_error",
         "delivered_total",
         "failed_total",
-        "previous_secret",
+        "secret_fingerprint",
+        "previous_secret_fingerprint",
         "previous_secret_expires_at",
     )
 
     change_list_template = "sync/outbound/admin_destination_changelist.html"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         # the secret changes only through "Rotate signing secret" (the old one keeps signing for the overlap)
-        return (*self.readonly_fields, "secret") if obj is not None else self.readonly_fields
+        if obj is not None:
+            return self.fieldsets
+        return [(None, self.fieldsets[0][1]), (gettext_lazy("Signing"), {"fields": self.SIGNING_ON_ADD})]
+
+    @admin.display(description=gettext_lazy("signing secret (fingerprint)"))
+    def secret_fingerprint(self, obj: Destination) -> str:
+        return obj.secret_fingerprint
+
+    @admin.display(description=gettext_lazy("previous signing secret (fingerprint)"))
+    def previous_secret_fingerprint(self, obj: Destination) -> str | None:
+        return obj.previous_secret_fingerprint or None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
         return (
@@ -163,10 +183,21 @@ class DestinationAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(n)d destinations resumed.") % {"n": queryset.count()})
 
     @admin.action(description=gettext_lazy("Rotate signing secret"), permissions=["change"])
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
-        for destination in queryset:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Destination]) -> HttpResponse:
+        """Rotate, then show the new secrets in this one response (never in a message: those are stored)."""
+        rotated = [
             services.rotate_secret(destination=destination, actor=Actor.for_user(request.user))
-        self.message_user(request, _("%(n)d secrets rotated.") % {"n": queryset.count()})
+            for destination in queryset.select_related("dealer")
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("New signing secrets"),
+            "rotated": rotated,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "sync/outbound/admin_secrets_rotated.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description=gettext_lazy("Replay from a point in time or event id"), permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Destination]) -> HttpResponse | None:

@@ -8,6 +8,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from sync.models import DEFAULT_EVENT_TYPES, EVENT_TYPES, Destination
+from sync.outbound import services
+from sync.outbound.formats import new_secret
 
 
 class DestinationForm(forms.Form):
@@ -42,3 +44,33 @@ class ReplayForm(forms.Form):
         max_length=100,
         help_text=_("An event id, or a time in ISO 8601 (e.g. 2025-03-01T08:00:00Z)."),
     )
+
+
+class DestinationAdminForm(forms.ModelForm):
+    """The admin's destination form: the URL gets the service's checks as a form error, not a 500.
+
+    On the add page the signing secret is proposed (a fresh one) and shown to the person adding;
+    after that the admin shows only its fingerprint (``DestinationAdmin.get_fieldsets``).
+    """
+
+    class Meta:
+        model = Destination
+        fields = ("dealer", "name", "transport", "url", "event_types", "paused", "secret")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "secret" in self.fields:
+            self.fields["secret"].initial = new_secret()
+            self.fields["secret"].required = True
+            self.fields["secret"].help_text = _(
+                "Shown only now: copy it into the dealer system. Later only its fingerprint is shown."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        url, transport = data.get("url") or "", data.get("transport")
+        webhook = transport in (Destination.Transport.WEBHOOK, Destination.Transport.ADF_WEBHOOK)
+        changed = self.instance.pk is None or (url, transport) != (self.instance.url, self.instance.transport)
+        if webhook and url and changed and (problem := services.webhook_url_error(url)):
+            self.add_error("url", problem)
+        return data

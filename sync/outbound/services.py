@@ -19,7 +19,7 @@ from crm.models import Change
 from dealers.actors import Actor, record_audit
 from dealers.models import Dealer
 from sync.models import EVENT_TYPES, DeadLetter, Destination
-from sync.outbound import config
+from sync.outbound import config, url_guard
 from sync.outbound.formats import is_valid_secret, new_secret
 
 logger = logging.getLogger(__name__)
@@ -32,13 +32,34 @@ def _head_of_log(dealer_id: int) -> tuple[int, int]:
     return (last[0], last[1]) if last else (0, 0)
 
 
-def _validate(destination: Destination) -> None:
+def webhook_url_error(url: str) -> str | None:
+    """Why the relay may not call ``url`` (a message for the person who entered it), or None.
+
+    Resolves the host name: every address must be public (see ``url_guard``). One message covers
+    "does not resolve" and "resolves to an internal address", so the form tells nobody which
+    internal names exist.
+    """
+    try:
+        url_guard.check_url(url)
+    except url_guard.TargetRefused as refused:
+        if refused.reason == url_guard.SCHEME:
+            return _("Use an http or https URL.") if url_guard.http_allowed() else _("Use an https URL.")
+        if refused.reason == url_guard.CREDENTIALS:
+            return _("The URL must not contain a user name or password.")
+        if refused.reason == url_guard.PORT:
+            ports = ", ".join(str(p) for p in sorted(url_guard.allowed_ports()))
+            return _("Use one of these ports: %(ports)s.") % {"ports": ports}
+        return _("This host cannot be used: it must resolve to public internet addresses only.")
+    return None
+
+
+def _validate(destination: Destination, *, check_url: bool = True) -> None:
     errors: dict[str, str] = {}
     if destination.transport in (Destination.Transport.WEBHOOK, Destination.Transport.ADF_WEBHOOK):
         if not destination.url:
             errors["url"] = _("A webhook needs a URL.")
-        elif not destination.url.startswith(("https://", "http://")):
-            errors["url"] = _("Use an http or https URL.")
+        elif check_url and (problem := webhook_url_error(destination.url)):
+            errors["url"] = problem
         if destination.secret and not is_valid_secret(destination.secret):
             errors["secret"] = _("A signing secret looks like whsec_ followed by base64.")
     unknown = [t for t in destination.event_types or [] if t not in EVENT_TYPES]
@@ -82,11 +103,13 @@ def create_destination(
 @transaction.atomic
 def update_destination(*, destination: Destination, actor: Actor, **changes: Any) -> Destination:
     destination = Destination.objects.select_for_update().get(pk=destination.pk)
+    before = (destination.url, destination.transport)
     for name, value in changes.items():
         if name not in CONFIG_FIELDS:
             raise ValueError(f"not a configurable field: {name}")
         setattr(destination, name, value)
-    _validate(destination)
+    # a URL is resolved and checked when it is set; the relay checks it again at every connection
+    _validate(destination, check_url=(destination.url, destination.transport) != before)
     destination.updated_at = timezone.now()
     destination.save()
     record_audit(

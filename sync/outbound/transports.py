@@ -15,7 +15,7 @@ from django.utils import timezone
 from crm.models import Prospect
 from sync.exchange import Folder, UnsafeEntry
 from sync.models import Destination
-from sync.outbound import config
+from sync.outbound import config, url_guard
 from sync.outbound.formats import Event, adf_document, csv_document, json_body, signature_headers
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ def http_client() -> httpx.Client:
     client: httpx.Client | None = getattr(_local, "client", None)
     if client is None:
         client = httpx.Client(
+            transport=url_guard.GuardedTransport(),  # public addresses only, checked at every connect
             timeout=httpx.Timeout(config.http_timeout()),
             follow_redirects=False,
+            trust_env=False,
             headers={"user-agent": USER_AGENT},
         )
         _local.client = client
@@ -66,7 +68,12 @@ def _adf_for(destination: Destination, event: Event, *, dealer_number: str, deal
 
 
 def post_webhook(destination: Destination, event: Event, *, dealer_number: str, dealer_name: str) -> Outcome:
-    """POST one event; only a 2xx answer counts (redirects are failures, as in Standard Webhooks)."""
+    """POST one event; only a 2xx answer counts (redirects are failures, as in Standard Webhooks).
+
+    A failure records only the HTTP status or a generic reason (``url_guard.failure_reason``): the
+    response body and the error text stay out of the delivery log, as they would show a dealer
+    administrator what answered (or did not) at an address of their choosing.
+    """
     if destination.transport == Destination.Transport.ADF_WEBHOOK and event.type == "lead.created":
         body = _adf_for(destination, event, dealer_number=dealer_number, dealer_name=dealer_name)
         content_type = "application/xml; charset=utf-8"
@@ -80,17 +87,17 @@ def post_webhook(destination: Destination, event: Event, *, dealer_number: str, 
     started = time.monotonic()
     try:
         response = http_client().post(destination.url, content=body.encode(), headers=headers)
-    except httpx.HTTPError as error:
-        return Outcome(ok=False, error=f"{type(error).__name__}: {error}"[:500], seconds=time.monotonic() - started)
+    except (httpx.HTTPError, url_guard.TargetRefused) as error:
+        reason = url_guard.failure_reason(error)
+        logger.info(
+            "webhook_attempt_failed",
+            extra={"destination_id": destination.pk, "reason": reason, "error_type": type(error).__name__},
+        )
+        return Outcome(ok=False, error=reason, seconds=time.monotonic() - started)
     seconds = time.monotonic() - started
     if 200 <= response.status_code < 300:
         return Outcome(ok=True, status_code=response.status_code, seconds=seconds)
-    return Outcome(
-        ok=False,
-        status_code=response.status_code,
-        error=f"HTTP {response.status_code}: {response.text[:200]}",
-        seconds=seconds,
-    )
+    return Outcome(ok=False, status_code=response.status_code, error=f"HTTP {response.status_code}", seconds=seconds)
 
 
 def outbound_dir(dealer_number: str) -> Path:

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -44,7 +45,7 @@ def sync_settings(request: HttpRequest) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, _("Destination added. Configure its signing secret in your dealer system."))
-            return redirect("sync_destination", pk=destination.pk)
+            return _destination_page(request, destination, revealed_secret=destination.secret)
     statuses = {s.destination_id: s for s in selectors.destination_statuses(dealer_ids=[viewer.dealer_id])}
     destinations = [(d, statuses.get(d.pk)) for d in selectors.destinations_for(viewer)]
     context = {
@@ -60,13 +61,7 @@ def sync_settings(request: HttpRequest) -> HttpResponse:
 def sync_destination(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = _viewer(request)
     destination = get_object_or_404(Destination.objects.visible_to(viewer), pk=pk)
-    initial = {
-        "name": destination.name,
-        "transport": destination.transport,
-        "url": destination.url,
-        "event_types": destination.event_types or list(DEFAULT_EVENT_TYPES),
-    }
-    form = DestinationForm(request.POST if request.method == "POST" else None, initial=initial)
+    form = DestinationForm(request.POST if request.method == "POST" else None, initial=_initial(destination))
     if request.method == "POST" and form.is_valid():
         try:
             services.update_destination(
@@ -77,15 +72,42 @@ def sync_destination(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Destination saved."))
             return redirect("sync_destination", pk=destination.pk)
-    status = selectors.status_of(destination)
+    return _destination_page(request, destination, form=form, status=400 if form.errors else 200)
+
+
+def _destination_page(
+    request: HttpRequest,
+    destination: Destination,
+    *,
+    form: DestinationForm | None = None,
+    replay_form: ReplayForm | None = None,
+    revealed_secret: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The destination page; ``revealed_secret`` is shown in this one response only (creation or rotation)."""
+    if form is None:
+        form = DestinationForm(initial=_initial(destination))
     context = {
         "destination": destination,
-        "status": status,
+        "status": selectors.status_of(destination),
         "form": form,
-        "replay_form": ReplayForm(),
-        "dead_letters": [d for d in selectors.dead_letters_for(viewer) if d.destination_id == destination.pk],
+        "replay_form": replay_form or ReplayForm(),
+        "dead_letters": [d for d in selectors.dead_letters_for(_viewer(request)) if d.destination_id == destination.pk],
+        "revealed_secret": revealed_secret,
     }
-    return render(request, "sync/outbound/destination.html", context, status=400 if form.errors else 200)
+    response = render(request, "sync/outbound/destination.html", context, status=status)
+    if revealed_secret:
+        add_never_cache_headers(response)  # no copy in a browser or proxy cache
+    return response
+
+
+def _initial(destination: Destination) -> dict[str, Any]:
+    return {
+        "name": destination.name,
+        "transport": destination.transport,
+        "url": destination.url,
+        "event_types": destination.event_types or list(DEFAULT_EVENT_TYPES),
+    }
 
 
 DESTINATION_ACTIONS = ("pause", "resume", "rotate_secret", "replay")
@@ -104,8 +126,9 @@ def sync_destination_action(request: HttpRequest, pk: int, action: str) -> HttpR
         services.set_paused(destination=destination, actor=actor, paused=False)
         messages.success(request, _("Delivery resumed."))
     elif action == "rotate_secret":
-        services.rotate_secret(destination=destination, actor=actor)
+        rotated = services.rotate_secret(destination=destination, actor=actor)
         messages.success(request, _("New signing secret issued; the previous one keeps signing for a day."))
+        return _destination_page(request, rotated, revealed_secret=rotated.secret)
     elif action == "replay":
         form = ReplayForm(request.POST)
         if form.is_valid():
@@ -114,14 +137,7 @@ def sync_destination_action(request: HttpRequest, pk: int, action: str) -> HttpR
             except ValidationError as error:
                 _apply_errors(form, error)
         if form.errors:
-            context = {
-                "destination": destination,
-                "status": selectors.status_of(destination),
-                "form": DestinationForm(initial={"name": destination.name, "transport": destination.transport}),
-                "replay_form": form,
-                "dead_letters": [],
-            }
-            return render(request, "sync/outbound/destination.html", context, status=400)
+            return _destination_page(request, destination, replay_form=form, status=400)
         messages.success(request, _("Replay started."))
     else:
         return HttpResponse(status=404)
