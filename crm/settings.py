@@ -7,6 +7,7 @@ host list stops the process at start-up with ``ImproperlyConfigured``.
 
 import ipaddress
 from datetime import timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -50,6 +51,10 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "django_filters",
     "django_htmx",
     "rest_framework",
@@ -72,8 +77,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "dealers.middleware.ActiveMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dealers.reauth.SessionLimitsMiddleware",
     "dealers.reauth.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -5,14 +5,22 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from dealers import account_views, reauth
 from dealers import views as dealer_views
 
 auth_patterns = [
-    path("login/", dealer_views.LoginView.as_view(), name="login"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("login/code/", account_views.login_verify, name="login_verify"),
+    path("login/set-up/", account_views.login_enroll, name="login_enroll"),
+    path("confirm/", reauth.reauthenticate, name="reauthenticate"),
+    path("security/", account_views.account_security, name="account_security"),
+    path("security/set-up/", account_views.account_enroll, name="account_enroll"),
+    path("security/recovery-codes/", account_views.recovery_codes_regenerate, name="recovery_codes_regenerate"),
+    path("security/turn-off/", account_views.two_factor_disable, name="two_factor_disable"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
     path("password/reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password/reset/<uidb64>/<token>/",

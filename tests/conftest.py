@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -47,16 +48,51 @@ def dealer_b(db: None) -> DealerSetup:
     return _dealer_setup("b")
 
 
+def signed_in_client(user: User, *, verified: bool = True, confirmed_ago: float | None = 0) -> Client:
+    """A test client with a session as a full sign-in leaves it (dealers.two_factor, dealers.reauth).
+
+    Manufacturer staff (``is_staff``) get a confirmed authenticator and a session verified by it,
+    as the admin requires; everyone's password counts as confirmed ``confirmed_ago`` seconds ago,
+    so re-authentication guards let the request through. Tests of those guards pass
+    ``verified=False`` or ``confirmed_ago=None`` (never confirmed) or an old time.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from dealers.reauth import CONFIRMED_KEY, STARTED_KEY
+
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    if user.is_staff and verified:
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    now = time.time()
+    session[STARTED_KEY] = now
+    if confirmed_ago is not None:
+        session[CONFIRMED_KEY] = now - confirmed_ago
+    session.save()
+    return client
+
+
 @pytest.fixture
 def client_for():
-    """``client_for(user)``: a test client signed in as ``user``."""
+    """``client_for(user)``: a test client fully signed in as ``user`` (see ``signed_in_client``)."""
 
     def make(user: User) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        return signed_in_client(user)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_password_reset_counters() -> None:
+    """Password reset limits count per address in Redis for an hour; each test starts with none."""
+    from dealers.login_throttle import clear_password_reset_counters
+
+    clear_password_reset_counters()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from sync.models import DEFAULT_EVENT_TYPES, DeadLetter, Destination
 from sync.outbound import selectors, services
 from sync.outbound.forms import DestinationForm, ReplayForm
 
+WEBHOOK_TRANSPORTS = (Destination.Transport.WEBHOOK, Destination.Transport.ADF_WEBHOOK)
+
 
 def _viewer(request: HttpRequest) -> Membership:
     return request.membership  # type: ignore[attr-defined]
@@ -44,6 +46,9 @@ def sync_settings(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             _apply_errors(form, error)
         else:
+            if destination.transport not in WEBHOOK_TRANSPORTS:
+                messages.success(request, _("Destination added."))
+                return redirect("sync_destination", pk=destination.pk)
             messages.success(request, _("Destination added. Configure its signing secret in your dealer system."))
             return _destination_page(request, destination, revealed_secret=destination.secret)
     statuses = {s.destination_id: s for s in selectors.destination_statuses(dealer_ids=[viewer.dealer_id])}
