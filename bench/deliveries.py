@@ -62,6 +62,8 @@ def main() -> int:
     os.environ["DATABASE_URL"] = db_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
+    # the simulator listens on a free loopback port: the operator's exception to the webhook URL rules
+    os.environ.setdefault("SYNC_WEBHOOK_ALLOWED_TARGETS", "127.0.0.1")
     processes: list[subprocess.Popen[bytes]] = []
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
