@@ -39,6 +39,7 @@ from crm.models import Lead, LostReason, Prospect
 from crm.selectors import leads_for
 from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
+from dealers import rls
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 from dealers.scoping import SystemViewer, Viewer
@@ -805,7 +806,8 @@ def scan_drop_folders(*, settle_seconds: float | None = None) -> int:
             continue
         with inbound:
             try:
-                done += _scan_one(dealers[number], inbound, settle_seconds)
+                with rls.dealer_scope(dealers[number].pk, profile="job"):  # this dealership's rows only
+                    done += _scan_one(dealers[number], inbound, settle_seconds)
             except OSError as error:  # one dealer's broken folder must not stop the others' imports
                 logger.error(
                     "drop_folder_error",

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dealers import rls
 from dealers.access import MANAGERS
 from dealers.actors import Actor
 from dealers.models import Membership
@@ -102,7 +103,9 @@ def run_queued_import(*, run_id: int) -> ImportRun | None:
         return run
     actor = Actor(label=run.actor_label, user_id=viewer.user_id)
     try:
-        return process_run(run_id=run_id, token=token, content=bytes(run.content), actor=actor, viewer=viewer)
+        # The database's second fence: the rows are the uploader's dealership's only, whatever the code asks for.
+        with rls.dealer_scope(run.dealer_id, profile="job"):
+            return process_run(run_id=run_id, token=token, content=bytes(run.content), actor=actor, viewer=viewer)
     except LeaseLost:
         logger.warning("import_lease_lost", extra={"dealer_id": run.dealer_id, "import_id": run_id})
         return None
