@@ -345,3 +345,44 @@ def test_test_settings_allow_loopback_receivers_and_nothing_else():
 
     assert crm_settings.DJANGO_ENV == "test"
     assert crm_settings.SYNC_WEBHOOK_ALLOWED_TARGETS == ["127.0.0.0/8", "::1"]
+
+
+def test_delivery_log_of_older_releases_loses_bodies_and_error_texts(dealer_a):
+    from importlib import import_module
+
+    from django.db import connection
+
+    from sync.models import DeadLetter
+
+    scrub = import_module("sync.migrations.0007_scrub_webhook_error_details").SCRUB
+    legacy = {
+        f"HTTP 500: {SECRET_BODY}": "HTTP 500",
+        "ConnectError: [Errno 111] Connection refused": "connection failed",
+        "ReadTimeout: timed out": "timed out",
+        "HTTP 404": "HTTP 404",
+        "refused by policy": "refused by policy",
+    }
+    destinations = {error: DestinationFactory(dealer=dealer_a.dealer, last_error=error) for error in legacy}
+    files = DestinationFactory(dealer=dealer_a.dealer, transport="file_drop", last_error="OSError: disk full")
+    create_prospect(dealer=dealer_a.dealer, actor=ACTOR, data={"first_name": "A", "last_name": "B"})
+    change = Change.objects.for_dealer(dealer_a.dealer.pk).order_by("-id")[0]
+    letter = DeadLetter.objects.create(
+        dealer=dealer_a.dealer,
+        destination=destinations["HTTP 404"],
+        change=change,
+        event_id=change.event_id,
+        type=change.type,
+        last_error=f"HTTP 502: {SECRET_BODY}",
+    )
+
+    with connection.cursor() as cursor:
+        for statement in scrub:
+            cursor.execute(statement)
+
+    for error, destination in destinations.items():
+        destination.refresh_from_db()
+        assert destination.last_error == legacy[error]
+    letter.refresh_from_db()
+    files.refresh_from_db()
+    assert letter.last_error == "HTTP 502"
+    assert files.last_error == "OSError: disk full"
