@@ -37,7 +37,7 @@ def _csv(rows: int, *, bad_every: int = 10) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _upload(client: Client, content: bytes, name: str = "kunden.csv", **extra: str):  # type: ignore[no-untyped-def]
+def _upload(client: Client, content: bytes, name: str = "kunden.csv", **extra: str):
     return client.post(reverse("inbound_imports"), {"file": SimpleUploadedFile(name, content)}, **extra)
 
 
