@@ -33,6 +33,29 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+SEARCH_MAX_LENGTH = 100
+SEARCH_MAX_WORDS = 8
+
+
+class SearchField(forms.CharField):
+    """What a person types into a search box: each word costs a condition, so both are bounded."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", SEARCH_MAX_LENGTH)
+        super().__init__(*args, **kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value and len(value.split()) > SEARCH_MAX_WORDS:
+            raise forms.ValidationError(
+                _("Search for at most %(max)d words.") % {"max": SEARCH_MAX_WORDS}, code="too_many_words"
+            )
+
+
+class SearchFilter(django_filters.CharFilter):
+    field_class = SearchField
+
+
 def viewer_dealer_id(request: Any) -> int | None:
     """The dealership a list is read for: the signed-in staff member's, or the API key's (None: neither)."""
     dealer_id = getattr(getattr(request, "membership", None), "dealer_id", None)  # lazy; None for API keys
@@ -68,7 +91,7 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
 
 
 class ProspectFilterSet(UpdatedSinceFilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+    q = SearchFilter(method="search", label=_("Search"))
     postcode = django_filters.CharFilter(field_name="postcode", lookup_expr="startswith", label=_("postcode"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
 
@@ -88,7 +111,7 @@ class LeadFilterSet(UpdatedSinceFilterSet):
     model_name = django_filters.CharFilter(field_name="model_name", lookup_expr="icontains", label=_("model"))
     prospect = django_filters.UUIDFilter(field_name="prospect_id", label=_("prospect"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+    q = SearchFilter(method="search", label=_("Search"))
     open = django_filters.BooleanFilter(method="filter_open", label=_("open"))
     first_contact_overdue = django_filters.BooleanFilter(
         method="filter_first_contact_overdue", label=_("first contact overdue")

@@ -43,7 +43,8 @@ def parse_limit(request: Request, *, default: int = DEFAULT_LIMIT, maximum: int 
     raw = request.query_params.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads differently.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= maximum:
         raise ValidationError({"limit": [_("A whole number from 1 to %(max)d.") % {"max": maximum}]})
     return int(raw)
 

@@ -116,3 +116,17 @@ def test_the_ui_owner_filters_answer_a_foreign_user_like_a_nonexistent_one(
         seen = [client.get(page, data={name: str(user_id)}) for user_id in (foreign, missing)]
         assert [r.status_code for r in seen] == [200, 200]
         assert Prospect.objects.count() == 0
+
+
+@pytest.mark.parametrize("term", ["ab " * 1500, "x" * 5000])
+def test_an_overlong_search_is_refused_before_it_reaches_the_database(
+    dealer_a: DealerSetup, api_a: ApiClient, client_for, term: str
+) -> None:
+    for path in ("/api/v1/prospects/", "/api/v1/leads/"):
+        body = assert_problem(api_a.get(path, data={"q": term}), 400, "q")
+        assert "q" in body["errors"]
+    ui = client_for(dealer_a.user("sales_manager"))
+    for path in ("/prospects/", "/leads/"):
+        response = ui.get(path, data={"q": term})
+        assert response.status_code == 200
+        assert response.context["filter"].errors["q"]
