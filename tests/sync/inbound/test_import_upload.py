@@ -77,6 +77,14 @@ def test_upload_is_stored_and_queued_not_imported_in_the_request(
     assert not Prospect.objects.exists()
 
 
+def test_upload_without_csrf_token_is_refused_and_stores_nothing(dealer_a: DealerSetup, client_for) -> None:
+    client = client_for(dealer_a.user("sales_manager"))
+    client.handler.enforce_csrf_checks = True  # as a browser on another site would post
+    response = _upload(client, GOOD.encode())
+    assert response.status_code == 403
+    assert not ImportRun.objects.exists()
+
+
 # --- The import itself (the task's body) -----------------------------------------------------------------
 
 
