@@ -5,10 +5,17 @@ The admin has no password form of its own: its login page sends people to the UI
 which django-axes throttles and which asks staff for their code (or to set up an app first), so
 there is one door to guard. A signed-in staff session that is not verified (the person became
 staff while signed in) is sent to confirm the code or to set up an app.
+
+Re-authentication (dealers.reauth) is enforced here, for every admin page that mints a
+credential, reveals a secret or changes who may do what, so each ModelAdmin need not remember:
+the forms in ``REAUTH_FORMS`` (add and change, shown and saved), the saves in ``REAUTH_SAVES``
+(inlines of memberships), the actions in ``REAUTH_ACTIONS`` and the admin's password setting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,10 +26,51 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from dealers import two_factor
-from dealers.reauth import safe_next
+from dealers.reauth import confirmed_recently, reauthentication_redirect, safe_next
+
+# (app_label, model_name): add and change pages that issue keys or secrets or grant rights.
+REAUTH_FORMS = {
+    ("dealers", "user"),  # is_staff, is_superuser, groups, permissions, memberships (inline)
+    ("dealers", "membership"),  # dealership roles
+    ("auth", "group"),  # the permissions of a manufacturer role
+    ("dealers", "apikey"),  # the add page shows the new key once
+    ("sync", "destination"),  # the add page proposes the signing secret
+}
+# Change pages where only saving needs it (memberships edited inline with the dealership).
+REAUTH_SAVES = {("dealers", "dealer")}
+# Admin actions that show a new key or secret.
+REAUTH_ACTIONS = {("dealers", "apikey"): {"rotate_keys"}, ("sync", "destination"): {"rotate_secret"}}
+_FORM_VIEWS = {"add_view", "change_view", "changeform_view", "user_change_password"}
+
+
+def _needs_reauthentication(view: Callable[..., Any], request: HttpRequest) -> bool:
+    model_admin = getattr(view, "__self__", None)
+    opts = getattr(model_admin, "opts", None)
+    if opts is None:
+        return False
+    model = (opts.app_label, opts.model_name)
+    name = getattr(view, "__name__", "")
+    if name in _FORM_VIEWS:
+        return model in REAUTH_FORMS or (model in REAUTH_SAVES and request.method == "POST")
+    if name == "changelist_view" and request.method == "POST":
+        return request.POST.get("action", "") in REAUTH_ACTIONS.get(model, set())
+    return False
 
 
 class VerifiedAdminSite(admin.AdminSite):
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Any:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if (
+                self.has_permission(request)
+                and _needs_reauthentication(view, request)
+                and not confirmed_recently(request)
+            ):
+                return reauthentication_redirect(request, request.get_full_path())
+            return view(request, *args, **kwargs)
+
+        return super().admin_view(guarded, cacheable)
+
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and two_factor.is_verified(request.user)
 

@@ -19,6 +19,7 @@ from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
 from dealers.api_keys import IssuedKey, create_api_key, revoke_api_key, rotate_api_key
 from dealers.models import ApiKey, Membership
+from dealers.reauth import reauthentication_required
 
 DEALER_SCOPE_CHOICES = [(value, label) for value, label in ApiKey.Scope.choices if value in ApiKey.DEALER_SCOPES]
 OVERLAP_CHOICES = [
@@ -55,6 +56,7 @@ def _created(request: HttpRequest, issued: list[IssuedKey]) -> HttpResponse:
 
 
 @membership_required(*DEALER_ADMINS)
+@reauthentication_required  # creating shows a new key
 def api_keys(request: HttpRequest) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
     form = ApiKeyForm(request.POST if request.method == "POST" else None)
@@ -74,6 +76,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 
 @membership_required(*DEALER_ADMINS)
+@reauthentication_required(on_get=True)  # rotating shows a new key
 def api_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
     key = get_object_or_404(ApiKey.objects.visible_to(membership), pk=pk)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +20,7 @@ from dealers.actors import Actor
 from dealers.forms import StaffEditForm, StaffInviteForm, SwitchDealerForm
 from dealers.middleware import SESSION_KEY
 from dealers.models import Membership, User
+from dealers.reauth import confirmed_recently, reauthentication_redirect, reauthentication_required
 from dealers.selectors import memberships_of, pending_invitations_of, staff_of
 
 
@@ -41,6 +40,7 @@ def switch_dealer(request: HttpRequest) -> HttpResponse:
 
 
 @membership_required(*DEALER_ADMINS)
+@reauthentication_required  # an invitation grants a role
 def staff_list(request: HttpRequest) -> HttpResponse:
     """The dealership's staff and open invitations; posting invites an address (nobody joins unasked)."""
     membership: Membership = request.membership  # type: ignore[attr-defined]
@@ -75,6 +75,9 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
     }
     form = StaffEditForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        grants = form.cleaned_data["role"] != member.role or form.cleaned_data["is_active"] != member.is_active
+        if grants and not confirmed_recently(request):  # a role change needs the password again
+            return reauthentication_redirect(request)
         try:
             services.update_staff_member(membership=member, actor=Actor.for_user(request.user), **form.cleaned_data)
         except ValidationError as error:
@@ -82,21 +85,6 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("staff_list")
     return render(request, "dealers/staff_edit.html", {"member": member, "form": form, "title": _("Edit staff member")})
-
-
-class LoginView(auth_views.LoginView):
-    """Sign in, then show the UI in the person's saved language (a browser without a choice gets German)."""
-
-    redirect_authenticated_user = True
-
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
-        language = form.get_user().language
-        if language in dict(settings.LANGUAGES):
-            response.set_cookie(
-                settings.LANGUAGE_COOKIE_NAME, language, max_age=settings.LANGUAGE_COOKIE_AGE, samesite="Lax"
-            )
-        return response
 
 
 def set_language(request: HttpRequest) -> HttpResponse:

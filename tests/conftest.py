@@ -51,8 +51,8 @@ def dealer_b(db: None) -> DealerSetup:
 def signed_in_client(user: User, *, verified: bool = True, confirmed_ago: float | None = 0) -> Client:
     """A test client with a session as a full sign-in leaves it (dealers.two_factor, dealers.reauth).
 
-    Manufacturer staff (``is_staff``) get a confirmed authenticator and a session verified by it,
-    as the admin requires; everyone's password counts as confirmed ``confirmed_ago`` seconds ago,
+    Manufacturer staff (``is_staff``) get a confirmed authenticator, and the session of anyone with
+    one is verified by it, as the admin requires; everyone's password counts as confirmed ``confirmed_ago`` seconds ago,
     so re-authentication guards let the request through. Tests of those guards pass
     ``verified=False`` or ``confirmed_ago=None`` (never confirmed) or an old time.
     """
@@ -64,10 +64,10 @@ def signed_in_client(user: User, *, verified: bool = True, confirmed_ago: float 
     client = Client()
     client.force_login(user)
     session = client.session
-    if user.is_staff and verified:
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-        if device is None:
-            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and user.is_staff and verified:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    if device is not None and verified:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     now = time.time()
     session[STARTED_KEY] = now

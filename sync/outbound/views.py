@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
 from dealers.models import Membership
+from dealers.reauth import confirmed_recently, reauthentication_redirect, reauthentication_required
 from sync.models import DEFAULT_EVENT_TYPES, DeadLetter, Destination
 from sync.outbound import selectors, services
 from sync.outbound.forms import DestinationForm, ReplayForm
@@ -35,6 +37,7 @@ def _apply_errors(form: Any, error: ValidationError) -> None:
 
 
 @membership_required(*DEALER_ADMINS)
+@reauthentication_required  # adding a webhook destination shows its signing secret
 def sync_settings(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
     form = DestinationForm(request.POST if request.method == "POST" else None)
@@ -131,6 +134,8 @@ def sync_destination_action(request: HttpRequest, pk: int, action: str) -> HttpR
         services.set_paused(destination=destination, actor=actor, paused=False)
         messages.success(request, _("Delivery resumed."))
     elif action == "rotate_secret":
+        if not confirmed_recently(request):  # the new secret is shown: the password first
+            return reauthentication_redirect(request, reverse("sync_destination", args=[destination.pk]))
         rotated = services.rotate_secret(destination=destination, actor=actor)
         messages.success(request, _("New signing secret issued; the previous one keeps signing for a day."))
         return _destination_page(request, rotated, revealed_secret=rotated.secret)
