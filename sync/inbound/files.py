@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -514,6 +514,9 @@ def process_run(*, run_id: int, token: uuid.UUID, content: bytes, actor: Actor, 
                 except StaleObject as error:
                     failed += 1
                     report(line, "", str(error), cells)
+                except (DataError, IntegrityError):  # rolled back to the row's savepoint; the batch goes on
+                    failed += 1
+                    report(line, "", "A value in this row is too long or not valid for its column.", cells)
                 else:
                     ok += 1
             ImportRowError.objects.bulk_create(errors)
@@ -705,10 +708,15 @@ def _import_claimed(
     claimed_path = _path_text(str(processing.path / claimed))
     actor = Actor.system(f"file-import:{dealer.number}")
     viewer = SystemViewer(dealer_id=dealer.pk)
-    resumed = (
-        ImportRun.objects.for_dealer(dealer.pk)
-        .filter(origin=ImportRun.Origin.DROP, status=ImportRun.Status.RUNNING, stored_path=claimed_path)
-        .first()
+    leftovers = ImportRun.objects.for_dealer(dealer.pk).filter(
+        origin=ImportRun.Origin.DROP, status=ImportRun.Status.RUNNING, stored_path=claimed_path
+    )
+    resumed = None if too_large else leftovers.filter(sha256=hashlib.sha256(content).hexdigest()).first()
+    leftovers.exclude(pk=resumed.pk if resumed else None).filter(lease_expires_at__lt=timezone.now()).update(
+        status=ImportRun.Status.FAILED,
+        error="The worker importing this file stopped and the file changed since; it was imported as a new run.",
+        finished_at=timezone.now(),
+        lease_token=None,
     )
     if too_large:
         run, token = create_run(

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -109,6 +109,19 @@ def run_queued_import(*, run_id: int) -> ImportRun | None:
     except LeaseLost:
         logger.warning("import_lease_lost", extra={"dealer_id": run.dealer_id, "import_id": run_id})
         return None
+    except OperationalError:
+        raise  # the database went away or timed out: the run stays leased and the sweep queues it again
+    except Exception:
+        # Anything else would fail again on every retry: the run ends, with the rows before it applied.
+        logger.exception("import_failed", extra={"dealer_id": run.dealer_id, "import_id": run_id})
+        ImportRun.objects.filter(pk=run_id, lease_token=token).update(
+            status=ImportRun.Status.FAILED,
+            error="The import stopped on an internal error; the rows before it were applied.",
+            finished_at=timezone.now(),
+            lease_token=None,
+            lease_expires_at=None,
+        )
+        raise
 
 
 def requeue_stalled_imports(*, now: datetime | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from datetime import timedelta
@@ -162,6 +163,13 @@ def test_lead_status_errors_name_the_column_and_never_touch_another_dealers_lead
     assert leads["a1"].stage == "contacted"
 
 
+def test_a_value_too_long_for_its_column_is_a_row_error_not_a_failed_import(dealer_a: DealerSetup) -> None:
+    run = _import(dealer_a.dealer, "Kundennummer;Nachname;PLZ\nK-1;" + "x" * 400 + ";80331\nK-2;Gut;80331\n")
+    assert (run.status, run.rows_ok, run.rows_failed) == ("partial", 1, 1)
+    assert run.row_errors.get().line == 2
+    assert Prospect.objects.get(dealer=dealer_a.dealer).external_id == "K-2"
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
@@ -271,6 +279,7 @@ def test_file_of_a_dead_worker_resumes_its_run_where_the_progress_stopped(
         origin="drop",
         filename="kunden.csv",
         stored_path=str(claimed),
+        sha256=hashlib.sha256(GERMAN_UTF8.encode()).hexdigest(),
         status="running",
         rows_total=2,
         rows_processed=1,  # the first row's batch had committed
