@@ -185,8 +185,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             return problem_response(code, _validation_detail(errors), errors=errors, headers=headers)
         errors = {}
         message = str(exc.detail)
-        if isinstance(exc, exceptions.ParseError) and not isinstance(exc.detail, dict | list):
-            errors = {BODY: [message]}  # the body as a whole: malformed, too deep, unstorable text
+        if isinstance(exc, exceptions.ParseError | PayloadTooLarge) and not isinstance(exc.detail, dict | list):
+            errors = {BODY: [message]}  # the body as a whole: malformed, too deep, too large
         elif isinstance(exc.detail, dict | list):
             errors = _flatten(exc.detail)
             message = _validation_detail(errors)

@@ -205,7 +205,9 @@ def _trade_in(element: Element) -> dict[str, Any]:
         trade_in["first_registration"] = f"{year}-01-01"
     odometer = _child(element, "odometer")
     digits = re.sub(r"\D", "", _text(odometer))
-    if odometer is not None and digits:
+    if odometer is not None and len(digits) > 9:
+        trade_in["mileage"] = digits  # as text: the schema names it out of range (int() refuses 4300+ digits)
+    elif odometer is not None and digits:
         mileage = int(digits)
         if _attr(odometer, "units") in ("mi", "miles"):
             mileage = round(mileage * 1.609344)
@@ -222,6 +224,8 @@ def _read(body: bytes) -> Element:
         raise AdfError("The XML document uses a construct that is not allowed.") from error
     except ParseError as error:
         raise AdfError(f"Not well-formed XML ({error}).") from error
+    except (LookupError, ValueError) as error:  # expat: an unknown or a multi-byte encoding declared
+        raise AdfError(f"The XML declares an encoding that cannot be read ({error}).") from error
 
 
 def parse_adf(body: bytes) -> dict[str, Any]:

@@ -177,7 +177,8 @@ def receive_intake(
     data: dict[str, Any] = {}
     try:
         if len(body) > MAX_BODY_BYTES:
-            raise Rejected(413, f"The document is larger than {MAX_BODY_BYTES // 1024} KB.")
+            too_large = f"The document is larger than {MAX_BODY_BYTES // 1024} KB."
+            raise Rejected(413, too_large, {"body": [too_large]})
         data = _parse(fmt, body)
         serializer = IntakeSerializer(data=data)
         if not serializer.is_valid():

@@ -163,7 +163,8 @@ class TradeInSerializer(serializers.Serializer):
     make = _Lenient(max_length=50)
     model = _Lenient(max_length=100)
     first_registration = serializers.DateField(required=False, allow_null=True, default=None)
-    mileage = serializers.IntegerField(required=False, allow_null=True, min_value=0, default=None)
+    # The column is a 4-byte integer; no car has run 10 million km.
+    mileage = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=9_999_999, default=None)
 
 
 class ConsentSerializer(serializers.Serializer):
