@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 STARTED_KEY = "auth_started_at"  # when the password (and second factor) were given at sign-in
 CONFIRMED_KEY = "auth_confirmed_at"  # the latest proof: sign-in or re-authentication
-_SEEN_PREFIX = "auth-seen:"  # Redis, per session key: the latest request (no database write per request)
+SEEN_PREFIX = "auth-seen:"  # Redis, per session key: the latest request (no database write per request)
 _SEEN_EVERY = 60  # seconds between updates of the idle clock
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -116,7 +116,7 @@ def reauthentication_required(view: View | None = None, *, on_get: bool = False)
 
 
 def _seen_key(request: HttpRequest) -> str:
-    return f"{_SEEN_PREFIX}{request.session.session_key}"
+    return f"{SEEN_PREFIX}{request.session.session_key}"
 
 
 def _touch(request: HttpRequest, now: float) -> None:
