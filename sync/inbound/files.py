@@ -170,7 +170,7 @@ _LEAD_LOOKUP = _lookup(LEAD_COLUMNS)
 
 def decode(content: bytes) -> tuple[str, str]:
     """The text and its encoding: UTF-8 (BOM or not) if it decodes, else Windows-1252."""
-    if b"\x00" in content[:4096]:
+    if b"\x00" in content:  # anywhere: PostgreSQL stores no NUL, so a cell with one could never be kept
         raise BadFile("This is not a CSV file (it contains binary data).")
     try:
         return content.decode("utf-8-sig"), "utf-8"
@@ -182,9 +182,14 @@ def decode(content: bytes) -> tuple[str, str]:
         raise BadFile("The file is neither UTF-8 nor Windows-1252 text.") from error
 
 
+SNIFF_CHARS = 1024
+
+
 def _delimiter(header_line: str) -> str:
     try:
-        return csv.Sniffer().sniff(header_line, delimiters=";,\t").delimiter
+        # The sniffer's regular expressions are quadratic in the line's length: a hostile 100 KB header
+        # line kept a worker busy for minutes. The delimiter shows in the first few hundred characters.
+        return csv.Sniffer().sniff(header_line[:SNIFF_CHARS], delimiters=";,\t").delimiter
     except csv.Error:
         counts = {d: header_line.count(d) for d in ";,\t"}
         best = max(counts, key=lambda d: counts[d])
