@@ -67,12 +67,9 @@ def _every_dealer() -> Iterator[None]:
         yield
 
 
-def tenant_snapshot() -> dict[str, str]:
-    """A checksum per table of every row of the product's apps (dealers, crm, sync), both dealers included.
-
-    A refused write must leave it equal; the dict names the tables that changed.
-    """
-    tables = sorted(
+def product_tables() -> list[str]:
+    """Every table of the product's apps (dealers, crm, sync), many-to-many tables included."""
+    return sorted(
         {
             model._meta.db_table
             for label in ("dealers", "crm", "sync")
@@ -80,16 +77,64 @@ def tenant_snapshot() -> dict[str, str]:
             if model._meta.managed and not model._meta.proxy
         }
     )
+
+
+def _columns(cursor: Any, table: str) -> set[str]:
+    cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", [table])
+    return {row[0] for row in cursor.fetchall()}
+
+
+def tenant_snapshot(dealer_id: int | None = None) -> dict[str, str]:
+    """A checksum per table of every row of the product's apps, both dealers included.
+
+    With ``dealer_id``: only that dealership's rows of the tables that have a ``dealer_id``. A refused
+    write must leave it equal; the dict names the tables that changed.
+    """
     result: dict[str, str] = {}
     with _every_dealer(), connection.cursor() as cursor:
-        for table in tables:
+        for table in product_tables():
+            where, params = "", [_VOLATILE_COLUMNS]
+            if dealer_id is not None:
+                if "dealer_id" not in _columns(cursor, table):
+                    continue
+                where, params = "WHERE t.dealer_id = %s", [_VOLATILE_COLUMNS, dealer_id]
             cursor.execute(
                 "SELECT coalesce(string_agg(r, '|' ORDER BY r), '') "  # noqa: S608 - table names from the models
-                f'FROM (SELECT (to_jsonb(t) - %s::text[])::text AS r FROM "{table}" t) rows',
-                [_VOLATILE_COLUMNS],
+                f'FROM (SELECT (to_jsonb(t) - %s::text[])::text AS r FROM "{table}" t {where}) rows',
+                params,
             )
             result[table] = hashlib.sha256(cursor.fetchone()[0].encode()).hexdigest()
     return result
+
+
+def columns_holding(value: Any, *, data_type: str, dealer_id: int | None = None, op: str = "=") -> list[str]:
+    """``table.column`` of every product column of ``data_type`` with a row where ``column <op> value``.
+
+    With ``dealer_id``: only that dealership's rows of the tables that have a ``dealer_id``.
+    """
+    assert op in ("=", "<", ">")
+    tables = product_tables()
+    with _every_dealer(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+            [tables],
+        )
+        catalogue = cursor.fetchall()
+        with_dealer = {table for table, column, _type in catalogue if column == "dealer_id"}
+        probes = []
+        for table, column, kind in catalogue:
+            if kind != data_type or (dealer_id is not None and table not in with_dealer):
+                continue
+            where = f't."{column}" {op} %s' + (" AND t.dealer_id = %s" if dealer_id is not None else "")
+            sql = f'SELECT EXISTS (SELECT 1 FROM "{table}" t WHERE {where})'  # noqa: S608 - names from the models
+            probes.append((f"{table}.{column}", sql))
+        if not probes:
+            return []
+        params = [value, dealer_id] if dealer_id is not None else [value]
+        cursor.execute("SELECT " + ", ".join(f"({sql})" for _name, sql in probes), params * len(probes))
+        row = cursor.fetchone()
+    return sorted(name for (name, _sql), hit in zip(probes, row, strict=True) if hit)
 
 
 def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -98,6 +98,19 @@ def test_route_by_role_and_dealer(route: UiRoute, role: str, dealer_a: DealerSet
         assert missing.status_code == expected
 
 
+def test_the_snapshot_sees_every_dealers_rows(dealer_a: DealerSetup, dealer_b: DealerSetup) -> None:
+    """The refusal checks below are not vacuous: a change to either dealer's rows shows."""
+    from crm.models import Prospect
+    from tests.factories import ProspectFactory
+
+    for setup in (dealer_a, dealer_b):
+        prospect = ProspectFactory(dealer=setup.dealer)
+        before, before_own = tenant_snapshot(), tenant_snapshot(dealer_id=setup.dealer.pk)
+        Prospect.objects.filter(pk=prospect.pk).update(city="Augsburg")
+        assert changed_tables(before, tenant_snapshot()) == [Prospect._meta.db_table]
+        assert changed_tables(before_own, tenant_snapshot(dealer_id=setup.dealer.pk)) == [Prospect._meta.db_table]
+
+
 @pytest.mark.parametrize("route", UI_ROUTES, ids=_id)
 @pytest.mark.parametrize("role", ROLES)
 def test_write_by_role_and_dealer_changes_only_what_it_may(
