@@ -13,7 +13,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -137,8 +137,14 @@ def _typed(model: type[Model], ordering: Sequence[str], values: list[Any]) -> li
         if value is None:
             raise BadCursor("cursor holds NULL")
         try:
-            typed.append(field.target_field.to_python(value) if field.is_relation else field.to_python(value))
-        except (DjangoValidationError, ValueError, TypeError) as error:
+            python = field.target_field.to_python(value) if field.is_relation else field.to_python(value)
+            if isinstance(python, datetime):
+                # As issued: aware. In UTC, as PostgreSQL refuses offsets beyond ±15:59 (OverflowError at the edges).
+                if python.tzinfo is None:
+                    raise BadCursor("cursor time without offset")
+                python = python.astimezone(UTC)
+            typed.append(python)
+        except (DjangoValidationError, ValueError, TypeError, OverflowError) as error:
             raise BadCursor("cursor value has the wrong type") from error
     return typed
 

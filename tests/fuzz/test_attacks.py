@@ -73,7 +73,15 @@ def test_a_list_cursor_that_does_not_decode_is_a_400_naming_cursor(
 
 @pytest.mark.parametrize(
     "cursor",
-    [b64(nested(5_000)), b64(nested(900)), "A" * 20_000, b64('[{"dt": [1]}, {"u": {"u": 1}}, 1]'), b64('[{"d": 1}]')],
+    [
+        b64(nested(5_000)),
+        b64(nested(900)),
+        "A" * 20_000,
+        b64('[{"dt": [1]}, {"u": {"u": 1}}, 1]'),
+        b64('[{"d": 1}]'),
+        b64('["9999-12-31T23:59:59-23:59", "00000000-0000-0000-0000-000000000000"]'),
+        b64('[{"dt": "0001-01-01T00:00:00+15:00"}, {"u": "00000000-0000-0000-0000-000000000000"}]'),
+    ],
 )
 @pytest.mark.parametrize("page", ["/leads/", "/prospects/", "/tasks/"])
 def test_a_ui_list_with_a_hostile_cursor_shows_the_first_page(
