@@ -8,8 +8,8 @@ staff while signed in) is sent to confirm the code or to set up an app.
 
 Re-authentication (dealers.reauth) is enforced here, for every admin page that mints a
 credential, reveals a secret or changes who may do what, so each ModelAdmin need not remember:
-the forms in ``REAUTH_FORMS`` (add and change, shown and saved), the saves in ``REAUTH_SAVES``
-(inlines of memberships), the actions in ``REAUTH_ACTIONS`` and the admin's password setting.
+the views in ``REAUTH_VIEWS`` (saved, or opened by someone who may save), the saves in
+``REAUTH_SAVES`` (inlines of memberships) and the actions in ``REAUTH_ACTIONS``.
 """
 
 from __future__ import annotations
@@ -28,32 +28,41 @@ from django.urls import reverse
 from dealers import two_factor
 from dealers.reauth import confirmed_recently, reauthentication_redirect, safe_next
 
-# (app_label, model_name): add and change pages that issue keys or secrets or grant rights.
-REAUTH_FORMS = {
-    ("dealers", "user"),  # is_staff, is_superuser, groups, permissions, memberships (inline)
-    ("dealers", "membership"),  # dealership roles
-    ("auth", "group"),  # the permissions of a manufacturer role
-    ("dealers", "apikey"),  # the add page shows the new key once
-    ("sync", "destination"),  # the add page proposes the signing secret
+_EDIT = frozenset({"add_view", "change_view"})
+# (app_label, model_name) -> admin views that issue keys or secrets or grant rights. Saving them
+# needs a recent password; so does opening them for someone who may save (a form is not lost).
+REAUTH_VIEWS: dict[tuple[str, str], frozenset[str]] = {
+    # is_staff, is_superuser, groups, permissions, memberships (inline), setting a password
+    ("dealers", "user"): _EDIT | {"user_change_password"},
+    ("dealers", "membership"): _EDIT,  # dealership roles
+    ("auth", "group"): _EDIT,  # the permissions of a manufacturer role
+    ("dealers", "apikey"): frozenset({"add_view"}),  # the answer shows the new key once
+    ("sync", "destination"): frozenset({"add_view"}),  # the form proposes the signing secret
 }
-# Change pages where only saving needs it (memberships edited inline with the dealership).
-REAUTH_SAVES = {("dealers", "dealer")}
+# Views where only saving needs it (memberships edited inline with the dealership).
+REAUTH_SAVES: dict[tuple[str, str], frozenset[str]] = {("dealers", "dealer"): _EDIT}
 # Admin actions that show a new key or secret.
-REAUTH_ACTIONS = {("dealers", "apikey"): {"rotate_keys"}, ("sync", "destination"): {"rotate_secret"}}
-_FORM_VIEWS = {"add_view", "change_view", "changeform_view", "user_change_password"}
+REAUTH_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("dealers", "apikey"): frozenset({"rotate_keys"}),
+    ("sync", "destination"): frozenset({"rotate_secret"}),
+}
 
 
 def _needs_reauthentication(view: Callable[..., Any], request: HttpRequest) -> bool:
     model_admin = getattr(view, "__self__", None)
     opts = getattr(model_admin, "opts", None)
-    if opts is None:
+    if model_admin is None or opts is None:
         return False
     model = (opts.app_label, opts.model_name)
     name = getattr(view, "__name__", "")
-    if name in _FORM_VIEWS:
-        return model in REAUTH_FORMS or (model in REAUTH_SAVES and request.method == "POST")
-    if name == "changelist_view" and request.method == "POST":
-        return request.POST.get("action", "") in REAUTH_ACTIONS.get(model, set())
+    posted = request.method == "POST"
+    if name == "changelist_view":
+        return posted and request.POST.get("action", "") in REAUTH_ACTIONS.get(model, frozenset())
+    if posted:
+        return name in REAUTH_VIEWS.get(model, frozenset()) | REAUTH_SAVES.get(model, frozenset())
+    if name in REAUTH_VIEWS.get(model, frozenset()):
+        may_save = model_admin.has_add_permission if name == "add_view" else model_admin.has_change_permission
+        return bool(may_save(request))
     return False
 
 

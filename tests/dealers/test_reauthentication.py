@@ -21,7 +21,7 @@ from dealers.actors import Actor
 from dealers.api_keys import create_api_key
 from dealers.models import ApiKey, Membership, User
 from dealers.reauth import SEEN_PREFIX, STARTED_KEY
-from dealers.roles import NETWORK_ADMIN
+from dealers.roles import ANALYST, NETWORK_ADMIN
 from sync.models import Destination
 from tests.conftest import DealerSetup, signed_in_client
 from tests.dealers.test_two_factor import code_for
@@ -244,3 +244,15 @@ def test_a_session_ends_after_thirty_idle_minutes(dealer_a: DealerSetup) -> None
 
     cache.set(f"{SEEN_PREFIX}{client.session.session_key}", time.time() - 31 * 60)
     assert _signed_out(client)
+
+
+def test_view_only_staff_read_those_pages_without_confirming(dealer_a: DealerSetup) -> None:
+    analyst = UserFactory(email="analyst@hq.test.crm.example", is_staff=True)
+    analyst.groups.add(Group.objects.get(name=ANALYST))
+    client = signed_in_client(analyst, confirmed_ago=STALE)
+
+    user_page = client.get(reverse("admin:dealers_user_change", args=[dealer_a.user("salesperson").pk]))
+    membership_page = client.get(reverse("admin:dealers_membership_change", args=[dealer_a.staff["salesperson"].pk]))
+
+    assert user_page.status_code == 200
+    assert membership_page.status_code == 200
