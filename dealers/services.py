@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dealers import roles
+from dealers import rls, roles
 from dealers.actors import Actor, record_audit
 from dealers.models import Dealer, Invitation, Membership, User
 
@@ -118,7 +118,7 @@ def invite_staff_member(
         created_at=now,
         expires_at=now + INVITATION_VALID_FOR,
     )
-    token = signing.dumps([invitation.pk, secret], salt=_INVITATION_SALT, compress=False)
+    token = signing.dumps([invitation.pk, dealer.pk, secret], salt=_INVITATION_SALT, compress=False)
     record_audit(actor=actor, action="staff.invited", dealer_id=dealer.pk, obj=invitation, data={"role": role})
     logger.info("staff_invited", extra={"dealer_id": dealer.pk, "invitation_id": invitation.pk})
     context = {
@@ -133,16 +133,26 @@ def invite_staff_member(
     return IssuedInvitation(invitation=invitation, token=token)
 
 
-def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
-    """The open invitation the link names; :class:`InvitationInvalid` for anything else."""
+def _decode(token: str) -> tuple[int, int, str]:
+    """The invitation id, its dealership and the secret, from a link whose signature and age check out."""
     try:
-        pk, secret = signing.loads(token, salt=_INVITATION_SALT, max_age=INVITATION_VALID_FOR)
+        pk, dealer_id, secret = signing.loads(token, salt=_INVITATION_SALT, max_age=INVITATION_VALID_FOR)
     except (signing.BadSignature, ValueError, TypeError) as error:
         raise InvitationInvalid from error
-    if not isinstance(pk, int) or not isinstance(secret, str):
+    if not isinstance(pk, int) or not isinstance(dealer_id, int) or not isinstance(secret, str):
         raise InvitationInvalid
-    queryset = Invitation.objects.pending().select_related("dealer")
-    invitation = (queryset.select_for_update(of=("self",)) if lock else queryset).filter(pk=pk).first()
+    return pk, dealer_id, secret
+
+
+def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
+    """The open invitation the link names; :class:`InvitationInvalid` for anything else.
+
+    Read in the invitation's own dealership scope (row-level security): the visitor need not work there.
+    """
+    pk, dealer_id, secret = _decode(token)
+    with rls.dealer_scope(dealer_id):
+        queryset = Invitation.objects.for_dealer(dealer_id).pending().select_related("dealer")
+        invitation = (queryset.select_for_update(of=("self",)) if lock else queryset).filter(pk=pk).first()
     if invitation is None or not hmac.compare_digest(invitation.secret_hash, _hash(secret)):
         raise InvitationInvalid
     return invitation
@@ -152,9 +162,14 @@ def _same_address(user: User, invitation: Invitation) -> bool:
     return user.email.lower() == invitation.email.lower()
 
 
-@transaction.atomic
 def accept_invitation(*, token: str, user: User, actor: Actor) -> Membership:
     """The signed-in ``user`` joins the dealership; only the invited address may, and only once."""
+    _pk, dealer_id, _secret = _decode(token)
+    with rls.dealer_scope(dealer_id), transaction.atomic():
+        return _accept(token=token, user=user, actor=actor)
+
+
+def _accept(*, token: str, user: User, actor: Actor) -> Membership:
     invitation = invitation_for_token(token, lock=True)
     if not user.is_active or not _same_address(user, invitation):
         raise PermissionDenied("invitation for another address")
@@ -175,16 +190,17 @@ def accept_invitation(*, token: str, user: User, actor: Actor) -> Membership:
     return membership
 
 
-@transaction.atomic
 def register_invited_user(*, token: str, first_name: str, last_name: str, password: str) -> Membership:
     """Create the account of an invited address that has none, and accept the invitation with it."""
-    invitation = invitation_for_token(token, lock=True)
-    if User.objects.filter(email__iexact=invitation.email).exists():
-        raise ValidationError(_("An account with this email address exists. Please sign in."), code="exists")
-    user = User.objects.create_user(
-        email=invitation.email, password=password, first_name=first_name, last_name=last_name
-    )
-    return accept_invitation(token=token, user=user, actor=Actor.for_user(user))
+    _pk, dealer_id, _secret = _decode(token)
+    with rls.dealer_scope(dealer_id), transaction.atomic():
+        invitation = invitation_for_token(token, lock=True)
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ValidationError(_("An account with this email address exists. Please sign in."), code="exists")
+        user = User.objects.create_user(
+            email=invitation.email, password=password, first_name=first_name, last_name=last_name
+        )
+        return _accept(token=token, user=user, actor=Actor.for_user(user))
 
 
 @transaction.atomic
