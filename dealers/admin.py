@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -355,3 +356,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset.order_by("pk"):
             revoke_api_key(api_key=key, actor=Actor.for_user(request.user))
         self.message_user(request, _("Revoked %(count)d keys.") % {"count": queryset.count()})
+
+
+if admin.site.is_registered(AccessAttempt):
+    _AxesAccessAttemptAdmin: Any = type(admin.site._registry[AccessAttempt])
+
+    class AccessAttemptAdmin(_AxesAccessAttemptAdmin):
+        """django-axes' lockout records; its clean-up action deletes rows, so it needs the delete permission."""
+
+        @admin.action(description=_("Clean up expired attempts"), permissions=["delete"])
+        def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+            super().cleanup_expired_attempts(request, queryset)
+
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)
