@@ -5,3 +5,11 @@ from django.contrib.admin.apps import AdminConfig
 
 class VerifiedAdminConfig(AdminConfig):
     default_site = "dealers.admin_site.VerifiedAdminSite"
+
+    def ready(self) -> None:
+        super().ready()  # autodiscovers every app's admin module, django-otp's too
+        from django.contrib import admin
+
+        from dealers.admin_site import replace_device_admins
+
+        replace_device_admins(admin.site)

@@ -38,6 +38,8 @@ REAUTH_VIEWS: dict[tuple[str, str], frozenset[str]] = {
     ("auth", "group"): _EDIT,  # the permissions of a manufacturer role
     ("dealers", "apikey"): frozenset({"add_view"}),  # the answer shows the new key once
     ("sync", "destination"): frozenset({"add_view"}),  # the form proposes the signing secret
+    ("otp_totp", "totpdevice"): frozenset({"delete_view"}),  # resets someone's second factor
+    ("otp_static", "staticdevice"): frozenset({"delete_view"}),
 }
 # Views where only saving needs it (memberships edited inline with the dealership).
 REAUTH_SAVES: dict[tuple[str, str], frozenset[str]] = {("dealers", "dealer"): _EDIT}
@@ -45,6 +47,8 @@ REAUTH_SAVES: dict[tuple[str, str], frozenset[str]] = {("dealers", "dealer"): _E
 REAUTH_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("dealers", "apikey"): frozenset({"rotate_keys"}),
     ("sync", "destination"): frozenset({"rotate_secret"}),
+    ("otp_totp", "totpdevice"): frozenset({"delete_selected"}),
+    ("otp_static", "staticdevice"): frozenset({"delete_selected"}),
 }
 
 
@@ -60,7 +64,7 @@ def _needs_reauthentication(view: Callable[..., Any], request: HttpRequest) -> b
         return posted and request.POST.get("action", "") in REAUTH_ACTIONS.get(model, frozenset())
     if posted:
         return name in REAUTH_VIEWS.get(model, frozenset()) | REAUTH_SAVES.get(model, frozenset())
-    if name in REAUTH_VIEWS.get(model, frozenset()):
+    if name in REAUTH_VIEWS.get(model, frozenset()) and name != "delete_view":
         may_save = model_admin.has_add_permission if name == "add_view" else model_admin.has_change_permission
         return bool(may_save(request))
     return False
@@ -94,3 +98,34 @@ class VerifiedAdminSite(admin.AdminSite):
             return redirect(next_url)
         step = "reauthenticate" if two_factor.has_device(user) else "account_enroll"
         return redirect(f"{reverse(step)}?{urlencode({'next': next_url})}")
+
+
+class DeviceAdmin(admin.ModelAdmin):
+    """Second-factor devices, for support: who has one, and deleting one when a phone is lost.
+
+    Replaces django-otp's own admins, which show TOTP keys, QR codes and recovery codes. After a
+    deletion the person sets up a new app at the next sign-in (staff) or may (dealership staff).
+    """
+
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def replace_device_admins(site: admin.AdminSite) -> None:
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (TOTPDevice, StaticDevice):
+        if site.is_registered(model):
+            site.unregister(model)
+        site.register(model, DeviceAdmin)

@@ -241,3 +241,23 @@ def test_the_security_page_shows_the_state_and_no_secret(dealer_a: DealerSetup) 
     assert reverse("account_enroll") in off.content.decode()
     assert reverse("two_factor_disable") in on.content.decode()
     assert device.key not in on.content.decode()
+
+
+def test_the_admin_shows_no_authenticator_keys_or_recovery_codes(staff: User) -> None:
+    client = signed_in_client(staff)
+    device = TOTPDevice.objects.get(user=staff)
+    codes = new_recovery_codes(client)
+    recovery = staff.staticdevice_set.get()
+
+    pages = [
+        client.get(reverse("admin:otp_totp_totpdevice_changelist")),
+        client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk])),
+        client.get(reverse("admin:otp_static_staticdevice_change", args=[recovery.pk])),
+        client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/"),
+    ]
+
+    assert [page.status_code for page in pages[:3]] == [200, 200, 200]
+    assert pages[3].status_code in (302, 404)  # django-otp's QR code view is not offered
+    html = "".join(page.content.decode() for page in pages)
+    assert device.key not in html
+    assert not [code for code in codes if code in html]
