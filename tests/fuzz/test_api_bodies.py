@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import example, given
@@ -70,7 +70,7 @@ def test_api_writes_answer_2xx_or_a_problem_naming_the_field(
             assert_problem_naming(response)
 
 
-@fuzz_settings(40)
+@fuzz_settings(15)
 @given(CURSORS)
 @example(b64(DEEP))
 @example("A" * 20_000)
@@ -103,3 +103,22 @@ def test_an_idempotency_key_of_any_shape_is_used_or_named(dealer_a: DealerSetup,
     )
     if response.status_code != 201:
         assert_problem_naming(response, {"Idempotency-Key"})
+
+
+@fuzz_settings(15)
+@given(hostile_text)
+@example("\x00")
+@example("a/../../b")
+@example("x" * 5000)
+@example("%00")
+def test_an_external_id_in_the_path_is_found_created_or_named(
+    dealer_a: DealerSetup, api_a: ApiClient, external_id: str
+) -> None:
+    path = "/api/v1/prospects/by-external-id/" + quote(external_id, safe="")
+    with within():
+        read = api_a.client.get(path)
+    for response in (read, send(api_a, "PUT", path, json.dumps({"last_name": "Muster"}))):
+        assert response.status_code < 500, response.content[:300]
+        assert response["Content-Type"].split(";")[0] in ("application/json", "application/problem+json")
+        if response.status_code == 400:
+            assert_problem_naming(response)

@@ -187,7 +187,7 @@ HOSTILE_XML: list[bytes] = [
 ]
 
 
-@fuzz_settings(60)
+@fuzz_settings(40)
 @given(st.one_of(adf_documents(), st.binary(max_size=300), st.sampled_from(HOSTILE_XML)))
 @example(HOSTILE_XML[0])
 @example(b"<adf>" + b"<a>" * 50_000 + b"</a>" * 50_000 + b"</adf>")

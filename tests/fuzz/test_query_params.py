@@ -115,7 +115,7 @@ def test_api_list_parameters_answer_200_or_a_problem_naming_them(
 
 
 @pytest.mark.parametrize(("path", "extra"), list(UI_LISTS.items()))
-@fuzz_settings(6)
+@fuzz_settings(4)
 @given(data=st.data())
 @example(data=None)
 def test_ui_list_parameters_render_the_page(
@@ -136,7 +136,7 @@ SEARCH = st.one_of(
 )
 
 
-@fuzz_settings(12)
+@fuzz_settings(8)
 @given(SEARCH)
 @example("%_%")
 @example("\\")
