@@ -19,6 +19,7 @@ from tests.conftest import DealerSetup
 from tests.route_matrix import (
     PROBE_ROUTES,
     PUBLIC_NAMESPACES,
+    PUBLIC_ROUTES,
     UI_ROUTES,
     ProbeRoute,
     UiRoute,
@@ -185,6 +186,33 @@ def test_a_deactivated_member_can_neither_read_nor_write(dealer_a: DealerSetup, 
         response = client.post(url, body)
         assert response.status_code == 403
         _assert_unchanged(before, response)
+
+
+# URL arguments for the public routes that take some (none of them name a dealer's object).
+PUBLIC_ROUTE_ARGS: dict[str, dict[str, str]] = {
+    "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
+    "invitation_accept": {"token": "not-a-token"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_ROUTES), ids=str)
+def test_public_route_shows_no_dealer_data_and_takes_no_writes(
+    name: str, dealer_a: DealerSetup, dealer_b: DealerSetup, client, client_for
+) -> None:
+    """Sign-in, language and schema pages: nothing of any dealership, and a POST changes no product row."""
+    url = reverse(name, kwargs=PUBLIC_ROUTE_ARGS.get(name))
+    secrets = [dealer_b.dealer.name, dealer_b.dealer.number, dealer_b.user("salesperson").email]
+    for who in (client, client_for(dealer_a.user("salesperson"))):
+        who.raise_request_exception = False
+        before = tenant_snapshot()
+        got = who.get(url)
+        posted = who.post(url, {"dealer_id": dealer_b.dealer.pk, "email": dealer_b.user("salesperson").email})
+        assert changed_tables(before, tenant_snapshot()) == []
+        for response in (got, posted):
+            assert response.status_code < 500, (name, response.status_code)
+            if response.get("Content-Type", "").startswith(("text/html", "application/json")):
+                text = response.content.decode()
+                assert [secret for secret in secrets if secret in text] == []
 
 
 OUTSIDER = "203.0.113.7"  # not loopback: behind a proxy, everyone would look like 127.0.0.1
