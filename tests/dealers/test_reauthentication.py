@@ -9,6 +9,7 @@ who confirms their password may go on.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -31,8 +32,8 @@ STALE = 20 * 60  # seconds since the password was given: beyond the 15-minute wi
 ACTOR = Actor.system("test")
 
 
-def is_sent_to_confirm(response: object) -> bool:
-    return response.status_code == 302 and response["Location"].startswith(reverse("reauthenticate"))  # type: ignore[attr-defined]
+def is_sent_to_confirm(response: Any) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(reverse("reauthenticate"))
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def dealer_admin(dealer_a: DealerSetup) -> User:
 
 @pytest.fixture
 def network_admin(db: None) -> User:
-    user = UserFactory(email="network@hq.test.crm.example", is_staff=True)
+    user = UserFactory.create(email="network@hq.test.crm.example", is_staff=True)
     user.groups.add(Group.objects.get(name=NETWORK_ADMIN))
     return user
 

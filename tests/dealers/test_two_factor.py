@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -29,7 +30,7 @@ def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def password_step(client: Client, user: User, next_url: str = "") -> object:
+def password_step(client: Client, user: User, next_url: str = "") -> Any:
     data = {"username": user.email, "password": TEST_PASSWORD}
     if next_url:
         data["next"] = next_url
@@ -42,7 +43,7 @@ def signed_in(client: Client) -> bool:
 
 @pytest.fixture
 def staff(db: None) -> User:
-    return UserFactory(email="netadmin@hq.test.crm.example", is_staff=True, is_superuser=True)
+    return UserFactory.create(email="netadmin@hq.test.crm.example", is_staff=True, is_superuser=True)
 
 
 def enrolled(user: User) -> TOTPDevice:
