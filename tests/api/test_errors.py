@@ -14,8 +14,23 @@ from tests.conftest import DealerSetup
 def test_malformed_json_is_400_and_creates_nothing(dealer_a: DealerSetup, api_a: ApiClient) -> None:
     for raw in ('{"last_name": ', "[" * 50_000, '{"last_name": NaN}', b"\xff\xfe"):
         response = api_a.request("POST", "/api/v1/prospects/", raw)
-        body = assert_problem(response, 400)
+        body = assert_problem(response, 400, "body")
         assert "JSON" in body["detail"]
+    assert not Prospect.objects.exists()
+
+
+def test_json_nested_deeper_than_the_limit_is_400_naming_body(api_a: ApiClient) -> None:
+    from crm.api.parsers import MAX_JSON_DEPTH
+
+    deep = '{"last_name": "X", "street": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}"
+    body = assert_problem(api_a.request("POST", "/api/v1/prospects/", deep), 400, "body")
+    assert str(MAX_JSON_DEPTH) in body["errors"]["body"][0]
+    assert not Prospect.objects.exists()
+
+
+def test_text_postgresql_cannot_store_is_400_naming_its_field(api_a: ApiClient) -> None:
+    for raw in (r'{"last_name": "A\u0000B"}', r'{"last_name": "\ud800"}'):
+        assert_problem(api_a.request("POST", "/api/v1/prospects/", raw), 400, "last_name")
     assert not Prospect.objects.exists()
 
 
@@ -30,7 +45,7 @@ def test_other_content_types_are_415(api_a: ApiClient) -> None:
 def test_bodies_over_the_limit_are_413(api_a: ApiClient, settings) -> None:
     settings.API_MAX_BODY_BYTES = 1000
     big = {"last_name": "X", "street": "a" * 2000}
-    body = assert_problem(api_a.post("/api/v1/prospects/", big), 413)
+    body = assert_problem(api_a.post("/api/v1/prospects/", big), 413, "body")
     assert "1000" in body["detail"]
     assert not Prospect.objects.exists()
 
