@@ -109,7 +109,7 @@ def test_api_cursors_decode_or_answer_a_field_error_named_cursor(cursor: str) ->
     with within(), bounded_memory(20 * len(cursor) + MB):
         refused = [refusal(lambda d=d: d(cursor), ValidationError) for d in DECODERS]
     for error in refused:
-        assert error is None or set(error.detail) == {"cursor"}  # type: ignore[arg-type]
+        assert error is None or set(error.detail) == {"cursor"}
 
 
 @fuzz_settings(100)

@@ -55,7 +55,7 @@ RAW_QUERIES = [
 
 
 def api_parameters(path: str) -> list[str]:
-    view = resolve(path).func.view_class  # type: ignore[attr-defined]
+    view = resolve(path).func.view_class
     filterset = getattr(view, "filterset_class", None)
     return sorted({*view.query_params, *(filterset.base_filters if filterset else ())})
 
