@@ -92,6 +92,20 @@ class TerritoryInline(admin.TabularInline):
     extra = 0
 
 
+ACCOUNT_ADD_FIELDS = ("email", "first_name", "last_name", "language")
+
+
+class AccountAddForm(forms.ModelForm):
+    """A new account made by someone who may not set passwords: the person sets one through a reset."""
+
+    class Meta:
+        model = User
+        fields = ACCOUNT_ADD_FIELDS
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
+
 @admin.register(User)
 class UserAdmin(MembershipInlineSaving, DjangoUserAdmin):
     ordering = ("email",)
@@ -108,6 +122,16 @@ class UserAdmin(MembershipInlineSaving, DjangoUserAdmin):
     inlines = (MembershipInline,)
 
     # Who may change which account, its rights and its password: dealers/roles.py; the services enforce it.
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None and not roles.may_set_passwords(request.user):
+            kwargs["form"] = AccountAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None and not roles.may_set_passwords(request.user):
+            return ((None, {"classes": ("wide",), "fields": ACCOUNT_ADD_FIELDS}),)
+        return super().get_fieldsets(request, obj)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if roles.may_grant_rights(request.user) else (*readonly, *roles.RIGHTS_FIELDS)

@@ -258,6 +258,8 @@ def save_account(
     changed = {name: [before[name], after[name]] for name in roles.RIGHTS_FIELDS if before[name] != after[name]}
     if changed and not roles.may_grant_rights(by):
         raise PermissionDenied
+    if old is None and not roles.may_set_passwords(by):
+        account.set_unusable_password()  # the person sets one through a password reset
     account.save()
     if groups is not None:
         account.groups.set(groups)

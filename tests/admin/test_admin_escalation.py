@@ -191,3 +191,23 @@ def test_superuser_may_grant_rights_and_the_grant_is_audited(
     event = AuditEvent.objects.get(action="user.rights_changed", object_id=str(target.pk))
     assert event.actor_id == manufacturer_admin.pk
     assert event.data["groups"] == [[ANALYST], [NETWORK_ADMIN]]
+
+
+def test_an_account_the_network_admin_creates_has_no_password_it_knows(staff_in, client_for, db):
+    client = client_for(staff_in(NETWORK_ADMIN))
+    password = "Bekannt-Passwort-987"
+    url = reverse("admin:dealers_user_add")
+    fields = {"email": "neu@autohaus.example", "password1": password, "password2": password, "usable_password": "true"}
+    client.post(url, form_data(client.get(url), first_name="Nora", **fields))  # password fields added by hand
+    account = User.objects.get(email="neu@autohaus.example")  # the person sets a password by reset
+    assert not account.has_usable_password()
+    assert (account.is_staff, account.is_superuser) == (False, False)
+
+
+def test_a_superuser_may_create_an_account_with_a_password(manufacturer_admin, client_for):
+    password = "Bekannt-Passwort-987"
+    client = client_for(manufacturer_admin)
+    url = reverse("admin:dealers_user_add")
+    fields = {"email": "neu@hq.example", "password1": password, "password2": password, "usable_password": "true"}
+    assert client.post(url, form_data(client.get(url), **fields)).status_code == 302
+    assert User.objects.get(email="neu@hq.example").check_password(password)
