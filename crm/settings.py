@@ -7,7 +7,6 @@ host list stops the process at start-up with ``ImproperlyConfigured``.
 
 import ipaddress
 from datetime import timedelta
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -73,10 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django_otp.middleware.OTPMiddleware",
     "dealers.middleware.ActiveMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "dealers.reauth.SessionLimitsMiddleware",
     "dealers.reauth.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
