@@ -14,11 +14,11 @@ from typing import Any, cast
 import pytest
 from django.urls import reverse
 
-from crm.models import Prospect
+from crm.models import Lead, Prospect
 from dealers.models import User
 from tests.api.conftest import ApiClient, make_key
 from tests.conftest import DealerSetup
-from tests.factories import ProspectFactory
+from tests.factories import LeadFactory, ProspectFactory
 from tests.route_matrix import (
     API_ROUTE_SPECS,
     UI_ROUTES,
@@ -43,6 +43,7 @@ class Targets:
         self.b = b
         self.user: User = b.staff["salesperson"].user
         self.prospect = cast(Prospect, ProspectFactory(dealer=b.dealer))
+        self.lead = cast(Lead, LeadFactory(prospect=self.prospect))
         self.superusers = User.objects.filter(is_superuser=True).count()
         self.staff = User.objects.filter(is_staff=True).count()
         self.b_rows = tenant_snapshot(dealer_id=b.dealer.pk)
@@ -92,6 +93,8 @@ class Targets:
             "owner": self.user.email,
             "assignee": self.user.email,
             "merged_into": str(self.prospect.pk),
+            "prospect": str(self.prospect.pk),
+            "lead": str(self.lead.pk),
             "created_at": LONG_AGO,
             "updated_at": LONG_AGO,
             "erased_at": LONG_AGO,
@@ -123,6 +126,9 @@ class Targets:
         ]
         assert versions == []
         assert not Prospect.objects.filter(merged_into_id=self.prospect.pk).exists()
+        # No row of dealer A points at dealer B's prospect or lead.
+        for foreign in (self.prospect.pk, self.lead.pk):
+            assert columns_holding(foreign, data_type="uuid", dealer_id=a.dealer.pk) == []
         assert User.objects.filter(is_superuser=True).count() == self.superusers
         assert User.objects.filter(is_staff=True).count() == self.staff
 
