@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,13 +56,9 @@ _VOLATILE_COLUMNS = ["last_login", "last_used_at"]
 
 @contextmanager
 def _every_dealer() -> Iterator[None]:
-    """Row-level security (dealers.rls), where present, hides other dealers' rows: look at all of them."""
-    try:
-        from dealers.rls import manufacturer_wide
-    except ImportError:  # pragma: no cover - before row-level security
-        with nullcontext():
-            yield
-        return
+    """Row-level security (dealers.rls) hides other dealers' rows from a scoped session: look at all of them."""
+    from dealers.rls import manufacturer_wide
+
     with manufacturer_wide(reason="test:tenant_snapshot"):
         yield
 
