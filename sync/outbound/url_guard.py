@@ -201,7 +201,7 @@ def check_url(url: str) -> None:
         raise TargetRefused(SCHEME)
     if parsed.userinfo:
         raise TargetRefused(CREDENTIALS)
-    validated_addresses(parsed.host, parsed.port or DEFAULT_PORT[parsed.scheme])
+    validated_addresses(parsed.host, DEFAULT_PORT[parsed.scheme] if parsed.port is None else parsed.port)
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -236,6 +236,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+def ssl_context() -> ssl.SSLContext:
+    """Certificates are verified against the default trust store, or ``SYNC_WEBHOOK_CA_BUNDLE`` if set."""
+    bundle = getattr(settings, "SYNC_WEBHOOK_CA_BUNDLE", "")
+    return ssl.create_default_context(cafile=str(bundle)) if bundle else httpx.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with :class:`_GuardedBackend` underneath and no proxy from the environment.
 
@@ -248,7 +254,7 @@ class GuardedTransport(httpx.HTTPTransport):
         super().__init__(trust_env=False)
         limits = limits or httpx.Limits()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -386,3 +390,50 @@ def test_delivery_log_of_older_releases_loses_bodies_and_error_texts(dealer_a):
     files.refresh_from_db()
     assert letter.last_error == "HTTP 502"
     assert files.last_error == "OSError: disk full"
+
+
+@pytest.fixture
+def tls_receiver(tmp_path) -> Iterator[tuple[Receiver, Path, list[str]]]:
+    """A loopback HTTPS receiver with a certificate for dms.example from a throwaway CA; records the SNI names."""
+    run = partial(subprocess.run, check=True, capture_output=True, cwd=tmp_path)  # openssl, local files only
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Test CA",
+         "-keyout", "ca.key", "-out", "ca.pem"])  # fmt: skip
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=dms.example",
+         "-keyout", "server.key", "-out", "server.csr"])  # fmt: skip
+    (tmp_path / "san.ext").write_text("subjectAltName=DNS:dms.example\n")
+    run(["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "1", "-extfile", "san.ext", "-out", "server.pem"])  # fmt: skip
+    server_names: list[str] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    with Receiver() as receiver:
+        receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+        yield receiver, tmp_path / "ca.pem", server_names
+
+
+def test_tls_goes_to_the_validated_address_with_the_name_for_sni_and_certificate(dealer_a, settings, tls_receiver):
+    receiver, ca, server_names = tls_receiver
+    settings.SYNC_WEBHOOK_ALLOWED_TARGETS = [f"127.0.0.1:{receiver.port}"]
+    settings.SYNC_WEBHOOK_CA_BUNDLE = str(ca)
+    DNS["dms.example"] = ["127.0.0.1"]
+    destination = DestinationFactory(dealer=dealer_a.dealer, url=f"https://dms.example:{receiver.port}/hook")
+
+    outcome = _post(destination)
+
+    assert outcome.ok, outcome.error
+    assert server_names == ["dms.example"]
+    assert receiver.requests[0]["host"] == f"dms.example:{receiver.port}"
+
+
+def test_a_certificate_for_another_name_fails_as_a_tls_error(dealer_a, settings, tls_receiver):
+    receiver, ca, _names = tls_receiver
+    settings.SYNC_WEBHOOK_ALLOWED_TARGETS = [f"127.0.0.1:{receiver.port}"]
+    settings.SYNC_WEBHOOK_CA_BUNDLE = str(ca)
+    DNS["other.example"] = ["127.0.0.1"]
+    destination = DestinationFactory(dealer=dealer_a.dealer, url=f"https://other.example:{receiver.port}/hook")
+
+    outcome = _post(destination)
+
+    assert outcome.error == "TLS error"
+    assert receiver.requests == []
