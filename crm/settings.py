@@ -383,6 +383,3 @@ SYNC_WEBHOOK_RESOLVER = env.str(
 )
 # CA certificates for webhook TLS instead of the default trust store (e.g. a private CA of an allowed target).
 SYNC_WEBHOOK_CA_BUNDLE = env.str("SYNC_WEBHOOK_CA_BUNDLE", default="")
-# /metrics answers callers with this bearer token, or from METRICS_ALLOWED_NETWORKS.
-METRICS_TOKEN = _operator_token("METRICS_TOKEN")
-METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS")
