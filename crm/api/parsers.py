@@ -29,12 +29,17 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class JsonRefused(ValueError):
-    """The text is no JSON this application accepts; ``field`` names where (``body``: the document as a whole)."""
+    """The text is no JSON this application accepts; ``path`` leads to the offending value (empty: the whole)."""
 
-    def __init__(self, message: str, field: str = BODY) -> None:
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
-        self.field = field
         self.message = message
+        self.path = path
+
+    @property
+    def field(self) -> str:
+        """The dotted path (``customer.email``, ``consents.0.at``), as serializer errors name fields; else body."""
+        return ".".join(str(step) for step in self.path) or BODY
 
 
 def max_body_bytes() -> int:
@@ -70,33 +75,32 @@ def _too_deep() -> JsonRefused:
     return JsonRefused(_("The JSON is nested more than %(depth)d levels deep.") % {"depth": MAX_JSON_DEPTH})
 
 
-def _unstorable(field: str) -> JsonRefused:
-    return JsonRefused(_("Contains a NUL character or an unpaired surrogate, which cannot be stored."), field)
+def _unstorable(path: tuple[str | int, ...]) -> JsonRefused:
+    return JsonRefused(_("Contains a NUL character or an unpaired surrogate, which cannot be stored."), path)
 
 
 def check_json(data: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
     """``JsonRefused`` unless ``data`` (as ``json.loads`` returns it) is at most ``max_depth`` deep and storable.
 
-    Iterative, so it never recurses however deep the value is. Unstorable text is named by its
-    dotted path (``customer.email``, ``consents.0.text_version``), as serializer errors are.
+    Iterative, so it never recurses however deep the value is. Unstorable text is located by its
+    path, so the answer names the field (a key that is unstorable itself: its parent).
     """
-    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(data, 0, ())]
     while stack:
         value, depth, path = stack.pop()
         if isinstance(value, str):
             if _UNSTORABLE.search(value):
-                raise _unstorable(path or BODY)
+                raise _unstorable(path)
         elif isinstance(value, dict | list):
             if depth >= max_depth:
                 raise _too_deep()
-            prefix = f"{path}." if path else ""
             if isinstance(value, dict):
                 for key, item in value.items():
                     if _UNSTORABLE.search(key):
-                        raise _unstorable(path or BODY)
-                    stack.append((item, depth + 1, f"{prefix}{key}"))
+                        raise _unstorable(path)
+                    stack.append((item, depth + 1, (*path, key)))
             else:
-                stack.extend((item, depth + 1, f"{prefix}{index}") for index, item in enumerate(value))
+                stack.extend((item, depth + 1, (*path, index)) for index, item in enumerate(value))
 
 
 def load_json(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -127,6 +131,7 @@ class LimitedJSONParser(JSONParser):
         try:
             return load_json(text)
         except JsonRefused as error:
-            if error.field == BODY:
+            if not error.path:
                 raise ParseError(error.message) from error
-            raise ValidationError({error.field: [error.message]}) from error
+            # Named by the request's own field, as its serializer would (``evidence``, not ``evidence.a``).
+            raise ValidationError({str(error.path[0]): [error.message]}) from error
