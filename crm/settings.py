@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",  # first, so probe answers carry the policy too
+    "dealers.middleware.DatabaseSessionMiddleware",  # no dealer scope until one is known (dealers.rls)
     "ha.middleware.ProbeShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -116,6 +117,41 @@ if env.bool("DB_POOL", default=True):
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+# Timeouts (issue 9). Web processes (crm.wsgi sets CRM_WEB_PROCESS) open connections with the web
+# values as start-up options, so they cost no round trip; Celery tasks, operator commands and
+# migrations set their own for their duration (dealers.rls); other processes keep the server's.
+# PostgreSQL units: "5s", "2min", "0" for none.
+DATABASE_TIMEOUTS = {
+    "web": {
+        "statement_timeout": env.str("DB_STATEMENT_TIMEOUT", default="5s"),
+        "lock_timeout": env.str("DB_LOCK_TIMEOUT", default="2s"),
+    },
+    "job": {
+        "statement_timeout": env.str("DB_JOB_STATEMENT_TIMEOUT", default="4min"),
+        "lock_timeout": env.str("DB_JOB_LOCK_TIMEOUT", default="30s"),
+    },
+    "command": {
+        "statement_timeout": env.str("DB_COMMAND_STATEMENT_TIMEOUT", default="30min"),
+        "lock_timeout": env.str("DB_COMMAND_LOCK_TIMEOUT", default="1min"),
+    },
+    "migrate": {
+        "statement_timeout": env.str("DB_MIGRATE_STATEMENT_TIMEOUT", default="0"),
+        "lock_timeout": env.str("DB_MIGRATE_LOCK_TIMEOUT", default="0"),
+    },
+}
+if env.bool("CRM_WEB_PROCESS", default=False):
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        [
+            *filter(None, [DATABASES["default"]["OPTIONS"].get("options")]),
+            f"-c statement_timeout={DATABASE_TIMEOUTS['web']['statement_timeout']}",
+            f"-c lock_timeout={DATABASE_TIMEOUTS['web']['lock_timeout']}",
+        ]
+    )
+if "pool" in DATABASES["default"]["OPTIONS"]:
+    from dealers.rls import reset_pooled_connection
+
+    # A connection going back to the pool forgets the dealer it worked for (dealers.rls).
+    DATABASES["default"]["OPTIONS"]["pool"]["reset"] = reset_pooled_connection
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "dealers.User"

@@ -5,5 +5,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+# Web requests get the web database timeouts from their first query on (settings DATABASE_TIMEOUTS).
+os.environ.setdefault("CRM_WEB_PROCESS", "1")
 
 application = get_wsgi_application()

@@ -8,7 +8,11 @@ class DealersConfig(AppConfig):
     verbose_name = _("Dealer network")
 
     def ready(self) -> None:
+        from dealers import rls
         from dealers.roles import ensure_manufacturer_groups
+
+        # The database tenancy setting follows requests, tasks, commands and migrations (dealers.rls).
+        rls.connect_signals()
 
         # Groups reference permissions of every app, which exist only after all migrations ran.
         post_migrate.connect(ensure_manufacturer_groups, dispatch_uid="dealers.manufacturer_groups")

@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from dealers import rls
 from dealers.actors import Actor
 from dealers.api_keys import touch_last_used, verify_api_key
 from dealers.models import ApiKey, Dealer
@@ -80,6 +81,12 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = verify_api_key(token)
         if api_key is None:
             raise AuthenticationFailed(_("The API key is unknown, revoked or expired."))
+        # The database works for the key's dealership from here on (dealers.rls); a manufacturer key
+        # (lead intake) routes across dealerships.
+        if api_key.dealer_id is not None:
+            rls.set_request_state(dealer_id=api_key.dealer_id)
+        else:
+            rls.set_request_state(manufacturer_reason="api:manufacturer_key", api_key_id=api_key.pk)
         touch_last_used(api_key)
         request.api_key = api_key  # type: ignore[attr-defined]
         return ApiClient.for_key(api_key), api_key

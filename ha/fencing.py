@@ -12,6 +12,8 @@ from typing import Any
 from celery import Task
 from django.db import connection, transaction
 
+from dealers import rls
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,9 +33,18 @@ def claim_periodic_run(*, task: str, slot: str, epoch: int) -> bool:
 
 
 class FencedTask(Task):
-    """Base class of all tasks (crm.celery): periodic runs from beat check the fence, others run as usual."""
+    """Base class of all tasks (crm.celery): periodic runs from beat check the fence, others run as usual.
+
+    Every task runs in the audited manufacturer-wide database scope (dealers.rls): tasks take ids
+    and relay, route and sweep across dealerships; their reason in the log is ``task:<name>``.
+    """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Jobs work manufacturer-wide in the database (row-level security), with the job timeouts.
+        with rls.manufacturer_wide(reason=f"task:{self.name}", profile="job"):
+            return self._fenced_call(*args, **kwargs)
+
+    def _fenced_call(self, *args: Any, **kwargs: Any) -> Any:
         epoch = self._header("lease_epoch")
         if epoch is not None:
             slot = str(self._header("lease_slot") or "")

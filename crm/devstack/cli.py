@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from crm.devstack import serve
+from crm.devstack import approle, serve
 from crm.devstack.config import DevstackError, var_dir
 from crm.devstack.resolve import Stack, start_stack, stop_instances
 from crm.devstack.signals import Shutdown, StopSignals
@@ -70,8 +70,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             stack = start_stack(dbname=DBNAME, redis_db=REDIS_DB)
             var = var_dir()
             ports = serve.choose_ports(os.environ)
-            supervisor = Supervisor(serve.child_env(stack, os.environ, ports=ports, var=var))
-            serve.prepare_database(supervisor, stack.database.url)
+            database = serve.provision_app_role(stack, os.environ, var)
+            supervisor = Supervisor(serve.child_env(stack, os.environ, ports=ports, var=var, database=database))
+            serve.prepare_database(supervisor, stack.database.url, database=database)
             serve.start_processes(supervisor, ports=ports, var=var)
             serve.wait_for_web(supervisor, ports.web)
             supervisor.output.write_block(serve.banner(stack, ports))
@@ -94,7 +95,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     with StopSignals().installed() as signals:
         try:
             stack = start_stack(dbname=DBNAME, redis_db=TEST_REDIS_DB if args.test else REDIS_DB)
-            env = {**os.environ, **stack.env(), **_mode_env(test=args.test)}
+            env = {**os.environ, **stack.env(), **_app_role_env(), **_mode_env(test=args.test)}
             return _run_foreground(command, env, signals)
         except Shutdown as received:
             return 128 + received.signum
@@ -106,7 +107,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     stack = start_stack(dbname=DBNAME, redis_db=TEST_REDIS_DB if args.test else REDIS_DB)
-    for key, value in {**stack.env(), **_mode_env(test=args.test)}.items():
+    for key, value in {**stack.env(), **_app_role_env(), **_mode_env(test=args.test)}.items():
         sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
     started = [service.kind for service in (stack.database, stack.broker) if service.stop is not None]
     if started:
@@ -118,6 +119,14 @@ def cmd_stop(args: argparse.Namespace) -> int:
     stopped = stop_instances()
     logger.info("Stopped %s", ", ".join(stopped) if stopped else "nothing (no server was running under .var)")
     return 0
+
+
+def _app_role_env() -> dict[str, str]:
+    """Who servers started by tests connect as (tests/support/app_role.py); DATABASE_URL stays the owner's."""
+    return {
+        "DATABASE_APP_USER": approle.app_role_name(),
+        "DATABASE_APP_PASSWORD": os.environ.get("DATABASE_APP_PASSWORD") or approle.app_password(var_dir()),
+    }
 
 
 def _mode_env(*, test: bool) -> dict[str, str]:

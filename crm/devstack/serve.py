@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psycopg
 
+from crm.devstack import approle
+from crm.devstack.approle import DatabaseUrls
 from crm.devstack.config import REPO_ROOT, DevstackError
 from crm.devstack.net import LOOPBACK, next_free_port
 from crm.devstack.resolve import Stack
@@ -51,10 +53,18 @@ def simulator_exists() -> bool:
     return importlib.machinery.PathFinder.find_spec("simulator", [str(REPO_ROOT / "sync")]) is not None
 
 
-def child_env(stack: Stack, base: Mapping[str, str], *, ports: Ports, var: Path) -> dict[str, str]:
-    """The environment every child of ``run`` shares: where the servers are, and development mode."""
+def child_env(
+    stack: Stack, base: Mapping[str, str], *, ports: Ports, var: Path, database: DatabaseUrls | None = None
+) -> dict[str, str]:
+    """The environment every child of ``run`` shares: where the servers are, and development mode.
+
+    With ``database``, children connect as the application role (row-level security applies) and
+    find the owner's URL in ``DATABASE_OWNER_URL`` (``migrate`` uses it).
+    """
     env = dict(base)
     env.update(stack.env())
+    if database is not None:
+        env.update(database.env())
     env.update(
         DJANGO_ENV="development",
         DJANGO_DEBUG="1",
@@ -65,6 +75,9 @@ def child_env(stack: Stack, base: Mapping[str, str], *, ports: Ports, var: Path)
     )
     if ports.simulator is not None:
         env["SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}/"
+        # the one loopback address webhooks may go to (docs/sync.md); the demo destinations point at it
+        env["SYNC_SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}"
+        env.setdefault("SYNC_WEBHOOK_ALLOWED_TARGETS", f"{LOOPBACK}:{ports.simulator}")
     return env
 
 
@@ -75,9 +88,6 @@ def libpq_url(url: str) -> str:
 
 
 def has_dealers(database_url: str) -> bool:
-        # the one loopback address webhooks may go to (docs/sync.md); the demo destinations point at it
-        env["SYNC_SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}"
-        env.setdefault("SYNC_WEBHOOK_ALLOWED_TARGETS", f"{LOOPBACK}:{ports.simulator}")
     """Whether demo data (or real data) is there already, so seeding runs only once."""
     try:
         with psycopg.connect(libpq_url(database_url), connect_timeout=5) as conn:
@@ -89,9 +99,27 @@ def has_dealers(database_url: str) -> bool:
     return bool(row and row[0])
 
 
-def prepare_database(supervisor: Supervisor, database_url: str) -> None:
-    """Migrate, then seed an empty database or print the logins of an already seeded one."""
-    _must(supervisor.run("migrate", [*MANAGE, "migrate", "--noinput"]), "manage.py migrate")
+def provision_app_role(stack: Stack, environ: Mapping[str, str], var: Path) -> DatabaseUrls | None:
+    """The application role's URLs, or None (children then connect as the owner, as before) with a warning."""
+    try:
+        return approle.provision(stack.database.url, environ=environ, var=var)
+    except psycopg.Error as exc:
+        logger.warning(
+            "Could not create the application role %s (%s); web, worker and scheduler connect as the owner, "
+            "so row-level security is not enforced. Set DATABASE_OWNER_URL and DATABASE_URL to use your own.",
+            approle.app_role_name(environ),
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        return None
+
+
+def prepare_database(supervisor: Supervisor, database_url: str, *, database: DatabaseUrls | None = None) -> None:
+    """Migrate (as the owner), then seed an empty database or print the logins of an already seeded one."""
+    owner_env = {"DATABASE_URL": database.owner} if database is not None else None
+    _must(supervisor.run("migrate", [*MANAGE, "migrate", "--noinput"], env=owner_env), "manage.py migrate")
+    if database is not None:
+        # Default privileges cover tables the owner creates later; this covers any made another way.
+        approle.ensure_app_role(database.owner, role=database.app_user, password=database.app_password)
     if has_dealers(database_url):
         logger.info("Demo data present; printing its logins")
         _must(supervisor.run("seed", [*MANAGE, "seed_demo", "--print-logins"]), "manage.py seed_demo --print-logins")

@@ -90,12 +90,13 @@ class Supervisor:
         self.cwd = cwd
         self.children: list[Child] = []
 
-    def start(self, name: str, argv: Sequence[str]) -> Child:
+    def start(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> Child:
+        """Start ``argv``; ``env`` adds to or overrides the shared environment for this child only."""
         logger.info("Starting %s: %s", name, " ".join(argv))
         process = subprocess.Popen(  # noqa: S603
             list(argv),
             cwd=self.cwd,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -110,9 +111,9 @@ class Supervisor:
         self.children.append(child)
         return child
 
-    def run(self, name: str, argv: Sequence[str]) -> int:
+    def run(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
         """Run a one-off command (migrate, seed) to completion with prefixed output; returns its exit code."""
-        child = self.start(name, argv)
+        child = self.start(name, argv, env=env)
         child.expected_exit = True
         try:
             code = child.process.wait()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.app_role import app_url
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,12 +25,8 @@ def free_port() -> int:
 
 
 def database_url(settings_dict: dict, *, host: str | None = None, port: int | None = None) -> str:
-    user = settings_dict.get("USER") or "postgres"
-    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
-    return (
-        f"postgres://{user}{password}@{host or settings_dict.get('HOST') or '127.0.0.1'}:"
-        f"{port or settings_dict.get('PORT') or 5432}/{settings_dict['NAME']}"
-    )
+    """The test database for a server process: as the application role, under row-level security."""
+    return app_url(settings_dict, host=host, port=port)
 
 
 @contextmanager

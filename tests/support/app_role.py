@@ -1,0 +1,44 @@
+"""The application role for servers the suite starts: they connect as production does, under RLS.
+
+The suite itself (fixtures, factories, in-process test clients) stays on the owning superuser
+connection, which row-level security does not restrict, because fixtures create rows across
+dealerships. gunicorn, Celery workers and commands run in subprocesses connect as ``crm_app``
+(crm.devstack.approle) so the policies are exercised for real.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from crm.devstack.approle import app_password, app_role_name, ensure_app_role
+from crm.devstack.config import var_dir
+
+
+def owner_url(settings_dict: dict, *, host: str | None = None, port: int | None = None) -> str:
+    user = settings_dict.get("USER") or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{host or settings_dict.get('HOST') or '127.0.0.1'}:"
+        f"{port or settings_dict.get('PORT') or 5432}/{settings_dict['NAME']}"
+    )
+
+
+def app_credentials() -> tuple[str, str]:
+    password = os.environ.get("DATABASE_APP_PASSWORD") or app_password(var_dir())
+    return app_role_name(), password
+
+
+@cache
+def _provisioned(url: str) -> None:
+    role, password = app_credentials()
+    ensure_app_role(url, role=role, password=password)
+
+
+def app_url(settings_dict: dict, *, host: str | None = None, port: int | None = None) -> str:
+    """The test database as the application role (created and granted on first use)."""
+    _provisioned(owner_url(settings_dict))
+    role, password = app_credentials()
+    owner = owner_url(settings_dict, host=host, port=port)
+    _scheme, _sep, rest = owner.partition("://")
+    return f"postgres://{role}:{password}@{rest.rpartition('@')[2]}"
