@@ -16,13 +16,15 @@ import time
 import httpx
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from psycopg import errors, sql
 
 from dealers import rls
 from dealers.actors import Actor
 from dealers.api_keys import create_api_key
-from tests.factories import DealerFactory, ProspectFactory
+from dealers.models import Membership
+from tests.factories import DealerFactory, MembershipFactory, ProspectFactory, UserFactory
 from tests.support.app_role import app_credentials, app_url
 from tests.support.servers import database_url, gunicorn
 
@@ -307,3 +309,29 @@ def test_jobs_and_commands_get_their_longer_timeouts_and_give_the_connections_ow
             assert cur.fetchone() == ("manufacturer",)
         cur.execute("SELECT current_setting('statement_timeout'), current_setting('app.scope', true)")
         assert cur.fetchone() == (before, "")
+
+
+def test_ui_and_admin_served_as_the_app_role_show_the_right_rows() -> None:
+    """A real gunicorn as crm_app: a sales manager sees their dealership's prospect and gets 404 for
+    another's; manufacturer staff see both in the admin's prospect list (audited manufacturer scope)."""
+    from tests.conftest import signed_in_client
+
+    a, b = DealerFactory(), DealerFactory()
+    own, foreign = ProspectFactory(dealer=a, last_name="Eigener"), ProspectFactory(dealer=b, last_name="Fremder")
+    manager = MembershipFactory(dealer=a, role=Membership.Role.SALES_MANAGER).user
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    cookies = {
+        who: signed_in_client(user).cookies[django_settings.SESSION_COOKIE_NAME].value
+        for who, user in (("manager", manager), ("staff", staff))
+    }
+    with gunicorn({"DATABASE_URL": database_url(connection.settings_dict)}) as base:
+
+        def get(path: str, who: str) -> httpx.Response:
+            return httpx.get(f"{base}{path}", cookies={django_settings.SESSION_COOKIE_NAME: cookies[who]}, timeout=30)
+
+        assert get(f"/prospects/{own.pk}/", "manager").status_code == 200
+        assert get(f"/prospects/{foreign.pk}/", "manager").status_code == 404
+        changelist = get("/admin/crm/prospect/", "staff")
+    assert changelist.status_code == 200
+    assert "Eigener" in changelist.text
+    assert "Fremder" in changelist.text
