@@ -8,14 +8,18 @@ dealership; manufacturer staff in the admin site, ``/metrics`` and ``/ha/health`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 
 from dealers import rls
 from dealers.selectors import active_membership_for
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "active_dealer_id"
 
@@ -58,15 +62,24 @@ class ActiveMembershipMiddleware:
         request.membership = SimpleLazyObject(  # type: ignore[attr-defined]
             lambda: active_membership_for(request.user, request.session.get(SESSION_KEY))
         )
-        user = request.user
-        if user.is_authenticated:
-            if user.is_staff and user.is_active and request.path_info.startswith(self.admin_prefix()):
-                rls.set_request_state(manufacturer_reason="admin", user_id=user.pk)
-            else:
-                membership = request.membership  # type: ignore[attr-defined]
-                if membership:
-                    rls.set_request_state(dealer_id=membership.dealer_id)
+        try:
+            self._set_database_scope(request)
+        except DatabaseError:
+            # No scope means no dealer rows; the view's own queries meet the outage and answer 503
+            # (ha.readonly) instead of a 500 from here.
+            logger.warning("request_scope_not_set_database_error")
         return self.get_response(request)
+
+    def _set_database_scope(self, request: HttpRequest) -> None:
+        user = request.user
+        if not user.is_authenticated:
+            return
+        if user.is_staff and user.is_active and request.path_info.startswith(self.admin_prefix()):
+            rls.set_request_state(manufacturer_reason="admin", user_id=user.pk)
+            return
+        membership = request.membership  # type: ignore[attr-defined]
+        if membership:
+            rls.set_request_state(dealer_id=membership.dealer_id)
 
     def admin_prefix(self) -> str:
         if self._admin_prefix is None:

@@ -109,7 +109,8 @@ def _write(connection: Any, state: SessionState) -> None:
         state.statement_timeout,
         state.lock_timeout,
     ]
-    raw.execute(_SET_STATE_SQL, params)
+    with connection.wrap_database_errors:  # Django's exception types, so 503 handling applies
+        raw.execute(_SET_STATE_SQL, params)
 
 
 def _switch(state: SessionState) -> None:
