@@ -188,6 +188,7 @@ AXES_USERNAME_CALLABLE = "dealers.login_throttle.normalized_username"
 AXES_CLIENT_IP_CALLABLE = "dealers.login_throttle.client_ip"
 AXES_LOCKOUT_CALLABLE = "dealers.login_throttle.locked_out"
 AXES_CLIENT_STR_CALLABLE = "dealers.login_throttle.log_label"  # no e-mail addresses in logs
+AXES_VERBOSE = False  # no start-up banner: operator commands answer in one line
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 # Behind a reverse proxy: name the header it sets (e.g. X-Forwarded-For) and how many proxies of
 # ours append to it. Unset, only the TCP peer counts: a client cannot choose its own address.
