@@ -312,7 +312,8 @@ UI_ROUTES += [
 API_ROUTES: dict[str, str] = {}
 
 # Routes that need no dealership: probes, sign-in, language switch, and the admin site,
-# which tests/dealers/test_admin_access.py covers for dealership users.
+# which tests/dealers/test_admin_access.py (dealership users) and tests/admin/ (every model, view and
+# action for every manufacturer role) cover.
 PUBLIC_ROUTES: set[str] = {
     "login",
     "logout",

@@ -335,3 +335,36 @@ def test_ui_and_admin_served_as_the_app_role_show_the_right_rows() -> None:
     assert changelist.status_code == 200
     assert "Eigener" in changelist.text
     assert "Fremder" in changelist.text
+
+
+def test_accepting_an_invitation_served_as_the_app_role_makes_the_member() -> None:
+    """The invitee's request has no scope of the inviting dealership until the link names it: a real
+    gunicorn as crm_app must still record the membership, the accepted invitation and the audit row."""
+    import re
+
+    from dealers.models import AuditEvent, Invitation
+    from dealers.services import invite_staff_member
+    from tests.conftest import signed_in_client
+
+    inviting, home = DealerFactory(), DealerFactory()
+    admin = MembershipFactory(dealer=inviting, role=Membership.Role.DEALER_ADMIN).user
+    person = MembershipFactory(dealer=home, role=Membership.Role.SALESPERSON).user
+    with rls.dealer_scope(inviting.pk):
+        issued = invite_staff_member(
+            dealer=inviting, email=person.email, role="sales_manager", actor=Actor.for_user(admin), link_for=str
+        )
+    cookie = signed_in_client(person).cookies[django_settings.SESSION_COOKIE_NAME].value
+    path = f"/invitations/{issued.token}/"
+    server = gunicorn({"DATABASE_URL": database_url(connection.settings_dict)})
+    with server as base, httpx.Client(base_url=base, cookies={django_settings.SESSION_COOKIE_NAME: cookie}) as http:
+        page = http.get(path, timeout=30)
+        assert page.status_code == 200, page.text[:500]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, page.text[:500]
+        form = {"csrfmiddlewaretoken": token.group(1)}
+        accepted = http.post(path, data=form, headers={"Referer": base + path}, timeout=30)
+    assert accepted.status_code == 302, accepted.text[:500]
+    member = Membership.objects.get(dealer=inviting, user=person)
+    assert (member.role, member.is_active) == ("sales_manager", True)
+    assert Invitation.objects.get(pk=issued.invitation.pk).accepted_by == person
+    assert AuditEvent.objects.filter(action="staff.added", object_id=str(member.pk)).exists()
