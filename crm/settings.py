@@ -34,6 +34,10 @@ else:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-never-use-in-production")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
+# Rotating the secret key (docs/security.md): the old key, listed here, still reads sessions and
+# signed links (invitations, password resets) until they expire.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+
 # Release shown by the health endpoints so the cluster manager can tell builds apart.
 RELEASE_ID = env.str("RELEASE_ID", default="dev")
 

@@ -89,3 +89,7 @@ class Command(ContractCommand):
             )
             if i == 0:
                 self.stdout.write("  " + "  ".join("-" * width for width in widths))
+        self.stdout.write(
+            "Manufacturer logins (the admin site) set up an authenticator app at their first sign-in;"
+            " any TOTP app works, e.g. `oathtool --totp -b KEY` with the key shown on that page."
+        )
