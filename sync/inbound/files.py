@@ -615,19 +615,25 @@ def _write_report(folder: Folder, name: str, run: ImportRun) -> None:
     folder.write_atomically(name + ".report.txt", ("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def _refuse(*, dealer: Dealer, inbound: Folder, source: Folder, name: str, original_name: str, what: str) -> ImportRun:
-    """Keep a refused entry in rejected/ (moved as it is, never opened) and report it as a failed run."""
-    actor = Actor.system(f"file-import:{dealer.number}")
+def _failed_drop_run(*, dealer: Dealer, name: str, stored_path: str = "") -> ImportRun:
+    """A run that reports a drop-folder entry refused before anything of it was read."""
     run, _token = create_run(
         dealer=dealer,
         content=None,
         size=0,
         sha256="",
-        filename=_display(original_name),
+        filename=_display(name),
         origin=ImportRun.Origin.DROP,
-        actor=actor,
+        actor=Actor.system(f"file-import:{dealer.number}"),
         status=ImportRun.Status.FAILED,
+        stored_path=stored_path,
     )
+    return run
+
+
+def _refuse(*, dealer: Dealer, inbound: Folder, source: Folder, name: str, original_name: str, what: str) -> ImportRun:
+    """Keep a refused entry in rejected/ (moved as it is, never opened) and report it as a failed run."""
+    run = _failed_drop_run(dealer=dealer, name=original_name)
     error = f"Refused: {what}, not a regular file. Nothing of it was read; it is kept in rejected/."
     with inbound.sub("rejected", create=True) as rejected:
         kept = _move(source, name, rejected, _stamped(original_name))
@@ -648,18 +654,7 @@ def _claim_subfolder(*, dealer: Dealer, inbound: Folder, name: str) -> Folder:
     except UnsafeEntry as error:
         aside = f".refused-{_stamp()}-{name}"
         inbound.rename(name, inbound, aside)
-        actor = Actor.system(f"file-import:{dealer.number}")
-        run, _token = create_run(
-            dealer=dealer,
-            content=None,
-            size=0,
-            sha256="",
-            filename=_display(name),
-            origin=ImportRun.Origin.DROP,
-            actor=actor,
-            status=ImportRun.Status.FAILED,
-            stored_path=str(inbound.path / aside),
-        )
+        run = _failed_drop_run(dealer=dealer, name=name, stored_path=str(inbound.path / aside))
         ImportRun.objects.filter(pk=run.pk).update(
             error=f"Refused: {error.what} in place of the folder {name}/; it was not followed and was renamed to "
             f"{aside}.",
