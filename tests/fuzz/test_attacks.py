@@ -34,7 +34,9 @@ def test_deeply_nested_json_in_an_api_write_is_a_400_naming_the_body(
     prospect = ProspectFactory(dealer=dealer_a.dealer)
     head = {"prospect": str(prospect.pk), "purpose": "marketing_email", "status": "granted", "channel": "web_form"}
     raw = json.dumps(head)[:-1] + f', "evidence": {{"x": {nested(depth)}}}}}'
-    response = api_a.request("POST", "/api/v1/consents/", raw, headers={"Idempotency-Key": f"deep-{depth}"})
+    response = api_a.request(
+        "POST", "/api/v1/consents/", raw, headers={"Idempotency-Key": f"deep-{depth}", "Accept-Language": "en"}
+    )
     body = assert_problem(response, 400)
     assert "nest" in body["detail"].lower()
     assert not Consent.objects.exists()
@@ -45,7 +47,13 @@ def test_deeply_nested_intake_json_is_a_400_and_kept(
     dealer_a: DealerSetup, client: Client, intake_key: str, depth: int
 ) -> None:
     raw = f'{{"source": "website", "customer": {nested(depth, {})}}}'
-    response = client.post(INTAKE, data=raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {intake_key}")
+    response = client.post(
+        INTAKE,
+        data=raw,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {intake_key}",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     body = assert_problem(response, 400, "body")
     assert "nested" in body["errors"]["body"][0]
     assert IntakeDocument.objects.get().status == IntakeDocument.Status.REJECTED
