@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.filters import dealership_staff
 from crm.models import Activity, Lead, LostReason, Prospect
 from dealers.models import Membership, User
 
@@ -42,11 +43,7 @@ class VersionedForm(forms.Form):
 
 def staff_choices(dealer_id: int) -> Any:
     """Users working for the dealership, for owner and assignee fields (never another dealer's staff)."""
-    return (
-        User.objects.filter(memberships__dealer_id=dealer_id, memberships__is_active=True, is_active=True)
-        .order_by("last_name", "first_name", "email")
-        .distinct()
-    )
+    return dealership_staff(dealer_id)
 
 
 class StaffChoiceField(forms.ModelChoiceField):

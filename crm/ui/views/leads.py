@@ -33,7 +33,6 @@ from crm.ui.forms import (
     StageForm,
     apply_service_error,
     focus,
-    staff_choices,
 )
 from crm.ui.pagination import keyset_page
 from crm.ui.views.common import (
@@ -88,7 +87,6 @@ def lead_filterset(request: HttpRequest, queryset: QuerySet[Lead], *, default_op
     if default_open and "open" not in data:
         data["open"] = "true"
     filterset = LeadFilterSet(data, queryset=queryset, request=request)
-    filterset.filters["owner"].queryset = staff_choices(membership.dealer_id)
     if membership.is_salesperson:
         del filterset.filters["owner"]
     return label_empty_choices(filterset)

@@ -29,7 +29,6 @@ from crm.ui.forms import (
     ProspectForm,
     apply_service_error,
     focus,
-    staff_choices,
 )
 from crm.ui.pagination import keyset_page
 from crm.ui.views.common import actor, done, label_empty_choices, prospect_or_404, render_page_or_partial, viewer
@@ -45,7 +44,6 @@ PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
 def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet:
     membership = viewer(request)
     filterset = ProspectFilterSet(request.GET, queryset=queryset, request=request)
-    filterset.filters["owner"].queryset = staff_choices(membership.dealer_id)
     if membership.is_salesperson:
         del filterset.filters["owner"]
     return label_empty_choices(filterset)

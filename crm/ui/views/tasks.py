@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from crm.filters import TaskFilterSet
 from crm.selectors import tasks_for
 from crm.services import tasks as task_services
-from crm.ui.forms import TaskForm, apply_service_error, staff_choices
+from crm.ui.forms import TaskForm, apply_service_error
 from crm.ui.pagination import keyset_page
 from crm.ui.views.common import actor, done, is_htmx, label_empty_choices, render_page_or_partial, viewer
 from dealers.access import membership_required
@@ -36,7 +36,6 @@ def task_list(request: HttpRequest) -> HttpResponse:
         data["done"] = "false"
     queryset = tasks_for(membership).select_related("prospect", "lead", "assignee")
     filterset = TaskFilterSet(data, queryset=queryset, request=request)
-    filterset.filters["assignee"].queryset = staff_choices(membership.dealer_id)
     if membership.is_salesperson:
         del filterset.filters["assignee"]
     label_empty_choices(filterset)
