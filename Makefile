@@ -1,12 +1,12 @@
 # Developer entry points (DESIGN.md section 3). Everything runs from the project's own .venv;
-# PostgreSQL and Redis are found or started by crm/devstack (python -m crm.devstack --help).
+# PostgreSQL and Redis are found or started by devstack/ (python -m devstack --help).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV := .venv
 PY := $(VENV)/bin/python
-DEVSTACK := $(PY) -m crm.devstack
+DEVSTACK := $(PY) -m devstack
 # The first of these that is Python 3.11 or newer creates the virtualenv.
 PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)

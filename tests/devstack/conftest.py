@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from crm.devstack.net import is_listening
-from crm.devstack.postgres import LOCAL_PORT
-from crm.devstack.resolve import stop_instances
+from devstack.net import is_listening
+from devstack.postgres import LOCAL_PORT
+from devstack.resolve import stop_instances
 
 # Variables an outer `devstack exec` (make test) exports; a test that resolves on its own must not see them.
 OUTER_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CRM_DEVSTACK_FORCE", "CRM_VAR_DIR", "DJANGO_ENV", "DJANGO_DEBUG")

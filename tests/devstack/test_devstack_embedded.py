@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import psycopg
 import redis
 
-from crm.devstack.config import Source
-from crm.devstack.net import is_listening
-from crm.devstack.resolve import open_stack
+from devstack.config import Source
+from devstack.net import is_listening
+from devstack.resolve import open_stack
 
 
 def test_embedded_servers_start_from_the_pip_packages_and_stop(clean_environ: dict[str, str]) -> None:

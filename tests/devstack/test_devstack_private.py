@@ -12,10 +12,10 @@ import psycopg
 import pytest
 import redis
 
-from crm.devstack import broker, postgres
-from crm.devstack.config import REPO_ROOT, Source, var_dir
-from crm.devstack.net import is_listening
-from crm.devstack.resolve import broker_steps, database_steps, resolve
+from devstack import broker, postgres
+from devstack.config import REPO_ROOT, Source, var_dir
+from devstack.net import is_listening
+from devstack.resolve import broker_steps, database_steps, resolve
 
 needs_postgres_binaries = pytest.mark.skipif(
     postgres.find_system_bindir() is None, reason="no PostgreSQL server binaries installed"
@@ -77,7 +77,7 @@ def test_private_redis_starts_answers_keeps_data_and_stops(clean_environ: dict[s
 
 def _devstack(*args: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "crm.devstack", *args],
+        [sys.executable, "-m", "devstack", *args],
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,

@@ -8,10 +8,10 @@ import psycopg
 import pytest
 import redis
 
-from crm.devstack import broker, postgres
-from crm.devstack.config import DevstackError, Source, forced_source
-from crm.devstack.net import free_port, is_listening
-from crm.devstack.resolve import Service, open_stack, resolve
+from devstack import broker, postgres
+from devstack.config import DevstackError, Source, forced_source
+from devstack.net import free_port, is_listening
+from devstack.resolve import Service, open_stack, resolve
 
 
 def test_urls_from_the_environment_win_and_nothing_is_started(clean_environ: dict[str, str]) -> None:

@@ -6,8 +6,8 @@ import socket
 
 import psycopg
 
-from crm.devstack import postgres, serve
-from crm.devstack.net import LOOPBACK, free_port
+from devstack import postgres, serve
+from devstack.net import LOOPBACK, free_port
 
 
 def test_seeding_is_needed_until_the_dealer_table_has_a_row(scratch_database: str) -> None:

@@ -6,7 +6,7 @@ import io
 import sys
 import time
 
-from crm.devstack.supervisor import PrefixedOutput, Supervisor
+from devstack.supervisor import PrefixedOutput, Supervisor
 
 
 def _python(code: str) -> list[str]:

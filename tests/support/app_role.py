@@ -3,7 +3,7 @@
 The suite itself (fixtures, factories, in-process test clients) stays on the owning superuser
 connection, which row-level security does not restrict, because fixtures create rows across
 dealerships. gunicorn, Celery workers and commands run in subprocesses connect as ``crm_app``
-(crm.devstack.approle) so the policies are exercised for real.
+(devstack.approle) so the policies are exercised for real.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from crm.devstack.approle import app_password, app_role_name, ensure_app_role
-from crm.devstack.config import var_dir
+from devstack.approle import app_password, app_role_name, ensure_app_role
+from devstack.config import var_dir
 
 
 def owner_url(settings_dict: dict, *, host: str | None = None, port: int | None = None) -> str:

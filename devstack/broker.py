@@ -16,9 +16,9 @@ from pathlib import Path
 
 import redis
 
-from crm.devstack import pids
-from crm.devstack.config import DevstackError
-from crm.devstack.net import LOOPBACK, free_port
+from devstack import pids
+from devstack.config import DevstackError
+from devstack.net import LOOPBACK, free_port
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import psycopg
 
-from crm.devstack import approle
-from crm.devstack.approle import DatabaseUrls
-from crm.devstack.config import REPO_ROOT, DevstackError
-from crm.devstack.net import LOOPBACK, next_free_port
-from crm.devstack.resolve import Stack
-from crm.devstack.supervisor import Supervisor
+from devstack import approle
+from devstack.approle import DatabaseUrls
+from devstack.config import REPO_ROOT, DevstackError
+from devstack.net import LOOPBACK, next_free_port
+from devstack.resolve import Stack
+from devstack.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 

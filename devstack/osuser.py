@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crm.devstack.config import DevstackError
+from devstack.config import DevstackError
 
 logger = logging.getLogger(__name__)
 

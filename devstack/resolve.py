@@ -21,9 +21,9 @@ from pathlib import Path
 
 import psycopg
 
-from crm.devstack import broker, embedded, postgres
-from crm.devstack.config import DevstackError, Source, forced_source, var_dir
-from crm.devstack.osuser import server_user
+from devstack import broker, embedded, postgres
+from devstack.config import DevstackError, Source, forced_source, var_dir
+from devstack.osuser import server_user
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from crm.devstack.config import REPO_ROOT, DevstackError
+from devstack.config import REPO_ROOT, DevstackError
 
 logger = logging.getLogger(__name__)
 

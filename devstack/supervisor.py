@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
 
-from crm.devstack.config import REPO_ROOT
+from devstack.config import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 

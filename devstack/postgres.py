@@ -23,10 +23,10 @@ from typing import IO
 import psycopg
 from psycopg import errors, sql
 
-from crm.devstack import pids
-from crm.devstack.config import DevstackError
-from crm.devstack.net import LOOPBACK, free_port, wait_until_closed
-from crm.devstack.osuser import RunAs, current_user_name
+from devstack import pids
+from devstack.config import DevstackError
+from devstack.net import LOOPBACK, free_port, wait_until_closed
+from devstack.osuser import RunAs, current_user_name
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m crm.devstack run | exec [--test] -- CMD... | env [--test] | stop``.
+"""Command line: ``python -m devstack run | exec [--test] -- CMD... | env [--test] | stop``.
 
 - ``run``: what ``make run`` does (DESIGN.md section 3): servers, migrate, demo data, web + worker +
   scheduler in the foreground until Ctrl-C or SIGTERM (exit 0) or until a child dies (exit 1).
@@ -17,13 +17,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from crm.devstack import approle, serve
-from crm.devstack.config import DevstackError, var_dir
-from crm.devstack.resolve import Stack, start_stack, stop_instances
-from crm.devstack.signals import Shutdown, StopSignals
-from crm.devstack.supervisor import Supervisor
+from devstack import approle, serve
+from devstack.config import DevstackError, var_dir
+from devstack.resolve import Stack, start_stack, stop_instances
+from devstack.signals import Shutdown, StopSignals
+from devstack.supervisor import Supervisor
 
-logger = logging.getLogger("crm.devstack")
+logger = logging.getLogger("devstack")
 
 DBNAME = "crm"
 REDIS_DB = 0
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m crm.devstack", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="servers, migrate, demo data, then web + worker + scheduler")
     run.set_defaults(handler=cmd_run)
@@ -111,7 +111,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
     started = [service.kind for service in (stack.database, stack.broker) if service.stop is not None]
     if started:
-        logger.info("Started %s; they keep running. Stop them with: python -m crm.devstack stop", " and ".join(started))
+        logger.info("Started %s; they keep running. Stop them with: python -m devstack stop", " and ".join(started))
     return 0
 
 
@@ -141,7 +141,7 @@ def _mode_env(*, test: bool) -> dict[str, str]:
 def _command(words: Sequence[str]) -> list[str]:
     command = list(words[1:] if words and words[0] == "--" else words)
     if not command:
-        raise DevstackError("exec needs a command: python -m crm.devstack exec [--test] -- COMMAND [ARGS...]")
+        raise DevstackError("exec needs a command: python -m devstack exec [--test] -- COMMAND [ARGS...]")
     return command
 
 
