@@ -317,7 +317,15 @@ def lead_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 def _action_response(
     request: HttpRequest, lead: Lead, form: Any, template: str, title: str, **extra: Any
 ) -> HttpResponse:
-    context = {"form": form, "lead": lead, "prospect": lead.prospect, "title": title, "action_template": template}
+    context = {
+        "form": form,
+        "lead": lead,
+        "prospect": lead.prospect,
+        "title": title,
+        "action_template": template,
+        "action_url": request.path,  # an action form posts back to where it was shown
+        "cancel_url": reverse("lead_detail", args=[lead.pk]),
+    }
     context.update(extra)
     return render_page_or_partial(request, "crm/leads/action.html", template, context)
 
@@ -341,7 +349,7 @@ def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
         else:
             messages.success(request, _("Activity logged."))
             return done(request, reverse("lead_detail", args=[lead.pk]))
-    return _action_response(request, lead, form, "crm/leads/_activity_form.html", _("Log activity"))
+    return _action_response(request, lead, form, "crm/_activity_form.html", _("Log activity"))
 
 
 SCHEDULE_STAGE = {"appointment": Lead.Stage.APPOINTMENT, "test_drive": Lead.Stage.TEST_DRIVE}

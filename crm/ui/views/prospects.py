@@ -197,8 +197,14 @@ def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
         else:
             messages.success(request, _("Activity logged."))
             return done(request, reverse("prospect_detail", args=[prospect.pk]))
-    context = {"form": form, "prospect": prospect, "title": _("Log activity")}
-    return render_page_or_partial(request, "crm/prospects/action.html", "crm/prospects/_activity_form.html", context)
+    context = {
+        "form": form,
+        "prospect": prospect,
+        "title": _("Log activity"),
+        "action_url": request.path,  # an action form posts back to where it was shown
+        "cancel_url": reverse("prospect_detail", args=[prospect.pk]),
+    }
+    return render_page_or_partial(request, "crm/prospects/action.html", "crm/_activity_form.html", context)
 
 
 @membership_required(*MANAGERS)
