@@ -1,15 +1,24 @@
-"""OpenAPI 3 (drf-spectacular): the key's security scheme, shared parameters, error responses, headers."""
+"""OpenAPI 3 (drf-spectacular): the key's security scheme, shared parameters, error responses, headers.
+
+Endpoints declare their documentation instead of decorating methods: ``ApiSchema`` reads a view's
+``operations`` (one ``Operation`` per HTTP method) and derives the standard operations of a
+resource's list and detail views from the view itself (resource, serializers, ``summaries``).
+"""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from crm.api.errors import PROBLEM_BASE, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problem
-from crm.api.serializers import ProblemSerializer
+from crm.api.resources import DetailView, ListCreateView
+from crm.api.serializers import ProblemSerializer, page_of
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -45,6 +54,8 @@ PROBLEM_DESCRIPTIONS = {
 
 READ_ERRORS = (400, 401, 403, 404, 429, 503)
 WRITE_ERRORS = (400, 401, 403, 404, 409, 412, 413, 415, 429, 503)
+LIST_ERRORS = (400, 401, 403, 429, 503)
+CREATE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 
 
 def _example(code: int) -> OpenApiExample:
@@ -92,6 +103,139 @@ CURSOR = OpenApiParameter(
 LIMIT = OpenApiParameter(
     "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Page size, 1 to 500 (default 50)."
 )
+
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match names the current version.")
+
+SINGULAR = {"prospects": "prospect", "leads": "lead", "activities": "activity", "tasks": "task", "consents": "consent"}
+
+
+def id_param(what: str) -> OpenApiParameter:
+    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=f"The {what}'s id.")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One HTTP method of an endpoint as the schema documents it."""
+
+    operation_id: str
+    summary: str
+    tag: str
+    responses: dict[Any, Any]  # the successful answers; ``errors`` adds the problem answers
+    errors: tuple[int, ...]
+    request: Any = None
+    parameters: tuple[OpenApiParameter, ...] = ()
+    examples: tuple[OpenApiExample, ...] = ()
+    description: str = ""  # empty: the view's docstring
+    filters: bool = False  # the view's filter backends document their query parameters
+
+
+def resource_operation(view: Any, method: str) -> Operation | None:
+    """The standard operations of a resource: list and create, get, update (PATCH) and replace (PUT).
+
+    Every resource documents them alike; a view adds only its ``summaries`` (and ``examples`` of a
+    create body). The response body is the resource's representation (``create_serializer``).
+    """
+    tag = view.resource
+    noun = SINGULAR[tag]
+    item, examples = view.create_serializer, tuple(view.examples)
+    summary = view.summaries.get(method)
+    if summary is None:
+        return None
+    if isinstance(view, ListCreateView):
+        if method == "get":
+            page = page_of(item, item.__name__.replace("Serializer", "Page"))
+            return Operation(
+                f"list_{tag}", summary, tag, {200: page}, LIST_ERRORS, parameters=(CURSOR, LIMIT), filters=True
+            )
+        return Operation(
+            f"create_{noun}",
+            summary,
+            tag,
+            {201: item},
+            CREATE_ERRORS,
+            request=item,
+            parameters=(IDEMPOTENCY_KEY,),
+            examples=examples,
+        )
+    path_id = id_param(view.id_noun or noun)
+    if method == "get" and view.versioned:
+        return Operation(
+            f"get_{noun}",
+            summary,
+            tag,
+            {200: item, 304: NOT_MODIFIED},
+            READ_ERRORS,
+            parameters=(IF_NONE_MATCH, path_id),
+        )
+    if method == "get":
+        return Operation(f"get_{noun}", summary, tag, {200: item}, READ_ERRORS, parameters=(path_id,))
+    verb = "update" if method == "patch" else "replace"
+    return Operation(
+        f"{verb}_{noun}",
+        summary,
+        tag,
+        {200: item},
+        WRITE_ERRORS,
+        request=view.update_serializer,
+        parameters=(IF_MATCH, path_id),
+    )
+
+
+class ApiSchema(AutoSchema):
+    """The operation a view declares for this method; what it leaves out, drf-spectacular infers."""
+
+    def declared(self) -> Operation | None:
+        method = self.method.lower()
+        operations = getattr(self.view, "operations", {})
+        if method in operations:
+            return operations[method]
+        if isinstance(self.view, ListCreateView | DetailView):
+            return resource_operation(self.view, method)
+        return None
+
+    def get_operation_id(self) -> str:
+        operation = self.declared()
+        return operation.operation_id if operation else super().get_operation_id()
+
+    def get_summary(self) -> str | None:
+        operation = self.declared()
+        return operation.summary if operation else super().get_summary()
+
+    def get_description(self) -> str:  # type: ignore[override]
+        operation = self.declared()
+        if operation and operation.description:
+            return operation.description
+        # The view's own docstring only: its bases' explain the code to developers, not the API to integrators.
+        return inspect.cleandoc(type(self.view).__dict__.get("__doc__") or "")
+
+    def get_tags(self) -> list[str]:
+        operation = self.declared()
+        return [operation.tag] if operation else super().get_tags()
+
+    def get_override_parameters(self) -> list[Any]:
+        operation = self.declared()
+        return [*super().get_override_parameters(), *(operation.parameters if operation else ())]
+
+    def get_examples(self) -> list[OpenApiExample]:
+        operation = self.declared()
+        return [*super().get_examples(), *(operation.examples if operation else ())]
+
+    def get_request_serializer(self) -> Any:
+        operation = self.declared()
+        return operation.request if operation and operation.request else super().get_request_serializer()
+
+    def get_response_serializers(self) -> Any:
+        operation = self.declared()
+        if operation is None:
+            return super().get_response_serializers()
+        return {**operation.responses, **problems(*operation.errors)}
+
+    def get_filter_backends(self) -> list[Any]:
+        operation = self.declared()
+        if operation is None:
+            return super().get_filter_backends()
+        return getattr(self.view, "filter_backends", []) if operation.filters else []
+
 
 _HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {"schema": {"type": "string"}, "description": 'The version of the object, e.g. "3".'},

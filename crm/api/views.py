@@ -9,11 +9,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 
 from crm.api import representations as rep
 from crm.api import serializers as s
@@ -24,7 +25,18 @@ from crm.api.filters import ConsentFilterSet
 from crm.api.idempotency import idempotent
 from crm.api.permissions import AnyKey
 from crm.api.resources import DetailView, ListCreateView, ResourceMixin, parse_pk, related, staff_user_id
-from crm.api.schema import CURSOR, IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, LIMIT, READ_ERRORS, WRITE_ERRORS, problems
+from crm.api.schema import (
+    CREATE_ERRORS,
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ApiSchema,
+    Operation,
+    id_param,
+)
 from crm.filters import ActivityFilterSet, LeadFilterSet, ProspectFilterSet, TaskFilterSet
 from crm.models import Activity, Consent, Lead, LostReason, Prospect, Task
 from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
@@ -34,59 +46,16 @@ from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
 from crm.services import tasks as task_services
 
-SINGULAR = {"prospects": "prospect", "leads": "lead", "activities": "activity", "tasks": "task", "consents": "consent"}
-LIST_ERRORS = (400, 401, 403, 429, 503)
-CREATE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
-UPDATE_ERRORS = WRITE_ERRORS
-NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match names the current version.")
 
+class Documented:
+    """The endpoint's OpenAPI operations come from its declarations (``summaries``, ``operations``)."""
 
-def _list_schema(item: Any, name: str, tag: str, summary: str) -> Any:
-    return extend_schema(
-        operation_id=f"list_{tag}",
-        summary=summary,
-        tags=[tag],
-        filters=True,
-        parameters=[CURSOR, LIMIT],
-        responses={200: s.page_of(item, name), **problems(*LIST_ERRORS)},
-    )
-
-
-def _create_schema(serializer: Any, tag: str, summary: str, examples: list[OpenApiExample] | None = None) -> Any:
-    return extend_schema(
-        operation_id=f"create_{SINGULAR[tag]}",
-        summary=summary,
-        tags=[tag],
-        parameters=[IDEMPOTENCY_KEY],
-        request=serializer,
-        responses={201: serializer, **problems(*CREATE_ERRORS)},
-        examples=examples or [],
-    )
-
-
-def _retrieve_schema(serializer: Any, tag: str, summary: str) -> Any:
-    return extend_schema(
-        operation_id=f"get_{SINGULAR[tag]}",
-        summary=summary,
-        tags=[tag],
-        parameters=[IF_NONE_MATCH],
-        responses={200: serializer, 304: NOT_MODIFIED, **problems(*READ_ERRORS)},
-    )
-
-
-def _update_schema(request: Any, response: Any, tag: str, summary: str, verb: str) -> Any:
-    return extend_schema(
-        operation_id=f"{verb}_{SINGULAR[tag]}",
-        summary=summary,
-        tags=[tag],
-        parameters=[IF_MATCH],
-        request=request,
-        responses={200: response, **problems(*UPDATE_ERRORS)},
-    )
-
-
-def _id_param(what: str) -> OpenApiParameter:
-    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=f"The {what}'s id.")
+    schema: ViewInspector | None = ApiSchema()
+    # The standard operations of a resource (crm.api.schema.resource_operation) by HTTP method.
+    summaries: ClassVar[dict[str, str]] = {}
+    examples: ClassVar[tuple[OpenApiExample, ...]] = ()  # of a create body
+    id_noun: ClassVar[str] = ""  # "The <id_noun>'s id."; empty: the resource's singular
+    operations: ClassVar[dict[str, Operation]] = {}  # any other operation, by HTTP method
 
 
 def _merged_conflict(prospect: Prospect) -> Conflict:
@@ -99,7 +68,7 @@ def _merged_conflict(prospect: Prospect) -> Conflict:
 # Prospects ---------------------------------------------------------------------------------------
 
 
-class ProspectResource(ResourceMixin):
+class ProspectResource(Documented, ResourceMixin):
     resource = "prospects"
     representation = rep.PROSPECT
     detail_url_name = "api_prospect_detail"
@@ -116,39 +85,32 @@ class ProspectResource(ResourceMixin):
 
     def prospect_data(self: Any, data: dict[str, Any]) -> dict[str, Any]:
         if "owner" in data:
-            data["owner_id"] = staff_user_id(self.dealer_id, data.pop("owner"), "owner")
+            data["owner_id"] = staff_user_id(self.viewer, data.pop("owner"), "owner")
         return data
 
 
 class ProspectListView(ProspectResource, ListCreateView):
     filterset_class = ProspectFilterSet
 
-    @_list_schema(s.ProspectSerializer, "ProspectPage", "prospects", "List prospects")
-    def get(self, request: Request) -> Response:
-        return super().get(request)
-
-    @_create_schema(
-        s.ProspectSerializer,
-        "prospects",
-        "Create a prospect",
-        [
-            OpenApiExample(
-                "Person",
-                value={
-                    "external_id": "DMS-4711",
-                    "salutation": "ms",
-                    "first_name": "Anna",
-                    "last_name": "Schmidt",
-                    "email": "anna.schmidt@example.com",
-                    "mobile": "+49 170 1234567",
-                    "postcode": "80331",
-                    "city": "München",
-                    "origin": "dms",
-                },
-                request_only=True,
-            )
-        ],
+    summaries: ClassVar = {"get": "List prospects", "post": "Create a prospect"}
+    examples: ClassVar = (
+        OpenApiExample(
+            "Person",
+            value={
+                "external_id": "DMS-4711",
+                "salutation": "ms",
+                "first_name": "Anna",
+                "last_name": "Schmidt",
+                "email": "anna.schmidt@example.com",
+                "mobile": "+49 170 1234567",
+                "postcode": "80331",
+                "city": "München",
+                "origin": "dms",
+            },
+            request_only=True,
+        ),
     )
+
     @idempotent
     def post(self, request: Request) -> Response:
         data = self.prospect_data(dict(self.validated(self.create_serializer)))
@@ -158,22 +120,11 @@ class ProspectListView(ProspectResource, ListCreateView):
 
 
 class ProspectDetailView(ProspectResource, DetailView):
-    @extend_schema(parameters=[_id_param("prospect")])
-    @_retrieve_schema(s.ProspectSerializer, "prospects", "Get a prospect")
-    def get(self, request: Request, pk: str) -> Response:
-        return super().get(request, pk)
-
-    @extend_schema(parameters=[_id_param("prospect")])
-    @_update_schema(
-        s.ProspectSerializer, s.ProspectSerializer, "prospects", "Change some fields of a prospect", "update"
-    )
-    def patch(self, request: Request, pk: str) -> Response:
-        return super().patch(request, pk)
-
-    @extend_schema(parameters=[_id_param("prospect")])
-    @_update_schema(s.ProspectSerializer, s.ProspectSerializer, "prospects", "Replace a prospect", "replace")
-    def put(self, request: Request, pk: str) -> Response:
-        return super().put(request, pk)
+    summaries: ClassVar = {
+        "get": "Get a prospect",
+        "patch": "Change some fields of a prospect",
+        "put": "Replace a prospect",
+    }
 
     def update(self, obj: Prospect, data: dict[str, Any], version: int | None) -> Prospect:
         if obj.merged_into_id:
@@ -195,42 +146,49 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
     """The dealer system's own id: read, or create-or-update (upsert) with PUT."""
 
     http_method_names = ["get", "put", "head", "options"]
+    operations: ClassVar = {
+        "get": Operation(
+            "get_prospect_by_external_id",
+            "Get a prospect by the dealer system's id",
+            "prospects",
+            {200: s.ProspectSerializer, 304: NOT_MODIFIED},
+            READ_ERRORS,
+            parameters=(EXTERNAL_ID, IF_NONE_MATCH),
+        ),
+        "put": Operation(
+            "upsert_prospect_by_external_id",
+            "Create or update a prospect by the dealer system's id (upsert)",
+            "prospects",
+            {200: s.ProspectSerializer, 201: s.ProspectSerializer},
+            WRITE_ERRORS,
+            request=s.ProspectSerializer,
+            parameters=(
+                EXTERNAL_ID,
+                IF_MATCH,
+                OpenApiParameter(
+                    "If-None-Match",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description="`*`: only create, else 412.",
+                ),
+            ),
+            description="Fields in the body are written, fields left out stay as they are (on create: defaults). "
+            "201 when created, 200 when updated. `If-Match` updates only that version of an existing prospect; "
+            "`If-None-Match: *` only creates.",
+        ),
+    }
 
     def _external_id(self, raw: str) -> str:
         if not raw or len(raw) > 100 or "\x00" in raw:
             raise ValidationError({"external_id": [_("1 to 100 characters.")]})
         return raw
 
-    @extend_schema(
-        operation_id="get_prospect_by_external_id",
-        summary="Get a prospect by the dealer system's id",
-        tags=["prospects"],
-        parameters=[EXTERNAL_ID, IF_NONE_MATCH],
-        responses={200: s.ProspectSerializer, 304: NOT_MODIFIED, **problems(*READ_ERRORS)},
-    )
     def get(self, request: Request, external_id: str) -> Response:
         prospect = self.scoped().filter(external_id=self._external_id(external_id)).only("pk").first()
         if prospect is None:
             raise NotFound()
         return super().get(request, str(prospect.pk))
 
-    @extend_schema(
-        operation_id="upsert_prospect_by_external_id",
-        summary="Create or update a prospect by the dealer system's id (upsert)",
-        description="Fields in the body are written, fields left out stay as they are (on create: defaults). "
-        "201 when created, 200 when updated. `If-Match` updates only that version of an existing prospect; "
-        "`If-None-Match: *` only creates.",
-        tags=["prospects"],
-        parameters=[
-            EXTERNAL_ID,
-            IF_MATCH,
-            OpenApiParameter(
-                "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="`*`: only create, else 412."
-            ),
-        ],
-        request=s.ProspectSerializer,
-        responses={200: s.ProspectSerializer, 201: s.ProspectSerializer, **problems(*WRITE_ERRORS)},
-    )
     def put(self, request: Request, external_id: str) -> Response:
         external_id = self._external_id(external_id)
         data = self.prospect_data(dict(self.validated(self.update_serializer, partial=True)))
@@ -260,7 +218,7 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
 # Leads -------------------------------------------------------------------------------------------
 
 
-class LeadResource(ResourceMixin):
+class LeadResource(Documented, ResourceMixin):
     resource = "leads"
     representation = rep.LEAD
     detail_url_name = "api_lead_detail"
@@ -275,56 +233,40 @@ class LeadResource(ResourceMixin):
 class LeadListView(LeadResource, ListCreateView):
     filterset_class = LeadFilterSet
 
-    @_list_schema(s.LeadSerializer, "LeadPage", "leads", "List leads")
-    def get(self, request: Request) -> Response:
-        return super().get(request)
-
-    @_create_schema(
-        s.LeadSerializer,
-        "leads",
-        "Create a lead",
-        [
-            OpenApiExample(
-                "New car",
-                value={
-                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
-                    "external_id": "DMS-L-1001",
-                    "lead_type": "new_car",
-                    "source": "dms",
-                    "model_name": "Clio",
-                    "trim": "Techno",
-                    "powertrain": "hybrid",
-                    "owner": "verkauf@autohaus.example",
-                },
-                request_only=True,
-            )
-        ],
+    summaries: ClassVar = {"get": "List leads", "post": "Create a lead"}
+    examples: ClassVar = (
+        OpenApiExample(
+            "New car",
+            value={
+                "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                "external_id": "DMS-L-1001",
+                "lead_type": "new_car",
+                "source": "dms",
+                "model_name": "Clio",
+                "trim": "Techno",
+                "powertrain": "hybrid",
+                "owner": "verkauf@autohaus.example",
+            },
+            request_only=True,
+        ),
     )
+
     @idempotent
     def post(self, request: Request) -> Response:
         data = dict(self.validated(self.create_serializer))
         prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
-        owner_id = staff_user_id(self.dealer_id, data.pop("owner", None), "owner")
+        owner_id = staff_user_id(self.viewer, data.pop("owner", None), "owner")
         with transaction.atomic():
             lead = lead_services.create_lead(prospect=prospect, actor=self.actor, data=data, owner_id=owner_id)
         return self.object_response(lead.pk, status.HTTP_201_CREATED)
 
 
 class LeadDetailView(LeadResource, DetailView):
-    @extend_schema(parameters=[_id_param("lead")])
-    @_retrieve_schema(s.LeadSerializer, "leads", "Get a lead")
-    def get(self, request: Request, pk: str) -> Response:
-        return super().get(request, pk)
-
-    @extend_schema(parameters=[_id_param("lead")])
-    @_update_schema(s.LeadUpdateSerializer, s.LeadSerializer, "leads", "Change some fields of a lead", "update")
-    def patch(self, request: Request, pk: str) -> Response:
-        return super().patch(request, pk)
-
-    @extend_schema(parameters=[_id_param("lead")])
-    @_update_schema(s.LeadUpdateSerializer, s.LeadSerializer, "leads", "Replace a lead's fields", "replace")
-    def put(self, request: Request, pk: str) -> Response:
-        return super().put(request, pk)
+    summaries: ClassVar = {
+        "get": "Get a lead",
+        "patch": "Change some fields of a lead",
+        "put": "Replace a lead's fields",
+    }
 
     def update(self, obj: Lead, data: dict[str, Any], version: int | None) -> Lead:
         return lead_services.update_lead(lead=obj, actor=self.actor, data=data, expected_version=version)
@@ -333,22 +275,28 @@ class LeadDetailView(LeadResource, DetailView):
 class LeadStageView(LeadResource, ApiView):
     """Move a lead through the pipeline; won and lost close it (as in the UI)."""
 
-    @extend_schema(
-        operation_id="change_lead_stage",
-        summary="Change a lead's stage, or close it as won or lost",
-        description="`lost` needs `lost_reason` (a code from GET /api/v1/lost-reasons/), `won` a `note` "
-        "(what was sold). Moving a closed lead to an open stage reopens it.",
-        tags=["leads"],
-        parameters=[_id_param("lead"), IF_MATCH, IDEMPOTENCY_KEY],
-        request=s.LeadStageSerializer,
-        responses={200: s.LeadSerializer, **problems(*WRITE_ERRORS, 422)},
-        examples=[
-            OpenApiExample(
-                "Lost", value={"stage": "lost", "lost_reason": "price", "note": "Cheaper elsewhere"}, request_only=True
+    operations: ClassVar = {
+        "post": Operation(
+            "change_lead_stage",
+            "Change a lead's stage, or close it as won or lost",
+            "leads",
+            {200: s.LeadSerializer},
+            (*WRITE_ERRORS, 422),
+            request=s.LeadStageSerializer,
+            parameters=(id_param("lead"), IF_MATCH, IDEMPOTENCY_KEY),
+            examples=(
+                OpenApiExample(
+                    "Lost",
+                    value={"stage": "lost", "lost_reason": "price", "note": "Cheaper elsewhere"},
+                    request_only=True,
+                ),
+                OpenApiExample("Won", value={"stage": "won", "note": "Order 2024-0815"}, request_only=True),
             ),
-            OpenApiExample("Won", value={"stage": "won", "note": "Order 2024-0815"}, request_only=True),
-        ],
-    )
+            description="`lost` needs `lost_reason` (a code from GET /api/v1/lost-reasons/), `won` a `note` "
+            "(what was sold). Moving a closed lead to an open stage reopens it.",
+        )
+    }
+
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
         lead = self.scoped().filter(pk=parse_pk(pk)).first()
@@ -381,14 +329,18 @@ class LeadStageView(LeadResource, ApiView):
 
 
 class LeadAssignView(LeadResource, ApiView):
-    @extend_schema(
-        operation_id="assign_lead",
-        summary="Assign a lead to a salesperson (or unassign it)",
-        tags=["leads"],
-        parameters=[_id_param("lead"), IDEMPOTENCY_KEY],
-        request=s.LeadAssignSerializer,
-        responses={200: s.LeadSerializer, **problems(*CREATE_ERRORS, 404)},
-    )
+    operations: ClassVar = {
+        "post": Operation(
+            "assign_lead",
+            "Assign a lead to a salesperson (or unassign it)",
+            "leads",
+            {200: s.LeadSerializer},
+            (*CREATE_ERRORS, 404),
+            request=s.LeadAssignSerializer,
+            parameters=(id_param("lead"), IDEMPOTENCY_KEY),
+        )
+    }
+
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
         lead = self.scoped().filter(pk=parse_pk(pk)).first()
@@ -396,7 +348,7 @@ class LeadAssignView(LeadResource, ApiView):
             raise NotFound()
         serializer = s.LeadAssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        owner_id = staff_user_id(self.dealer_id, serializer.validated_data["owner"], "owner")
+        owner_id = staff_user_id(self.viewer, serializer.validated_data["owner"], "owner")
         with transaction.atomic():
             lead_services.assign_lead(
                 lead=lead, to_user_id=owner_id, actor=self.actor, reason=serializer.validated_data.get("reason", "")
@@ -404,15 +356,19 @@ class LeadAssignView(LeadResource, ApiView):
         return self.object_response(lead.pk)
 
 
-class LostReasonListView(ApiView):
+class LostReasonListView(Documented, ApiView):
     resource = "leads"
 
-    @extend_schema(
-        operation_id="list_lost_reasons",
-        summary="The lost reasons a lead can be closed with",
-        tags=["leads"],
-        responses={200: s.LostReasonListSerializer, **problems(401, 403, 429, 503)},
-    )
+    operations: ClassVar = {
+        "get": Operation(
+            "list_lost_reasons",
+            "The lost reasons a lead can be closed with",
+            "leads",
+            {200: s.LostReasonListSerializer},
+            (401, 403, 429, 503),
+        )
+    }
+
     def get(self, request: Request) -> Response:
         rows = LostReason.objects.order_by("position", "code").values("code", "label_de", "label_en", "is_active")
         return Response({"items": list(rows)})
@@ -421,7 +377,7 @@ class LostReasonListView(ApiView):
 # Activities --------------------------------------------------------------------------------------
 
 
-class ActivityResource(ResourceMixin):
+class ActivityResource(Documented, ResourceMixin):
     resource = "activities"
     representation = rep.ACTIVITY
     detail_url_name = "api_activity_detail"
@@ -436,28 +392,24 @@ class ActivityResource(ResourceMixin):
 class ActivityListView(ActivityResource, ListCreateView):
     filterset_class = ActivityFilterSet
 
-    @_list_schema(s.ActivitySerializer, "ActivityPage", "activities", "List activities")
-    def get(self, request: Request) -> Response:
-        return super().get(request)
-
-    @_create_schema(
-        s.ActivitySerializer,
-        "activities",
-        "Record an activity (call, email, meeting, test drive, note)",
-        [
-            OpenApiExample(
-                "Call",
-                value={
-                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
-                    "kind": "call",
-                    "direction": "outbound",
-                    "subject": "Rückruf Probefahrt",
-                    "occurred_at": "2024-05-02T08:30:00Z",
-                },
-                request_only=True,
-            )
-        ],
+    summaries: ClassVar = {
+        "get": "List activities",
+        "post": "Record an activity (call, email, meeting, test drive, note)",
+    }
+    examples: ClassVar = (
+        OpenApiExample(
+            "Call",
+            value={
+                "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                "kind": "call",
+                "direction": "outbound",
+                "subject": "Rückruf Probefahrt",
+                "occurred_at": "2024-05-02T08:30:00Z",
+            },
+            request_only=True,
+        ),
     )
+
     @idempotent
     def post(self, request: Request) -> Response:
         data = dict(self.validated(self.create_serializer))
@@ -469,22 +421,11 @@ class ActivityListView(ActivityResource, ListCreateView):
 
 
 class ActivityDetailView(ActivityResource, DetailView):
-    @extend_schema(parameters=[_id_param("activity")])
-    @_retrieve_schema(s.ActivitySerializer, "activities", "Get an activity")
-    def get(self, request: Request, pk: str) -> Response:
-        return super().get(request, pk)
-
-    @extend_schema(parameters=[_id_param("activity")])
-    @_update_schema(s.ActivityUpdateSerializer, s.ActivitySerializer, "activities", "Change some fields", "update")
-    def patch(self, request: Request, pk: str) -> Response:
-        return super().patch(request, pk)
-
-    @extend_schema(parameters=[_id_param("activity")])
-    @_update_schema(
-        s.ActivityUpdateSerializer, s.ActivitySerializer, "activities", "Replace an activity's fields", "replace"
-    )
-    def put(self, request: Request, pk: str) -> Response:
-        return super().put(request, pk)
+    summaries: ClassVar = {
+        "get": "Get an activity",
+        "patch": "Change some fields",
+        "put": "Replace an activity's fields",
+    }
 
     def update(self, obj: Activity, data: dict[str, Any], version: int | None) -> Activity:
         return activity_services.update_activity(activity=obj, actor=self.actor, data=data, expected_version=version)
@@ -493,7 +434,7 @@ class ActivityDetailView(ActivityResource, DetailView):
 # Tasks -------------------------------------------------------------------------------------------
 
 
-class TaskResource(ResourceMixin):
+class TaskResource(Documented, ResourceMixin):
     resource = "tasks"
     representation = rep.TASK
     detail_url_name = "api_task_detail"
@@ -507,34 +448,27 @@ class TaskResource(ResourceMixin):
 
     def task_data(self: Any, data: dict[str, Any]) -> dict[str, Any]:
         if "assignee" in data:
-            data["assignee_id"] = staff_user_id(self.dealer_id, data.pop("assignee"), "assignee")
+            data["assignee_id"] = staff_user_id(self.viewer, data.pop("assignee"), "assignee")
         return data
 
 
 class TaskListView(TaskResource, ListCreateView):
     filterset_class = TaskFilterSet
 
-    @_list_schema(s.TaskSerializer, "TaskPage", "tasks", "List tasks")
-    def get(self, request: Request) -> Response:
-        return super().get(request)
-
-    @_create_schema(
-        s.TaskSerializer,
-        "tasks",
-        "Create a follow-up task",
-        [
-            OpenApiExample(
-                "Call back",
-                value={
-                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
-                    "title": "Angebot nachfassen",
-                    "due_at": "2024-05-06T09:00:00Z",
-                    "assignee": "verkauf@autohaus.example",
-                },
-                request_only=True,
-            )
-        ],
+    summaries: ClassVar = {"get": "List tasks", "post": "Create a follow-up task"}
+    examples: ClassVar = (
+        OpenApiExample(
+            "Call back",
+            value={
+                "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                "title": "Angebot nachfassen",
+                "due_at": "2024-05-06T09:00:00Z",
+                "assignee": "verkauf@autohaus.example",
+            },
+            request_only=True,
+        ),
     )
+
     @idempotent
     def post(self, request: Request) -> Response:
         data = self.task_data(dict(self.validated(self.create_serializer)))
@@ -551,20 +485,11 @@ class TaskListView(TaskResource, ListCreateView):
 
 
 class TaskDetailView(TaskResource, DetailView):
-    @extend_schema(parameters=[_id_param("task")])
-    @_retrieve_schema(s.TaskSerializer, "tasks", "Get a task")
-    def get(self, request: Request, pk: str) -> Response:
-        return super().get(request, pk)
-
-    @extend_schema(parameters=[_id_param("task")])
-    @_update_schema(s.TaskUpdateSerializer, s.TaskSerializer, "tasks", "Change some fields (done: complete)", "update")
-    def patch(self, request: Request, pk: str) -> Response:
-        return super().patch(request, pk)
-
-    @extend_schema(parameters=[_id_param("task")])
-    @_update_schema(s.TaskUpdateSerializer, s.TaskSerializer, "tasks", "Replace a task's fields", "replace")
-    def put(self, request: Request, pk: str) -> Response:
-        return super().put(request, pk)
+    summaries: ClassVar = {
+        "get": "Get a task",
+        "patch": "Change some fields (done: complete)",
+        "put": "Replace a task's fields",
+    }
 
     def update(self, obj: Task, data: dict[str, Any], version: int | None) -> Task:
         data = self.task_data(data)
@@ -578,7 +503,7 @@ class TaskDetailView(TaskResource, DetailView):
 # Consents ----------------------------------------------------------------------------------------
 
 
-class ConsentResource(ResourceMixin):
+class ConsentResource(Documented, ResourceMixin):
     resource = "consents"
     representation = rep.CONSENT
     detail_url_name = "api_consent_detail"
@@ -596,31 +521,24 @@ class ConsentListView(ConsentResource, ListCreateView):
     filterset_class = ConsentFilterSet
     time_field = "at"
 
-    @_list_schema(s.ConsentSerializer, "ConsentPage", "consents", "List consent ledger entries")
-    def get(self, request: Request) -> Response:
-        return super().get(request)
-
-    @_create_schema(
-        s.ConsentSerializer,
-        "consents",
-        "Record a consent or its withdrawal",
-        [
-            OpenApiExample(
-                "Granted with double opt-in",
-                value={
-                    "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
-                    "purpose": "marketing_email",
-                    "status": "granted",
-                    "channel": "web_form",
-                    "source": "dealer website",
-                    "text_version": "2024-01",
-                    "double_opt_in_at": "2024-05-02T08:31:00Z",
-                    "evidence": {"ip": "203.0.113.7"},
-                },
-                request_only=True,
-            )
-        ],
+    summaries: ClassVar = {"get": "List consent ledger entries", "post": "Record a consent or its withdrawal"}
+    examples: ClassVar = (
+        OpenApiExample(
+            "Granted with double opt-in",
+            value={
+                "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
+                "purpose": "marketing_email",
+                "status": "granted",
+                "channel": "web_form",
+                "source": "dealer website",
+                "text_version": "2024-01",
+                "double_opt_in_at": "2024-05-02T08:31:00Z",
+                "evidence": {"ip": "203.0.113.7"},
+            },
+            request_only=True,
+        ),
     )
+
     @idempotent
     def post(self, request: Request) -> Response:
         data = dict(self.validated(self.create_serializer))
@@ -633,45 +551,42 @@ class ConsentListView(ConsentResource, ListCreateView):
 class ConsentDetailView(ConsentResource, DetailView):
     http_method_names = ["get", "head", "options"]
 
-    @extend_schema(
-        operation_id="get_consent",
-        summary="Get a consent ledger entry",
-        tags=["consents"],
-        parameters=[_id_param("consent entry")],
-        responses={200: s.ConsentSerializer, **problems(*READ_ERRORS)},
-    )
-    def get(self, request: Request, pk: str) -> Response:
-        return super().get(request, pk)
+    summaries: ClassVar = {"get": "Get a consent ledger entry"}
+    id_noun = "consent entry"
 
 
 # The key itself ----------------------------------------------------------------------------------
 
 
-class MeView(ApiView):
+class MeView(Documented, ApiView):
     permission_classes: ClassVar = [AnyKey]  # type: ignore[misc]
 
-    @extend_schema(
-        operation_id="get_me",
-        summary="The calling key: its dealership and scopes",
-        tags=["key"],
-        responses={200: s.MeSerializer, **problems(401, 429, 503)},
-        examples=[
-            OpenApiExample(
-                "Dealership key",
-                value={
-                    "dealer": {"number": "12345", "name": "Autohaus Beispiel GmbH"},
-                    "scopes": ["prospects:read", "prospects:write", "changes:read"],
-                    "key": {
-                        "prefix": "crmd_k3x9a7q2mz",
-                        "name": "DMS",
-                        "created_at": "2024-05-01T10:00:00Z",
-                        "expires_at": None,
+    operations: ClassVar = {
+        "get": Operation(
+            "get_me",
+            "The calling key: its dealership and scopes",
+            "key",
+            {200: s.MeSerializer},
+            (401, 429, 503),
+            examples=(
+                OpenApiExample(
+                    "Dealership key",
+                    value={
+                        "dealer": {"number": "12345", "name": "Autohaus Beispiel GmbH"},
+                        "scopes": ["prospects:read", "prospects:write", "changes:read"],
+                        "key": {
+                            "prefix": "crmd_k3x9a7q2mz",
+                            "name": "DMS",
+                            "created_at": "2024-05-01T10:00:00Z",
+                            "expires_at": None,
+                        },
                     },
-                },
-                response_only=True,
-            )
-        ],
-    )
+                    response_only=True,
+                ),
+            ),
+        )
+    }
+
     def get(self, request: Request) -> Response:
         key = self.client.api_key
         dealer = key.dealer

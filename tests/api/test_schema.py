@@ -78,3 +78,9 @@ def test_docs_page_loads_swagger_ui_from_this_server_only(client) -> None:
     for source in sources:
         if source.endswith((".js", ".css")):
             assert client.get(source).status_code == 200, source
+
+
+def test_operations_describe_their_own_endpoint_not_the_code_it_builds_on(schema: dict) -> None:
+    assert "description" not in schema["paths"]["/api/v1/prospects/"]["get"]  # no base class's docstring
+    assert schema["paths"]["/api/v1/consents/"]["get"]["description"].startswith("The consent ledger")
+    assert schema["paths"]["/api/v1/leads/{id}/stage/"]["post"]["description"].startswith("`lost` needs")
