@@ -2,9 +2,13 @@
 
 Safe: ``defusedxml`` with DTDs, entity declarations and external references forbidden, so an
 entity bomb (billion laughs), external entities (XXE) and DTD fetches are refused before any
-expansion; nothing ever goes to the network. Tolerant, as real senders are: namespaces, upper
-case tags, unknown elements, missing optional elements, name parts or one full name, several
-phones with ``type`` attributes, several e-mail addresses, prices in German or English notation.
+expansion; nothing ever goes to the network. Tolerant, as real senders are: the prolog is read
+first and made plain XML (the spec's own ``<?XML VERSION "1.0"?>`` after ``<?ADF VERSION "1.0"?>``,
+comments before the declaration, a bare ``<!DOCTYPE adf>`` or one naming a local ``adf.dtd``,
+which is never read); a bare ``&`` and HTML entities such as ``&nbsp;`` are read as text.
+Namespaces, upper case tags, unknown elements, missing optional elements, name parts or one
+full name, several phones with ``type`` attributes, several e-mail addresses, prices in German
+or English notation are all fine.
 A document is read into the dict that ``sync.inbound.schema.IntakeSerializer`` validates, so
 both formats share one set of field checks.
 """
@@ -12,6 +16,7 @@ both formats share one set of field checks.
 from __future__ import annotations
 
 import re
+from html.entities import name2codepoint
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -43,6 +48,9 @@ _SOURCE_KEYWORDS: list[tuple[str, str]] = [
 _TRADE_IN = {"trade-in", "tradein", "trade in", "sell"}
 _MOBILE_TYPES = {"cellphone", "cell", "mobile", "handy", "mobil"}
 _IGNORED_PHONE_TYPES = {"fax", "pager"}
+_COUNTRY_NAMES = {"deutschland": "DE", "germany": "DE", "österreich": "AT", "austria": "AT", "schweiz": "CH"}
+_NAME_PART_ALIASES = {"surname": "last", "given": "first", "firstname": "first", "lastname": "last"}
+_ACADEMIC_TITLE = re.compile(r"(?i)(prof|dr|dipl)\.?(-[a-z]+\.?)*")  # Dr., Prof., Dr.-Ing., Dipl.-Kfm.
 
 
 def _tag(element: Element) -> str:
@@ -101,25 +109,43 @@ def _source(prospect: Element) -> str:
     return "portal"
 
 
+def _full_name(full: str) -> dict[str, str]:
+    """``Erika Musterfrau``, ``Musterfrau, Erika``, ``Frau Dr. Erika Musterfrau`` -> name fields."""
+    words = full.split()
+    salutation, titles = "", []
+    while len(words) > 1:
+        if not salutation and words[0].lower() in SALUTATIONS:
+            salutation = words.pop(0)
+        elif _ACADEMIC_TITLE.fullmatch(words[0]):
+            titles.append(words.pop(0))
+        else:
+            break
+    full = " ".join(words)
+    if "," in full:
+        last, _sep, first = (p.strip() for p in full.partition(","))
+    else:
+        first, last = " ".join(words[:-1]), words[-1] if words else ""
+    return {"salutation": salutation, "title": " ".join(titles), "first": first, "last": last}
+
+
 def _name(contact: Element) -> dict[str, str]:
     parts: dict[str, str] = {}
     company = ""
     for name in _children(contact, "name"):
         part = _attr(name, "part") or "full"
+        part = _NAME_PART_ALIASES.get(part, part)
         if _attr(name, "type") == "business" and part == "full":
-            company = _text(name)
-            continue
-        parts.setdefault(part, _text(name))
+            company = company or _text(name)
+        elif _text(name):
+            parts.setdefault(part, _text(name))
     first, last = parts.get("first", ""), parts.get("last", "")
     if parts.get("middle") and first:
         first = f"{first} {parts['middle']}"
     if not (first or last) and parts.get("full"):
-        full = parts["full"]
-        if "," in full:  # "Musterfrau, Erika"
-            last, _sep, first = (p.strip() for p in full.partition(","))
-        else:
-            words = full.split()
-            first, last = " ".join(words[:-1]), words[-1] if words else ""
+        split = _full_name(parts["full"])
+        first, last = split["first"], split["last"]
+        parts.setdefault("salutation", split["salutation"])
+        parts.setdefault("title", split["title"])
     result = {"first_name": first, "last_name": last, "company": company}
     for part in ("salutation", "prefix", "title"):
         value = parts.get(part, "")
@@ -136,7 +162,7 @@ def _phones(contact: Element) -> dict[str, str]:
     for element in _children(contact, "phone"):
         number = _text(element)
         kind = _attr(element, "type") or "voice"
-        if not number or kind in _IGNORED_PHONE_TYPES:
+        if not re.search(r"\d", number) or kind in _IGNORED_PHONE_TYPES:  # "", "n/a", "-": no number given
             continue
         if kind in _MOBILE_TYPES:
             if not mobile:
@@ -161,12 +187,11 @@ def _address(contact: Element) -> dict[str, str]:
     if apartment:
         street = f"{street} {apartment}".strip()
     country = _text(_child(address, "country"))
-    return {
-        "street": street,
-        "postcode": _text(_child(address, "postalcode")),
-        "city": _text(_child(address, "city")),
-        "country": country if len(country) == 2 else "",
-    }
+    country = _COUNTRY_NAMES.get(country.lower(), country if len(country) == 2 else "")
+    postcode = _text(_child(address, "postalcode"))
+    if country.upper() in ("", "DE"):
+        postcode = re.sub(r"^(?i:de?)\s*-\s*(?=\d)", "", postcode)  # "D-80331", the old German postal style
+    return {"street": street, "postcode": postcode, "city": _text(_child(address, "city")), "country": country}
 
 
 def _contact(customer: Element | None) -> Element | None:
@@ -215,11 +240,114 @@ def _trade_in(element: Element) -> dict[str, Any]:
     return trade_in
 
 
+_FORBIDDEN = "Entity declarations, DTD declarations and external references are not allowed in ADF documents."
+
+# --- The prolog as senders write it, made plain XML before the strict parser sees the document ---
+_BOM = b"\xef\xbb\xbf"
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_PROLOG_SPACE = re.compile(rb"[ \t\r\n]+")
+_PROLOG_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+_PROLOG_PI = re.compile(rb"<\?([^\s?]*)(.*?)\?>", re.S)  # <?xml ...?>, <?XML VERSION "1.0"?>, <?ADF VERSION "1.0"?>
+_LITERAL = rb"\"[^\"]*\"|'[^']*'"
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s+[^\s\[>]+((?:\s+(?:SYSTEM|PUBLIC|" + _LITERAL + rb"))*+)\s*([\[>])", re.I)
+_DOCTYPE_TOKEN = re.compile(rb"SYSTEM|PUBLIC|" + _LITERAL, re.I)
+_ABSOLUTE_REFERENCE = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*:|[/\\]")  # a URL (http:, file:), a path from the root
+# straight quotes, typographic ones in UTF-8 and in Windows-1252 (the ADF spec's example uses “1.0”)
+_QUOTE = rb"(?:\"|'|\xe2\x80[\x98\x99\x9c\x9d]|[\x91-\x94])"
+_ENCODING = re.compile(rb"encoding\s*=?\s*" + _QUOTE + rb"?([A-Za-z][A-Za-z0-9._-]*)(?=" + _QUOTE + rb"|\s|\Z)", re.I)
+
+# --- Text as senders write it: a bare "&" ("Müller & Söhne") and HTML entities ("&nbsp;") ---
+_AMPERSAND = re.compile(rb"&(#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z_][A-Za-z0-9._-]*;)?")
+_XML_ENTITIES = {b"amp;", b"lt;", b"gt;", b"quot;", b"apos;"}
+
+
+def _doctype(match: re.Match[bytes]) -> None:
+    """Refuse a DOCTYPE that declares anything or points somewhere; a bare one is dropped, never read."""
+    if match.group(2) == b"[":
+        raise AdfError(f"{_FORBIDDEN} Send <!DOCTYPE adf> without an internal subset [...], or no DOCTYPE.")
+    tokens = _DOCTYPE_TOKEN.findall(match.group(1))
+    literals = [token[1:-1].strip() for token in tokens if token[:1] in (b'"', b"'")]
+    public = bool(tokens) and tokens[0].upper() == b"PUBLIC"
+    for system in literals[1:] if public else literals:  # a PUBLIC identifier names, it does not point
+        if _ABSOLUTE_REFERENCE.match(system):
+            shown = system[:100].decode("latin-1")
+            raise AdfError(f"{_FORBIDDEN} The DOCTYPE points to an external DTD ({shown}); send <!DOCTYPE adf>.")
+
+
+def _declared_encoding(declaration: bytes) -> bytes:
+    if not re.search(rb"encoding", declaration, re.I):
+        return b""
+    found = _ENCODING.search(declaration)
+    if found is None:
+        raise AdfError("The XML declaration names an encoding that cannot be read.")
+    return found.group(1)
+
+
+def _plain_prolog(body: bytes) -> bytes:
+    """The document with its prolog (what precedes the root element) rewritten as plain XML.
+
+    Comments, processing instructions and a bare DOCTYPE are dropped (line breaks kept, so the
+    parser's line numbers still match the document as received); an XML declaration in any
+    spelling and place becomes a proper one at the start, keeping the encoding it names. A DOCTYPE
+    with declarations or an external DTD raises ``AdfError``; anything unexpected is left for the
+    strict parser to refuse. UTF-16/32 documents are left as they are.
+    """
+    position = len(_BOM) if body.startswith(_BOM) else 0
+    if b"\x00" in body[position : position + 4]:
+        return body
+    encoding = b""
+    breaks: list[bytes] = []
+    while True:
+        if match := _PROLOG_SPACE.match(body, position) or _PROLOG_COMMENT.match(body, position):
+            pass
+        elif match := _PROLOG_PI.match(body, position):
+            if match.group(1).lower() == b"xml":
+                encoding = encoding or _declared_encoding(match.group(2))
+        elif match := _DOCTYPE.match(body, position):
+            _doctype(match)
+        else:
+            break
+        breaks += _LINE_BREAK.findall(match.group())
+        position = match.end()
+    declaration = b'<?xml version="1.0" encoding="' + encoding + b'"?>' if encoding else b""
+    return body[: len(_BOM) if body.startswith(_BOM) else 0] + declaration + b"".join(breaks) + body[position:]
+
+
+def _repair_ampersand(match: re.Match[bytes]) -> bytes:
+    reference = match.group(1)
+    if reference is None:
+        return b"&amp;"
+    if reference.startswith(b"#") or reference in _XML_ENTITIES:
+        return match.group()
+    codepoint = name2codepoint.get(reference[:-1].decode("ascii"))
+    # an unknown name is left as it is: the parser refuses it as an undefined entity
+    return b"&#%d;" % codepoint if codepoint is not None else match.group()
+
+
+def _plain_ampersands(body: bytes) -> bytes:
+    """A bare ``&`` escaped and HTML entities as character references, outside CDATA sections (one pass)."""
+    if b"&" not in body or b"\x00" in body[:4]:  # ASCII-compatible encodings only: a UTF-16 "&" is two bytes
+        return body
+    parts: list[bytes] = []
+    position = 0
+    while position < len(body):
+        cdata = body.find(b"<![CDATA[", position)
+        text_end = len(body) if cdata < 0 else cdata
+        parts.append(_AMPERSAND.sub(_repair_ampersand, body[position:text_end]))
+        if cdata < 0:
+            break
+        close = body.find(b"]]>", cdata)
+        position = len(body) if close < 0 else close + 3  # an unclosed CDATA section is the parser's to refuse
+        parts.append(body[cdata:position])
+    return b"".join(parts)
+
+
 def _read(body: bytes) -> Element:
+    body = _plain_ampersands(_plain_prolog(body))
     try:
         return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as error:
-        raise AdfError("DTDs, entity declarations and external references are not allowed in ADF documents.") from error
+        raise AdfError(_FORBIDDEN) from error
     except DefusedXmlException as error:
         raise AdfError("The XML document uses a construct that is not allowed.") from error
     except ParseError as error:
@@ -247,7 +375,8 @@ def parse_adf(body: bytes) -> dict[str, Any]:
     contact = _contact(customer_element)
     if contact is None:
         raise AdfError("The prospect has no <customer><contact>.", field="customer")
-    emails = [_text(e) for e in _children(contact, "email") if _text(e)]
+    emails = [re.sub(r"^(?i:mailto:)\s*", "", _text(e)) for e in _children(contact, "email") if _text(e)]
+    emails = [e for e in emails if e]
     customer: dict[str, Any] = {**_name(contact), "email": emails[0] if emails else "", **_phones(contact)}
     customer.update({k: v for k, v in _address(contact).items() if v})
 
@@ -278,7 +407,11 @@ def parse_adf(body: bytes) -> dict[str, Any]:
     messages += [_text(c) for c in _children(customer_element, "comments")]
     timeframe = _child(customer_element, "timeframe")
     if timeframe is not None:
-        description = _text(_child(timeframe, "description")) or _text(timeframe)
+        dates = " to ".join(d for d in (_text(_child(timeframe, n)) for n in ("earliestdate", "latestdate")) if d)
+        description = _text(_child(timeframe, "description"))
+        if description and dates:
+            description = f"{description} ({dates})"
+        description = description or dates or _text(timeframe)
         if description:
             messages.append(f"Timeframe: {description}")
     data["message"] = "\n".join(m for m in messages if m)
