@@ -19,7 +19,7 @@ PYTEST_ARGS ?= --create-db
 help:
 	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
 	@echo "make test       lint, then the whole test suite against real PostgreSQL and Redis"
-	@echo "make lint       ruff, ruff format --check, mypy, import contracts, makemigrations --check, manage.py check, migration linter"
+	@echo "make lint       ruff, ruff format --check, mypy, import contracts, tenant queries, makemigrations --check, manage.py check, migration linter"
 	@echo "make fmt        ruff format and ruff check --fix"
 	@echo "make bench      benchmarks (bench/): ratios against a baseline in the same run"
 	@echo "make clean      remove .venv and caches (keeps the data in .var)"
@@ -45,6 +45,8 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
+	@# Views, API, admin and tasks read tenant models only through visible_to (docs/architecture.md).
+	$(PY) -m tests.architecture.tenant_queries
 	$(DEVSTACK) exec -- $(SHELL) -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
 	@# A migration that rewrites or long-locks a table fails here unless reviewed (crm/settings_lint.py).
 	$(DEVSTACK) exec -- $(PY) manage.py lintmigrations --settings crm.settings_lint --warnings-as-errors

@@ -26,6 +26,7 @@ from crm.api.conditional import etag, expected_version, not_modified
 from crm.api.pagination import KeysetPaginator, next_link
 from crm.api.representations import Representation
 from dealers.models import Membership
+from dealers.scoping import Viewer
 
 BOOLEAN_VALUES = {"true", "false", "True", "False", "1", "0"}
 
@@ -61,12 +62,12 @@ def parse_pk(raw: str) -> uuid.UUID:
         raise NotFound() from None
 
 
-def staff_user_id(dealer_id: int, email: str | None, field: str) -> int | None:
-    """The user id of the dealership's active staff member with this email (None stays None)."""
+def staff_user_id(viewer: Viewer, email: str | None, field: str) -> int | None:
+    """The user id of the viewer's dealership's active staff member with this email (None stays None)."""
     if email is None:
         return None
     user_id = (
-        Membership.objects.for_dealer(dealer_id)
+        Membership.objects.visible_to(viewer)
         .active()
         .filter(user__email__iexact=email.strip())
         .values_list("user_id", flat=True)
