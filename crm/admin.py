@@ -21,21 +21,7 @@ from django.utils.translation import ngettext
 from crm.models import Activity, Change, Consent, Lead, LeadEvent, LostReason, Prospect, Task
 from crm.services import leads as lead_services
 from dealers.actors import Actor
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewing only: the domain's rows change through services, never through admin forms."""
-
-    show_full_result_count = False  # no second COUNT(*) over network-wide tables
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from dealers.admin_base import ReadOnlyAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -122,7 +108,6 @@ class LeadAdmin(ReadOnlyAdmin):
     search_fields = ("prospect__last_name", "prospect__email_normalized", "model_name", "=dealer__number", "=id")
     list_select_related = ("dealer", "prospect", "owner", "lost_reason")
     date_hierarchy = "created_at"
-    readonly_fields: ClassVar = [f.name for f in Lead._meta.fields]
     inlines = (LeadEventInline,)
     actions = ("return_to_dealership",)
 
@@ -167,7 +152,6 @@ class ActivityAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "direction")
     search_fields = ("subject", "prospect__last_name", "=dealer__number")
     list_select_related = ("dealer", "prospect")
-    readonly_fields: ClassVar = [f.name for f in Activity._meta.fields]
 
 
 @admin.register(Task)
@@ -176,7 +160,6 @@ class TaskAdmin(ReadOnlyAdmin):
     list_filter = (("done_at", admin.EmptyFieldListFilter),)
     search_fields = ("title", "=dealer__number")
     list_select_related = ("dealer", "assignee")
-    readonly_fields: ClassVar = [f.name for f in Task._meta.fields]
 
 
 @admin.register(Consent)
@@ -185,7 +168,6 @@ class ConsentAdmin(ReadOnlyAdmin):
     list_filter = ("purpose", "status")
     search_fields = ("prospect__last_name", "prospect__email_normalized", "=dealer__number")
     list_select_related = ("dealer", "prospect")
-    readonly_fields: ClassVar = [f.name for f in Consent._meta.fields]
 
 
 @admin.register(Change)
@@ -196,5 +178,4 @@ class ChangeAdmin(ReadOnlyAdmin):
     list_filter = ("type", "object_type")
     search_fields = ("=object_id", "=event_id", "=dealer__number")
     list_select_related = ("dealer",)
-    readonly_fields: ClassVar = [f.name for f in Change._meta.fields]
     ordering = ("-id",)

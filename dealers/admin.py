@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from axes.models import AccessAttempt
 from django import forms
@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dealers import roles, services
 from dealers.actors import Actor
+from dealers.admin_base import ReadOnlyAdmin
 from dealers.api_keys import clean_scopes, create_api_key, revoke_api_key, rotate_api_key
 from dealers.models import (
     ApiKey,
@@ -55,18 +56,45 @@ def _form_for(form: Any, request: HttpRequest) -> Any:
     return type(form.__name__, (form,), {"by": request.user})
 
 
-class MembershipInlineSaving:
-    """An admin with the membership inline saves and deletes memberships through the services."""
+def _save(request: HttpRequest, obj: Any) -> None:
+    actor = Actor.for_user(request.user)
+    if isinstance(obj, Membership):
+        services.save_membership(membership=obj, by=request.user, actor=actor)
+    else:
+        services.save_network_record(record=obj, actor=actor)
+
+
+def _delete(request: HttpRequest, obj: Any) -> None:
+    actor = Actor.for_user(request.user)
+    if isinstance(obj, Membership):
+        services.delete_membership(membership=obj, by=request.user, actor=actor)
+    elif isinstance(obj, User):
+        services.delete_account(account=obj, by=request.user, actor=actor)
+    else:
+        services.delete_network_record(record=obj, actor=actor)
+
+
+class ThroughServices(admin.ModelAdmin):
+    """Every save and delete (the page, its inlines, the delete action) goes through dealers.services,
+    which validates, applies the rules of dealers/roles.py and writes the audit trail; the admin only presents.
+    """
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        _save(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        _delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        if formset.model is not Membership:
-            super().save_formset(request, form, formset, change)  # type: ignore[misc]
-            return
-        actor = Actor.for_user(request.user)
-        for membership in formset.save(commit=False):
-            services.save_membership(membership=membership, by=request.user, actor=actor)
-        for membership in formset.deleted_objects:
-            services.delete_membership(membership=membership, by=request.user, actor=actor)
+        saved = formset.save(commit=False)
+        for obj in formset.deleted_objects:  # first, so a row removed and added again in one go is not a clash
+            _delete(request, obj)
+        for obj in saved:
+            _save(request, obj)
 
 
 class MembershipInline(admin.TabularInline):
@@ -107,7 +135,7 @@ class AccountAddForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(MembershipInlineSaving, DjangoUserAdmin):
+class UserAdmin(ThroughServices, DjangoUserAdmin):
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "last_login")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
@@ -158,16 +186,9 @@ class UserAdmin(MembershipInlineSaving, DjangoUserAdmin):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    def delete_model(self, request: HttpRequest, obj: User) -> None:
-        services.delete_account(account=obj, by=request.user, actor=Actor.for_user(request.user))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for account in queryset.order_by("pk"):
-            self.delete_model(request, account)
-
 
 @admin.register(DealerGroup)
-class DealerGroupAdmin(admin.ModelAdmin):
+class DealerGroupAdmin(ThroughServices):
     list_display = ("name", "dealer_count")
     search_fields = ("name",)
 
@@ -180,14 +201,14 @@ class DealerGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ThroughServices):
     list_display = ("code", "name", "manager")
     search_fields = ("code", "name")
     autocomplete_fields = ("manager",)
 
 
 @admin.register(Dealer)
-class DealerAdmin(MembershipInlineSaving, admin.ModelAdmin):
+class DealerAdmin(ThroughServices):
     list_display = ("number", "name", "city", "postcode", "region", "group", "is_active", "staff_count")
     list_filter = ("is_active", "region", "group")
     search_fields = ("number", "name", "city", "postcode")
@@ -212,7 +233,7 @@ class DealerAdmin(MembershipInlineSaving, admin.ModelAdmin):
 
 
 @admin.register(Territory)
-class TerritoryAdmin(admin.ModelAdmin):
+class TerritoryAdmin(ThroughServices):
     list_display = ("postcode_prefix", "dealer")
     search_fields = ("postcode_prefix", "dealer__number", "dealer__name")
     list_select_related = ("dealer",)
@@ -220,7 +241,7 @@ class TerritoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ThroughServices):
     list_display = ("user", "dealer", "role", "is_active", "is_available", "lead_capacity")
     list_filter = ("role", "is_active", "is_available", "dealer__region")
     search_fields = ("user__email", "user__last_name", "dealer__number", "dealer__name")
@@ -239,34 +260,14 @@ class MembershipAdmin(admin.ModelAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or roles.may_manage_account(request.user, obj.user))
 
-    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        services.save_membership(membership=obj, by=request.user, actor=Actor.for_user(request.user))
-
-    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.delete_membership(membership=obj, by=request.user, actor=Actor.for_user(request.user))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        for membership in queryset.order_by("pk"):
-            self.delete_model(request, membership)
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor_label", "action", "dealer", "object_type", "object_id")
     list_filter = ("action",)
     search_fields = ("actor_label", "object_id", "dealer__number")
     list_select_related = ("dealer",)
     date_hierarchy = "at"
-    readonly_fields: ClassVar = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ApiKeyAddForm(forms.ModelForm):

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group, Permission
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from dealers import rls, roles
 from dealers.actors import Actor, record_audit
-from dealers.models import Dealer, Invitation, Membership, User
+from dealers.models import Dealer, DealerGroup, Invitation, Membership, OpeningHours, Region, Territory, User
 
 logger = logging.getLogger(__name__)
 
@@ -308,3 +309,68 @@ def delete_membership(*, membership: Membership, by: User | AnonymousUser, actor
     _ensure_may_manage_membership(membership=membership, by=by)
     record_audit(actor=actor, action="staff.removed", dealer_id=membership.dealer_id, obj=membership)
     membership.delete()
+
+
+# --- The admin site: the network's dealerships, their territories and opening hours, groups, regions ---
+
+NetworkRecord = Dealer | Territory | OpeningHours | Region | DealerGroup
+
+# The audit's name for each kind of record: "<name>.added", "<name>.changed", "<name>.deleted".
+_AUDIT_NAMES: dict[type[NetworkRecord], str] = {
+    Dealer: "dealer",
+    Territory: "territory",
+    OpeningHours: "opening_hours",
+    Region: "region",
+    DealerGroup: "dealer_group",
+}
+
+
+def _audited_values(record: NetworkRecord) -> dict[str, Any]:
+    """The record's own columns, JSON-safe; the primary key and timestamps the database keeps are left out."""
+    values: dict[str, Any] = {}
+    for field in record._meta.concrete_fields:
+        if field.primary_key or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            continue
+        value = getattr(record, field.attname)
+        values[field.attname] = value if value is None or isinstance(value, str | int | float | bool) else str(value)
+    return values
+
+
+def _dealer_of(record: NetworkRecord) -> int | None:
+    """The dealership whose audit trail shows the change: the record's own, or none for groups and regions."""
+    return record.pk if isinstance(record, Dealer) else getattr(record, "dealer_id", None)
+
+
+@transaction.atomic
+def save_network_record(*, record: NetworkRecord, actor: Actor) -> NetworkRecord:
+    """Create or change a dealership, territory, opening interval, region or dealer group as given.
+
+    Validates the record (also for callers without a form) and audits every changed column as
+    ``[before, after]``; a territory moved to another dealership is audited in the new one.
+    """
+    record.full_clean()
+    model = type(record)
+    old = model.objects.select_for_update().filter(pk=record.pk).first() if record.pk else None
+    before = _audited_values(old) if old is not None else {}
+    record.save()
+    after = _audited_values(model.objects.get(pk=record.pk))  # as stored: 48.137 and 48.13700 are one value
+    name = _AUDIT_NAMES[model]
+    if old is None:
+        record_audit(actor=actor, action=f"{name}.added", dealer_id=_dealer_of(record), obj=record, data=after)
+    else:
+        changed = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+        if changed:
+            record_audit(actor=actor, action=f"{name}.changed", dealer_id=_dealer_of(record), obj=record, data=changed)
+    return record
+
+
+@transaction.atomic
+def delete_network_record(*, record: NetworkRecord, actor: Actor) -> None:
+    """Delete the record; the audit keeps what it held.
+
+    A deleted dealership's own audit trail goes with it, so its deletion is audited network-wide.
+    """
+    name = _AUDIT_NAMES[type(record)]
+    dealer_id = None if isinstance(record, Dealer) else _dealer_of(record)
+    record_audit(actor=actor, action=f"{name}.deleted", dealer_id=dealer_id, obj=record, data=_audited_values(record))
+    record.delete()

@@ -9,20 +9,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from dealers.admin_base import ReadOnlyAdmin
 from sync.models import ImportRowError, ImportRun, IntakeDocument, LeadRouting
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """What arrived is evidence: viewable, never edited or deleted through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(IntakeDocument)
@@ -78,18 +66,6 @@ class LeadRoutingAdmin(ReadOnlyAdmin):
     list_filter = ("method", "escalation_level")
     search_fields = ("=lead__id", "dealer__number")
     list_select_related = ("dealer", "lead__prospect")
-    readonly_fields = (
-        "lead",
-        "dealer",
-        "method",
-        "decisions",
-        "first_contact_due_at",
-        "escalation_level",
-        "next_escalation_at",
-        "last_escalated_at",
-        "created_at",
-    )
-    fields = readonly_fields
 
 
 class ImportRowErrorInline(admin.TabularInline):

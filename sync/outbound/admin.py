@@ -31,6 +31,20 @@ class ReplayActionForm(forms.Form):
     )
 
 
+# Where a destination's delivery stands: the relay writes these, the admin only shows them.
+DELIVERY_STATE = (
+    "cursor_txid",
+    "cursor_change_id",
+    "attempts",
+    "next_attempt_at",
+    "last_success_at",
+    "last_failure_at",
+    "last_error",
+    "delivered_total",
+    "failed_total",
+)
+
+
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     list_display = (
@@ -54,43 +68,13 @@ class DestinationAdmin(admin.ModelAdmin):
     # Secrets are never shown again after they are issued: the add form proposes one, the
     # rotate action shows the new one once; otherwise only fingerprints (issue 9).
     SIGNING_ON_ADD = ("secret",)
+    SIGNING_SHOWN = ("secret_fingerprint", "previous_secret_fingerprint", "previous_secret_expires_at")
     fieldsets = (
         (None, {"fields": ("dealer", "name", "transport", "url", "event_types", "paused")}),
-        (
-            gettext_lazy("Signing"),
-            {"fields": ("secret_fingerprint", "previous_secret_fingerprint", "previous_secret_expires_at")},
-        ),
-        (
-            gettext_lazy("Delivery state"),
-            {
-                "fields": (
-                    "cursor_txid",
-                    "cursor_change_id",
-                    "attempts",
-                    "next_attempt_at",
-                    "last_success_at",
-                    "last_failure_at",
-                    "last_error",
-                    "delivered_total",
-                    "failed_total",
-                )
-            },
-        ),
+        (gettext_lazy("Signing"), {"fields": SIGNING_SHOWN}),
+        (gettext_lazy("Delivery state"), {"fields": DELIVERY_STATE}),
     )
-    readonly_fields = (
-        "cursor_txid",
-        "cursor_change_id",
-        "attempts",
-        "next_attempt_at",
-        "last_success_at",
-        "last_failure_at",
-        "last_error",
-        "delivered_total",
-        "failed_total",
-        "secret_fingerprint",
-        "previous_secret_fingerprint",
-        "previous_secret_expires_at",
-    )
+    readonly_fields = (*DELIVERY_STATE, *SIGNING_SHOWN)
 
     change_list_template = "sync/outbound/admin_destination_changelist.html"
 
