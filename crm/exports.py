@@ -1,5 +1,6 @@
 """CSV exports of prospect and lead lists: streamed row by row, so a list of any size never sits in memory.
 
+The columns are the fields ``crm.fieldspecs`` marks ``export`` plus a few computed ones, in a fixed order.
 The caller passes a queryset that is already scoped to the viewer and filtered like the list page;
 the CSV uses ``;`` and starts with a UTF-8 byte order mark, as spreadsheet programs in Germany expect.
 """
@@ -10,9 +11,11 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from crm.fieldspecs import LEAD, PROSPECT, REFERENCE, STAFF, FieldSpec, Resource, model_field
 from crm.models import Lead, Prospect
 
 CHUNK_SIZE = 2000
@@ -42,57 +45,75 @@ def _safe(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-PROSPECT_COLUMNS: list[tuple[str, Callable[[Prospect], Any]]] = [
-    ("id", lambda p: p.pk),
-    ("salutation", lambda p: p.get_salutation_display() if p.salutation else ""),
-    ("title", lambda p: p.title),
-    ("first_name", lambda p: p.first_name),
-    ("last_name", lambda p: p.last_name),
-    ("company", lambda p: p.company),
-    ("email", lambda p: p.email),
-    ("phone", lambda p: p.phone),
-    ("mobile", lambda p: p.mobile),
-    ("street", lambda p: p.street),
-    ("postcode", lambda p: p.postcode),
-    ("city", lambda p: p.city),
-    ("country", lambda p: p.country),
-    ("salesperson", lambda p: _person(p.owner)),
-    ("origin", lambda p: p.get_origin_display()),
-    ("external_id", lambda p: p.external_id or ""),
-    ("created", lambda p: _when(p.created_at)),
-    ("updated", lambda p: _when(p.updated_at)),
-]
-
-LEAD_COLUMNS: list[tuple[str, Callable[[Lead], Any]]] = [
-    ("id", lambda lead: lead.pk),
-    ("created", lambda lead: _when(lead.created_at)),
-    ("stage", lambda lead: lead.get_stage_display()),
-    ("type", lambda lead: lead.get_lead_type_display()),
-    ("source", lambda lead: lead.get_source_display()),
-    ("campaign", lambda lead: lead.campaign),
-    ("prospect", lambda lead: lead.prospect.display_name),
-    ("email", lambda lead: lead.prospect.email),
-    ("phone", lambda lead: lead.prospect.phone or lead.prospect.mobile),
-    ("postcode", lambda lead: lead.prospect.postcode),
-    ("model", lambda lead: lead.model_name),
-    ("trim", lambda lead: lead.trim),
-    ("list_price", lambda lead: lead.list_price if lead.list_price is not None else ""),
-    ("tradein", lambda lead: " ".join(p for p in (lead.tradein_make, lead.tradein_model) if p)),
-    ("rating", lambda lead: lead.get_rating_display() if lead.rating else ""),
-    ("salesperson", lambda lead: _person(lead.owner)),
-    ("first_contact_due", lambda lead: _when(lead.first_contact_due_at)),
-    ("first_contacted", lambda lead: _when(lead.first_contacted_at)),
-    ("closed", lambda lead: _when(lead.closed_at)),
-    ("lost_reason", lambda lead: str(lead.lost_reason) if lead.lost_reason else ""),
-    ("external_id", lambda lead: lead.external_id or ""),
-]
+Column = tuple[str, Callable[[Any], Any]]
 
 
-def _rows(queryset: Iterable[Any], columns: list[tuple[str, Callable[[Any], Any]]]) -> Iterator[str]:
+def _field_value(spec: FieldSpec, model: type[models.Model]) -> Callable[[Any], Any]:
+    """How a field reads in a spreadsheet: choices by their label, times local, people by name."""
+    if spec.kind == STAFF:
+        return lambda obj: _person(getattr(obj, spec.name))
+    if spec.kind == REFERENCE:
+        return lambda obj: str(getattr(obj, spec.name) or "")
+    field = model_field(model, spec.attribute)
+    if field.choices:
+        return lambda obj: getattr(obj, f"get_{spec.attribute}_display")() if getattr(obj, spec.attribute) else ""
+    if isinstance(field, models.DateTimeField):
+        return lambda obj: _when(getattr(obj, spec.attribute))
+    return lambda obj: getattr(obj, spec.attribute)
+
+
+def columns(resource: Resource, layout: tuple[str, ...], computed: dict[str, Callable[[Any], Any]]) -> list[Column]:
+    """The export's columns in ``layout`` order: computed ones, and the fields crm.fieldspecs marks ``export``.
+
+    An exported field the layout does not place yet comes last, so a new one never moves the others.
+    """
+    fields = {spec.export_header: _field_value(spec, resource.model) for spec in resource.exported}
+    unknown = [name for name in layout if name not in fields and name not in computed]
+    if unknown:
+        raise ValueError(f"export layout names neither a computed column nor an exported field: {unknown}")
+    order = [*layout, *(name for name in fields if name not in layout)]
+    return [(name, computed.get(name) or fields[name]) for name in order]
+
+
+PROSPECT_COLUMNS = columns(
+    PROSPECT,
+    layout=(
+        *("id", "salutation", "title", "first_name", "last_name", "company", "email", "phone", "mobile", "street"),
+        *("postcode", "city", "country", "salesperson", "origin", "external_id", "created", "updated"),
+    ),
+    computed={
+        "id": lambda p: p.pk,
+        "external_id": lambda p: p.external_id or "",
+        "created": lambda p: _when(p.created_at),
+        "updated": lambda p: _when(p.updated_at),
+    },
+)
+
+LEAD_COLUMNS = columns(
+    LEAD,
+    layout=(
+        *("id", "created", "stage", "type", "source", "campaign", "prospect", "email", "phone", "postcode"),
+        *("model", "trim", "list_price", "tradein", "rating", "salesperson", "first_contact_due", "first_contacted"),
+        *("closed", "lost_reason", "external_id"),
+    ),
+    computed={
+        "id": lambda lead: lead.pk,
+        "created": lambda lead: _when(lead.created_at),
+        "prospect": lambda lead: lead.prospect.display_name,
+        "email": lambda lead: lead.prospect.email,
+        "phone": lambda lead: lead.prospect.phone or lead.prospect.mobile,
+        "postcode": lambda lead: lead.prospect.postcode,
+        "tradein": lambda lead: " ".join(p for p in (lead.tradein_make, lead.tradein_model) if p),
+        "external_id": lambda lead: lead.external_id or "",
+    },
+)
+
+
+def _rows(queryset: Iterable[Any], layout: list[Column]) -> Iterator[str]:
     writer = csv.writer(_Echo(), delimiter=";")
-    yield BOM + writer.writerow([name for name, _getter in columns])
+    yield BOM + writer.writerow([name for name, _getter in layout])
     for obj in queryset:
-        yield writer.writerow([_safe(getter(obj)) for _name, getter in columns])
+        yield writer.writerow([_safe(getter(obj)) for _name, getter in layout])
 
 
 def prospect_rows(queryset: QuerySet[Prospect]) -> Iterator[str]:

@@ -10,9 +10,12 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from crm.models import Activity, Lead, Prospect, Task
 from crm.selectors import search_prospects
+from dealers.authentication import ApiClient
 from dealers.models import User
 
 
@@ -75,25 +78,60 @@ def dealership_staff(dealer_id: int | None) -> QuerySet[User]:
     )
 
 
+UNKNOWN_STAFF_EMAIL = _("No active staff member of this dealership has this email address.")
+
+
+class StaffField(forms.ModelChoiceField):
+    """A staff member: by id from the list pages' select, by email address from a dealer system.
+
+    The API shows people by their email address and takes them back the same way; anything that is
+    not one of the dealership's active staff gets the same answer, whether the user exists or not.
+    """
+
+    def __init__(self, *args: Any, by_email: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.by_email = by_email
+
+    def to_python(self, value: Any) -> Any:
+        if not self.by_email:
+            return super().to_python(value)
+        if value in self.empty_values:
+            return None
+        staff = self.queryset if self.queryset is not None else User.objects.none()
+        user = staff.filter(email__iexact=str(value).strip()).first()
+        if user is None:
+            raise forms.ValidationError(UNKNOWN_STAFF_EMAIL, code="invalid_choice")
+        return user
+
+
+@extend_schema_field(OpenApiTypes.EMAIL)  # the API's form; the list pages send the id their select offers
+class StaffFilter(django_filters.ModelChoiceFilter):
+    field_class = StaffField
+
+
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("changed since"))
     # Filters naming a user (owner, assignee). Their choices are the viewer's dealership staff, so any
-    # other id (another dealership's staff, the superuser, no user at all) gets one and the same answer,
-    # and no list reveals which user ids exist network-wide.
+    # other user (another dealership's staff, the superuser, no user at all) gets one and the same answer,
+    # and no list reveals which users exist network-wide.
     staff_filters: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         staff = dealership_staff(viewer_dealer_id(self.request))
+        by_email = isinstance(getattr(self.request, "user", None), ApiClient)
         for name in self.staff_filters:
             if name in self.filters:
                 self.filters[name].queryset = staff
+                self.filters[name].extra["by_email"] = by_email
 
 
 class ProspectFilterSet(UpdatedSinceFilterSet):
     q = SearchFilter(method="search", label=_("Search"))
     postcode = django_filters.CharFilter(field_name="postcode", lookup_expr="startswith", label=_("postcode"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
+
+    owner = StaffFilter()
 
     class Meta:
         model = Prospect
@@ -116,6 +154,8 @@ class LeadFilterSet(UpdatedSinceFilterSet):
     first_contact_overdue = django_filters.BooleanFilter(
         method="filter_first_contact_overdue", label=_("first contact overdue")
     )
+
+    owner = StaffFilter()
 
     class Meta:
         model = Lead
@@ -157,6 +197,8 @@ class TaskFilterSet(UpdatedSinceFilterSet):
     prospect = django_filters.UUIDFilter(field_name="prospect_id")
     lead = django_filters.UUIDFilter(field_name="lead_id")
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("overdue"))
+
+    assignee = StaffFilter()
 
     class Meta:
         model = Task

@@ -251,6 +251,9 @@ class Lead(VersionedModel):
     rating = models.CharField(_("rating"), max_length=4, choices=Rating.choices, blank=True)
     expected_purchase_date = models.DateField(_("expected purchase"), null=True, blank=True)
     financing_interest = models.BooleanField(_("interested in financing"), default=False)
+    contact_channel = models.CharField(
+        _("preferred contact channel"), max_length=10, choices=Prospect.Channel.choices, blank=True, default=""
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("salesperson"),

@@ -1,10 +1,9 @@
 """How records look in the API, rendered straight from ``.values()`` rows: the lean read path.
 
 Lists of up to 500 rows are the API's hot path; model instances and DRF serializer fields
-per row cost about half the throughput. Each resource declares its output once as
-``(name, column, convert)``; ``render`` turns a row into JSON-ready values. The serializers
-in ``crm.api.serializers`` describe the same shape for the OpenAPI schema, and
-``tests/api/test_representations.py`` checks both agree.
+per row cost about half the throughput. A resource's output is a list of ``(name, column, convert)``,
+derived from its fields in ``crm.fieldspecs`` (as are the serializers in ``crm.api.serializers``,
+which describe the same shape for the OpenAPI schema); ``render`` turns a row into JSON-ready values.
 """
 
 from __future__ import annotations
@@ -15,7 +14,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from crm.payloads import PROSPECT_FIELDS
+from django.db import models
+
+from crm import fieldspecs
+from crm.fieldspecs import COMMON_FIELDS, FLAG, REFERENCE, STAFF, FieldSpec, Resource, model_field
 
 Convert = Callable[[Any], Any] | None
 
@@ -76,85 +78,46 @@ class Representation:
         return rows
 
 
-def _common() -> list[tuple[str, str, Convert]]:
-    return [
-        ("id", "id", text),
-        ("external_id", "external_id", None),
-        ("version", "version", None),
-        ("created_at", "created_at", timestamp),
-        ("updated_at", "updated_at", timestamp),
-    ]
+def _converter(field: models.Field[Any, Any]) -> Convert:
+    if isinstance(field, models.DateTimeField):
+        return timestamp
+    if isinstance(field, models.DateField):
+        return day
+    if isinstance(field, models.DecimalField):
+        return decimal
+    if isinstance(field, models.UUIDField | models.ForeignKey):
+        return text
+    return None
+
+
+def _column(spec: FieldSpec) -> str:
+    if spec.kind == STAFF:
+        return f"{spec.name}__email"
+    if spec.kind == REFERENCE:
+        return spec.column or f"{spec.name}_id"
+    return spec.column or spec.name
+
+
+def of(resource: Resource) -> Representation:
+    """The API answer of a resource: its fields (crm.fieldspecs), each converted as its column's type needs."""
+    fields: list[tuple[str, str, Convert]] = []
+    for name in COMMON_FIELDS:
+        fields.append((name, name, _converter(model_field(resource.model, name))))
+    for spec in resource.fields:
+        column = _column(spec)
+        convert = is_set if spec.kind == FLAG else _converter(model_field(resource.model, column))
+        fields.append((spec.name, column, convert))
+    return Representation(fields)
 
 
 def _plain(*names: str) -> list[tuple[str, str, Convert]]:
     return [(name, name, None) for name in names]
 
 
-PROSPECT = Representation(
-    [
-        *_common(),
-        *_plain(*PROSPECT_FIELDS),
-        ("owner", "owner__email", None),
-        ("merged_into", "merged_into_id", text),
-        ("erased", "erased_at", is_set),
-    ]
-)
-
-LEAD = Representation(
-    [
-        *_common(),
-        ("prospect", "prospect_id", text),
-        *_plain(
-            "lead_type",
-            "source",
-            "campaign",
-            "model_name",
-            "trim",
-            "powertrain",
-            "configuration_code",
-            "vehicle_condition",
-            "vin",
-            "stock_number",
-        ),
-        ("list_price", "list_price", decimal),
-        *_plain("tradein_make", "tradein_model"),
-        ("tradein_first_registration", "tradein_first_registration", day),
-        *_plain("tradein_mileage", "stage", "rating"),
-        ("expected_purchase_date", "expected_purchase_date", day),
-        ("financing_interest", "financing_interest", None),
-        ("owner", "owner__email", None),
-        ("first_contact_due_at", "first_contact_due_at", timestamp),
-        ("first_contacted_at", "first_contacted_at", timestamp),
-        ("lost_reason", "lost_reason__code", None),
-        ("close_note", "close_note", None),
-        ("closed_at", "closed_at", timestamp),
-        ("message", "message", None),
-    ]
-)
-
-ACTIVITY = Representation(
-    [
-        *_common(),
-        ("prospect", "prospect_id", text),
-        ("lead", "lead_id", text),
-        *_plain("kind", "direction", "subject", "body"),
-        ("occurred_at", "occurred_at", timestamp),
-        ("author", "author_label", None),
-    ]
-)
-
-TASK = Representation(
-    [
-        *_common(),
-        ("prospect", "prospect_id", text),
-        ("lead", "lead_id", text),
-        *_plain("title", "notes"),
-        ("due_at", "due_at", timestamp),
-        ("assignee", "assignee__email", None),
-        ("done", "done_at", is_set),
-        ("done_at", "done_at", timestamp),
-    ]
-)
+PROSPECT = of(fieldspecs.PROSPECT)
+LEAD = of(fieldspecs.LEAD)
+ACTIVITY = of(fieldspecs.ACTIVITY)
+TASK = of(fieldspecs.TASK)
 
 CONSENT = Representation(
     [

@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from crm.models import Activity, Consent, Lead, Prospect, Task
-from crm.payloads import PROSPECT_FIELDS
+from crm import fieldspecs
+from crm.models import Consent, Lead
 from dealers.models import ApiKey
 
 
@@ -63,67 +63,52 @@ class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
     pass
 
 
-COMMON_READ_ONLY = ["id", "version", "created_at", "updated_at"]
-COMMON_FIELDS = ["id", "external_id", "version", "created_at", "updated_at"]
 STAFF_EMAIL_HELP = _("Email address of an active staff member of the dealership; null for nobody.")
+# The dealer system's id is checked for uniqueness by the service (one 400 naming it, also under races).
+EXTERNAL_ID_UNCHECKED: dict[str, Any] = {"external_id": {"validators": []}}
+
+
+class ResourceMeta:
+    """``Meta`` of a resource's serializer: its fields and the read-only ones, from crm.fieldspecs."""
+
+    def __init_subclass__(cls, resource: fieldspecs.Resource | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if resource is None:  # a variant of a resource's Meta: inherits it
+            return
+        cls.model = resource.model  # type: ignore[attr-defined]
+        cls.fields = list(resource.api_fields)  # type: ignore[attr-defined]
+        cls.read_only_fields = list(resource.api_read_only)  # type: ignore[attr-defined]
+
+
+def staff_email(**kwargs: Any) -> serializers.EmailField:
+    """A staff member, named by the email address the answers show."""
+    kwargs.setdefault("allow_null", True)
+    if not kwargs.get("read_only"):
+        kwargs.setdefault("help_text", STAFF_EMAIL_HELP)
+    return serializers.EmailField(**kwargs)
 
 
 class ProspectSerializer(StrictModelSerializer):
-    owner = serializers.EmailField(allow_null=True, required=False, help_text=STAFF_EMAIL_HELP)
+    owner = staff_email(required=False)
     merged_into = serializers.UUIDField(
         read_only=True, allow_null=True, help_text=_("Set when merged into another prospect (a tombstone).")
     )
     erased = serializers.BooleanField(read_only=True, help_text=_("Anonymised on request (GDPR)."))
 
-    class Meta:
-        model = Prospect
-        fields: ClassVar = [*COMMON_FIELDS, *PROSPECT_FIELDS, "owner", "merged_into", "erased"]
-        read_only_fields = COMMON_READ_ONLY
-        extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
+    class Meta(ResourceMeta, resource=fieldspecs.PROSPECT):
+        extra_kwargs: ClassVar[dict[str, Any]] = EXTERNAL_ID_UNCHECKED
 
 
 class LeadSerializer(StrictModelSerializer):
     prospect = serializers.UUIDField(help_text=_("The prospect's id."))
-    owner = serializers.EmailField(allow_null=True, required=False, help_text=STAFF_EMAIL_HELP)
+    owner = staff_email(required=False)
     lost_reason = serializers.CharField(
         read_only=True, allow_null=True, help_text=_("Code of the lost reason (GET /api/v1/lost-reasons/).")
     )
 
-    class Meta:
-        model = Lead
-        fields: ClassVar = [
-            *COMMON_FIELDS,
-            "prospect",
-            "lead_type",
-            "source",
-            "campaign",
-            "model_name",
-            "trim",
-            "powertrain",
-            "configuration_code",
-            "vehicle_condition",
-            "vin",
-            "stock_number",
-            "list_price",
-            "tradein_make",
-            "tradein_model",
-            "tradein_first_registration",
-            "tradein_mileage",
-            "stage",
-            "rating",
-            "expected_purchase_date",
-            "financing_interest",
-            "owner",
-            "first_contact_due_at",
-            "first_contacted_at",
-            "lost_reason",
-            "close_note",
-            "closed_at",
-            "message",
-        ]
-        read_only_fields = [*COMMON_READ_ONLY, "first_contacted_at", "close_note", "closed_at"]
+    class Meta(ResourceMeta, resource=fieldspecs.LEAD):
         extra_kwargs: ClassVar[dict[str, Any]] = {
-            "external_id": {"validators": []},
+            **EXTERNAL_ID_UNCHECKED,
             "stage": {"help_text": _("An open stage; change it later with POST /api/v1/leads/{id}/stage/.")},
         }
 
@@ -132,10 +117,10 @@ class LeadUpdateSerializer(LeadSerializer):
     """Stage and owner change through their own endpoints (stage/, assign/); the prospect never changes."""
 
     prospect = serializers.UUIDField(read_only=True)
-    owner = serializers.EmailField(read_only=True, allow_null=True)
+    owner = staff_email(read_only=True)
 
     class Meta(LeadSerializer.Meta):
-        read_only_fields = [*LeadSerializer.Meta.read_only_fields, "stage"]
+        read_only_fields: ClassVar = [*LeadSerializer.Meta.read_only_fields, *fieldspecs.LEAD.set_on_create_only]
 
 
 class LeadStageSerializer(StrictSerializer):
@@ -149,7 +134,7 @@ class LeadStageSerializer(StrictSerializer):
 
 
 class LeadAssignSerializer(StrictSerializer):
-    owner = serializers.EmailField(allow_null=True, help_text=STAFF_EMAIL_HELP)
+    owner = staff_email()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
@@ -158,21 +143,8 @@ class ActivitySerializer(StrictModelSerializer):
     lead = serializers.UUIDField(required=False, allow_null=True, help_text=_("The lead's id, if any."))
     author = serializers.CharField(read_only=True, help_text=_("Who recorded it (a person or api:<key prefix>)."))
 
-    class Meta:
-        model = Activity
-        fields: ClassVar = [
-            *COMMON_FIELDS,
-            "prospect",
-            "lead",
-            "kind",
-            "direction",
-            "subject",
-            "body",
-            "occurred_at",
-            "author",
-        ]
-        read_only_fields = COMMON_READ_ONLY
-        extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
+    class Meta(ResourceMeta, resource=fieldspecs.ACTIVITY):
+        extra_kwargs: ClassVar[dict[str, Any]] = EXTERNAL_ID_UNCHECKED
 
 
 class ActivityUpdateSerializer(ActivitySerializer):
@@ -183,24 +155,11 @@ class ActivityUpdateSerializer(ActivitySerializer):
 class TaskSerializer(StrictModelSerializer):
     prospect = serializers.UUIDField(required=False, allow_null=True, help_text=_("The prospect's id, if any."))
     lead = serializers.UUIDField(required=False, allow_null=True, help_text=_("The lead's id, if any."))
-    assignee = serializers.EmailField(allow_null=True, required=False, help_text=STAFF_EMAIL_HELP)
+    assignee = staff_email(required=False)
     done = serializers.BooleanField(required=False, help_text=_("Set true to complete the task, false to reopen it."))
 
-    class Meta:
-        model = Task
-        fields: ClassVar = [
-            *COMMON_FIELDS,
-            "prospect",
-            "lead",
-            "title",
-            "notes",
-            "due_at",
-            "assignee",
-            "done",
-            "done_at",
-        ]
-        read_only_fields = [*COMMON_READ_ONLY, "done_at"]
-        extra_kwargs: ClassVar[dict[str, Any]] = {"external_id": {"validators": []}}
+    class Meta(ResourceMeta, resource=fieldspecs.TASK):
+        extra_kwargs: ClassVar[dict[str, Any]] = EXTERNAL_ID_UNCHECKED
 
 
 class TaskUpdateSerializer(TaskSerializer):

@@ -10,14 +10,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import changes
+from crm import changes, fieldspecs
 from crm.models import Activity, Lead, Prospect
 from crm.services._common import apply_changes, bump, check_version, locked
 from crm.services.leads import mark_first_contact
 from dealers.actors import Actor
 
 CONTACT_KINDS = {Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING, Activity.Kind.TEST_DRIVE}
-EDITABLE_FIELDS = {"kind", "direction", "subject", "body", "occurred_at", "external_id"}
+EDITABLE_FIELDS = fieldspecs.ACTIVITY.editable
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import changes
+from crm import changes, fieldspecs
 from crm.models import Lead, LeadEvent, LostReason, Prospect
 from crm.services._common import apply_changes, bump, check_version, locked
 from dealers.actors import Actor
@@ -20,29 +20,7 @@ from dealers.working_hours import first_contact_due
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_FIELDS = {
-    "lead_type",
-    "source",
-    "campaign",
-    "model_name",
-    "trim",
-    "powertrain",
-    "configuration_code",
-    "vehicle_condition",
-    "vin",
-    "stock_number",
-    "list_price",
-    "tradein_make",
-    "tradein_model",
-    "tradein_first_registration",
-    "tradein_mileage",
-    "rating",
-    "expected_purchase_date",
-    "financing_interest",
-    "message",
-    "external_id",
-    "first_contact_due_at",
-}
+EDITABLE_FIELDS = fieldspecs.LEAD.editable
 
 
 def _event(lead: Lead, kind: str, actor: Actor, **fields: Any) -> LeadEvent:

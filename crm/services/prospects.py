@@ -10,53 +10,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import changes
+from crm import changes, fieldspecs
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
-from crm.normalize import normalize_email, normalize_phone, search_text
+from crm.normalize import normalize_email, search_text
 from crm.services._common import apply_changes, bump, check_version, locked
 from dealers.actors import Actor, record_audit
 from dealers.models import Dealer
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_FIELDS = {
-    "kind",
-    "salutation",
-    "title",
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "phone",
-    "mobile",
-    "street",
-    "postcode",
-    "city",
-    "country",
-    "preferred_channel",
-    "preferred_language",
-    "owner_id",
-    "origin",
-    "external_id",
-}
+EDITABLE_FIELDS = fieldspecs.PROSPECT.editable
 
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:
-    """Phone numbers to E.164; a number that does not parse is a field error, not a silent loss."""
-    data = dict(data)
-    for field in ("phone", "mobile"):
-        raw = data.get(field)
-        if raw:
-            normalized = normalize_phone(raw)
-            if not normalized:
-                raise ValidationError({field: _("%(value)s is not a valid phone number.") % {"value": raw}})
-            data[field] = normalized
-    if data.get("email"):
-        data["email"] = data["email"].strip()
-    for field in ("first_name", "last_name", "company", "street", "city", "postcode", "title"):
-        if isinstance(data.get(field), str):
-            data[field] = data[field].strip()
-    return data
+    """Phone numbers to E.164, names and addresses trimmed (crm.fieldspecs); a bad number is a field error."""
+    return fieldspecs.PROSPECT.normalised(data)
 
 
 def _require_name(prospect: Prospect) -> None:

@@ -9,13 +9,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import changes
+from crm import changes, fieldspecs
 from crm.models import Lead, Prospect, Task
 from crm.services._common import apply_changes, bump, check_version, locked
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 
-EDITABLE_FIELDS = {"title", "notes", "due_at", "assignee_id", "external_id"}
+EDITABLE_FIELDS = fieldspecs.TASK.editable
 
 
 def _check_assignee(dealer_id: int, assignee_id: int | None) -> None:

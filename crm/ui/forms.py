@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm import fieldspecs
 from crm.filters import dealership_staff
 from crm.models import Activity, Lead, LostReason, Prospect
 from dealers.models import Membership, User
@@ -51,44 +52,43 @@ class StaffChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.email
 
 
-PROSPECT_FIELDS = [
-    "kind",
-    "salutation",
-    "title",
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "phone",
-    "mobile",
-    "street",
-    "postcode",
-    "city",
-    "country",
-    "preferred_channel",
-    "preferred_language",
-    "origin",
-]
+class ServiceModelForm(forms.ModelForm):
+    """A form over a resource's fields (crm.fieldspecs): it checks their shape, the service validates and saves."""
+
+    def _post_clean(self) -> None:
+        # The model instance is not touched here.
+        pass
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self._meta.fields or () if name in self.cleaned_data}
 
 
-class ProspectForm(forms.ModelForm):
+class OwnedRecordForm(ServiceModelForm):
+    """A prospect or lead: edits carry the version the user saw; a manager may choose the salesperson."""
+
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
     owner = StaffChoiceField(queryset=User.objects.none(), required=False, label=_("salesperson"))
+
+    def offer_owner(self, membership: Membership, *, allowed: bool) -> None:
+        if allowed:
+            _choice(self, "owner").queryset = staff_choices(membership.dealer_id)
+        else:
+            del self.fields["owner"]
+
+
+class ProspectForm(OwnedRecordForm):
     confirm_new = forms.BooleanField(
         required=False, label=_("Create anyway: this is not one of the similar prospects above")
     )
 
     class Meta:
         model = Prospect
-        fields = PROSPECT_FIELDS
+        fields = fieldspecs.PROSPECT.form_fields
         widgets = {"phone": forms.TextInput(attrs={"type": "tel"}), "mobile": forms.TextInput(attrs={"type": "tel"})}
 
     def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if membership.is_manager:
-            _choice(self, "owner").queryset = staff_choices(membership.dealer_id)
-        else:
-            del self.fields["owner"]
+        self.offer_owner(membership, allowed=membership.is_manager)
         if not creating:
             del self.fields["confirm_new"]
         else:
@@ -98,61 +98,18 @@ class ProspectForm(forms.ModelForm):
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["postcode"].widget.attrs["inputmode"] = "numeric"
 
-    def _post_clean(self) -> None:
-        # The service validates and saves; the model instance is not touched here.
-        pass
-
     def service_data(self) -> dict[str, Any]:
-        data = {name: self.cleaned_data[name] for name in PROSPECT_FIELDS if name in self.cleaned_data}
+        data = super().service_data()
         if "owner" in self.fields:
             owner = self.cleaned_data.get("owner")
             data["owner_id"] = owner.pk if owner else None
         return data
 
 
-LEAD_FIELDS = [
-    "lead_type",
-    "source",
-    "campaign",
-    "model_name",
-    "trim",
-    "powertrain",
-    "vehicle_condition",
-    "configuration_code",
-    "vin",
-    "stock_number",
-    "list_price",
-    "tradein_make",
-    "tradein_model",
-    "tradein_first_registration",
-    "tradein_mileage",
-    "rating",
-    "expected_purchase_date",
-    "financing_interest",
-    "message",
-]
-
-VEHICLE_FIELDS = [
-    "model_name",
-    "trim",
-    "powertrain",
-    "vehicle_condition",
-    "configuration_code",
-    "vin",
-    "stock_number",
-    "list_price",
-]
-TRADEIN_FIELDS = ["tradein_make", "tradein_model", "tradein_first_registration", "tradein_mileage"]
-PIPELINE_FIELDS = ["lead_type", "source", "campaign", "rating", "expected_purchase_date", "financing_interest"]
-
-
-class LeadForm(forms.ModelForm):
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
-    owner = StaffChoiceField(queryset=User.objects.none(), required=False, label=_("salesperson"))
-
+class LeadForm(OwnedRecordForm):
     class Meta:
         model = Lead
-        fields = LEAD_FIELDS
+        fields = fieldspecs.LEAD.form_fields
         widgets = {
             "tradein_first_registration": DateInput(),
             "expected_purchase_date": DateInput(),
@@ -161,17 +118,12 @@ class LeadForm(forms.ModelForm):
 
     def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if creating and membership.is_manager:
-            _choice(self, "owner").queryset = staff_choices(membership.dealer_id)
-        else:
-            del self.fields["owner"]  # reassigning is its own action with its own history entry
+        # Reassigning a lead is its own action with its own history entry.
+        self.offer_owner(membership, allowed=creating and membership.is_manager)
         self.fields["model_name"].widget.attrs["list"] = "model-names"
         self.fields["tradein_make"].widget.attrs["list"] = "tradein-makes"
         self.fields["list_price"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
         self.fields["vin"].widget.attrs["autocapitalize"] = "characters"
-
-    def _post_clean(self) -> None:
-        pass
 
     def clean_vin(self) -> str:
         vin = (self.cleaned_data.get("vin") or "").strip().upper()
@@ -185,22 +137,15 @@ class LeadForm(forms.ModelForm):
             raise ValidationError(_("The first registration cannot lie in the future."))
         return value
 
-    def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in LEAD_FIELDS if name in self.cleaned_data}
-
     def field_groups(self) -> list[tuple[Any, list[Any]]]:
-        groups = [
-            (_("Vehicle of interest"), VEHICLE_FIELDS),
-            (_("Trade-in"), TRADEIN_FIELDS),
-            (_("Lead"), [*(["owner"] if "owner" in self.fields else []), *PIPELINE_FIELDS, "message"]),
-        ]
+        groups = fieldspecs.LEAD.fieldsets(present=lambda name: name in self.fields)
         return [(title, [self[name] for name in names]) for title, names in groups]
 
 
-class ActivityForm(forms.ModelForm):
+class ActivityForm(ServiceModelForm):
     class Meta:
         model = Activity
-        fields = ["kind", "direction", "subject", "body", "occurred_at"]
+        fields = fieldspecs.ACTIVITY.form_fields
         widgets = {"occurred_at": DateTimeLocalInput(), "body": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -210,15 +155,9 @@ class ActivityForm(forms.ModelForm):
         self.fields["occurred_at"].show_hidden_initial = False
         self.fields["occurred_at"].help_text = _("Leave empty for now.")
 
-    def _post_clean(self) -> None:
-        pass
-
     def clean_occurred_at(self) -> Any:
         value = self.cleaned_data.get("occurred_at")
         return value or timezone.now()
-
-    def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
 class ScheduleForm(forms.Form):

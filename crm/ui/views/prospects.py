@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm import fieldspecs
 from crm.dedupe import duplicate_groups, find_matches
 from crm.errors import StaleObject
 from crm.filters import ProspectFilterSet
@@ -23,7 +24,6 @@ from crm.services import activities as activity_services
 from crm.services import prospects as prospect_services
 from crm.services.consents import current_consents
 from crm.ui.forms import (
-    PROSPECT_FIELDS,
     ActivityForm,
     MergeForm,
     ProspectForm,
@@ -160,7 +160,7 @@ def prospect_create(request: HttpRequest) -> HttpResponse:
 def prospect_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     membership = viewer(request)
     prospect = prospect_or_404(request, pk)
-    initial = {name: getattr(prospect, name) for name in PROSPECT_FIELDS}
+    initial = {name: getattr(prospect, name) for name in fieldspecs.PROSPECT.form_fields}
     initial.update(version=prospect.version, owner=prospect.owner_id)
     form = ProspectForm(
         request.POST if request.method == "POST" else None, membership=membership, creating=False, initial=initial
@@ -240,7 +240,7 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
             _display(first, name),
             _display(second, name),
         )
-        for name in ("first_name", "last_name", "company", "email", "phone", "mobile", "street", "postcode", "city")
+        for name in fieldspecs.PROSPECT.merge_compared
     ]
     context = {
         "form": form,
