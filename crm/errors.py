@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,7 +14,3 @@ class StaleObject(Exception):
         self.expected = expected
 
     message = _("Someone else changed this record in the meantime. Reload it and apply your change again.")
-
-
-def field_error(field: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code)})

@@ -379,10 +379,6 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix} ({self.name})"
 
-    @property
-    def is_manufacturer_key(self) -> bool:
-        return self.dealer_id is None
-
     def status(self, now: Any = None) -> str:
         now = now or timezone.now()
         if self.revoked_at is not None:

@@ -351,9 +351,6 @@ def choose_salesperson(
     return None, {"user_id": None, "reason": f"{reason}: left unassigned for the sales manager", "skipped": skipped}
 
 
-# --- First contact ---------------------------------------------------------------------------------------
-
-
 # --- Summary for people ---------------------------------------------------------------------------------
 
 

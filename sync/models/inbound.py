@@ -69,11 +69,6 @@ class IntakeDocument(models.Model):
         return bytes(self.body).decode("utf-8", errors="replace")
 
 
-class LeadRoutingQuerySet(DealerScopedQuerySet):
-    def due_for_escalation(self, now: object) -> LeadRoutingQuerySet:
-        return self.filter(next_escalation_at__lte=now)
-
-
 class LeadRouting(models.Model):
     """How an intake lead was routed, and how far its first-contact escalation has gone.
 
@@ -98,7 +93,7 @@ class LeadRouting(models.Model):
     last_escalated_at = models.DateTimeField(_("last escalated"), null=True, blank=True)
     created_at = models.DateTimeField(_("routed"), default=timezone.now)
 
-    objects = LeadRoutingQuerySet.as_manager()
+    objects = DealerScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("lead routing")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import connection
-from django.utils import timezone
 
 from dealers.models import Dealer
 from dealers.scoping import Viewer
@@ -45,10 +44,6 @@ class DestinationStatus:
         return self.failures_24h / tried if tried else 0.0
 
     @property
-    def oldest_undelivered_age(self) -> timedelta | None:
-        return timezone.now() - self.oldest_undelivered_at if self.oldest_undelivered_at else None
-
-    @property
     def state(self) -> str:
         if self.transport == Destination.Transport.PULL_ONLY:
             return "pull_only"
@@ -60,11 +55,13 @@ class DestinationStatus:
 
 
 STATUS_SQL = f"""
-SELECT d.id, d.dealer_id, dl.number, d.name, d.transport, d.paused, d.last_success_at, d.last_failure_at,
-       d.last_error, d.attempts, d.next_attempt_at, d.delivered_total, d.failed_total,
-       backlog.n, backlog.oldest,
-       COALESCE(s24.failed, 0), COALESCE(s24.delivered, 0), s1.latency,
+SELECT d.id AS destination_id, d.dealer_id, dl.number AS dealer_number, d.name, d.transport, d.paused,
+       d.last_success_at, d.last_failure_at, d.last_error, d.attempts, d.next_attempt_at, d.delivered_total,
+       d.failed_total, COALESCE(backlog.n, 0) AS backlog, backlog.oldest AS oldest_undelivered_at,
+       COALESCE(s24.failed, 0)::bigint AS failures_24h, COALESCE(s24.delivered, 0)::bigint AS delivered_24h,
+       s1.latency AS latency_ms_avg_1h,
        (SELECT count(*) FROM {DEAD} x WHERE x.destination_id = d.id AND x.status IN ('dead', 'retrying'))
+           AS dead_letters
 FROM {DEST} d
 JOIN {DEALER} dl ON dl.id = d.dealer_id
 LEFT JOIN LATERAL (
@@ -97,31 +94,9 @@ def destination_statuses(*, dealer_ids: list[int] | None = None) -> list[Destina
         cursor.execute(
             STATUS_SQL, {"defaults": defaults_json(), "all": dealer_ids is None, "dealers": list(dealer_ids or [])}
         )
+        columns = [column.name for column in cursor.description]  # named as DestinationStatus's fields
         rows = cursor.fetchall()
-    return [
-        DestinationStatus(
-            destination_id=row[0],
-            dealer_id=row[1],
-            dealer_number=row[2],
-            name=row[3],
-            transport=row[4],
-            paused=row[5],
-            last_success_at=row[6],
-            last_failure_at=row[7],
-            last_error=row[8],
-            attempts=row[9],
-            next_attempt_at=row[10],
-            delivered_total=row[11],
-            failed_total=row[12],
-            backlog=row[13] or 0,
-            oldest_undelivered_at=row[14],
-            failures_24h=int(row[15]),
-            delivered_24h=int(row[16]),
-            latency_ms_avg_1h=row[17],
-            dead_letters=row[18],
-        )
-        for row in rows
-    ]
+    return [DestinationStatus(**dict(zip(columns, row, strict=True))) for row in rows]
 
 
 def destinations_for(viewer: Viewer) -> list[Destination]:
