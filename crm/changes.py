@@ -1,5 +1,9 @@
 """Record changes in the change log, inside the transaction that makes them.
 
+Every row names who made the change: ``record`` also writes the audit trail's row for the
+acting user or API key (``dealers.actors.record_audit``), so no service can change a record
+without saying who did it.
+
 ``crm`` never calls ``sync``: the API's change feed and sync's relay both read this log.
 Relays learn of new rows after commit through the ``change_recorded`` hook list, which
 ``sync`` fills at start-up (a periodic sweep catches any lost wake-up).
@@ -16,6 +20,7 @@ from django.db import transaction
 
 from crm.models import Activity, Change, Consent, Lead, Prospect, Task, as_payload_value
 from crm.payloads import payload_for
+from dealers.actors import Actor, record_audit
 
 # Stable object id of a dealership's stream-wide events.
 DEALER_NAMESPACE = UUID("6f1c8e52-3b7a-4c1e-9a57-0d2f4b8e1c33")
@@ -25,11 +30,20 @@ change_recorded: list[Callable[[int], None]] = []
 
 
 def record(
-    *, dealer_id: int, type: str, obj: Prospect | Lead | Activity | Task | Consent, extra: dict[str, Any] | None = None
+    *,
+    dealer_id: int,
+    type: str,
+    obj: Prospect | Lead | Activity | Task | Consent,
+    actor: Actor,
+    extra: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> Change:
-    data = payload_for(obj)
-    if extra:
-        data.update({key: as_payload_value(value) for key, value in extra.items()})
+    """The change-log row of ``obj`` at its current version, and the audit row naming ``actor``.
+
+    ``audit`` adds details only the audit trail keeps (e.g. what a merge moved).
+    """
+    details = {key: as_payload_value(value) for key, value in (extra or {}).items()}
+    data = {**payload_for(obj), **details}
     change = Change.objects.create(
         dealer_id=dealer_id,
         type=type,
@@ -37,6 +51,13 @@ def record(
         object_id=obj.pk,
         version=getattr(obj, "version", 1),
         data=data,
+    )
+    record_audit(
+        actor=actor,
+        action=type,
+        dealer_id=dealer_id,
+        obj=obj,
+        data={"version": change.version, **details, **(audit or {})},
     )
     for hook in change_recorded:
         transaction.on_commit(partial(hook, dealer_id))

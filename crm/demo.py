@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from crm.models import Activity, Consent, Lead, LeadEvent, LostReason, Prospect, Task
 from crm.normalize import normalize_phone
-from crm.services.prospects import _refresh_derived
+from crm.services.prospects import fill_search_fields
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, DemoResult
 from dealers.demo_data import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, SURNAMES, towns
 from dealers.models import Dealer, Membership
@@ -286,7 +286,7 @@ def _prospect(rng: random.Random, dealer: Dealer, town: Any, created: datetime) 
     )
     if rng.random() < 0.06:
         prospect.external_id = f"DMS-{dealer.number}-{rng.randint(100000, 999999)}"
-    _refresh_derived(prospect)
+    fill_search_fields(prospect)
     return prospect
 
 
@@ -308,7 +308,7 @@ def _duplicate_of(rng: random.Random, original: Prospect, created: datetime) -> 
         created_at=created,
         updated_at=created,
     )
-    _refresh_derived(twin)
+    fill_search_fields(twin)
     return twin
 
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
-from crm.models import Activity, Lead, LeadEvent, Prospect, Task
+from crm import reports
+from crm.dedupe import find_matches
+from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import fold, normalize_email, normalize_phone
+from crm.routing_decisions import routing_summary
+from dealers.models import Membership, User
 from dealers.scoping import Viewer
 
 TRIGRAM_THRESHOLD = 0.45
@@ -32,7 +41,224 @@ def tasks_for(viewer: Viewer | None) -> QuerySet[Task]:
 
 
 def lead_history(lead: Lead) -> QuerySet[LeadEvent]:
-    return LeadEvent.objects.filter(lead=lead).select_related("actor").order_by("at", "id")
+    return LeadEvent.objects.for_dealer(lead.dealer_id).filter(lead=lead).select_related("actor").order_by("at", "id")
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str
+    title: str
+    detail: str
+    by: str
+    css: str
+
+
+LEAD_FIELD_NAMES = {field.name for field in Lead._meta.fields}
+
+
+def lead_timeline(viewer: Viewer, lead: Lead) -> list[TimelineEntry]:
+    """The lead's history and the activities ``viewer`` may see on it, newest first, in words for people."""
+    activity_rows = activities_for(viewer).filter(lead=lead).select_related("author").order_by("-occurred_at", "-id")
+    entries = [_event_entry(event, lead, names) for event, names in _events_with_names(lead)]
+    for activity in activity_rows:
+        title = activity.get_kind_display()
+        if activity.direction:
+            title += f" ({activity.get_direction_display()})"
+        text = " \u2013 ".join(p for p in (activity.subject, activity.body) if p)
+        by = (activity.author.get_full_name() if activity.author else "") or activity.author_label
+        entries.append(
+            TimelineEntry(at=activity.occurred_at, kind=activity.kind, title=title, detail=text, by=by, css="activity")
+        )
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries
+
+
+def _events_with_names(lead: Lead) -> list[tuple[LeadEvent, dict[Any, str]]]:
+    """The lead's events, with the names of the people its assignments mention (one query for all)."""
+    events = list(lead_history(lead))
+    user_ids = {
+        value for e in events if e.kind == LeadEvent.Kind.ASSIGNED for value in (e.data.get("from"), e.data.get("to"))
+    }
+    names = {u.pk: (u.get_full_name() or u.email) for u in User.objects.filter(pk__in=[i for i in user_ids if i])}
+    return [(event, names) for event in events]
+
+
+def _event_entry(event: LeadEvent, lead: Lead, names: dict[Any, str]) -> TimelineEntry:
+    stages = dict(Lead.Stage.choices)
+    detail = ""
+    if event.kind in (LeadEvent.Kind.STAGE_CHANGED, LeadEvent.Kind.CLOSED, LeadEvent.Kind.REOPENED):
+        detail = f"{stages.get(event.from_stage, event.from_stage)} \u2192 {stages.get(event.to_stage, event.to_stage)}"
+        if event.kind == LeadEvent.Kind.CLOSED and lead.lost_reason and event.data.get("lost_reason"):
+            detail += f" \u00b7 {lead.lost_reason}" if event.data["lost_reason"] == lead.lost_reason.code else ""
+        if event.data.get("note"):
+            detail += f" \u00b7 {event.data['note']}"
+    elif event.kind == LeadEvent.Kind.ASSIGNED:
+        to = names.get(event.data.get("to"), _("nobody"))
+        detail = _("to %(name)s") % {"name": to}
+        if event.data.get("reason"):
+            detail += f" ({event.data['reason']})"
+    elif event.kind == LeadEvent.Kind.UPDATED:
+        detail = ", ".join(
+            str(getattr(Lead._meta.get_field(f), "verbose_name", f)) if f in LEAD_FIELD_NAMES else f
+            for f in event.data.get("changed", [])
+        )
+    elif event.kind == LeadEvent.Kind.ESCALATED:
+        detail = _("level %(level)s") % {"level": event.data.get("level", "?")}
+    elif event.kind == LeadEvent.Kind.ROUTED:
+        detail = "\n".join(routing_summary(event.data))  # in the reader's language
+    elif event.kind == LeadEvent.Kind.CREATED:
+        detail = str(dict(Lead.Source.choices).get(event.data.get("source"), ""))
+    return TimelineEntry(
+        at=event.at,
+        kind=event.kind,
+        title=event.get_kind_display(),
+        detail=detail,
+        by=(event.actor.get_full_name() if event.actor else "") or event.actor_label,
+        css="event",
+    )
+
+
+@dataclass
+class LeadOverview:
+    """What the lead page shows around the lead: all of it scoped to the viewer like the prospect."""
+
+    prospect_visible: bool
+    timeline: list[TimelineEntry]
+    tasks: list[Task]
+    other_leads: list[Lead]
+
+
+def lead_overview(viewer: Viewer, lead: Lead) -> LeadOverview:
+    return LeadOverview(
+        prospect_visible=prospects_for(viewer).filter(pk=lead.prospect_id).exists(),
+        timeline=lead_timeline(viewer, lead),
+        tasks=list(tasks_for(viewer).filter(lead=lead).select_related("assignee").order_by("done_at", "due_at", "id")),
+        other_leads=list(
+            leads_for(viewer).filter(prospect_id=lead.prospect_id).exclude(pk=lead.pk).order_by("-created_at")[:10]
+        ),
+    )
+
+
+@dataclass
+class ProspectOverview:
+    leads: list[Lead]
+    activities: list[Activity]
+    tasks: list[Task]
+    consents: list[Consent]
+    matches: list[Prospect]
+
+
+def prospect_overview(viewer: Membership, prospect: Prospect) -> ProspectOverview:
+    """The prospect page: its leads, timeline, tasks and consents as ``viewer`` may see them.
+
+    Managers also get the likely duplicates, since only they may merge.
+    """
+    matches: list[Prospect] = []
+    if viewer.is_manager:
+        matches = list(
+            find_matches(
+                dealer_id=viewer.dealer_id,
+                email=prospect.email,
+                phone=prospect.phone or prospect.mobile,
+                last_name=prospect.last_name,
+                postcode=prospect.postcode,
+                queryset=prospects_for(viewer),
+            ).exclude(pk=prospect.pk)[:5]
+        )
+    return ProspectOverview(
+        leads=list(leads_for(viewer).filter(prospect=prospect).order_by("-created_at", "-id")[:50]),
+        activities=list(
+            activities_for(viewer)
+            .filter(prospect=prospect)
+            .select_related("author", "lead")
+            .order_by("-occurred_at", "-id")[:100]
+        ),
+        tasks=list(
+            tasks_for(viewer)
+            .filter(prospect=prospect)
+            .select_related("assignee")
+            .order_by("done_at", "due_at", "id")[:50]
+        ),
+        consents=sorted(current_consents(viewer, prospect).values(), key=lambda c: c.purpose),
+        matches=matches,
+    )
+
+
+def current_consents(viewer: Viewer, prospect: Prospect) -> dict[str, Consent]:
+    """The latest ledger entry per purpose: what holds now."""
+    latest: dict[str, Consent] = {}
+    for consent in Consent.objects.visible_to(viewer).filter(prospect=prospect).order_by("purpose", "-at"):
+        latest.setdefault(consent.purpose, consent)
+    return latest
+
+
+def with_open_leads(prospects: QuerySet[Prospect]) -> QuerySet[Prospect]:
+    """Each prospect's number of open leads, as one correlated subquery (no N+1, no GROUP BY over the page)."""
+    open_leads = (
+        Lead.objects.filter(prospect_id=OuterRef("pk"))
+        .exclude(stage__in=Lead.CLOSED_STAGES)
+        .order_by()
+        .values("prospect_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return prospects.annotate(open_leads=Coalesce(Subquery(open_leads), 0))
+
+
+def merge_counts(viewer: Viewer, prospect_ids: list[Any]) -> dict[Any, dict[str, int]]:
+    """Leads, activities and tasks per prospect: all of the dealership's, since a merge moves every one."""
+    result: dict[Any, dict[str, int]] = {pk: {"leads": 0, "activities": 0, "tasks": 0} for pk in prospect_ids}
+    querysets = (
+        (Lead.objects.for_dealer(viewer.dealer_id), "leads"),
+        (Activity.objects.for_dealer(viewer.dealer_id), "activities"),
+        (Task.objects.for_dealer(viewer.dealer_id), "tasks"),
+    )
+    for queryset, key in querysets:
+        for row in (
+            queryset.filter(prospect_id__in=prospect_ids).order_by().values("prospect_id").annotate(n=Count("id"))
+        ):
+            result[row["prospect_id"]][key] = row["n"]
+    return result
+
+
+DASHBOARD_LIST_SIZE = 12
+
+
+@dataclass
+class Dashboard:
+    waiting_leads: list[Lead]
+    overdue_tasks: list[Task]
+    upcoming_tasks: list[Task]
+    pipeline: list[reports.Bar]
+    month: dict[str, int]
+    month_start: datetime
+    list_size: int = DASHBOARD_LIST_SIZE
+
+
+def dashboard(viewer: Membership, now: datetime) -> Dashboard:
+    """What needs doing now: new leads waiting for a first contact, the viewer's due tasks, the month so far.
+
+    A salesperson's task lists hold only the tasks assigned to them (not the unassigned ones they may see).
+    """
+    leads = leads_for(viewer)
+    waiting = leads.filter(stage=Lead.Stage.NEW, first_contacted_at__isnull=True).order_by(
+        F("first_contact_due_at").asc(nulls_last=True), "created_at", "id"
+    )
+    tasks = tasks_for(viewer).filter(done_at__isnull=True).select_related("prospect", "lead", "assignee")
+    if viewer.is_salesperson:
+        tasks = tasks.filter(assignee_id=viewer.user_id)
+    size = DASHBOARD_LIST_SIZE
+    return Dashboard(
+        waiting_leads=list(waiting[:size]),
+        overdue_tasks=list(tasks.filter(due_at__lt=now).order_by("due_at", "id")[:size]),
+        upcoming_tasks=list(
+            tasks.filter(due_at__gte=now, due_at__lt=now + timedelta(days=2)).order_by("due_at", "id")[:size]
+        ),
+        pipeline=reports.pipeline_by_stage(leads),
+        month=reports.closed_since(leads, reports.month_start(now)),
+        month_start=reports.month_start(now),
+    )
 
 
 @cache

@@ -101,9 +101,9 @@ class ProspectFactory(factory.django.DjangoModelFactory[Prospect]):
 
     @factory.post_generation
     def derived(obj, create, extracted, **kwargs):
-        from crm.services.prospects import _refresh_derived
+        from crm.services.prospects import fill_search_fields
 
-        _refresh_derived(obj)
+        fill_search_fields(obj)
         if create:
             obj.save(update_fields=["search_text", "email_normalized"])
 

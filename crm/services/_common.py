@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -19,6 +20,22 @@ def locked(model: type[M], pk: Any) -> M:
 def check_version(obj: Any, expected_version: int | None) -> None:
     if expected_version is not None and obj.version != expected_version:
         raise StaleObject(current_version=obj.version, expected=expected_version)
+
+
+def locked_at_version(model: type[M], pk: Any, expected_version: int | None) -> M:
+    """The row under lock, refused as stale unless it still has the version the caller saw."""
+    obj = locked(model, pk)
+    check_version(obj, expected_version)
+    return obj
+
+
+def insert(obj: models.Model, *, id_taken: str) -> None:
+    """Save a new row; a dealer system id another row already has is an ``external_id`` error."""
+    try:
+        with transaction.atomic():
+            obj.save(force_insert=True)
+    except IntegrityError as error:
+        raise ValidationError({"external_id": id_taken}) from error
 
 
 def apply_changes(obj: Any, changes: dict[str, Any], allowed: set[str]) -> list[str]:
@@ -40,3 +57,12 @@ def bump(obj: Any, fields: list[str]) -> None:
         version=F("version") + 1, updated_at=obj.updated_at, **{f: getattr(obj, f) for f in fields}
     )
     obj.version += 1
+
+
+def bump_unique(obj: Any, fields: list[str], *, id_taken: str) -> None:
+    """``bump``, where a dealer system id another row already has is an ``external_id`` error."""
+    try:
+        with transaction.atomic():
+            bump(obj, fields)
+    except IntegrityError as error:
+        raise ValidationError({"external_id": id_taken}) from error

@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Activity, Lead, Prospect
-from crm.services._common import apply_changes, bump, check_version, locked
+from crm.services._common import apply_changes, bump, insert, locked_at_version
 from crm.services.leads import mark_first_contact
 from dealers.actors import Actor
 
@@ -35,12 +35,8 @@ def log_activity(*, prospect: Prospect, actor: Actor, data: dict[str, Any], lead
     )
     if activity.occurred_at and activity.occurred_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"occurred_at": _("An activity cannot lie in the future; plan a task instead.")})
-    try:
-        with transaction.atomic():
-            activity.save(force_insert=True)
-    except IntegrityError as error:
-        raise ValidationError({"external_id": _("Another activity already has this dealer system id.")}) from error
-    changes.record(dealer_id=activity.dealer_id, type="activity.created", obj=activity)
+    insert(activity, id_taken=_("Another activity already has this dealer system id."))
+    changes.record(dealer_id=activity.dealer_id, type="activity.created", obj=activity, actor=actor)
     if lead is not None and activity.kind in CONTACT_KINDS and activity.direction != Activity.Direction.INBOUND:
         mark_first_contact(lead=lead, at=activity.occurred_at, actor=actor)
     return activity
@@ -50,10 +46,11 @@ def log_activity(*, prospect: Prospect, actor: Actor, data: dict[str, Any], lead
 def update_activity(
     *, activity: Activity, actor: Actor, data: dict[str, Any], expected_version: int | None = None
 ) -> Activity:
-    activity = locked(Activity, activity.pk)
-    check_version(activity, expected_version)
+    activity = locked_at_version(Activity, activity.pk, expected_version)
     changed = apply_changes(activity, data, EDITABLE_FIELDS)
     if changed:
         bump(activity, changed)
-        changes.record(dealer_id=activity.dealer_id, type="activity.updated", obj=activity)
+        changes.record(
+            dealer_id=activity.dealer_id, type="activity.updated", obj=activity, actor=actor, audit={"changed": changed}
+        )
     return activity

@@ -40,16 +40,8 @@ def record_consent(
         evidence=evidence or {},
         recorded_by=actor.label,
     )
-    changes.record(dealer_id=prospect.dealer_id, type="consent.recorded", obj=consent)
+    changes.record(dealer_id=prospect.dealer_id, type="consent.recorded", obj=consent, actor=actor)
     record_audit(
         actor=actor, action=f"consent.{status}", dealer_id=prospect.dealer_id, obj=prospect, data={"purpose": purpose}
     )
     return consent
-
-
-def current_consents(prospect: Prospect) -> dict[str, Consent]:
-    """The latest ledger entry per purpose: what holds now."""
-    latest: dict[str, Consent] = {}
-    for consent in Consent.objects.filter(prospect=prospect).order_by("purpose", "-at"):
-        latest.setdefault(consent.purpose, consent)
-    return latest

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Lead, LeadEvent, LostReason, Prospect
-from crm.services._common import apply_changes, bump, check_version, locked
+from crm.services._common import apply_changes, bump, bump_unique, insert, locked, locked_at_version
 from dealers.actors import Actor
 from dealers.models import Membership
 from dealers.working_hours import first_contact_due
@@ -54,35 +55,26 @@ def create_lead(
         # The first-contact clock runs in the dealership's opening hours.
         data["first_contact_due_at"], _counted = first_contact_due(dealer=prospect.dealer, start=timezone.now())
     lead = Lead(dealer_id=prospect.dealer_id, prospect=prospect, owner_id=owner_id, stage=stage, **data)
-    try:
-        with transaction.atomic():
-            lead.save(force_insert=True)
-    except IntegrityError as error:
-        raise ValidationError({"external_id": _("Another lead already has this dealer system id.")}) from error
+    insert(lead, id_taken=_("Another lead already has this dealer system id."))
     _event(lead, LeadEvent.Kind.CREATED, actor, to_stage=lead.stage, data={"source": lead.source})
     if routing:
         _event(lead, LeadEvent.Kind.ROUTED, actor, data=routing)
     if owner_id:
         _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"to": owner_id})
-    changes.record(dealer_id=lead.dealer_id, type="lead.created", obj=lead)
+    changes.record(dealer_id=lead.dealer_id, type="lead.created", obj=lead, actor=actor)
     logger.info("lead_created", extra={"dealer_id": lead.dealer_id, "lead_id": str(lead.pk)})
     return lead
 
 
 @transaction.atomic
 def update_lead(*, lead: Lead, actor: Actor, data: dict[str, Any], expected_version: int | None = None) -> Lead:
-    lead = locked(Lead, lead.pk)
-    check_version(lead, expected_version)
+    lead = locked_at_version(Lead, lead.pk, expected_version)
     changed = apply_changes(lead, data, EDITABLE_FIELDS)
     if not changed:
         return lead
-    try:
-        with transaction.atomic():
-            bump(lead, changed)
-    except IntegrityError as error:
-        raise ValidationError({"external_id": _("Another lead already has this dealer system id.")}) from error
+    bump_unique(lead, changed, id_taken=_("Another lead already has this dealer system id."))
     _event(lead, LeadEvent.Kind.UPDATED, actor, data={"changed": sorted(changed)})
-    changes.record(dealer_id=lead.dealer_id, type="lead.updated", obj=lead, extra={"changed": changed})
+    changes.record(dealer_id=lead.dealer_id, type="lead.updated", obj=lead, actor=actor, extra={"changed": changed})
     return lead
 
 
@@ -102,8 +94,7 @@ def change_stage(
     """
     if to_stage not in Lead.Stage.values:
         raise ValidationError({"stage": _("Unknown stage.")})
-    lead = locked(Lead, lead.pk)
-    check_version(lead, expected_version)
+    lead = locked_at_version(Lead, lead.pk, expected_version)
     if lead.stage == to_stage:
         return lead
     note = (note or "").strip()
@@ -139,7 +130,7 @@ def change_stage(
         to_stage=to_stage,
         data={"lost_reason": lost_reason.code if lost_reason and to_stage == Lead.Stage.LOST else None, "note": note},
     )
-    changes.record(dealer_id=lead.dealer_id, type=event_type, obj=lead, extra={"from_stage": from_stage})
+    changes.record(dealer_id=lead.dealer_id, type=event_type, obj=lead, actor=actor, extra={"from_stage": from_stage})
     return lead
 
 
@@ -153,13 +144,52 @@ def assign_lead(*, lead: Lead, to_user_id: int | None, actor: Actor, reason: str
     from_user_id = lead.owner_id
     lead.owner_id = to_user_id
     bump(lead, ["owner_id"])
-    prospect = locked(Prospect, lead.prospect_id)
-    if prospect.owner_id is None and to_user_id is not None:
-        prospect.owner_id = to_user_id
-        bump(prospect, ["owner_id"])
-    _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"from": from_user_id, "to": to_user_id, "reason": reason})
-    changes.record(dealer_id=lead.dealer_id, type="lead.assigned", obj=lead)
+    _record_assignment(lead, from_user_id=from_user_id, actor=actor, reason=reason)
     return lead
+
+
+class LeadTaken(ValidationError):
+    """Somebody else took the lead (or it closed) between the page showing it free and the click."""
+
+
+@transaction.atomic
+def take_lead(*, lead: Lead, user_id: int, actor: Actor, expected_owner: int | None = None) -> Lead:
+    """Make ``user_id`` the lead's salesperson if it still has ``expected_owner`` (``None``: nobody) and is open.
+
+    One conditional UPDATE decides, so of two people taking the same lead at once exactly one gets it;
+    the other is refused instead of silently overwriting the first.
+    """
+    _check_owner(lead.dealer_id, user_id)
+    taken = (
+        Lead.objects.filter(pk=lead.pk, owner_id=expected_owner)
+        .exclude(stage__in=Lead.CLOSED_STAGES)
+        .update(owner_id=user_id, version=F("version") + 1, updated_at=timezone.now())
+    )
+    if not taken:
+        current = Lead.objects.get(pk=lead.pk)
+        if current.is_closed:
+            raise LeadTaken(_("This lead is closed."), code="closed")
+        raise LeadTaken(_("This lead already has a salesperson."), code="taken")
+    lead = Lead.objects.get(pk=lead.pk)
+    _record_assignment(lead, from_user_id=expected_owner, actor=actor, reason="taken")
+    return lead
+
+
+def _record_assignment(lead: Lead, *, from_user_id: int | None, actor: Actor, reason: str) -> None:
+    """What follows a new salesperson: an unowned prospect becomes theirs, the history and the change log say so."""
+    prospect = locked(Prospect, lead.prospect_id)
+    if prospect.owner_id is None and lead.owner_id is not None:
+        prospect.owner_id = lead.owner_id
+        bump(prospect, ["owner_id"])
+        changes.record(
+            dealer_id=prospect.dealer_id,
+            type="prospect.updated",
+            obj=prospect,
+            actor=actor,
+            extra={"changed": ["owner_id"]},
+        )
+    _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"from": from_user_id, "to": lead.owner_id, "reason": reason})
+    changes.record(dealer_id=lead.dealer_id, type="lead.assigned", obj=lead, actor=actor)
 
 
 @transaction.atomic
@@ -172,7 +202,9 @@ def mark_first_contact(*, lead: Lead, at: datetime, actor: Actor) -> Lead:
         return change_stage(lead=lead, to_stage=Lead.Stage.CONTACTED, actor=actor)
     lead.first_contacted_at = at
     bump(lead, ["first_contacted_at"])
-    changes.record(dealer_id=lead.dealer_id, type="lead.updated", obj=lead)
+    changes.record(
+        dealer_id=lead.dealer_id, type="lead.updated", obj=lead, actor=actor, audit={"changed": ["first_contacted_at"]}
+    )
     return lead
 
 

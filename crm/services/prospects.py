@@ -6,15 +6,16 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import normalize_email, search_text
-from crm.services._common import apply_changes, bump, check_version, locked
-from dealers.actors import Actor, record_audit
+from crm.services._common import apply_changes, bump, bump_unique, insert, locked, locked_at_version
+from dealers.actors import Actor
 from dealers.models import Dealer
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ def _require_name(prospect: Prospect) -> None:
         raise ValidationError({"last_name": _("Give at least a last name, a company, an email or a phone number.")})
 
 
-def _refresh_derived(prospect: Prospect) -> None:
+def fill_search_fields(prospect: Prospect) -> None:
+    """Derive what search and duplicate detection read (folded text, normalised email) from the contact data.
+
+    Every service that changes contact data calls this; so do the demo and test data, which write rows directly.
+    """
     prospect.email_normalized = normalize_email(prospect.email)
     prospect.search_text = search_text(
         prospect.first_name,
@@ -49,13 +54,9 @@ def _refresh_derived(prospect: Prospect) -> None:
 def create_prospect(*, dealer: Dealer, actor: Actor, data: dict[str, Any]) -> Prospect:
     prospect = Prospect(dealer=dealer, **_normalize(data))
     _require_name(prospect)
-    _refresh_derived(prospect)
-    try:
-        with transaction.atomic():
-            prospect.save(force_insert=True)
-    except IntegrityError as error:
-        raise ValidationError({"external_id": _("Another prospect already has this dealer system id.")}) from error
-    changes.record(dealer_id=dealer.pk, type="prospect.created", obj=prospect)
+    fill_search_fields(prospect)
+    insert(prospect, id_taken=_("Another prospect already has this dealer system id."))
+    changes.record(dealer_id=dealer.pk, type="prospect.created", obj=prospect, actor=actor)
     logger.info("prospect_created", extra={"dealer_id": dealer.pk, "prospect_id": str(prospect.pk)})
     return prospect
 
@@ -64,21 +65,22 @@ def create_prospect(*, dealer: Dealer, actor: Actor, data: dict[str, Any]) -> Pr
 def update_prospect(
     *, prospect: Prospect, actor: Actor, data: dict[str, Any], expected_version: int | None = None
 ) -> Prospect:
-    prospect = locked(Prospect, prospect.pk)
-    check_version(prospect, expected_version)
+    prospect = locked_at_version(Prospect, prospect.pk, expected_version)
     if prospect.erased_at:
         raise ValidationError(_("This prospect was anonymised and cannot be changed."))
     changed = apply_changes(prospect, _normalize(data), EDITABLE_FIELDS)
     if not changed:
         return prospect
     _require_name(prospect)
-    _refresh_derived(prospect)
-    try:
-        with transaction.atomic():
-            bump(prospect, [*changed, "email_normalized", "search_text"])
-    except IntegrityError as error:
-        raise ValidationError({"external_id": _("Another prospect already has this dealer system id.")}) from error
-    changes.record(dealer_id=prospect.dealer_id, type="prospect.updated", obj=prospect, extra={"changed": changed})
+    fill_search_fields(prospect)
+    bump_unique(
+        prospect,
+        [*changed, "email_normalized", "search_text"],
+        id_taken=_("Another prospect already has this dealer system id."),
+    )
+    changes.record(
+        dealer_id=prospect.dealer_id, type="prospect.updated", obj=prospect, actor=actor, extra={"changed": changed}
+    )
     return prospect
 
 
@@ -126,12 +128,19 @@ def merge_prospects(*, keep: Prospect, duplicate: Prospect, actor: Actor) -> Pro
     if keep.owner_id is None and duplicate.owner_id is not None:
         keep.owner_id = duplicate.owner_id
         filled.append("owner_id")
-    moved_lead_ids = list(Lead.objects.filter(prospect=duplicate).values_list("pk", flat=True))
+    moved_lead_ids = _move_versioned(Lead, "lead.updated", duplicate=duplicate, keep=keep, actor=actor)
+    moved_activity_ids = _move_versioned(Activity, "activity.updated", duplicate=duplicate, keep=keep, actor=actor)
+    moved_task_ids = _move_versioned(Task, "task.updated", duplicate=duplicate, keep=keep, actor=actor)
+    # Ledger entries have no version: the merge's own row lists them instead.
+    moved_consent_ids = [
+        str(pk) for pk in Consent.objects.filter(prospect=duplicate).order_by("pk").values_list("pk", flat=True)
+    ]
+    Consent.objects.filter(prospect=duplicate).update(prospect=keep)
     moved = {
-        "leads": Lead.objects.filter(prospect=duplicate).update(prospect=keep),
-        "activities": Activity.objects.filter(prospect=duplicate).update(prospect=keep),
-        "tasks": Task.objects.filter(prospect=duplicate).update(prospect=keep),
-        "consents": Consent.objects.filter(prospect=duplicate).update(prospect=keep),
+        "leads": len(moved_lead_ids),
+        "activities": len(moved_activity_ids),
+        "tasks": len(moved_task_ids),
+        "consents": len(moved_consent_ids),
     }
     LeadEvent.objects.bulk_create(
         LeadEvent(
@@ -144,27 +153,41 @@ def merge_prospects(*, keep: Prospect, duplicate: Prospect, actor: Actor) -> Pro
         )
         for lead_id in moved_lead_ids
     )
-    for lead in Lead.objects.filter(pk__in=moved_lead_ids).order_by("pk"):
-        bump(lead, [])
-        changes.record(dealer_id=lead.dealer_id, type="lead.updated", obj=lead, extra={"changed": ["prospect_id"]})
-    _refresh_derived(keep)
+    fill_search_fields(keep)
     bump(keep, [*filled, "email_normalized", "search_text"])
     duplicate.merged_into = keep
     bump(duplicate, ["merged_into"])
-    record_audit(
+    changes.record(
+        dealer_id=duplicate.dealer_id,
+        type="prospect.updated",
+        obj=duplicate,
         actor=actor,
-        action="prospect.merged",
-        dealer_id=keep.dealer_id,
-        obj=keep,
-        data={"duplicate": str(duplicate.pk), "moved": moved, "filled": sorted(filled)},
+        extra={"changed": ["merged_into"]},
     )
     changes.record(
         dealer_id=keep.dealer_id,
         type="prospect.merged",
         obj=keep,
-        extra={"merged_prospect_id": str(duplicate.pk), "merged_external_id": duplicate.external_id},
+        actor=actor,
+        extra={
+            "merged_prospect_id": str(duplicate.pk),
+            "merged_external_id": duplicate.external_id,
+            "moved_consent_ids": moved_consent_ids,
+        },
+        audit={"duplicate": str(duplicate.pk), "moved": moved, "filled": sorted(filled)},
     )
     return keep
+
+
+def _move_versioned(
+    model: type[Lead] | type[Activity] | type[Task], type: str, *, duplicate: Prospect, keep: Prospect, actor: Actor
+) -> list[Any]:
+    """Give ``duplicate``'s rows of ``model`` to ``keep``: each gets a new version and its change-log row."""
+    ids = list(model._default_manager.filter(prospect=duplicate).order_by("pk").values_list("pk", flat=True))
+    model._default_manager.filter(pk__in=ids).update(prospect=keep, version=F("version") + 1, updated_at=timezone.now())
+    for obj in model._default_manager.filter(pk__in=ids).order_by("pk"):
+        changes.record(dealer_id=obj.dealer_id, type=type, obj=obj, actor=actor, extra={"changed": ["prospect_id"]})
+    return ids
 
 
 @transaction.atomic
@@ -189,10 +212,9 @@ def erase_prospect(*, prospect: Prospect, actor: Actor) -> Prospect:
         setattr(prospect, field, value)
     prospect.postcode = prospect.postcode[:2]  # keeps the region for reports, not the person
     prospect.erased_at = timezone.now()
-    _refresh_derived(prospect)
+    fill_search_fields(prospect)
     bump(prospect, [*blank, "postcode", "erased_at", "email_normalized", "search_text"])
     Activity.objects.filter(prospect=prospect).update(subject="", body="")
     Lead.objects.filter(prospect=prospect).update(message="", vin="")
-    record_audit(actor=actor, action="prospect.erased", dealer_id=prospect.dealer_id, obj=prospect)
-    changes.record(dealer_id=prospect.dealer_id, type="prospect.erased", obj=prospect)
+    changes.record(dealer_id=prospect.dealer_id, type="prospect.erased", obj=prospect, actor=actor)
     return prospect

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm import changes, fieldspecs
 from crm.models import Lead, Prospect, Task
-from crm.services._common import apply_changes, bump, check_version, locked
+from crm.services._common import apply_changes, bump, insert, locked, locked_at_version
+from crm.services.leads import change_stage
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 
 EDITABLE_FIELDS = fieldspecs.TASK.editable
+
+# What a salesperson schedules from a lead: the task's title, and the open stage the lead moves forward to.
+SCHEDULE_KINDS: dict[str, tuple[Any, str | None]] = {
+    "appointment": (gettext_lazy("Appointment"), Lead.Stage.APPOINTMENT),
+    "test_drive": (gettext_lazy("Test drive"), Lead.Stage.TEST_DRIVE),
+    "follow_up": (gettext_lazy("Follow-up call"), None),
+}
 
 
 def _check_assignee(dealer_id: int, assignee_id: int | None) -> None:
@@ -39,25 +49,20 @@ def create_task(
             raise ValidationError({"prospect": _("Not found.")})
     _check_assignee(dealer.pk, data.get("assignee_id"))
     task = Task(dealer=dealer, prospect=prospect, lead=lead, created_by_label=actor.label, **data)
-    try:
-        with transaction.atomic():
-            task.save(force_insert=True)
-    except IntegrityError as error:
-        raise ValidationError({"external_id": _("Another task already has this dealer system id.")}) from error
-    changes.record(dealer_id=dealer.pk, type="task.created", obj=task)
+    insert(task, id_taken=_("Another task already has this dealer system id."))
+    changes.record(dealer_id=dealer.pk, type="task.created", obj=task, actor=actor)
     return task
 
 
 @transaction.atomic
 def update_task(*, task: Task, actor: Actor, data: dict[str, Any], expected_version: int | None = None) -> Task:
-    task = locked(Task, task.pk)
-    check_version(task, expected_version)
+    task = locked_at_version(Task, task.pk, expected_version)
     if "assignee_id" in data:
         _check_assignee(task.dealer_id, data["assignee_id"])
     changed = apply_changes(task, data, EDITABLE_FIELDS)
     if changed:
         bump(task, changed)
-        changes.record(dealer_id=task.dealer_id, type="task.updated", obj=task)
+        changes.record(dealer_id=task.dealer_id, type="task.updated", obj=task, actor=actor, audit={"changed": changed})
     return task
 
 
@@ -68,5 +73,37 @@ def complete_task(*, task: Task, actor: Actor, done: bool = True) -> Task:
         return task
     task.done_at = timezone.now() if done else None
     bump(task, ["done_at"])
-    changes.record(dealer_id=task.dealer_id, type="task.updated", obj=task)
+    changes.record(dealer_id=task.dealer_id, type="task.updated", obj=task, actor=actor, audit={"changed": ["done_at"]})
     return task
+
+
+@transaction.atomic
+def schedule_for_lead(*, lead: Lead, kind: str, due_at: datetime, notes: str, actor: Actor) -> Task:
+    """An appointment, test drive or follow-up call: a task for the lead's salesperson (else the scheduler).
+
+    An open lead moves forward to the stage the appointment stands for, never back.
+    """
+    if kind not in SCHEDULE_KINDS:
+        raise ValidationError({"kind": _("Unknown kind.")})
+    label, target = SCHEDULE_KINDS[kind]
+    task = create_task(
+        dealer=lead.dealer,
+        actor=actor,
+        lead=lead,
+        prospect=lead.prospect,
+        data={
+            "title": f"{label}: {lead.prospect.display_name}"[:200],
+            "due_at": due_at,
+            "notes": notes,
+            "assignee_id": lead.owner_id or actor.user_id,
+        },
+    )
+    if target and not lead.is_closed and _pipeline_position(lead.stage) < _pipeline_position(target):
+        change_stage(lead=lead, to_stage=target, actor=actor)
+    return task
+
+
+def _pipeline_position(stage: str) -> int:
+    """Open stages in pipeline order; closed stages come after all of them."""
+    open_stages = [str(open_stage) for open_stage in Lead.OPEN_STAGES]
+    return open_stages.index(stage) if stage in open_stages else len(open_stages)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crm.models import Activity, Change, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import normalize_email
-from crm.services.prospects import _refresh_derived
+from crm.services.prospects import fill_search_fields
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_search_fields_are_filled_like_the_services_fill_them() -> None:
     seed()
     for prospect in Prospect.objects.order_by("?")[:50]:
         stored = (prospect.search_text, prospect.email_normalized)
-        _refresh_derived(prospect)
+        fill_search_fields(prospect)
         assert stored == (prospect.search_text, prospect.email_normalized)
         assert prospect.email_normalized == normalize_email(prospect.email)
 

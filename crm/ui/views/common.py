@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from crm.errors import StaleObject
 from crm.models import Lead, Prospect
 from crm.selectors import leads_for, prospects_for
+from crm.ui.forms import apply_service_error
 from dealers.actors import Actor
 from dealers.models import Membership
+
+T = TypeVar("T")
 
 
 def viewer(request: HttpRequest) -> Membership:
@@ -42,6 +48,17 @@ def render_page_or_partial(
 def done(request: HttpRequest, url: str) -> HttpResponse:
     """After a successful change: a redirect (htmx follows it as a client-side navigation)."""
     return HttpResponseClientRedirect(url) if is_htmx(request) else redirect(url)
+
+
+def submit(form: forms.BaseForm, change: Callable[[], T]) -> T | None:
+    """Run a form's service call; a stale version or a refused value becomes the form's error (``None``)."""
+    try:
+        return change()
+    except StaleObject as error:
+        form.add_error(None, str(error.message))
+    except ValidationError as error:
+        apply_service_error(form, error)
+    return None
 
 
 def lead_or_404(request: HttpRequest, pk: Any) -> Lead:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
@@ -18,10 +16,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.errors import StaleObject
+from crm import catalogue
 from crm.filters import LeadFilterSet
-from crm.models import Activity, Lead, LeadEvent, Task
-from crm.selectors import lead_history, leads_for, prospects_for
+from crm.models import Activity, Lead
+from crm.selectors import lead_overview, leads_for
 from crm.services import activities as activity_services
 from crm.services import leads as lead_services
 from crm.services import tasks as task_services
@@ -31,7 +29,6 @@ from crm.ui.forms import (
     LeadForm,
     ScheduleForm,
     StageForm,
-    apply_service_error,
     focus,
 )
 from crm.ui.pagination import keyset_page
@@ -45,10 +42,11 @@ from crm.ui.views.common import (
     lead_or_404,
     prospect_or_404,
     render_page_or_partial,
+    submit,
     viewer,
 )
 from dealers.access import MANAGERS, membership_required
-from dealers.models import Membership, User
+from dealers.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -59,25 +57,6 @@ LEAD_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 BOARD_CARDS_PER_STAGE = 25
 OPEN_STAGES: list[str] = [str(stage) for stage in Lead.OPEN_STAGES]
-LEAD_FIELD_NAMES = {field.name for field in Lead._meta.fields}
-MODEL_NAMES = [
-    "Clio",
-    "Captur",
-    "Mégane E-Tech",
-    "Austral",
-    "Scenic E-Tech",
-    "Rafale",
-    "Symbioz",
-    "Twingo",
-    "Kangoo",
-    "Trafic",
-    "Master",
-    "Arkana",
-    "Espace",
-    "R5 E-Tech",
-    "R4 E-Tech",
-]
-TRADEIN_MAKES = ["Renault", "Dacia", "Volkswagen", "Opel", "Ford", "BMW", "Mercedes-Benz", "Audi", "Skoda", "Toyota"]
 
 
 def lead_filterset(request: HttpRequest, queryset: QuerySet[Lead], *, default_open: bool = True) -> LeadFilterSet:
@@ -145,86 +124,11 @@ def lead_board(request: HttpRequest) -> HttpResponse:
     return render_page_or_partial(request, "crm/leads/board.html", "crm/leads/_board.html", context)
 
 
-@dataclass
-class TimelineEntry:
-    at: datetime
-    kind: str
-    title: str
-    detail: str
-    by: str
-    css: str
-
-
-def _timeline(lead: Lead) -> list[TimelineEntry]:
-    events = list(lead_history(lead))
-    activity_rows = list(Activity.objects.filter(lead=lead).select_related("author").order_by("-occurred_at", "-id"))
-    user_ids = {
-        value for e in events if e.kind == LeadEvent.Kind.ASSIGNED for value in (e.data.get("from"), e.data.get("to"))
-    }
-    names = {u.pk: (u.get_full_name() or u.email) for u in User.objects.filter(pk__in=[i for i in user_ids if i])}
-    stages = dict(Lead.Stage.choices)
-    entries: list[TimelineEntry] = []
-    for event in events:
-        detail = ""
-        if event.kind in (LeadEvent.Kind.STAGE_CHANGED, LeadEvent.Kind.CLOSED, LeadEvent.Kind.REOPENED):
-            detail = (
-                f"{stages.get(event.from_stage, event.from_stage)} \u2192 {stages.get(event.to_stage, event.to_stage)}"
-            )
-            if event.kind == LeadEvent.Kind.CLOSED and lead.lost_reason and event.data.get("lost_reason"):
-                detail += f" \u00b7 {lead.lost_reason}" if event.data["lost_reason"] == lead.lost_reason.code else ""
-            if event.data.get("note"):
-                detail += f" \u00b7 {event.data['note']}"
-        elif event.kind == LeadEvent.Kind.ASSIGNED:
-            to = names.get(event.data.get("to"), _("nobody"))
-            detail = _("to %(name)s") % {"name": to}
-            if event.data.get("reason"):
-                detail += f" ({event.data['reason']})"
-        elif event.kind == LeadEvent.Kind.UPDATED:
-            detail = ", ".join(
-                str(getattr(Lead._meta.get_field(f), "verbose_name", f)) if f in LEAD_FIELD_NAMES else f
-                for f in event.data.get("changed", [])
-            )
-        elif event.kind == LeadEvent.Kind.ESCALATED:
-            detail = _("level %(level)s") % {"level": event.data.get("level", "?")}
-        elif event.kind == LeadEvent.Kind.ROUTED:
-            detail = "\n".join(str(line) for line in event.data.get("summary", []))  # written by the lead router
-        elif event.kind == LeadEvent.Kind.CREATED:
-            detail = str(dict(Lead.Source.choices).get(event.data.get("source"), ""))
-        entries.append(
-            TimelineEntry(
-                at=event.at,
-                kind=event.kind,
-                title=event.get_kind_display(),
-                detail=detail,
-                by=(event.actor.get_full_name() if event.actor else "") or event.actor_label,
-                css="event",
-            )
-        )
-    for activity in activity_rows:
-        title = activity.get_kind_display()
-        if activity.direction:
-            title += f" ({activity.get_direction_display()})"
-        text = " \u2013 ".join(p for p in (activity.subject, activity.body) if p)
-        by = (activity.author.get_full_name() if activity.author else "") or activity.author_label
-        entries.append(
-            TimelineEntry(at=activity.occurred_at, kind=activity.kind, title=title, detail=text, by=by, css="activity")
-        )
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries
-
-
-def _lead_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
-    membership = viewer(request)
-    prospect = lead.prospect
+def _lead_context(membership: Membership, lead: Lead) -> dict[str, Any]:
     return {
         "lead": lead,
-        "prospect": prospect,
-        "prospect_visible": prospects_for(membership).filter(pk=prospect.pk).exists(),
-        "timeline": _timeline(lead),
-        "tasks": list(Task.objects.filter(lead=lead).select_related("assignee").order_by("done_at", "due_at", "id")),
-        "other_leads": list(
-            leads_for(membership).filter(prospect_id=prospect.pk).exclude(pk=lead.pk).order_by("-created_at")[:10]
-        ),
+        "prospect": lead.prospect,
+        **vars(lead_overview(membership, lead)),
         "can_act": can_act_on(membership, lead),
         "can_assign": membership.is_manager,
         "can_take": lead.owner_id is None and not lead.is_closed,
@@ -237,7 +141,7 @@ def _lead_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
 @membership_required()
 def lead_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     lead = lead_or_404(request, pk)
-    return render(request, "crm/leads/detail.html", _lead_context(request, lead))
+    return render(request, "crm/leads/detail.html", _lead_context(viewer(request), lead))
 
 
 def _initial_from(lead: Lead, fields: list[str]) -> dict[str, Any]:
@@ -262,21 +166,14 @@ def lead_create(request: HttpRequest, prospect_pk: Any) -> HttpResponse:
         else:
             owner_id = membership.user_id
         data = form.service_data()
-        try:
-            lead = lead_services.create_lead(prospect=prospect, actor=actor(request), data=data, owner_id=owner_id)
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+        lead = submit(
+            form,
+            lambda: lead_services.create_lead(prospect=prospect, actor=actor(request), data=data, owner_id=owner_id),
+        )
+        if lead is not None:
             messages.success(request, _("Lead created."))
             return done(request, reverse("lead_detail", args=[lead.pk]))
-    context = {
-        "form": form,
-        "prospect": prospect,
-        "model_names": MODEL_NAMES,
-        "tradein_makes": TRADEIN_MAKES,
-        "title": _("New lead"),
-    }
-    return render(request, "crm/leads/form.html", context)
+    return _form_page(request, form, prospect, title=_("New lead"))
 
 
 @membership_required()
@@ -292,24 +189,29 @@ def lead_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         initial={**_initial_from(lead, fields), "version": lead.version},
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            lead_services.update_lead(
+        saved = submit(
+            form,
+            lambda: lead_services.update_lead(
                 lead=lead, actor=actor(request), data=form.service_data(), expected_version=form.cleaned_data["version"]
-            )
-        except StaleObject as error:
-            form.add_error(None, str(error.message))
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             messages.success(request, _("Lead saved."))
             return done(request, reverse("lead_detail", args=[lead.pk]))
+    return _form_page(request, form, lead.prospect, title=_("Edit lead"), lead=lead)
+
+
+def _form_page(
+    request: HttpRequest, form: LeadForm, prospect: Any, *, title: str, lead: Lead | None = None
+) -> HttpResponse:
+    """The lead form, with the vehicle catalogue as suggestions."""
     context = {
         "form": form,
         "lead": lead,
-        "prospect": lead.prospect,
-        "model_names": MODEL_NAMES,
-        "tradein_makes": TRADEIN_MAKES,
-        "title": _("Edit lead"),
+        "prospect": prospect,
+        "model_names": catalogue.MODEL_NAMES,
+        "tradein_makes": catalogue.TRADEIN_MAKES,
+        "title": title,
     }
     return render(request, "crm/leads/form.html", context)
 
@@ -340,19 +242,16 @@ def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     form = ActivityForm(request.POST if request.method == "POST" else None, initial=initial)
     focus(form, "subject")
     if request.method == "POST" and form.is_valid():
-        try:
-            activity_services.log_activity(
+        logged = submit(
+            form,
+            lambda: activity_services.log_activity(
                 prospect=lead.prospect, lead=lead, actor=actor(request), data=form.service_data()
-            )
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+            ),
+        )
+        if logged is not None:
             messages.success(request, _("Activity logged."))
             return done(request, reverse("lead_detail", args=[lead.pk]))
     return _action_response(request, lead, form, "crm/_activity_form.html", _("Log activity"))
-
-
-SCHEDULE_STAGE = {"appointment": Lead.Stage.APPOINTMENT, "test_drive": Lead.Stage.TEST_DRIVE}
 
 
 @membership_required()
@@ -362,35 +261,20 @@ def lead_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     form = ScheduleForm(request.POST if request.method == "POST" else None, initial={"kind": "appointment"})
     focus(form, "due_at")
     if request.method == "POST" and form.is_valid():
-        kind = form.cleaned_data["kind"]
-        title = f"{dict(ScheduleForm.KIND_CHOICES)[kind]}: {lead.prospect.display_name}"
-        try:
-            with transaction.atomic():
-                task_services.create_task(
-                    dealer=viewer(request).dealer,
-                    actor=actor(request),
-                    lead=lead,
-                    prospect=lead.prospect,
-                    data={
-                        "title": title[:200],
-                        "due_at": form.cleaned_data["due_at"],
-                        "notes": form.cleaned_data["notes"],
-                        "assignee_id": lead.owner_id or viewer(request).user_id,
-                    },
-                )
-                target = SCHEDULE_STAGE.get(kind)
-                if target and not lead.is_closed and _stage_index(lead.stage) < _stage_index(target):
-                    lead_services.change_stage(lead=lead, to_stage=target, actor=actor(request))
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+        task = submit(
+            form,
+            lambda: task_services.schedule_for_lead(
+                lead=lead,
+                kind=form.cleaned_data["kind"],
+                due_at=form.cleaned_data["due_at"],
+                notes=form.cleaned_data["notes"],
+                actor=actor(request),
+            ),
+        )
+        if task is not None:
             messages.success(request, _("Scheduled."))
             return done(request, reverse("lead_detail", args=[lead.pk]))
     return _action_response(request, lead, form, "crm/leads/_schedule_form.html", _("Schedule"))
-
-
-def _stage_index(stage: str) -> int:
-    return OPEN_STAGES.index(stage) if stage in OPEN_STAGES else len(OPEN_STAGES)
 
 
 @membership_required()
@@ -409,20 +293,18 @@ def lead_stage(request: HttpRequest, pk: Any) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            lead_services.change_stage(
+        moved = submit(
+            form,
+            lambda: lead_services.change_stage(
                 lead=lead,
                 to_stage=data["stage"],
                 lost_reason=data.get("lost_reason"),
                 note=data.get("note") or "",
                 actor=actor(request),
                 expected_version=data.get("version"),
-            )
-        except StaleObject as error:
-            form.add_error(None, str(error.message))
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+            ),
+        )
+        if moved is not None:
             logger.info("lead_stage_changed_in_ui", extra={"dealer_id": lead.dealer_id, "lead_id": str(lead.pk)})
             messages.success(request, _("Stage changed."))
             target = reverse("lead_board") if request.POST.get("next") == "board" else None
@@ -443,16 +325,16 @@ def lead_assign(request: HttpRequest, pk: Any) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         owner = form.cleaned_data["owner"]
-        try:
-            lead_services.assign_lead(
+        assigned = submit(
+            form,
+            lambda: lead_services.assign_lead(
                 lead=lead,
                 to_user_id=owner.pk if owner else None,
                 actor=actor(request),
                 reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+            ),
+        )
+        if assigned is not None:
             messages.success(request, _("Lead assigned."))
             return done(request, reverse("lead_detail", args=[lead.pk]))
     return _action_response(request, lead, form, "crm/leads/_assign_form.html", _("Assign lead"))
@@ -469,15 +351,13 @@ def lead_take(request: HttpRequest, pk: Any) -> HttpResponse:
     elif lead.is_closed:
         error = _("This lead is closed.")
     if request.method == "POST":
-        if error:
-            messages.error(request, error)
-            return done(request, reverse("lead_detail", args=[lead.pk]))
-        if membership.is_salesperson and not membership.sees_unassigned:
+        if not error and membership.is_salesperson and not membership.sees_unassigned:
             raise PermissionDenied
         try:
-            lead_services.assign_lead(lead=lead, to_user_id=membership.user_id, actor=actor(request), reason="taken")
-        except ValidationError as service_error:
-            messages.error(request, " ".join(service_error.messages))
+            # The service decides, not what this page read: of two people clicking at once, one gets it.
+            lead_services.take_lead(lead=lead, user_id=membership.user_id, actor=actor(request), expected_owner=None)
+        except ValidationError as refused:
+            messages.error(request, " ".join(refused.messages))
         else:
             messages.success(request, _("The lead is yours now."))
         return done(request, reverse("lead_detail", args=[lead.pk]))

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,22 +13,27 @@ from django.utils.translation import gettext_lazy
 
 from crm import fieldspecs
 from crm.dedupe import duplicate_groups, find_matches
-from crm.errors import StaleObject
 from crm.filters import ProspectFilterSet
-from crm.models import Activity, Lead, Prospect, Task
-from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
+from crm.models import Prospect
+from crm.selectors import merge_counts, prospect_overview, prospects_for, with_open_leads
 from crm.services import activities as activity_services
 from crm.services import prospects as prospect_services
-from crm.services.consents import current_consents
 from crm.ui.forms import (
     ActivityForm,
     MergeForm,
     ProspectForm,
-    apply_service_error,
     focus,
 )
 from crm.ui.pagination import keyset_page
-from crm.ui.views.common import actor, done, label_empty_choices, prospect_or_404, render_page_or_partial, viewer
+from crm.ui.views.common import (
+    actor,
+    done,
+    label_empty_choices,
+    prospect_or_404,
+    render_page_or_partial,
+    submit,
+    viewer,
+)
 from dealers.access import MANAGERS, membership_required
 
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -47,19 +49,6 @@ def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet
     if membership.is_salesperson:
         del filterset.filters["owner"]
     return label_empty_choices(filterset)
-
-
-def with_open_leads(queryset: Any) -> Any:
-    """Each prospect's number of open leads, as one correlated subquery (no N+1, no GROUP BY over the page)."""
-    open_leads = (
-        Lead.objects.filter(prospect_id=OuterRef("pk"))
-        .exclude(stage__in=Lead.CLOSED_STAGES)
-        .order_by()
-        .values("prospect_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return queryset.annotate(open_leads=Coalesce(Subquery(open_leads), 0))
 
 
 @membership_required()
@@ -83,38 +72,8 @@ def prospect_list(request: HttpRequest) -> HttpResponse:
 
 @membership_required()
 def prospect_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    membership = viewer(request)
     prospect = prospect_or_404(request, pk)
-    matches = []
-    if membership.is_manager:
-        matches = list(
-            find_matches(
-                dealer_id=membership.dealer_id,
-                email=prospect.email,
-                phone=prospect.phone or prospect.mobile,
-                last_name=prospect.last_name,
-                postcode=prospect.postcode,
-                queryset=prospects_for(membership),
-            ).exclude(pk=prospect.pk)[:5]
-        )
-    context = {
-        "prospect": prospect,
-        "leads": list(leads_for(membership).filter(prospect=prospect).order_by("-created_at", "-id")[:50]),
-        "activities": list(
-            activities_for(membership)
-            .filter(prospect=prospect)
-            .select_related("author", "lead")
-            .order_by("-occurred_at", "-id")[:100]
-        ),
-        "tasks": list(
-            tasks_for(membership)
-            .filter(prospect=prospect)
-            .select_related("assignee")
-            .order_by("done_at", "due_at", "id")[:50]
-        ),
-        "consents": sorted(current_consents(prospect).values(), key=lambda c: c.purpose),
-        "matches": matches,
-    }
+    context = {"prospect": prospect, **vars(prospect_overview(viewer(request), prospect))}
     return render(request, "crm/prospects/detail.html", context)
 
 
@@ -145,11 +104,11 @@ def prospect_create(request: HttpRequest) -> HttpResponse:
         if not matches:
             if membership.is_salesperson:
                 data["owner_id"] = membership.user_id
-            try:
-                prospect = prospect_services.create_prospect(dealer=membership.dealer, actor=actor(request), data=data)
-            except ValidationError as error:
-                apply_service_error(form, error)
-            else:
+            prospect = submit(
+                form,
+                lambda: prospect_services.create_prospect(dealer=membership.dealer, actor=actor(request), data=data),
+            )
+            if prospect is not None:
                 messages.success(request, _("Prospect created."))
                 return done(request, reverse("prospect_detail", args=[prospect.pk]))
     context = {"form": form, "matches": matches, "title": _("New prospect")}
@@ -166,18 +125,16 @@ def prospect_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         request.POST if request.method == "POST" else None, membership=membership, creating=False, initial=initial
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            prospect_services.update_prospect(
+        saved = submit(
+            form,
+            lambda: prospect_services.update_prospect(
                 prospect=prospect,
                 actor=actor(request),
                 data=form.service_data(),
                 expected_version=form.cleaned_data.get("version"),
-            )
-        except StaleObject as error:
-            form.add_error(None, str(error.message))
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             messages.success(request, _("Prospect saved."))
             return done(request, reverse("prospect_detail", args=[prospect.pk]))
     return render(request, "crm/prospects/form.html", {"form": form, "prospect": prospect, "title": _("Edit prospect")})
@@ -190,11 +147,11 @@ def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     form = ActivityForm(request.POST if request.method == "POST" else None, initial={"kind": "note"})
     focus(form, "subject")
     if request.method == "POST" and form.is_valid():
-        try:
-            activity_services.log_activity(prospect=prospect, actor=actor(request), data=form.service_data())
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+        logged = submit(
+            form,
+            lambda: activity_services.log_activity(prospect=prospect, actor=actor(request), data=form.service_data()),
+        )
+        if logged is not None:
             messages.success(request, _("Activity logged."))
             return done(request, reverse("prospect_detail", args=[prospect.pk]))
     context = {
@@ -226,14 +183,13 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
     form = MergeForm(request.POST if request.method == "POST" else None, first=first, second=second)
     if request.method == "POST" and form.is_valid():
         keep, duplicate = (first, second) if form.cleaned_data["keep"] == str(first.pk) else (second, first)
-        try:
-            kept = prospect_services.merge_prospects(keep=keep, duplicate=duplicate, actor=actor(request))
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
+        kept = submit(
+            form, lambda: prospect_services.merge_prospects(keep=keep, duplicate=duplicate, actor=actor(request))
+        )
+        if kept is not None:
             messages.success(request, _("Prospects merged."))
             return done(request, reverse("prospect_detail", args=[kept.pk]))
-    counts = _related_counts([first.pk, second.pk])
+    counts = merge_counts(membership, [first.pk, second.pk])
     rows = [
         (
             str(getattr(Prospect._meta.get_field(name), "verbose_name", name)),
@@ -256,12 +212,3 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
 def _display(prospect: Prospect, name: str) -> str:
     value = getattr(prospect, name)
     return str(value) if value else ""
-
-
-def _related_counts(pks: list[Any]) -> dict[Any, dict[str, int]]:
-    """Leads, activities and tasks per prospect (all of them move on a merge, visible or not)."""
-    result: dict[Any, dict[str, int]] = {pk: {"leads": 0, "activities": 0, "tasks": 0} for pk in pks}
-    for model, key in ((Lead, "leads"), (Activity, "activities"), (Task, "tasks")):
-        for row in model.objects.filter(prospect_id__in=pks).order_by().values("prospect_id").annotate(n=Count("id")):
-            result[row["prospect_id"]][key] = row["n"]
-    return result
