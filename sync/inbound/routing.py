@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,11 +21,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from crm.dedupe import find_matches
 from crm.models import Lead, Prospect
 from crm.normalize import fold, normalize_phone
+from crm.routing_decisions import reason
 from crm.services import consents as consent_services
 from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
@@ -130,6 +131,109 @@ def _closest_postcode_dealer(postcode: str) -> Dealer | None:
     return Dealer.objects.get(pk=min(candidates)[1]) if candidates else None
 
 
+@dataclass(frozen=True)
+class DealerQuery:
+    """What the dealership steps look at."""
+
+    dealer_number: str
+    postcode: str
+    latitude: float | None
+    longitude: float | None
+
+    @property
+    def postcode_prefixes(self) -> list[str]:
+        return [self.postcode[:n] for n in range(len(self.postcode), 0, -1)]
+
+
+@dataclass
+class DealerChoice:
+    dealer: Dealer
+    method: LeadRouting.Method
+    evidence: dict[str, Any]  # why this dealership, for the decision record
+
+
+# A step either chooses the dealership or passes, adding the dealerships it passed over to ``skipped``.
+DealerStep = Callable[[DealerQuery, list[dict[str, Any]]], DealerChoice | None]
+
+
+def _inactive_territory_holders(prefixes: list[str], *, longer_than: str = "") -> list[dict[str, Any]]:
+    return [
+        {"dealer": number, "reason": reason("inactive_territory_holder", territory=held)}
+        for held, number in Territory.objects.filter(postcode_prefix__in=prefixes, dealer__is_active=False)
+        .values_list("postcode_prefix", "dealer__number")
+        .order_by("-postcode_prefix")
+        if len(held) > len(longer_than)
+    ]
+
+
+def by_customer_choice(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+    """The dealership the customer chose, if it takes leads."""
+    if not query.dealer_number:
+        return None
+    chosen = Dealer.objects.filter(number=query.dealer_number).first()
+    if chosen is not None and chosen.is_active:
+        return DealerChoice(
+            chosen, LeadRouting.Method.CHOSEN, {"reason": reason("customer_chose", dealer=chosen.number)}
+        )
+    why = "inactive" if chosen is not None else "unknown_dealer_number"
+    skipped.append({"dealer": query.dealer_number, "reason": reason(why)})
+    return None
+
+
+def by_postcode_territory(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+    """The active dealership whose territory (longest postcode prefix) holds the customer's postcode."""
+    if not query.postcode:
+        return None
+    dealer = dealer_for_postcode(query.postcode)
+    if dealer is None:
+        skipped += _inactive_territory_holders(query.postcode_prefixes)
+        return None
+    prefix = (
+        Territory.objects.filter(dealer=dealer, postcode_prefix__in=query.postcode_prefixes)
+        .order_by("-postcode_prefix")
+        .values_list("postcode_prefix", flat=True)
+        .first()
+    ) or ""
+    skipped += _inactive_territory_holders(query.postcode_prefixes, longer_than=prefix)
+    evidence = {"reason": reason("in_territory", postcode=query.postcode, territory=prefix), "territory": prefix}
+    return DealerChoice(dealer, LeadRouting.Method.TERRITORY, evidence)
+
+
+def by_distance(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+    """The nearest active dealership to the coordinates sent, else to the centre of the postcode's area."""
+    if query.latitude is not None and query.longitude is not None:
+        origin, location = (query.latitude, query.longitude), reason("coordinates_sent")
+    else:
+        estimate = _estimate_location(query.postcode) if query.postcode else None
+        if estimate is None:
+            return None
+        origin, location = (estimate[0], estimate[1]), reason("postcode_area_centre", area=estimate[2])
+    nearest = _nearest_active_dealer(*origin)
+    if nearest is None:
+        return None
+    dealer, distance = nearest
+    evidence = {
+        "reason": reason("nearest_dealer", postcode=query.postcode or "-"),
+        "location": location,
+        "distance_km": round(distance, 1),
+    }
+    return DealerChoice(dealer, LeadRouting.Method.FALLBACK, evidence)
+
+
+def by_closest_postcode(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+    """Last resort without coordinates: the active dealership whose own postcode is numerically closest."""
+    closest = _closest_postcode_dealer(query.postcode) if query.postcode else None
+    if closest is None:
+        return None
+    return DealerChoice(
+        closest, LeadRouting.Method.FALLBACK, {"reason": reason("closest_postcode", postcode=query.postcode)}
+    )
+
+
+# Tried in order; the first that chooses wins.
+DEALER_STEPS: tuple[DealerStep, ...] = (by_customer_choice, by_postcode_territory, by_distance, by_closest_postcode)
+
+
 def choose_dealer(
     *, dealer_number: str, postcode: str, latitude: float | None = None, longitude: float | None = None
 ) -> tuple[Dealer, str, dict[str, Any]]:
@@ -138,72 +242,12 @@ def choose_dealer(
     Returns the dealer, the method (``LeadRouting.Method``) and the decision record. Inactive
     dealers never receive leads. Raises ``ValidationError`` when no dealership can be found.
     """
-    skipped: list[dict[str, str]] = []
-    if dealer_number:
-        chosen = Dealer.objects.filter(number=dealer_number).first()
-        if chosen is not None and chosen.is_active:
-            return (
-                chosen,
-                LeadRouting.Method.CHOSEN,
-                {"method": "chosen", "reason": f"customer chose dealer {chosen.number}", "skipped": skipped},
-            )
-        skipped.append(
-            {"dealer": dealer_number, "reason": "inactive" if chosen is not None else "unknown dealer number"}
-        )
-
-    if postcode:
-        territory_dealer = dealer_for_postcode(postcode)
-        prefixes = [postcode[:n] for n in range(len(postcode), 0, -1)]
-        if territory_dealer is not None:
-            prefix = (
-                Territory.objects.filter(dealer=territory_dealer, postcode_prefix__in=prefixes)
-                .order_by("-postcode_prefix")
-                .values_list("postcode_prefix", flat=True)
-                .first()
-            ) or ""
-            skipped += [
-                {"dealer": number, "reason": f"inactive (holds territory {held})"}
-                for held, number in Territory.objects.filter(postcode_prefix__in=prefixes, dealer__is_active=False)
-                .values_list("postcode_prefix", "dealer__number")
-                .order_by("-postcode_prefix")
-                if len(held) > len(prefix)
-            ]
-            return (
-                territory_dealer,
-                LeadRouting.Method.TERRITORY,
-                {
-                    "method": "territory",
-                    "reason": f"postcode {postcode} lies in territory {prefix}",
-                    "territory": prefix,
-                    "skipped": skipped,
-                },
-            )
-        skipped += [
-            {"dealer": number, "reason": f"inactive (holds territory {held})"}
-            for held, number in Territory.objects.filter(postcode_prefix__in=prefixes, dealer__is_active=False)
-            .values_list("postcode_prefix", "dealer__number")
-            .order_by("-postcode_prefix")
-        ]
-
-    decision: dict[str, Any] = {"method": "fallback", "skipped": skipped}
-    if latitude is not None and longitude is not None:
-        origin: tuple[float, float, str] | None = (latitude, longitude, "")
-        decision["location"] = "coordinates sent with the lead"
-    else:
-        origin = _estimate_location(postcode) if postcode else None
-        if origin is not None:
-            decision["location"] = f"centre of the dealerships in postcode area {origin[2]}"
-    if origin is not None:
-        nearest = _nearest_active_dealer(origin[0], origin[1])
-        if nearest is not None:
-            dealer, distance = nearest
-            decision["distance_km"] = round(distance, 1)
-            decision["reason"] = f"no territory holds postcode {postcode or '-'}: nearest active dealer"
-            return dealer, LeadRouting.Method.FALLBACK, decision
-    closest = _closest_postcode_dealer(postcode) if postcode else None
-    if closest is not None:
-        decision["reason"] = f"no territory holds postcode {postcode}: active dealer with the closest postcode"
-        return closest, LeadRouting.Method.FALLBACK, decision
+    query = DealerQuery(dealer_number, postcode, latitude, longitude)
+    skipped: list[dict[str, Any]] = []
+    for step in DEALER_STEPS:
+        choice = step(query, skipped)
+        if choice is not None:
+            return choice.dealer, choice.method, {"method": choice.method.value, **choice.evidence, "skipped": skipped}
     if not postcode and not dealer_number:
         raise ValidationError(
             {"customer.postcode": _("Give the customer's postcode or a dealer number so the lead can be routed.")}
@@ -303,126 +347,114 @@ def choose_salesperson(
         if not member.is_available:
             return "absent"
         if open_leads.get(member.user_id, 0) >= member.lead_capacity:
-            return "at capacity"
+            return "at_capacity"
         return ""
 
     skipped: list[dict[str, Any]] = []
 
-    def skip(member: Membership, reason: str) -> None:
-        entry = {**_person(member), "reason": reason}
-        if reason == "at capacity":
+    def skip(member: Membership, code: str) -> None:
+        entry = {**_person(member), "reason": reason(code)}
+        if code.endswith("at_capacity"):
             entry.update(open_leads=open_leads.get(member.user_id, 0), capacity=member.lead_capacity)
         skipped.append(entry)
 
     if prefer_user_id is not None:
         preferred = next((m for m in staff if m.user_id == prefer_user_id), None)
         if preferred is not None:
-            reason = why_not(preferred)
-            if not reason:
+            why = why_not(preferred)
+            if not why:
                 return preferred, {
                     **_person(preferred),
-                    "reason": "the prospect's own salesperson",
+                    "reason": reason("own_salesperson"),
                     "open_leads": open_leads.get(preferred.user_id, 0),
                     "capacity": preferred.lead_capacity,
                     "skipped": [],
                 }
-            skip(preferred, f"the prospect's own salesperson, {reason}")
+            skip(preferred, f"own_salesperson_{why}")
 
     last = pointer.last_membership_id or 0
     ordered = [m for m in staff if m.pk > last] + [m for m in staff if m.pk <= last]
     for member in ordered:
         if member.user_id == prefer_user_id:
             continue  # already judged above
-        reason = why_not(member)
-        if reason:
-            skip(member, reason)
+        why = why_not(member)
+        if why:
+            skip(member, why)
             continue
         pointer.last_membership = member
         pointer.updated_at = timezone.now()
         pointer.save(update_fields=["last_membership", "updated_at"])
         return member, {
             **_person(member),
-            "reason": "round robin",
+            "reason": reason("round_robin"),
             "open_leads": open_leads.get(member.user_id, 0),
             "capacity": member.lead_capacity,
             "skipped": skipped,
         }
-    reason = "no salespeople" if not staff else "nobody available with capacity"
-    return None, {"user_id": None, "reason": f"{reason}: left unassigned for the sales manager", "skipped": skipped}
-
-
-# --- Summary for people ---------------------------------------------------------------------------------
-
-
-# The recorded decisions keep these reasons in English (a machine-readable record); people read them translated.
-REASON_LABELS = {
-    "absent": gettext_lazy("absent"),
-    "at capacity": gettext_lazy("at capacity"),
-    "round robin": gettext_lazy("round robin"),
-    "the prospect's own salesperson": gettext_lazy("the prospect's own salesperson"),
-    "no salespeople": gettext_lazy("no salespeople"),
-    "nobody available with capacity": gettext_lazy("nobody available with capacity"),
-    "left unassigned for the sales manager": gettext_lazy("left unassigned for the sales manager"),
-}
-
-
-def say_reason(reason: str) -> str:
-    """A recorded reason in the reader's language: its known phrases translated, anything else kept."""
-    clauses = []
-    for clause in reason.split(": "):
-        clauses.append(", ".join(str(REASON_LABELS.get(part, part)) for part in clause.split(", ")))
-    return ": ".join(clauses)
-
-
-def routing_summary(decisions: dict[str, Any], *, due: datetime) -> list[str]:
-    """The decisions as short lines for the lead's history (the UI shows them; ``crm`` never imports ``sync``)."""
-    dealer = decisions["dealer"]
-    method = dealer.get("method")
-    if method == "chosen":
-        why = _("chosen by the customer")
-    elif method == "territory":
-        why = _("postcode territory %(prefix)s") % {"prefix": dealer.get("territory", "")}
-    else:
-        why = _("nearest active dealership")
-        if "distance_km" in dealer:
-            why += f" ({dealer['distance_km']} km)"
-    lines = [_("Dealership %(number)s %(name)s: %(why)s") % {**dealer, "why": why}]
-    lines += [
-        _("Skipped dealership %(dealer)s: %(reason)s") % {"dealer": s["dealer"], "reason": s["reason"]}
-        for s in dealer.get("skipped", [])
-    ]
-    prospect = decisions["prospect"]
-    if prospect.get("matched"):
-        lines.append(_("Known prospect, matched by %(key)s") % {"key": prospect.get("by", "")})
-    else:
-        lines.append(_("New prospect"))
-    person = decisions["salesperson"]
-    if person.get("user_id"):
-        lines.append(
-            _("Salesperson %(name)s: %(reason)s")
-            % {"name": person.get("name", ""), "reason": say_reason(person["reason"])}
-        )
-    else:
-        lines.append(_("No salesperson: %(reason)s") % {"reason": say_reason(person["reason"])})
-    skipped = [
-        f"{s['name']} ({say_reason(s['reason'])}"
-        + (f", {s['open_leads']}/{s['capacity']}" if "capacity" in s else "")
-        + ")"
-        for s in person.get("skipped", [])
-    ]
-    if skipped:
-        lines.append(_("Skipped: %(people)s") % {"people": "; ".join(skipped)})
-    lines.append(
-        _("First contact due %(due)s (%(minutes)s working minutes)")
-        % {
-            "due": timezone.localtime(due).strftime("%d.%m.%Y %H:%M"),
-            "minutes": decisions["first_contact"]["working_minutes"],
-        }
-    )
-    return [str(line) for line in lines]
+    return None, {
+        "user_id": None,
+        "reason": reason("nobody_available" if staff else "no_salespeople"),
+        "skipped": skipped,
+    }
 
 
 # --- The whole route -------------------------------------------------------------------------------------
+
+
+def _settle_prospect(
+    *,
+    dealer: Dealer,
+    matched: Prospect | None,
+    matched_by: str,
+    customer: dict[str, Any],
+    owner_id: int | None,
+    actor: Actor,
+) -> tuple[Prospect, dict[str, Any]]:
+    """The matched prospect, completed with what it lacks, or a new one; and the decision record."""
+    if matched is None:
+        data = {key: value for key, value in customer.items() if value not in ("", None)}
+        data.update(origin=Prospect.Origin.INTAKE, owner_id=owner_id)
+        prospect = prospect_services.create_prospect(dealer=dealer, actor=actor, data=data)
+        return prospect, {"matched": False, "created": str(prospect.pk)}
+    missing = _missing_fields(matched, customer)
+    if matched.owner_id is None and owner_id is not None:
+        missing["owner_id"] = owner_id
+    prospect = prospect_services.update_prospect(prospect=matched, actor=actor, data=missing) if missing else matched
+    filled = sorted(key for key in missing if key != "owner_id")
+    return prospect, {"matched": True, "by": matched_by, "id": str(prospect.pk), "filled": filled}
+
+
+def _create_routed_lead(
+    *,
+    intake: IntakeLead,
+    prospect: Prospect,
+    method: str,
+    decisions: dict[str, Any],
+    due: datetime,
+    owner_id: int | None,
+    actor: Actor,
+    now: datetime,
+) -> Lead:
+    """The lead with its decisions (as its ``routed`` event and the escalation record), and the intake's consents."""
+    lead = lead_services.create_lead(
+        prospect=prospect,
+        actor=actor,
+        data=dict(intake.lead, source=intake.source, first_contact_due_at=due),
+        owner_id=owner_id,
+        routing=decisions,
+    )
+    LeadRouting.objects.create(
+        lead=lead,
+        dealer_id=prospect.dealer_id,
+        method=method,
+        decisions=decisions,
+        first_contact_due_at=due,
+        next_escalation_at=due,
+        created_at=now,
+    )
+    for consent in intake.consents:
+        consent_services.record_consent(prospect=prospect, actor=actor, **consent)
+    return lead
 
 
 @transaction.atomic
@@ -438,33 +470,14 @@ def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = Non
     )
     pointer = _lock_pointer(dealer)  # from here on, intakes for this dealership wait for each other
 
-    prospect, matched_by = match_prospect(dealer=dealer, customer=customer)
-    owner_of_prospect = prospect.owner_id if prospect is not None else None
+    matched, matched_by = match_prospect(dealer=dealer, customer=customer)
     salesperson, salesperson_decision = choose_salesperson(
-        dealer=dealer, pointer=pointer, prefer_user_id=owner_of_prospect
+        dealer=dealer, pointer=pointer, prefer_user_id=matched.owner_id if matched is not None else None
     )
     owner_id = salesperson.user_id if salesperson else None
-
-    if prospect is None:
-        data = {key: value for key, value in customer.items() if value not in ("", None)}
-        data.update(origin=Prospect.Origin.INTAKE, owner_id=owner_id)
-        prospect = prospect_services.create_prospect(dealer=dealer, actor=actor, data=data)
-        prospect_decision: dict[str, Any] = {"matched": False, "created": str(prospect.pk)}
-        created = True
-    else:
-        missing = _missing_fields(prospect, customer)
-        if prospect.owner_id is None and owner_id is not None:
-            missing["owner_id"] = owner_id
-        if missing:
-            prospect = prospect_services.update_prospect(prospect=prospect, actor=actor, data=missing)
-        prospect_decision = {
-            "matched": True,
-            "by": matched_by,
-            "id": str(prospect.pk),
-            "filled": sorted(k for k in missing if k != "owner_id"),
-        }
-        created = False
-
+    prospect, prospect_decision = _settle_prospect(
+        dealer=dealer, matched=matched, matched_by=matched_by, customer=customer, owner_id=owner_id, actor=actor
+    )
     due, due_decision = first_contact_due(dealer=dealer, start=now)
     decisions: dict[str, Any] = {
         "dealer": {"number": dealer.number, "name": dealer.name, **dealer_decision},
@@ -477,25 +490,17 @@ def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = Non
             "document": document_id,
         },
     }
-    decisions["summary"] = routing_summary(decisions, due=due)
-    lead = lead_services.create_lead(
+    lead = _create_routed_lead(
+        intake=intake,
         prospect=prospect,
-        actor=actor,
-        data=dict(intake.lead, source=intake.source, first_contact_due_at=due),
-        owner_id=owner_id,
-        routing=decisions,
-    )
-    LeadRouting.objects.create(
-        lead=lead,
-        dealer=dealer,
         method=method,
         decisions=decisions,
-        first_contact_due_at=due,
-        next_escalation_at=due,
-        created_at=now,
+        due=due,
+        owner_id=owner_id,
+        actor=actor,
+        now=now,
     )
-    for consent in intake.consents:
-        consent_services.record_consent(prospect=prospect, actor=actor, **consent)
+    created = matched is None
     logger.info(
         "intake_lead_routed",
         extra={

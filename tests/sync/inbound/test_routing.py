@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from crm.models import Consent, Lead, LeadEvent, Prospect
+from crm.routing_decisions import reason, routing_summary, say_reason
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 from dealers.services import update_staff_member
@@ -56,7 +58,7 @@ def test_longest_territory_prefix_wins(network: Network) -> None:
         "name": network.b.dealer.name,
         "method": "territory",
         "territory": "803",
-        "reason": "postcode 80331 lies in territory 803",
+        "reason": {"code": "in_territory", "params": {"postcode": "80331", "territory": "803"}},
         "skipped": [],
     }
     assert coarser.dealer == network.a.dealer
@@ -69,7 +71,9 @@ def test_inactive_chosen_dealer_falls_back_to_territory_and_says_so(network: Net
         intake=make_intake(dealer_number=network.b.dealer.number, customer={"postcode": "80999"}), actor=ACTOR
     )
     assert routed.dealer == network.a.dealer
-    assert routed.decisions["dealer"]["skipped"] == [{"dealer": network.b.dealer.number, "reason": "inactive"}]
+    assert routed.decisions["dealer"]["skipped"] == [
+        {"dealer": network.b.dealer.number, "reason": {"code": "inactive", "params": {}}}
+    ]
 
 
 def test_inactive_territory_holder_never_receives_the_lead(network: Network) -> None:
@@ -78,7 +82,10 @@ def test_inactive_territory_holder_never_receives_the_lead(network: Network) -> 
     assert routed.dealer == network.a.dealer  # B's finer 803 is skipped, A's 80 takes it
     assert routed.decisions["dealer"]["territory"] == "80"
     assert routed.decisions["dealer"]["skipped"] == [
-        {"dealer": network.b.dealer.number, "reason": "inactive (holds territory 803)"}
+        {
+            "dealer": network.b.dealer.number,
+            "reason": {"code": "inactive_territory_holder", "params": {"territory": "803"}},
+        }
     ]
     assert not Lead.objects.filter(dealer=network.b.dealer).exists()
 
@@ -86,7 +93,9 @@ def test_inactive_territory_holder_never_receives_the_lead(network: Network) -> 
 def test_unknown_chosen_dealer_number_is_recorded_and_routing_goes_on(network: Network) -> None:
     routed = route_intake(intake=make_intake(dealer_number="99999", customer={"postcode": "80999"}), actor=ACTOR)
     assert routed.dealer == network.a.dealer
-    assert routed.decisions["dealer"]["skipped"] == [{"dealer": "99999", "reason": "unknown dealer number"}]
+    assert routed.decisions["dealer"]["skipped"] == [
+        {"dealer": "99999", "reason": {"code": "unknown_dealer_number", "params": {}}}
+    ]
 
 
 @pytest.fixture
@@ -106,7 +115,7 @@ def test_without_territory_the_nearest_active_dealer_gets_the_lead(saxony: dict[
     assert routed.dealer == saxony["leipzig"]
     decision = routed.decisions["dealer"]
     assert decision["method"] == "fallback"
-    assert decision["location"] == "centre of the dealerships in postcode area 0106"
+    assert decision["location"] == {"code": "postcode_area_centre", "params": {"area": "0106"}}
     assert 90 < decision["distance_km"] < 110  # Dresden - Leipzig, as the crow flies
     assert LeadRouting.objects.get(lead=routed.lead).method == "fallback"
 
@@ -117,7 +126,7 @@ def test_fallback_uses_coordinates_sent_with_the_lead(saxony: dict[str, Dealer])
         intake=make_intake(customer={"postcode": "01067"}, latitude=53.6, longitude=10.0), actor=ACTOR
     )
     assert routed.dealer == saxony["hamburg"]
-    assert routed.decisions["dealer"]["location"] == "coordinates sent with the lead"
+    assert routed.decisions["dealer"]["location"] == {"code": "coordinates_sent", "params": {}}
 
 
 def test_lead_without_postcode_or_dealer_is_refused(network: Network) -> None:
@@ -226,7 +235,7 @@ def test_absent_salesperson_is_skipped_and_the_skip_recorded(network: Network) -
     assert [lead.owner_id for lead in leads] == [first.user_id, third.user_id, first.user_id]
     routed_event = LeadEvent.objects.get(lead=leads[1], kind="routed")
     skipped = routed_event.data["salesperson"]["skipped"]
-    assert [(s["user_id"], s["reason"]) for s in skipped] == [(second.user_id, "absent")]
+    assert [(s["user_id"], s["reason"]["code"]) for s in skipped] == [(second.user_id, "absent")]
 
 
 def test_salesperson_at_capacity_is_skipped(network: Network) -> None:
@@ -241,7 +250,7 @@ def test_salesperson_at_capacity_is_skipped(network: Network) -> None:
         {
             "user_id": first.user_id,
             "name": first.user.get_full_name(),
-            "reason": "at capacity",
+            "reason": {"code": "at_capacity", "params": {}},
             "open_leads": 1,
             "capacity": 1,
         }
@@ -254,7 +263,7 @@ def test_nobody_available_leaves_the_lead_unassigned_for_the_manager(network: Ne
     routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
     assert routed.lead.owner_id is None
     assert routed.salesperson is None
-    assert routed.decisions["salesperson"]["reason"].startswith("nobody available with capacity")
+    assert routed.decisions["salesperson"]["reason"] == {"code": "nobody_available", "params": {}}
     assert len(routed.decisions["salesperson"]["skipped"]) == 3
 
 
@@ -263,7 +272,7 @@ def test_returning_customer_goes_to_their_own_salesperson(network: Network) -> N
     ProspectFactory(dealer=network.a.dealer, email="erika.musterfrau@kunde.example", owner=third.user)
     routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
     assert routed.lead.owner_id == third.user_id
-    assert routed.decisions["salesperson"]["reason"] == "the prospect's own salesperson"
+    assert routed.decisions["salesperson"]["reason"] == {"code": "own_salesperson", "params": {}}
     # The round robin did not move: the next new customer still goes to the first salesperson.
     assert _route_n(1)[0].owner_id == first.user_id
 
@@ -275,9 +284,9 @@ def test_routing_decisions_are_recorded_on_the_lead(network: Network) -> None:
     events = list(routed.lead.events.values_list("kind", flat=True))
     assert events == ["created", "routed", "assigned"]
     recorded = routed.lead.events.get(kind="routed").data
-    assert set(recorded) == {"dealer", "prospect", "salesperson", "first_contact", "channel", "summary"}
+    assert set(recorded) == {"dealer", "prospect", "salesperson", "first_contact", "channel"}
     assert recorded["channel"]["external_reference"] == "WEB-4711"
-    assert recorded["salesperson"]["reason"] == "round robin"
+    assert recorded["salesperson"]["reason"] == {"code": "round_robin", "params": {}}
     assert recorded["salesperson"]["user_id"] == routed.lead.owner_id
 
 
@@ -340,9 +349,9 @@ def test_summary_lines_explain_the_routing_to_people(network: Network) -> None:
     first, second, _third = network.salespeople
     _absent(first)
     Dealer.objects.filter(pk=network.b.dealer.pk).update(is_active=False)
+    routed = route_intake(intake=make_intake(customer={"postcode": "80331"}), actor=ACTOR)
     with translation.override("en"):
-        routed = route_intake(intake=make_intake(customer={"postcode": "80331"}), actor=ACTOR)
-    summary = routed.lead.events.get(kind="routed").data["summary"]
+        summary = routing_summary(routed.lead.events.get(kind="routed").data)
     assert summary[0] == f"Dealership {network.a.dealer.number} {network.a.dealer.name}: postcode territory 80"
     assert summary[1] == f"Skipped dealership {network.b.dealer.number}: inactive (holds territory 803)"
     assert summary[2] == "New prospect"
@@ -351,10 +360,61 @@ def test_summary_lines_explain_the_routing_to_people(network: Network) -> None:
     assert summary[5].startswith("First contact due ")
 
 
-def test_lead_page_shows_the_routing_decisions(network: Network, client_for) -> None:
+def test_every_salesperson_reason_reads_as_a_sentence_in_both_languages(network: Network) -> None:
+    for code in ("own_salesperson_at_capacity", "no_salespeople", "nobody_available", "round_robin"):
+        with translation.override("en"):
+            english = say_reason(reason(code))
+        with translation.override("de"):
+            german = say_reason(reason(code))
+        assert english, code
+        assert german != english, code
     with translation.override("en"):
+        assert say_reason(reason("own_salesperson_at_capacity")) == "the prospect's own salesperson, at capacity"
+
+
+@pytest.mark.parametrize(("routed_in", "read_in", "expected"), [("de", "en", "round robin"), ("en", "de", "reihum")])
+def test_lead_page_shows_the_routing_decisions_in_the_readers_language(
+    network: Network, client_for, routed_in: str, read_in: str, expected: str
+) -> None:
+    with translation.override(routed_in):
         routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR)
     client = client_for(network.a.user("sales_manager"))
-    page = client.get(reverse("lead_detail", kwargs={"pk": routed.lead.pk})).content.decode()
-    assert "postcode territory 80" in page
-    assert "round robin" in page
+    url = reverse("lead_detail", kwargs={"pk": routed.lead.pk})
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE=read_in).content.decode()
+    assert expected in page
+    assert ("PLZ-Gebiet 80" if read_in == "de" else "postcode territory 80") in page
+
+
+def test_decisions_of_older_releases_are_rewritten_as_codes_and_read_as_before(network: Network) -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("sync.migrations.0008_routing_reason_codes")
+    routed = route_intake(intake=make_intake(customer={"postcode": "80331"}), actor=ACTOR)
+    event = routed.lead.events.get(kind="routed")
+    old = {  # as an older release recorded them: English phrases and a rendered summary
+        **event.data,
+        "dealer": {
+            **event.data["dealer"],
+            "reason": "postcode 80331 lies in territory 803",
+            "skipped": [{"dealer": "4711", "reason": "inactive (holds territory 8033)"}],
+        },
+        "salesperson": {
+            **event.data["salesperson"],
+            "reason": "round robin",
+            "skipped": [{"user_id": 1, "name": "Max", "reason": "the prospect's own salesperson, absent"}],
+        },
+        "summary": ["Autohaus ..."],
+    }
+    LeadEvent.objects.filter(pk=event.pk).update(data=old)
+    LeadRouting.objects.filter(lead=routed.lead).update(decisions=old)
+
+    migration.convert(apps, None)
+
+    for decisions in (LeadEvent.objects.get(pk=event.pk).data, LeadRouting.objects.get(lead=routed.lead).decisions):
+        assert "summary" not in decisions
+        assert decisions["dealer"]["reason"] == reason("in_territory", postcode="80331", territory="803")
+        assert decisions["salesperson"]["skipped"][0]["reason"] == reason("own_salesperson_absent")
+        with translation.override("en"):
+            lines = routing_summary(decisions)
+        assert lines[1] == "Skipped dealership 4711: inactive (holds territory 8033)"
+        assert lines[4] == "Skipped: Max (the prospect's own salesperson, absent)"
