@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             stack = start_stack(dbname=DBNAME, redis_db=REDIS_DB)
             var = var_dir()
-            ports = serve.choose_ports(os.environ)
+            ports = serve.choose_ports(os.environ, serve.discover_demo_servers(os.environ))
             database = serve.provision_app_role(stack, os.environ, var)
             supervisor = Supervisor(serve.child_env(stack, os.environ, ports=ports, var=var, database=database))
             serve.prepare_database(supervisor, stack.database.url, database=database)

@@ -1,10 +1,11 @@
-"""``devstack run``: migrate, seed once, then web + worker + scheduler (+ simulator) in the foreground."""
+"""``devstack run``: migrate, seed once, then web + worker + scheduler (+ the apps' demo servers) in the foreground."""
 
 from __future__ import annotations
 
 import http.client
-import importlib.machinery
+import json
 import logging
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -23,34 +24,68 @@ from devstack.supervisor import Supervisor
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8000
-SIMULATOR_PORT = 8700
+DEMO_SERVER_PORT = 8700
 WEB_START_TIMEOUT = 60.0
+DISCOVERY_TIMEOUT = 120.0
 MANAGE = [sys.executable, str(REPO_ROOT / "manage.py")]
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    """A server an app runs beside the web (``python -m <module> --port N``), declared on its AppConfig."""
+
+    app: str
+    name: str
+    module: str
 
 
 @dataclass(frozen=True)
 class Ports:
     web: int
-    simulator: int | None
+    demo_servers: tuple[tuple[DemoServer, int], ...] = ()
 
     @property
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.web}/"
 
 
-def choose_ports(environ: Mapping[str, str]) -> Ports:
-    """``PORT`` (default 8000) or the next free one; the simulator likewise from 8700, when it exists."""
+def discover_demo_servers(environ: Mapping[str, str]) -> tuple[DemoServer, ...]:
+    """What the installed apps declare, asked of ``manage.py demo_servers`` (the tooling imports no app)."""
+    env = {**environ, "DJANGO_ENV": "development", "DJANGO_SETTINGS_MODULE": "crm.settings"}
+    try:
+        result = subprocess.run(  # noqa: S603
+            [*MANAGE, "demo_servers"], env=env, capture_output=True, text=True, timeout=DISCOVERY_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DevstackError(f"manage.py demo_servers did not answer within {DISCOVERY_TIMEOUT:.0f} s") from exc
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DevstackError(f"manage.py demo_servers failed with exit code {result.returncode}: {last}")
+    return tuple(DemoServer(**row) for row in json.loads(result.stdout))
+
+
+def choose_ports(environ: Mapping[str, str], demo_servers: tuple[DemoServer, ...] = ()) -> Ports:
+    """``PORT`` (default 8000) or the next free one; the demo servers on the next free ones from 8700."""
     wanted = int(environ.get("PORT") or DEFAULT_PORT)
     web = next_free_port(wanted)
     if web != wanted:
         logger.warning("Port %s is busy; using %s", wanted, web)
-    simulator = next_free_port(SIMULATOR_PORT) if simulator_exists() else None
-    return Ports(web=web, simulator=simulator)
+    chosen: list[tuple[DemoServer, int]] = []
+    port = DEMO_SERVER_PORT
+    for server in demo_servers:
+        port = next_free_port(port)
+        chosen.append((server, port))
+        port += 1
+    return Ports(web=web, demo_servers=tuple(chosen))
 
 
-def simulator_exists() -> bool:
-    """Whether ``sync.simulator`` exists, looked up without importing ``sync`` (a Django app)."""
-    return importlib.machinery.PathFinder.find_spec("simulator", [str(REPO_ROOT / "sync")]) is not None
+def demo_server_env(ports: Ports) -> dict[str, str]:
+    """Where each demo server listens: ``<NAME>_URL``, and ``<APP>_<NAME>_URL`` for the app's own settings."""
+    env: dict[str, str] = {}
+    for server, port in ports.demo_servers:
+        env[f"{server.name.upper()}_URL"] = f"http://{LOOPBACK}:{port}/"
+        env[f"{server.app.upper()}_{server.name.upper()}_URL"] = f"http://{LOOPBACK}:{port}"
+    return env
 
 
 def child_env(
@@ -73,11 +108,12 @@ def child_env(
         CRM_VAR_DIR=str(var),
         CRM_BASE_URL=ports.base_url,
     )
-    if ports.simulator is not None:
-        env["SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}/"
-        # the one loopback address webhooks may go to (docs/sync.md); the demo destinations point at it
-        env["SYNC_SIMULATOR_URL"] = f"http://{LOOPBACK}:{ports.simulator}"
-        env.setdefault("SYNC_WEBHOOK_ALLOWED_TARGETS", f"{LOOPBACK}:{ports.simulator}")
+    env.update(demo_server_env(ports))
+    if ports.demo_servers:
+        # the only loopback addresses webhooks may go to (docs/sync.md); the demo destinations point at them
+        env.setdefault(
+            "SYNC_WEBHOOK_ALLOWED_TARGETS", ",".join(f"{LOOPBACK}:{port}" for _s, port in ports.demo_servers)
+        )
     return env
 
 
@@ -129,12 +165,12 @@ def prepare_database(supervisor: Supervisor, database_url: str, *, database: Dat
 
 
 def process_commands(*, ports: Ports, var: Path) -> dict[str, list[str]]:
-    """The long-running children, in start order (the simulator first: seeded webhooks point at it)."""
+    """The long-running children, in start order (demo servers first: seeded webhooks point at them)."""
     python = sys.executable
     web = f"--bind {LOOPBACK}:{ports.web} --workers 2 --threads 4 --access-logfile -"
-    commands: dict[str, list[str]] = {}
-    if ports.simulator is not None:
-        commands["simulator"] = [python, "-m", "sync.simulator", "--port", str(ports.simulator)]
+    commands: dict[str, list[str]] = {
+        server.name: [python, "-m", server.module, "--port", str(port)] for server, port in ports.demo_servers
+    }
     commands["web"] = [python, "-m", "gunicorn", "crm.wsgi", *web.split()]
     commands["worker"] = [python, "-m", "celery", "-A", "crm", "worker", "--loglevel", "INFO", "--concurrency", "2"]
     commands["scheduler"] = [python, "-m", "celery", "-A", "crm", "beat", "--loglevel", "INFO"]

@@ -12,6 +12,8 @@ def _wake_relay(dealer_id: int) -> None:
 class SyncConfig(AppConfig):
     name = "sync"
     verbose_name = _("Lead exchange")
+    # `make run` starts the dealer-system simulator beside the web (crm/management/commands/demo_servers.py).
+    demo_servers = {"simulator": "sync.simulator"}
 
     def ready(self) -> None:
         from crm import changes

@@ -1,11 +1,12 @@
 """``manage.py seed_demo [--seed N] [--dealers 450] [--print-logins]``: demo data, then the logins to try it with.
 
-Apps contribute in the order of ``DEMO_APPS``: when ``<app>.demo`` exists, its
-``seed(*, rng, options) -> DemoResult | None`` runs (``dealers.demo.DemoResult``: a summary line and
-logins); it may also offer ``add_arguments(parser)`` for options of its own and
-``logins(*, options) -> list[Login]`` for ``--print-logins``. The modules are found by name, so the
-composition root never imports ``sync`` from ``crm`` code. Every app gets its own random generator
-derived from the seed, so one app drawing more numbers does not change another app's data.
+Every installed app with a ``demo`` module contributes, in ``INSTALLED_APPS`` order (``dealers`` first: the
+others build on its network). Its ``seed(*, rng, options) -> DemoResult | None`` runs
+(``dealers.demo.DemoResult``: a summary line and logins); it may also offer ``add_arguments(parser)`` for
+options of its own and ``logins(*, options) -> list[Login]`` for ``--print-logins``. The modules are found
+by app discovery, as Django finds ``admin`` modules, so this command names no app and never imports
+``sync`` from ``crm`` code. Every app gets its own random generator derived from the seed, so one app
+drawing more numbers does not change another app's data.
 """
 
 from __future__ import annotations
@@ -16,25 +17,23 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
+from django.utils.module_loading import module_has_submodule
 
 from dealers.commands import ContractCommand
 from dealers.demo import DEFAULT_DEALERS, DEMO_PASSWORD, MAX_DEALERS, DemoResult, Login, demo_rng
 
-DEMO_APPS = ("dealers", "crm", "sync")
+DEMO_MODULE = "demo"
 DEFAULT_SEED = 42
 
 
 def demo_modules() -> Iterator[tuple[str, ModuleType]]:
-    """``(app, <app>.demo)`` for every app that has one; a failing import inside such a module still fails."""
-    for app in DEMO_APPS:
-        name = f"{app}.demo"
-        try:
-            yield app, importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    """``(app label, <app>.demo)`` for every installed app that has one; a failing import inside one still fails."""
+    for config in apps.get_app_configs():
+        if module_has_submodule(config.module, DEMO_MODULE):
+            yield config.label, importlib.import_module(f"{config.name}.{DEMO_MODULE}")
 
 
 class Command(ContractCommand):
