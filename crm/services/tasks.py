@@ -86,6 +86,7 @@ def schedule_for_lead(*, lead: Lead, kind: str, due_at: datetime, notes: str, ac
     if kind not in SCHEDULE_KINDS:
         raise ValidationError({"kind": _("Unknown kind.")})
     label, target = SCHEDULE_KINDS[kind]
+    lead = Lead.objects.select_related("prospect", "dealer").select_for_update(of=("self",)).get(pk=lead.pk)
     task = create_task(
         dealer=lead.dealer,
         actor=actor,

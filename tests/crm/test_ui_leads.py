@@ -13,7 +13,7 @@ from crm.models import Activity, Lead, LeadEvent, LostReason, Task
 from crm.services import leads
 from dealers.actors import Actor
 from tests.conftest import DealerSetup
-from tests.factories import LeadFactory, ProspectFactory
+from tests.factories import ActivityFactory, LeadFactory, ProspectFactory, TaskFactory
 
 SYSTEM = Actor.system("test")
 
@@ -288,3 +288,25 @@ def test_a_time_filter_with_an_offset_postgresql_refuses_is_an_inline_error_not_
     assert response.status_code == 200
     shifted = client.get(_reverse("lead_list"), {"updated_since": "2026-01-01T00:00:00+20:00"})
     assert shifted.status_code == 200
+
+
+def test_the_lead_page_shows_activities_and_tasks_as_the_prospect_page_would(
+    dealer_a: DealerSetup, seller: Client, manager: Client
+) -> None:
+    """A salesperson working a lead of a colleague's prospect sees neither the colleague's notes nor their tasks."""
+    me, colleague = dealer_a.user("salesperson"), dealer_a.other_salesperson.user
+    lead = LeadFactory.create(prospect=ProspectFactory.create(dealer=dealer_a.dealer, owner=colleague), owner=me)
+    ActivityFactory.create(prospect=lead.prospect, lead=lead, subject="Privatnummer notiert")
+    theirs = TaskFactory.create(prospect=lead.prospect, lead=lead, assignee=colleague, title="Kollege ruft an")
+    mine = TaskFactory.create(prospect=lead.prospect, lead=lead, assignee=me, title="Ich rufe an")
+
+    mine_page = seller.get(reverse("lead_detail", args=[lead.pk]))
+    manager_page = manager.get(reverse("lead_detail", args=[lead.pk]))
+
+    assert mine_page.status_code == manager_page.status_code == 200
+    assert [t.pk for t in mine_page.context["tasks"]] == [mine.pk]
+    assert {t.pk for t in manager_page.context["tasks"]} == {mine.pk, theirs.pk}
+    assert "Kollege ruft an" not in mine_page.content.decode()
+    assert not [e for e in mine_page.context["timeline"] if e.css == "activity"]
+    assert "Privatnummer notiert" not in mine_page.content.decode()
+    assert [e.detail for e in manager_page.context["timeline"] if e.css == "activity"] == ["Privatnummer notiert"]
