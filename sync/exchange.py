@@ -29,6 +29,8 @@ from types import TracebackType
 
 from django.conf import settings
 
+from sync import knobs
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -50,8 +52,14 @@ class TooLarge(Exception):
 
 
 def exchange_dir() -> Path:
-    configured = getattr(settings, "SYNC_EXCHANGE_DIR", None) or os.environ.get("SYNC_EXCHANGE_DIR")
-    return Path(configured) if configured else Path(settings.BASE_DIR) / ".var" / "exchange"
+    """The root, ``SYNC_EXCHANGE_DIR`` (``sync.knobs``); by default ``.var/exchange`` in the project."""
+    return Path(knobs.text("SYNC_EXCHANGE_DIR") or Path(settings.BASE_DIR) / ".var" / "exchange")
+
+
+def dealer_dir(dealer_number: str, side: str) -> Path:
+    """``<root>/<dealer number>/<side>`` (``inbound`` or ``outbound``): the folder ``Folder.open(dealer_number, side)``
+    opens, by name for messages and tests; never open it by this path (links)."""
+    return exchange_dir() / dealer_number / side
 
 
 def _check_name(name: str) -> str:

@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DataError, IntegrityError, transaction
@@ -43,7 +42,8 @@ from dealers import rls
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 from dealers.scoping import SystemViewer, Viewer
-from sync.exchange import Folder, TooLarge, UnsafeEntry, exchange_dir
+from sync import knobs
+from sync.exchange import Folder, TooLarge, UnsafeEntry
 from sync.models import ImportRowError, ImportRun
 
 logger = logging.getLogger(__name__)
@@ -57,20 +57,12 @@ BATCH_ROWS = 200  # rows applied per transaction (with a savepoint per row)
 BATCH_SECONDS = 2.0
 
 
-def _knob(name: str, default: float) -> float:
-    """``SYNC_IMPORT_LEASE_SECONDS`` and ``SYNC_IMPORT_BATCH_ROWS``: a Django setting, else the environment."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
-
-
 def lease_seconds() -> float:
-    return _knob("SYNC_IMPORT_LEASE_SECONDS", LEASE_SECONDS)
+    return knobs.number("SYNC_IMPORT_LEASE_SECONDS", LEASE_SECONDS)
 
 
 def batch_rows() -> int:
-    return max(1, int(_knob("SYNC_IMPORT_BATCH_ROWS", BATCH_ROWS)))
+    return max(1, int(knobs.number("SYNC_IMPORT_BATCH_ROWS", BATCH_ROWS)))
 
 
 # Canonical column -> accepted header names (compared after ``_header_key``).
@@ -568,10 +560,6 @@ def process_run(*, run_id: int, token: uuid.UUID, content: bytes, actor: Actor, 
 SPECIAL_FOLDERS = ("processing", "processed", "rejected")
 
 
-def inbound_dir(dealer_number: str) -> Path:
-    return exchange_dir() / dealer_number / "inbound"
-
-
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
 MAX_KEPT_NAME_BYTES = 180  # + stamp, uuid prefix and ".report.txt" stays below NAME_MAX (255 bytes)
 
@@ -718,12 +706,13 @@ def _import_claimed(
         finished_at=timezone.now(),
         lease_token=None,
     )
-    if too_large:
+
+    def new_run(*, size: int, sha256: str) -> tuple[ImportRun, uuid.UUID]:
         run, token = create_run(
             dealer=dealer,
             content=None,
-            size=processing.lstat(claimed).st_size,
-            sha256="",
+            size=size,
+            sha256=sha256,
             filename=_display(original_name),
             origin=ImportRun.Origin.DROP,
             actor=actor,
@@ -731,9 +720,13 @@ def _import_claimed(
             stored_path=claimed_path,
         )
         assert token is not None  # noqa: S101
+        return run, token
+
+    if too_large:
+        run, lease = new_run(size=processing.lstat(claimed).st_size, sha256="")
         _fenced(
             run.pk,
-            token,
+            lease,
             status=ImportRun.Status.FAILED,
             error=f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.",
             finished_at=timezone.now(),
@@ -742,19 +735,8 @@ def _import_claimed(
     elif resumed is not None and (token := take_over(resumed.pk)) is not None:
         run = process_run(run_id=resumed.pk, token=token, content=content, actor=actor, viewer=viewer)
     else:
-        run, token = create_run(
-            dealer=dealer,
-            content=None,
-            size=len(content),
-            sha256=hashlib.sha256(content).hexdigest(),
-            filename=_display(original_name),
-            origin=ImportRun.Origin.DROP,
-            actor=actor,
-            status=ImportRun.Status.RUNNING,
-            stored_path=claimed_path,
-        )
-        assert token is not None  # noqa: S101
-        run = process_run(run_id=run.pk, token=token, content=content, actor=actor, viewer=viewer)
+        run, lease = new_run(size=len(content), sha256=hashlib.sha256(content).hexdigest())
+        run = process_run(run_id=run.pk, token=lease, content=content, actor=actor, viewer=viewer)
     run.refresh_from_db()
     destination_name = "rejected" if run.status == ImportRun.Status.FAILED else "processed"
     with _claim_subfolder(dealer=dealer, inbound=inbound, name=destination_name) as destination:

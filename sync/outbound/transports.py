@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from django.utils import timezone
@@ -98,10 +97,6 @@ def post_webhook(destination: Destination, event: Event, *, dealer_number: str, 
     if 200 <= response.status_code < 300:
         return Outcome(ok=True, status_code=response.status_code, seconds=seconds)
     return Outcome(ok=False, status_code=response.status_code, error=f"HTTP {response.status_code}", seconds=seconds)
-
-
-def outbound_dir(dealer_number: str) -> Path:
-    return config.exchange_dir() / dealer_number / "outbound"
 
 
 def drop_files(destination: Destination, events: Sequence[Event], *, dealer_number: str, dealer_name: str) -> Outcome:

@@ -20,7 +20,8 @@ from django.urls import reverse
 
 from crm.models import Prospect
 from dealers.models import Dealer
-from sync.inbound.files import import_dropped_file, inbound_dir, scan_drop_folders
+from sync.exchange import dealer_dir
+from sync.inbound.files import import_dropped_file, scan_drop_folders
 from sync.models import Destination, ImportRowError, ImportRun
 from sync.outbound.formats import Event
 from sync.outbound.transports import drop_files
@@ -55,7 +56,7 @@ def _settled(path: Path) -> None:
 
 
 def _inbound(dealer: Dealer) -> Path:
-    folder = inbound_dir(dealer.number)
+    folder = dealer_dir(dealer.number, "inbound")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -89,7 +90,7 @@ def test_symlink_to_a_file_outside_is_refused_and_its_content_never_shown(
     assert "SECRET-7f3a" not in shown
     assert "root:x" not in shown
     kept = Path(run.stored_path)
-    assert kept.parent == inbound_dir(dealer_a.dealer.number) / "rejected"
+    assert kept.parent == dealer_dir(dealer_a.dealer.number, "inbound") / "rejected"
     assert kept.is_symlink()  # the link itself was moved aside, never followed
     assert not link.exists()
     assert (outside / "passwd").read_text() == SECRET

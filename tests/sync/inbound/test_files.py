@@ -16,7 +16,8 @@ from django.utils import timezone
 from crm.models import Lead, Prospect
 from dealers.actors import Actor
 from dealers.models import Dealer
-from sync.inbound.files import inbound_dir, run_import, scan_drop_folders
+from sync.exchange import dealer_dir
+from sync.inbound.files import run_import, scan_drop_folders
 from sync.inbound.imports import run_queued_import
 from sync.inbound.tasks import scan_inbound_drop_folders
 from sync.models import ImportRun
@@ -200,7 +201,7 @@ def exchange(tmp_path: Path, settings) -> Path:
 
 
 def _drop(dealer: Dealer, name: str, content: bytes | str, *, age: float = 60) -> Path:
-    folder = inbound_dir(dealer.number)
+    folder = dealer_dir(dealer.number, "inbound")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
@@ -237,7 +238,7 @@ def test_drop_folder_files_are_imported_and_filed(exchange: Path, dealer_a: Deal
 
     assert not bad.exists()
     rejected = Path(runs["bild.csv"].stored_path)
-    assert rejected.parent == inbound_dir(dealer_a.dealer.number) / "rejected"
+    assert rejected.parent == dealer_dir(dealer_a.dealer.number, "inbound") / "rejected"
     assert rejected.read_bytes() == b"\x89PNG\r\n\x1a\n\x00\x00"  # kept, never deleted
     assert "binary" in rejected.with_name(rejected.name + ".report.txt").read_text()
     assert runs["bild.csv"].status == "failed"
@@ -257,7 +258,7 @@ def test_inactive_dealers_folder_is_left_alone(exchange: Path, dealer_a: DealerS
 
 
 def test_file_left_in_processing_by_a_dead_worker_is_imported_again(exchange: Path, dealer_a: DealerSetup) -> None:
-    processing = inbound_dir(dealer_a.dealer.number) / "processing"
+    processing = dealer_dir(dealer_a.dealer.number, "inbound") / "processing"
     processing.mkdir(parents=True)
     (processing / "20200101T000000000000Z_kunden.csv").write_text(GERMAN_UTF8)
     (processing / "29990101T000000000000Z_jetzt.csv").write_text(GERMAN_UTF8)  # claimed just now: not touched
@@ -270,7 +271,7 @@ def test_file_left_in_processing_by_a_dead_worker_is_imported_again(exchange: Pa
 def test_file_of_a_dead_worker_resumes_its_run_where_the_progress_stopped(
     exchange: Path, dealer_a: DealerSetup
 ) -> None:
-    processing = inbound_dir(dealer_a.dealer.number) / "processing"
+    processing = dealer_dir(dealer_a.dealer.number, "inbound") / "processing"
     processing.mkdir(parents=True)
     claimed = processing / "20200101T000000000000Z_kunden.csv"
     claimed.write_text(GERMAN_UTF8)
