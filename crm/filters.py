@@ -97,8 +97,10 @@ class StaffField(forms.ModelChoiceField):
             return super().to_python(value)
         if value in self.empty_values:
             return None
+        email = str(value).strip()
         staff = self.queryset if self.queryset is not None else User.objects.none()
-        user = staff.filter(email__iexact=str(value).strip()).first()
+        # PostgreSQL refuses NUL in text, and no address is longer than the column: both name nobody.
+        user = staff.filter(email__iexact=email).first() if "\x00" not in email and len(email) <= 254 else None
         if user is None:
             raise forms.ValidationError(UNKNOWN_STAFF_EMAIL, code="invalid_choice")
         return user

@@ -103,23 +103,23 @@ def test_a_ui_list_with_a_hostile_cursor_shows_the_first_page(
 def test_the_owner_filter_answers_a_foreign_user_like_a_nonexistent_one(
     dealer_a: DealerSetup, dealer_b: DealerSetup, api_a: ApiClient
 ) -> None:
-    foreign = dealer_b.user("salesperson").pk
-    loner = UserFactory(email="nobody@test.crm.example").pk  # a user of no dealership at all
-    missing = max(foreign, loner) + 1000
+    foreign = dealer_b.user("salesperson").email
+    loner = UserFactory(email="nobody@test.crm.example").email  # a user of no dealership at all
+    missing = "missing@test.crm.example"
     answers = []
     for resource, name in (("prospects", "owner"), ("leads", "owner"), ("tasks", "assignee")):
-        for user_id in (foreign, loner, missing):
-            response = api_a.get(f"/api/v1/{resource}/", data={name: str(user_id)})
+        for email in (foreign, loner, missing):
+            response = api_a.get(f"/api/v1/{resource}/", data={name: email})
             body = assert_problem(response, 400, name)
-            answers.append((resource, body["errors"][name], str(user_id) in response.content.decode()))
+            answers.append((resource, body["errors"][name], email in response.content.decode()))
     by_resource = {
         resource: {(tuple(errors), leaked) for r, errors, leaked in answers if r == resource}
         for resource, *_ in answers
     }
     assert all(len(shapes) == 1 for shapes in by_resource.values()), answers
-    own = dealer_a.user("salesperson").pk
-    LeadFactory(prospect=ProspectFactory(dealer=dealer_a.dealer), owner_id=own)
-    assert api_a.get("/api/v1/leads/", data={"owner": str(own)}).status_code == 200
+    own = dealer_a.user("salesperson")
+    LeadFactory(prospect=ProspectFactory(dealer=dealer_a.dealer), owner_id=own.pk)
+    assert api_a.get("/api/v1/leads/", data={"owner": own.email}).status_code == 200
 
 
 def test_the_ui_owner_filters_answer_a_foreign_user_like_a_nonexistent_one(
