@@ -1,11 +1,12 @@
 """ADF 1.0 (Auto-lead Data Format) reader: a lead in XML, read into the intake JSON shape.
 
-Safe: ``defusedxml`` with DTDs, entity declarations and external references forbidden, so an
-entity bomb (billion laughs), external entities (XXE) and DTD fetches are refused before any
-expansion; nothing ever goes to the network. Tolerant, as real senders are: the prolog is read
-first and made plain XML (the spec's own ``<?XML VERSION "1.0"?>`` after ``<?ADF VERSION "1.0"?>``,
+Safe: a DOCTYPE with an internal subset or a DTD by URL is refused while the prolog is read,
+and ``defusedxml`` then parses with DTDs, entity declarations and external references forbidden,
+so an entity bomb (billion laughs), external entities (XXE) and DTD fetches are refused before
+any expansion; nothing ever goes to the network. Tolerant, as real senders are: the prolog is
+made plain XML first (the spec's own ``<?XML VERSION "1.0"?>`` after ``<?ADF VERSION "1.0"?>``,
 comments before the declaration, a bare ``<!DOCTYPE adf>`` or one naming a local ``adf.dtd``,
-which is never read); a bare ``&`` and HTML entities such as ``&nbsp;`` are read as text.
+which is dropped unread); a bare ``&`` and HTML entities such as ``&nbsp;`` are read as text.
 Namespaces, upper case tags, unknown elements, missing optional elements, name parts or one
 full name, several phones with ``type`` attributes, several e-mail addresses, prices in German
 or English notation are all fine.
