@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm.routing_decisions import routing_summary
 from dealers.admin_base import ReadOnlyAdmin
 from sync.models import ImportRowError, ImportRun, IntakeDocument, LeadRouting
 
@@ -66,6 +67,13 @@ class LeadRoutingAdmin(ReadOnlyAdmin):
     list_filter = ("method", "escalation_level")
     search_fields = ("=lead__id", "dealer__number")
     list_select_related = ("dealer", "lead__prospect")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "summary"]
+
+    @admin.display(description=_("summary"))
+    def summary(self, obj: LeadRouting) -> str:
+        return format_html("<pre>{}</pre>", "\n".join(routing_summary(obj.decisions)))
 
 
 class ImportRowErrorInline(admin.TabularInline):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import translation
 
 from dealers.actors import Actor
 from dealers.roles import LEAD_DESK
 from sync.inbound.files import run_import
 from sync.inbound.intake import receive_intake
-from sync.models import IntakeDocument
+from sync.inbound.routing import route_intake
+from sync.models import IntakeDocument, LeadRouting
 from tests.conftest import DealerSetup
 from tests.factories import UserFactory
-from tests.sync.inbound.conftest import Network
+from tests.sync.inbound.conftest import Network, make_intake
 
 
 @pytest.fixture
@@ -68,3 +70,13 @@ def test_import_run_page_lists_its_row_errors(manufacturer_admin, dealer_a: Deal
 def test_dealership_staff_cannot_open_intake_documents(dealer_a: DealerSetup, client_for) -> None:
     response = client_for(dealer_a.user("dealer_admin")).get(reverse("admin:sync_intakedocument_changelist"))
     assert response.status_code == 302
+
+
+def test_routing_page_reads_the_decisions_in_the_readers_language(network: Network, lead_desk, client_for) -> None:
+    with translation.override("de"):
+        routed = route_intake(intake=make_intake(customer={"postcode": "80999"}), actor=Actor.system("test"))
+    routing = LeadRouting.objects.get(lead=routed.lead)
+    url = reverse("admin:sync_leadrouting_change", args=[routing.pk])
+    page = client_for(lead_desk).get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "postcode territory 80" in page
+    assert "round robin" in page
