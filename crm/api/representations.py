@@ -18,6 +18,7 @@ from django.db import models
 
 from crm import fieldspecs
 from crm.fieldspecs import COMMON_FIELDS, FLAG, REFERENCE, STAFF, FieldSpec, Resource, model_field
+from crm.models import Change, Consent
 
 Convert = Callable[[Any], Any] | None
 
@@ -110,35 +111,19 @@ def of(resource: Resource) -> Representation:
     return Representation(fields)
 
 
-def _plain(*names: str) -> list[tuple[str, str, Convert]]:
-    return [(name, name, None) for name in names]
+def _named(model: type[models.Model], *fields: str | tuple[str, str]) -> Representation:
+    """Output ``name`` from column ``name`` (or ``(name, column)``), converted as the column's type needs."""
+    pairs = [(f, f) if isinstance(f, str) else f for f in fields]
+    return Representation([(name, column, _converter(model_field(model, column))) for name, column in pairs])
 
 
 PROSPECT = of(fieldspecs.PROSPECT)
 LEAD = of(fieldspecs.LEAD)
 ACTIVITY = of(fieldspecs.ACTIVITY)
 TASK = of(fieldspecs.TASK)
-
-CONSENT = Representation(
-    [
-        ("id", "id", text),
-        ("prospect", "prospect_id", text),
-        *_plain("purpose", "status", "channel", "source", "text_version"),
-        ("at", "at", timestamp),
-        ("double_opt_in_at", "double_opt_in_at", timestamp),
-        ("evidence", "evidence", None),
-        ("recorded_by", "recorded_by", None),
-    ]
+CONSENT = _named(
+    Consent,
+    *("id", ("prospect", "prospect_id"), "purpose", "status", "channel", "source", "text_version", "at"),
+    *("double_opt_in_at", "evidence", "recorded_by"),
 )
-
-CHANGE = Representation(
-    [
-        ("id", "event_id", text),
-        ("type", "type", None),
-        ("object_type", "object_type", None),
-        ("object_id", "object_id", text),
-        ("version", "version", None),
-        ("occurred_at", "occurred_at", timestamp),
-        ("data", "data", None),
-    ]
-)
+CHANGE = _named(Change, ("id", "event_id"), "type", "object_type", "object_id", "version", "occurred_at", "data")
