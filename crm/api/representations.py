@@ -9,7 +9,7 @@ which describe the same shape for the OpenAPI schema); ``render`` turns a row in
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -19,15 +19,9 @@ from django.db import models
 from crm import fieldspecs
 from crm.fieldspecs import COMMON_FIELDS, FLAG, REFERENCE, STAFF, FieldSpec, Resource, model_field
 from crm.models import Change, Consent
+from crm.timefmt import iso_utc as timestamp
 
 Convert = Callable[[Any], Any] | None
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with ``Z``."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def day(value: date | None) -> str | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from crm.api.parsers import JsonRefused, load_json
+from crm.timefmt import iso_utc
 from dealers.actors import Actor
 from dealers.ids import uuid7
 from dealers.models import ApiKey
@@ -151,10 +151,6 @@ def _store(
     )
 
 
-def _utc(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def receive_intake(
     *,
     body: bytes,
@@ -229,7 +225,7 @@ def receive_intake(
                 if salesperson
                 else None
             ),
-            "first_contact_due_at": _utc(lead.first_contact_due_at),
+            "first_contact_due_at": iso_utc(lead.first_contact_due_at),
             "prospect": {
                 "id": str(routed.prospect.pk),
                 "matched": not routed.prospect_created,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from crm.models import Change, Prospect
+from crm.timefmt import iso_utc
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 -- the format prefix, not a secret
 CSV_COLUMNS = ("id", "type", "occurred_at", "dealer_number", "object_type", "object_id", "version", "data")
@@ -69,7 +70,7 @@ def envelope(event: Event, *, dealer_number: str) -> dict[str, Any]:
     return {
         "id": event.event_id,
         "type": event.type,
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "occurred_at": iso_utc(event.occurred_at),
         "dealer": {"number": dealer_number},
         "data": {**event.data, "version": event.version},
     }
