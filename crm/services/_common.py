@@ -7,7 +7,9 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crm import changes
 from crm.errors import StaleObject
+from dealers.actors import Actor
 
 M = TypeVar("M", bound=models.Model)
 
@@ -57,6 +59,20 @@ def bump(obj: Any, fields: list[str]) -> None:
         version=F("version") + 1, updated_at=obj.updated_at, **{f: getattr(obj, f) for f in fields}
     )
     obj.version += 1
+
+
+def bump_and_record(
+    obj: Any,
+    fields: list[str],
+    *,
+    type: str,
+    actor: Actor,
+    extra: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> None:
+    """``bump``, and the new version's change-log and audit rows: a version nobody hears of cannot happen."""
+    bump(obj, fields)
+    changes.record(dealer_id=obj.dealer_id, type=type, obj=obj, actor=actor, extra=extra, audit=audit)
 
 
 def bump_unique(obj: Any, fields: list[str], *, id_taken: str) -> None:

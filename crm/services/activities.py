@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Activity, Lead, Prospect
-from crm.services._common import apply_changes, bump, insert, locked_at_version
+from crm.services._common import apply_changes, bump_and_record, insert, locked_at_version
 from crm.services.leads import mark_first_contact
 from dealers.actors import Actor
 
@@ -49,8 +49,5 @@ def update_activity(
     activity = locked_at_version(Activity, activity.pk, expected_version)
     changed = apply_changes(activity, data, EDITABLE_FIELDS)
     if changed:
-        bump(activity, changed)
-        changes.record(
-            dealer_id=activity.dealer_id, type="activity.updated", obj=activity, actor=actor, audit={"changed": changed}
-        )
+        bump_and_record(activity, changed, type="activity.updated", actor=actor, audit={"changed": changed})
     return activity

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Lead, LeadEvent, LostReason, Prospect
-from crm.services._common import apply_changes, bump, bump_unique, insert, locked, locked_at_version
+from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
 from dealers.actors import Actor
 from dealers.models import Membership
 from dealers.working_hours import first_contact_due
@@ -180,14 +180,7 @@ def _record_assignment(lead: Lead, *, from_user_id: int | None, actor: Actor, re
     prospect = locked(Prospect, lead.prospect_id)
     if prospect.owner_id is None and lead.owner_id is not None:
         prospect.owner_id = lead.owner_id
-        bump(prospect, ["owner_id"])
-        changes.record(
-            dealer_id=prospect.dealer_id,
-            type="prospect.updated",
-            obj=prospect,
-            actor=actor,
-            extra={"changed": ["owner_id"]},
-        )
+        bump_and_record(prospect, ["owner_id"], type="prospect.updated", actor=actor, extra={"changed": ["owner_id"]})
     _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"from": from_user_id, "to": lead.owner_id, "reason": reason})
     changes.record(dealer_id=lead.dealer_id, type="lead.assigned", obj=lead, actor=actor)
 
@@ -201,9 +194,8 @@ def mark_first_contact(*, lead: Lead, at: datetime, actor: Actor) -> Lead:
     if lead.stage == Lead.Stage.NEW:
         return change_stage(lead=lead, to_stage=Lead.Stage.CONTACTED, actor=actor)
     lead.first_contacted_at = at
-    bump(lead, ["first_contacted_at"])
-    changes.record(
-        dealer_id=lead.dealer_id, type="lead.updated", obj=lead, actor=actor, audit={"changed": ["first_contacted_at"]}
+    bump_and_record(
+        lead, ["first_contacted_at"], type="lead.updated", actor=actor, audit={"changed": ["first_contacted_at"]}
     )
     return lead
 

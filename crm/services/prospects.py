@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from crm import changes, fieldspecs
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import normalize_email, search_text
-from crm.services._common import apply_changes, bump, bump_unique, insert, locked, locked_at_version
+from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
 from dealers.actors import Actor
 from dealers.models import Dealer
 
@@ -156,13 +156,8 @@ def merge_prospects(*, keep: Prospect, duplicate: Prospect, actor: Actor) -> Pro
     fill_search_fields(keep)
     bump(keep, [*filled, "email_normalized", "search_text"])
     duplicate.merged_into = keep
-    bump(duplicate, ["merged_into"])
-    changes.record(
-        dealer_id=duplicate.dealer_id,
-        type="prospect.updated",
-        obj=duplicate,
-        actor=actor,
-        extra={"changed": ["merged_into"]},
+    bump_and_record(
+        duplicate, ["merged_into"], type="prospect.updated", actor=actor, extra={"changed": ["merged_into"]}
     )
     changes.record(
         dealer_id=keep.dealer_id,

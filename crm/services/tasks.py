@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from crm import changes, fieldspecs
 from crm.models import Lead, Prospect, Task
-from crm.services._common import apply_changes, bump, insert, locked, locked_at_version
+from crm.services._common import apply_changes, bump_and_record, insert, locked, locked_at_version
 from crm.services.leads import change_stage
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership
@@ -61,8 +61,7 @@ def update_task(*, task: Task, actor: Actor, data: dict[str, Any], expected_vers
         _check_assignee(task.dealer_id, data["assignee_id"])
     changed = apply_changes(task, data, EDITABLE_FIELDS)
     if changed:
-        bump(task, changed)
-        changes.record(dealer_id=task.dealer_id, type="task.updated", obj=task, actor=actor, audit={"changed": changed})
+        bump_and_record(task, changed, type="task.updated", actor=actor, audit={"changed": changed})
     return task
 
 
@@ -72,8 +71,7 @@ def complete_task(*, task: Task, actor: Actor, done: bool = True) -> Task:
     if (task.done_at is not None) == done:
         return task
     task.done_at = timezone.now() if done else None
-    bump(task, ["done_at"])
-    changes.record(dealer_id=task.dealer_id, type="task.updated", obj=task, actor=actor, audit={"changed": ["done_at"]})
+    bump_and_record(task, ["done_at"], type="task.updated", actor=actor, audit={"changed": ["done_at"]})
     return task
 
 

@@ -82,6 +82,17 @@ def prospect_or_404(request: HttpRequest, pk: Any) -> Prospect:
     return get_object_or_404(prospects_for(viewer(request)), pk=pk)
 
 
+def viewer_filterset(request: HttpRequest, filterset_class: Any, queryset: Any, *, data: Any = None, own: str) -> Any:
+    """A resource's shared FilterSet for this page's viewer.
+
+    A salesperson sees only their own rows, so the filter by salesperson (``own``) is not offered to them.
+    """
+    filterset = filterset_class(request.GET if data is None else data, queryset=queryset, request=request)
+    if viewer(request).is_salesperson:
+        del filterset.filters[own]
+    return label_empty_choices(filterset)
+
+
 def label_empty_choices(filterset: Any) -> Any:
     """Filter selects say "all" instead of django-filter's dashes."""
     from django.utils.translation import gettext as _

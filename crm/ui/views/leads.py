@@ -37,13 +37,13 @@ from crm.ui.views.common import (
     can_act_on,
     done,
     is_htmx,
-    label_empty_choices,
     lead_for_action,
     lead_or_404,
     prospect_or_404,
     render_page_or_partial,
     submit,
     viewer,
+    viewer_filterset,
 )
 from dealers.access import MANAGERS, membership_required
 from dealers.models import Membership
@@ -61,14 +61,10 @@ OPEN_STAGES: list[str] = [str(stage) for stage in Lead.OPEN_STAGES]
 
 def lead_filterset(request: HttpRequest, queryset: QuerySet[Lead], *, default_open: bool = True) -> LeadFilterSet:
     """The shared LeadFilterSet, with the owner choices limited to this dealership's staff."""
-    membership = viewer(request)
     data = request.GET.copy()
     if default_open and "open" not in data:
         data["open"] = "true"
-    filterset = LeadFilterSet(data, queryset=queryset, request=request)
-    if membership.is_salesperson:
-        del filterset.filters["owner"]
-    return label_empty_choices(filterset)
+    return viewer_filterset(request, LeadFilterSet, queryset, data=data, own="owner")
 
 
 @membership_required()

@@ -28,11 +28,11 @@ from crm.ui.pagination import keyset_page
 from crm.ui.views.common import (
     actor,
     done,
-    label_empty_choices,
     prospect_or_404,
     render_page_or_partial,
     submit,
     viewer,
+    viewer_filterset,
 )
 from dealers.access import MANAGERS, membership_required
 
@@ -44,11 +44,7 @@ PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
 
 
 def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet:
-    membership = viewer(request)
-    filterset = ProspectFilterSet(request.GET, queryset=queryset, request=request)
-    if membership.is_salesperson:
-        del filterset.filters["owner"]
-    return label_empty_choices(filterset)
+    return viewer_filterset(request, ProspectFilterSet, queryset, own="owner")
 
 
 @membership_required()

@@ -18,7 +18,7 @@ from crm.selectors import tasks_for
 from crm.services import tasks as task_services
 from crm.ui.forms import TaskForm, apply_service_error
 from crm.ui.pagination import keyset_page
-from crm.ui.views.common import actor, done, is_htmx, label_empty_choices, render_page_or_partial, viewer
+from crm.ui.views.common import actor, done, is_htmx, render_page_or_partial, viewer, viewer_filterset
 from dealers.access import membership_required
 
 TASK_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -35,10 +35,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     if "done" not in data:
         data["done"] = "false"
     queryset = tasks_for(membership).select_related("prospect", "lead", "assignee")
-    filterset = TaskFilterSet(data, queryset=queryset, request=request)
-    if membership.is_salesperson:
-        del filterset.filters["assignee"]
-    label_empty_choices(filterset)
+    filterset = viewer_filterset(request, TaskFilterSet, queryset, data=data, own="assignee")
     sort = request.GET.get("sort", "due")
     if sort not in TASK_SORTS:
         sort = "due"
