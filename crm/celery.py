@@ -1,6 +1,8 @@
 """The Celery app. Settings come from Django's settings under the ``CELERY_`` prefix."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import Celery
 
@@ -10,3 +12,24 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 app = Celery("crm", task_cls="ha.fencing:FencedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def forget_broker_connections() -> None:
+    """Drop this process's pooled broker connections and producers; the next publish connects anew.
+
+    Celery exposes this only as its after-fork hook; a process that changes ``broker_url`` needs it too.
+    """
+    app._after_fork()
+
+
+@contextmanager
+def publishing_to(broker_url: str) -> Iterator[None]:
+    """This process publishes to ``broker_url`` inside the block (e.g. a test's private Redis), then as before."""
+    previous = app.conf.broker_url
+    app.conf.broker_url = broker_url
+    forget_broker_connections()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = previous
+        forget_broker_connections()

@@ -165,16 +165,12 @@ def test_another_dealers_import_run_is_a_404_also_when_polled(
 
 @pytest.fixture
 def broker() -> Iterator[RedisProcess]:
-    from crm.celery import app
+    from crm.celery import publishing_to
 
     redis = RedisProcess()
     redis.start()
-    previous = app.conf.broker_url
-    app.conf.broker_url = redis.url
-    app._after_fork()
-    yield redis
-    app.conf.broker_url = previous
-    app._after_fork()
+    with publishing_to(redis.url):
+        yield redis
     redis.kill()
 
 

@@ -35,16 +35,12 @@ def simulator(tmp_path: Path) -> Iterator[SimulatorProcess]:
 @pytest.fixture
 def broker() -> Iterator[RedisProcess]:
     """A private Redis for this test; this process's Celery app publishes to it too."""
-    from crm.celery import app
+    from crm.celery import publishing_to
 
     redis = RedisProcess()
     redis.start()
-    previous = app.conf.broker_url
-    app.conf.broker_url = redis.url
-    app._after_fork()  # drop pooled connections to the old broker
-    yield redis
-    app.conf.broker_url = previous
-    app._after_fork()
+    with publishing_to(redis.url):
+        yield redis
     redis.kill()
 
 
