@@ -145,12 +145,13 @@ def _name(contact: Element) -> dict[str, str]:
     if not (first or last) and parts.get("full"):
         split = _full_name(parts["full"])
         first, last = split["first"], split["last"]
-        parts.setdefault("salutation", split["salutation"])
-        parts.setdefault("title", split["title"])
+        for key in ("salutation", "title"):
+            if split[key]:
+                parts.setdefault(key, split[key])
     result = {"first_name": first, "last_name": last, "company": company}
     for part in ("salutation", "prefix", "title"):
         value = parts.get(part, "")
-        if value.lower() in SALUTATIONS:
+        if value and value.lower() in SALUTATIONS:
             result.setdefault("salutation", value)
         elif value and part != "salutation":
             result.setdefault("title", value)  # "Dr." as a name prefix is an academic title

@@ -287,6 +287,11 @@ def test_a_bare_ampersand_in_an_attribute_is_read() -> None:
         (b"<name>Frau Dr. Erika Musterfrau</name>", ("Frau", "Dr.", "Erika", "Musterfrau")),
         (b"<name>Herr Prof. Dr.-Ing. Max Mustermann</name>", ("Herr", "Prof. Dr.-Ing.", "Max", "Mustermann")),
         (b"<name>Musterfrau</name>", ("", "", "", "Musterfrau")),
+        (
+            b'<name part="prefix">Herr</name><name part="first">Max</name><name part="last">Muster</name>',
+            ("Herr", "", "Max", "Muster"),
+        ),
+        (b'<name part="title">Dr.</name><name>Frau Erika Muster</name>', ("Frau", "Dr.", "Erika", "Muster")),
         (b"<name>Herr</name>", ("", "", "", "Herr")),  # one word is the name, whatever it says
     ],
 )
