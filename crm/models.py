@@ -44,6 +44,13 @@ class VersionedModel(models.Model):
 
     class Meta:
         abstract = True
+        # The dealer system's id names one record per dealership; rows without one are not compared.
+        # Subclasses' Meta inherit this one; "%(class)s" keeps each table's constraint name (prospect_external_id).
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="%(class)s_external_id"
+            )
+        ]
 
 
 class ProspectQuerySet(DealerScopedQuerySet):
@@ -117,15 +124,10 @@ class Prospect(VersionedModel):
 
     objects = ProspectQuerySet.as_manager()
 
-    class Meta:
+    class Meta(VersionedModel.Meta):
         verbose_name = _("prospect")
         verbose_name_plural = _("prospects")
         ordering: ClassVar = ["last_name", "first_name", "id"]
-        constraints: ClassVar = [
-            models.UniqueConstraint(
-                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="prospect_external_id"
-            )
-        ]
         indexes: ClassVar = [
             models.Index(fields=["dealer", "last_name", "first_name", "id"], name="prospect_name_keyset"),
             models.Index(fields=["dealer", "updated_at", "id"], name="prospect_updated"),
@@ -273,14 +275,12 @@ class Lead(VersionedModel):
 
     objects = LeadQuerySet.as_manager()
 
-    class Meta:
+    class Meta(VersionedModel.Meta):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         ordering: ClassVar = ["-created_at", "-id"]
         constraints: ClassVar = [
-            models.UniqueConstraint(
-                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="lead_external_id"
-            ),
+            *VersionedModel.Meta.constraints,
             models.CheckConstraint(
                 condition=~Q(stage="lost") | Q(lost_reason__isnull=False), name="lost_lead_has_reason"
             ),
@@ -307,10 +307,6 @@ class Lead(VersionedModel):
         return bool(
             self.first_contact_due_at and not self.first_contacted_at and self.first_contact_due_at < timezone.now()
         )
-
-
-class LeadEventQuerySet(DealerScopedQuerySet):
-    pass
 
 
 class LeadEvent(models.Model):
@@ -340,7 +336,7 @@ class LeadEvent(models.Model):
     data = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now)
 
-    objects = LeadEventQuerySet.as_manager()
+    objects = DealerScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("lead event")
@@ -400,15 +396,10 @@ class Activity(VersionedModel):
 
     objects = ProspectChildQuerySet.as_manager()
 
-    class Meta:
+    class Meta(VersionedModel.Meta):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         ordering: ClassVar = ["-occurred_at", "-id"]
-        constraints: ClassVar = [
-            models.UniqueConstraint(
-                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="activity_external_id"
-            )
-        ]
         indexes: ClassVar = [
             models.Index(fields=["prospect", "-occurred_at"], name="activity_prospect"),
             models.Index(fields=["lead", "-occurred_at"], name="activity_lead"),
@@ -451,15 +442,10 @@ class Task(VersionedModel):
 
     objects = TaskQuerySet.as_manager()
 
-    class Meta:
+    class Meta(VersionedModel.Meta):
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
         ordering: ClassVar = ["due_at", "id"]
-        constraints: ClassVar = [
-            models.UniqueConstraint(
-                fields=["dealer", "external_id"], condition=Q(external_id__isnull=False), name="task_external_id"
-            )
-        ]
         indexes: ClassVar = [
             models.Index(fields=["dealer", "assignee", "done_at", "due_at"], name="task_assignee_due"),
             models.Index(fields=["dealer", "updated_at", "id"], name="task_updated"),
@@ -512,10 +498,6 @@ class Consent(models.Model):
         return f"{self.get_purpose_display()}: {self.get_status_display()}"
 
 
-class ChangeQuerySet(DealerScopedQuerySet):
-    pass
-
-
 class Change(models.Model):
     """The change log: one row per change a dealer system must learn of, written in the changing transaction.
 
@@ -535,7 +517,7 @@ class Change(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now)
     data = models.JSONField(default=dict)
 
-    objects = ChangeQuerySet.as_manager()
+    objects = DealerScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("change")

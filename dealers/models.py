@@ -271,10 +271,6 @@ class Membership(models.Model):
         return self.dealer.salespeople_see_unassigned
 
 
-class AuditEventQuerySet(DealerScopedQuerySet):
-    pass
-
-
 class AuditEvent(models.Model):
     """Who did what to which record, and when: staff changes, exports, views of personal data."""
 
@@ -291,7 +287,7 @@ class AuditEvent(models.Model):
     data = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = DealerScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")

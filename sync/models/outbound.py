@@ -53,10 +53,6 @@ EXTRA_EVENT_TYPES: tuple[str, ...] = (
 EVENT_TYPES: tuple[str, ...] = DEFAULT_EVENT_TYPES + EXTRA_EVENT_TYPES
 
 
-class DestinationQuerySet(DealerScopedQuerySet):
-    pass
-
-
 class Destination(models.Model):
     """Where one dealership's changes go, and how far that delivery has come."""
 
@@ -99,7 +95,7 @@ class Destination(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
-    objects = DestinationQuerySet.as_manager()
+    objects = DealerScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("sync destination")
