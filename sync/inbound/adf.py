@@ -285,14 +285,15 @@ def _declared_encoding(declaration: bytes) -> bytes:
     return found.group(1)
 
 
-def _plain_prolog(body: bytes) -> bytes:
+def _plain_prolog(body: bytes, *, keep_encoding: bool = True) -> bytes:
     """The document with its prolog (what precedes the root element) rewritten as plain XML.
 
     Comments, processing instructions and a bare DOCTYPE are dropped (line breaks kept, so the
     parser's line numbers still match the document as received); an XML declaration in any
     spelling and place becomes a proper one at the start, keeping the encoding it names. A DOCTYPE
     with declarations or an external DTD raises ``AdfError``; anything unexpected is left for the
-    strict parser to refuse. UTF-16/32 documents are left as they are.
+    strict parser to refuse. ``keep_encoding=False``: the body was transcoded to UTF-8, the declared
+    encoding is dropped. Documents in UTF-16 without a byte order mark are left as they are.
     """
     position = len(_BOM) if body.startswith(_BOM) else 0
     if b"\x00" in body[position : position + 4]:
@@ -303,7 +304,7 @@ def _plain_prolog(body: bytes) -> bytes:
         if match := _PROLOG_SPACE.match(body, position) or _PROLOG_COMMENT.match(body, position):
             pass
         elif match := _PROLOG_PI.match(body, position):
-            if match.group(1).lower() == b"xml":
+            if match.group(1).lower() == b"xml" and keep_encoding:
                 encoding = encoding or _declared_encoding(match.group(2))
         elif match := _DOCTYPE.match(body, position):
             _doctype(match)
@@ -344,8 +345,20 @@ def _plain_ampersands(body: bytes) -> bytes:
     return b"".join(parts)
 
 
+def _utf8(body: bytes) -> bytes | None:
+    """A UTF-16 document with a byte order mark (Windows tools write them) as UTF-8; ``None`` for any other."""
+    if not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    try:
+        return _BOM + body.decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError as error:
+        raise AdfError(f"The document starts as UTF-16 but is not valid UTF-16 ({error.reason}).") from error
+
+
 def _read(body: bytes) -> Element:
-    body = _plain_ampersands(_plain_prolog(body))
+    transcoded = _utf8(body)
+    body = _plain_prolog(body) if transcoded is None else _plain_prolog(transcoded, keep_encoding=False)
+    body = _plain_ampersands(body)
     try:
         return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as error:

@@ -387,3 +387,19 @@ def test_bom_comment_and_cdata_document() -> None:
     )
     assert intake.lead["message"] == "Wünscht Rückruf <nach 17 Uhr> & Angebot"
     assert intake.source == "event"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_document_with_a_byte_order_mark_is_read_like_utf8(codec: str) -> None:
+    text = '<?xml version="1.0" encoding="UTF-16"?>\r\n<!DOCTYPE adf>\r\n' + _LEAD.decode().replace("Max", "M&auml;x")
+    body = text.encode(codec)
+    if codec != "utf-16":  # the plain codec writes its own byte order mark
+        body = ("\ufeff" + text).encode(codec)
+    data = parse_adf(body)
+    assert (data["customer"]["first_name"], data["customer"]["city"]) == ("Mäx", "München")
+
+
+def test_a_broken_utf16_document_is_refused_naming_the_encoding() -> None:
+    with pytest.raises(AdfError) as error:
+        parse_adf(b"\xff\xfe<\x00a\x00\x00\xd8")
+    assert "UTF-16" in error.value.message
