@@ -20,9 +20,7 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,24 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import ensure_database  # noqa: E402
+from tests.support.servers import gunicorn  # noqa: E402
+
 DEALER_NUMBER = "99001"
 PAGE = 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def prepare(prospects: int) -> tuple[int, str]:
@@ -175,8 +160,8 @@ def main() -> int:
     db_url = f"{server_url}/{args.database}"
     ensure_database(db_url)
     env = {
-        **os.environ,
         "DATABASE_URL": db_url,
+        "DJANGO_ENV": os.environ.get("DJANGO_ENV", "development"),
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX": "4",
@@ -184,37 +169,12 @@ def main() -> int:
     os.environ.update(env)
     dealer_id, api_key = prepare(args.prospects)
 
-    port = free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "crm.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
     endpoints = {
         "bare": (f"/bench/bare/prospects/?dealer={dealer_id}&limit={PAGE}", {}),
         "api": (f"/api/v1/prospects/?limit={PAGE}", {"Authorization": f"Bearer {api_key}"}),
     }
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.1)
+    with gunicorn(env, workers=args.workers, threads=1) as base:
+        port = int(base.rsplit(":", 1)[1])
         for path, headers in endpoints.values():  # warm up every worker's pool and caches
             load(port, path, headers, 100, args.concurrency)
         runs: dict[str, list[Result]] = {name: [] for name in endpoints}
@@ -223,9 +183,6 @@ def main() -> int:
             for name in order:
                 path, headers = endpoints[name]
                 runs[name].append(load(port, path, headers, args.requests, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     total = {name: merge(results) for name, results in runs.items()}
     bare, api = total["bare"], total["api"]

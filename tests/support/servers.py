@@ -1,4 +1,4 @@
-"""Start the real application server (gunicorn) for tests that need a process boundary."""
+"""Start the real application server (gunicorn) for tests, and benchmarks, that need a process boundary."""
 
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ def database_url(settings_dict: dict, *, host: str | None = None, port: int | No
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """Run ``gunicorn crm.wsgi`` with ``env`` on a free port; yields its base URL."""
+def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iterator[str]:
+    """Run ``gunicorn crm.wsgi`` with ``env`` (over ``DJANGO_ENV=test``) on a free port; yields its base URL.
+
+    ``threads=1`` gives gunicorn's sync workers (the benchmarks measure those).
+    """
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [
@@ -44,7 +47,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
             "--workers",
             str(workers),
             "--threads",
-            "4",
+            str(threads),
             "--log-level",
             "warning",
         ],
