@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-import time
+
+from devstack.polling import wait_for
 
 LOOPBACK = "127.0.0.1"
 
@@ -45,9 +46,4 @@ def is_listening(port: int, host: str = LOOPBACK, *, timeout: float = 0.5) -> bo
 
 def wait_until_closed(port: int, *, timeout: float = 10.0) -> bool:
     """Wait for a stopped server to release its port; returns whether it did."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_listening(port):
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_for(lambda: not is_listening(port), timeout=timeout, interval=0.1)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
+
+from devstack.polling import wait_for
 
 
 def alive(pid: int) -> bool:
@@ -39,9 +40,4 @@ def runs(pid: int, program: str) -> bool:
 
 
 def wait_for_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(lambda: not alive(pid), timeout=timeout, interval=0.05)

@@ -87,14 +87,29 @@ def resolve(kind: str, steps: Mapping[Source, Step], force: Source | None) -> Se
     raise DevstackError(f"no {kind} found: set the URL, run one on localhost, or let pip install the embedded one")
 
 
-def database_steps(*, dbname: str, environ: Mapping[str, str], var: Path) -> dict[Source, Step]:
-    def from_env() -> Service | None:
-        url = environ.get("DATABASE_URL")
-        return Service("PostgreSQL", url, Source.ENV) if url else None
+def _from_env(kind: str, variable: str, environ: Mapping[str, str]) -> Step:
+    """The step that takes the URL the user set."""
 
-    def local() -> Service | None:
-        url = postgres.probe_local(dbname)
-        return Service("PostgreSQL", url, Source.LOCAL) if url else None
+    def step() -> Service | None:
+        url = environ.get(variable)
+        return Service(kind, url, Source.ENV) if url else None
+
+    return step
+
+
+def _local(kind: str, probe: Callable[[], str | None]) -> Step:
+    """The step that adopts a server already listening on localhost's default port."""
+
+    def step() -> Service | None:
+        url = probe()
+        return Service(kind, url, Source.LOCAL) if url else None
+
+    return step
+
+
+def database_steps(*, dbname: str, environ: Mapping[str, str], var: Path) -> dict[Source, Step]:
+    from_env = _from_env("PostgreSQL", "DATABASE_URL", environ)
+    local = _local("PostgreSQL", lambda: postgres.probe_local(dbname))
 
     def private() -> Service | None:
         data_dir = var / PRIVATE_PG_DIR
@@ -119,13 +134,8 @@ def database_steps(*, dbname: str, environ: Mapping[str, str], var: Path) -> dic
 
 
 def broker_steps(*, db: int, environ: Mapping[str, str], var: Path) -> dict[Source, Step]:
-    def from_env() -> Service | None:
-        url = environ.get("REDIS_URL")
-        return Service("Redis", url, Source.ENV) if url else None
-
-    def local() -> Service | None:
-        url = broker.probe_local(db)
-        return Service("Redis", url, Source.LOCAL) if url else None
+    from_env = _from_env("Redis", "REDIS_URL", environ)
+    local = _local("Redis", lambda: broker.probe_local(db))
 
     def private() -> Service | None:
         binary = broker.find_system_server()
