@@ -86,6 +86,16 @@ SOURCES: tuple[tuple[str, int, float], ...] = (  # (source, weight, chance to wi
 )
 LEAD_TYPES = (("new_car", 66), ("used_car", 14), ("test_drive", 10), ("finance", 6), ("brochure", 4))
 CAMPAIGNS = ("", "", "", "", "Frühjahrsaktion", "E-Tech Wochen", "Tag der offenen Tür", "Gewerbewochen", "Herbst-Bonus")
+LEAD_MESSAGES = (
+    "",
+    "",
+    "Bitte um Rückruf wegen Probefahrt.",
+    "Gibt es aktuell Angebote zum Leasing?",
+    "Wann wäre das Fahrzeug lieferbar?",
+    "Ich interessiere mich für die Vollausstattung und eine Anhängerkupplung.",
+    "Bitte ein Angebot inkl. Inzahlungnahme meines Fahrzeugs.",
+)
+STAGE_PATH = ("contacted", "appointment", "test_drive", "offer")  # the open stages, in order
 STREETS = (
     "Hauptstraße",
     "Schulstraße",
@@ -402,6 +412,7 @@ def _plan_lead(
     stage: str | None = None,
     due_in: timedelta | None = None,
 ) -> Lead:
+    """One lead and its history up to ``now``: intake, routing, each stage reached, the close or a follow-up."""
     source, _weight, win_chance = _weighted(rng, SOURCES)
     model, powertrains, trims, _w = rng.choices(MODELS, weights=[m[3] for m in MODELS])[0]
     trim, price = rng.choice(trims)
@@ -427,21 +438,35 @@ def _plan_lead(
         financing_interest=rng.random() < 0.35,
         owner_id=owner.user_id if owner else None,
         first_contact_due_at=due,
-        message=rng.choice(
-            (
-                "",
-                "",
-                "Bitte um Rückruf wegen Probefahrt.",
-                "Gibt es aktuell Angebote zum Leasing?",
-                "Wann wäre das Fahrzeug lieferbar?",
-                "Ich interessiere mich für die Vollausstattung und eine Anhängerkupplung.",
-                "Bitte ein Angebot inkl. Inzahlungnahme meines Fahrzeugs.",
-            )
-        ),
+        message=rng.choice(LEAD_MESSAGES),
         version=1,
         created_at=created,
         updated_at=created,
     )
+    _add_trade_in_and_timing(rng, lead, created)
+    _plan_intake_events(batch, lead, owner=owner, source=source, created=created)
+    reached = _stages_reached(rng, stage)
+    moments = _stage_moments(rng, created=created, now=now, stage=stage, reached=reached)
+    if reached:
+        lead.first_contacted_at = moments[0]
+    label = owner.label if owner else "system:intake"
+    author = owner.user_id if owner else None
+    previous = "new"
+    for when, step in zip(moments, reached, strict=False):
+        batch.events.append(_stage_event(lead, "stage_changed", previous, step, when, author=author, label=label))
+        batch.activities.append(_activity_for(rng, dealer, lead, prospect, step, when, owner))
+        previous = step
+    if stage in ("won", "lost"):
+        _close(rng, batch, lead, closed=moments[-1], previous=previous, reasons=reasons, author=author, label=label)
+    elif reached:
+        lead.updated_at = moments[len(reached) - 1]
+        _plan_follow_up(rng, batch, lead, now=now, label=label)
+    batch.leads.append(lead)
+    return lead
+
+
+def _add_trade_in_and_timing(rng: random.Random, lead: Lead, created: datetime) -> None:
+    """About a third bring a car to trade in; some say when they mean to buy."""
     if rng.random() < 0.35:
         make, models = rng.choice(TRADEINS)
         lead.tradein_make, lead.tradein_model = make, rng.choice(models)
@@ -449,10 +474,13 @@ def _plan_lead(
         lead.tradein_mileage = rng.randint(8, 240) * 1000
     if rng.random() < 0.3:
         lead.expected_purchase_date = (created + timedelta(days=rng.randint(14, 180))).date()
-    label = owner.label if owner else "system:intake"
+
+
+def _plan_intake_events(batch: _Batch, lead: Lead, *, owner: _Staff | None, source: str, created: datetime) -> None:
+    """The lead arrived, and routing gave it to ``owner`` (when it did)."""
     batch.events.append(
         LeadEvent(
-            dealer_id=dealer.pk,
+            dealer_id=lead.dealer_id,
             lead=lead,
             kind="created",
             to_stage="new",
@@ -464,7 +492,7 @@ def _plan_lead(
     if owner is not None:
         batch.events.append(
             LeadEvent(
-                dealer_id=dealer.pk,
+                dealer_id=lead.dealer_id,
                 lead=lead,
                 kind="assigned",
                 actor_label="system:routing",
@@ -472,13 +500,21 @@ def _plan_lead(
                 at=created,
             )
         )
-    path = ["contacted", "appointment", "test_drive", "offer"]
+
+
+def _stages_reached(rng: random.Random, stage: str) -> list[str]:
+    """The open stages a lead went through to get to ``stage``; a closed one stopped somewhere on the way."""
     if stage in ("won", "lost"):
-        reached = path[: rng.randint(1, 4)] if stage == "won" else path[: rng.randint(0, 3)]
-    elif stage == "new":
-        reached = []
-    else:
-        reached = path[: path.index(stage) + 1]
+        return list(STAGE_PATH[: rng.randint(1, 4)] if stage == "won" else STAGE_PATH[: rng.randint(0, 3)])
+    if stage == "new":
+        return []
+    return list(STAGE_PATH[: STAGE_PATH.index(stage) + 1])
+
+
+def _stage_moments(
+    rng: random.Random, *, created: datetime, now: datetime, stage: str, reached: list[str]
+) -> list[datetime]:
+    """When each reached stage (and the close) happened, in order; the first contact came about an hour in."""
     end = min(now, created + timedelta(days=rng.randint(1, 75))) if stage in ("won", "lost") else now
     span = max((end - created).total_seconds(), 600)
     moments = sorted(created + timedelta(seconds=rng.uniform(0.02, 1) * span) for _ in range(len(reached) + 1))
@@ -486,68 +522,89 @@ def _plan_lead(
         contact_minutes = int(rng.lognormvariate(4.2, 1.0))  # median about 65 minutes
         moments[0] = min(created + timedelta(minutes=max(3, contact_minutes)), end)
         moments = sorted(moments)
-        lead.first_contacted_at = moments[0]
-    previous = "new"
-    author = owner.user_id if owner else None
-    for when, step in zip(moments, reached, strict=False):
-        batch.events.append(
-            LeadEvent(
-                dealer_id=dealer.pk,
+    return moments
+
+
+def _stage_event(
+    lead: Lead,
+    kind: str,
+    from_stage: str,
+    to_stage: str,
+    at: datetime,
+    *,
+    author: int | None,
+    label: str,
+    lost_reason: str | None = None,
+    note: str = "",
+) -> LeadEvent:
+    """A stage change or the close, by the lead's owner (or the system), as the services record them."""
+    return LeadEvent(
+        dealer_id=lead.dealer_id,
+        lead=lead,
+        kind=kind,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        actor_id=author,
+        actor_label=label,
+        data={"lost_reason": lost_reason, "note": note},
+        at=at,
+    )
+
+
+def _close(
+    rng: random.Random,
+    batch: _Batch,
+    lead: Lead,
+    *,
+    closed: datetime,
+    previous: str,
+    reasons: list[LostReason],
+    author: int | None,
+    label: str,
+) -> None:
+    """Won with a contract number, or lost with a reason; a lead never contacted counts as contacted at the close."""
+    lead.closed_at = closed
+    lead.updated_at = closed
+    if lead.first_contacted_at is None:
+        lead.first_contacted_at = closed
+    if lead.stage == "won":
+        lead.close_note = f"Kaufvertrag {rng.randint(100000, 999999)}"
+    else:
+        lead.lost_reason = rng.choice(reasons) if reasons else None
+        lead.close_note = rng.choice(("", "", "Kunde hat sich nicht mehr gemeldet.", "Rate war zu hoch."))
+    reason = lead.lost_reason.code if lead.lost_reason else None
+    batch.events.append(
+        _stage_event(
+            lead,
+            "closed",
+            previous,
+            lead.stage,
+            closed,
+            author=author,
+            label=label,
+            lost_reason=reason,
+            note=lead.close_note,
+        )
+    )
+
+
+def _plan_follow_up(rng: random.Random, batch: _Batch, lead: Lead, *, now: datetime, label: str) -> None:
+    """Most open leads past the first contact have a to-do for the owner, some overdue."""
+    if lead.stage in OPEN_FOLLOW_UPS and rng.random() < 0.75:
+        batch.tasks.append(
+            Task(
+                dealer_id=lead.dealer_id,
+                prospect=lead.prospect,
                 lead=lead,
-                kind="stage_changed",
-                from_stage=previous,
-                to_stage=step,
-                actor_id=author,
-                actor_label=label,
-                data={"lost_reason": None, "note": ""},
-                at=when,
+                title=rng.choice(OPEN_FOLLOW_UPS[lead.stage]),
+                due_at=now + timedelta(hours=rng.randint(-96, 240)),
+                assignee_id=lead.owner_id,
+                created_by_label=label,
+                version=1,
+                created_at=lead.updated_at,
+                updated_at=lead.updated_at,
             )
         )
-        batch.activities.append(_activity_for(rng, dealer, lead, prospect, step, when, owner))
-        previous = step
-    if stage in ("won", "lost"):
-        closed = moments[-1]
-        lead.closed_at = closed
-        lead.updated_at = closed
-        if lead.first_contacted_at is None:
-            lead.first_contacted_at = closed
-        if stage == "won":
-            lead.close_note = f"Kaufvertrag {rng.randint(100000, 999999)}"
-        else:
-            lead.lost_reason = rng.choice(reasons) if reasons else None
-            lead.close_note = rng.choice(("", "", "Kunde hat sich nicht mehr gemeldet.", "Rate war zu hoch."))
-        batch.events.append(
-            LeadEvent(
-                dealer_id=dealer.pk,
-                lead=lead,
-                kind="closed",
-                from_stage=previous,
-                to_stage=stage,
-                actor_id=author,
-                actor_label=label,
-                data={"lost_reason": lead.lost_reason.code if lead.lost_reason else None, "note": lead.close_note},
-                at=closed,
-            )
-        )
-    elif reached:
-        lead.updated_at = moments[len(reached) - 1]
-        if stage in OPEN_FOLLOW_UPS and rng.random() < 0.75:
-            batch.tasks.append(
-                Task(
-                    dealer_id=dealer.pk,
-                    prospect=prospect,
-                    lead=lead,
-                    title=rng.choice(OPEN_FOLLOW_UPS[stage]),
-                    due_at=now + timedelta(hours=rng.randint(-96, 240)),
-                    assignee_id=lead.owner_id,
-                    created_by_label=label,
-                    version=1,
-                    created_at=lead.updated_at,
-                    updated_at=lead.updated_at,
-                )
-            )
-    batch.leads.append(lead)
-    return lead
 
 
 def _activity_for(
