@@ -5,7 +5,9 @@
 foreign key to ``dealers.Dealer``, taken from the app registry) through its manager other than
 
 - ``Model.objects.visible_to(viewer)``: the one door to dealer data (``dealers/scoping.py``), or
-- ``Model.objects.none()``: no rows at all (e.g. a DRF view's ``queryset`` placeholder).
+- ``Model.objects.none()``: no rows at all (e.g. a DRF view's ``queryset`` placeholder);
+
+and ``get_object_or_404``/``get_list_or_404`` get a scoped queryset, never the model class.
 
 Anything else goes through a selector that takes the viewer (``crm.selectors``, ``dealers.selectors``...)
 or a service. The admin site reads through ``ModelAdmin.get_queryset`` (``super().get_queryset(request)``),
@@ -33,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 APPS = ("crm", "dealers", "sync", "ha")
 MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 SANCTIONED = frozenset({"visible_to", "none"})
+# Django shortcuts that, given a model class instead of a queryset, read through its default manager.
+SHORTCUTS = frozenset({"get_object_or_404", "get_list_or_404"})
 
 # Module kinds that answer a request or run a job: ``fnmatch`` patterns (``*`` spans folders too) relative to
 # the repository root.
@@ -59,15 +63,13 @@ ALTERNATIVE = {
 class Violation:
     path: str
     line: int
-    model: str
-    manager: str
-    method: str | None
+    model: str  # as the module names it
+    used: str  # e.g. ``Prospect.objects.filter(...)``
     kind: str
 
     def __str__(self) -> str:
-        used = f"{self.model}.{self.manager}" + (f".{self.method}(...)" if self.method else "")
         alternative = ALTERNATIVE[self.kind].format(model=self.model)
-        return f"{self.path}:{self.line}: {used} reads a tenant model past the scoping rule; use {alternative}"
+        return f"{self.path}:{self.line}: {self.used} reads a tenant model past the scoping rule; use {alternative}"
 
 
 def tenant_models() -> dict[str, type[Any]]:
@@ -128,6 +130,11 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
+def _shortcut(call: ast.Call) -> str | None:
+    name = (_dotted(call.func) or "").rpartition(".")[2]
+    return name if name in SHORTCUTS else None
+
+
 def check_source(source: str, relative: str, tenants: dict[str, type[Any]] | None = None) -> list[Violation]:
     """Every tenant-manager use in one module's ``source`` that is not ``visible_to(...)`` or ``none()``."""
     tenants = tenant_models() if tenants is None else tenants
@@ -139,22 +146,31 @@ def check_source(source: str, relative: str, tenants: dict[str, type[Any]] | Non
     dotted_names = {f"{model.__module__}.{model.__name__}": label for label, model in tenants.items()}
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     kind = module_kind(relative)
+
+    def tenant(node: ast.expr) -> str | None:
+        """How the module names a tenant model at ``node``, or None."""
+        name = _dotted(node)
+        if name is not None and (name in imported or name in class_names or name in dotted_names):
+            return name
+        return None
+
     violations = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Attribute) and node.attr in MANAGERS):
-            continue
-        owner = _dotted(node.value)
-        if owner is None:
-            continue
-        label = imported.get(owner) or class_names.get(owner) or dotted_names.get(owner)
-        if label is None:
-            continue
-        parent = parents.get(node)
-        method = parent.attr if isinstance(parent, ast.Attribute) else None
-        call = parents.get(parent) if method is not None else None
-        if method in SANCTIONED and isinstance(call, ast.Call) and call.func is parent:
-            continue
-        violations.append(Violation(relative, node.lineno, owner, node.attr, method, kind))
+        if isinstance(node, ast.Attribute) and node.attr in MANAGERS and (model := tenant(node.value)):
+            parent = parents.get(node)
+            method = parent.attr if isinstance(parent, ast.Attribute) else None
+            call = parents.get(parent) if method is not None else None
+            if method in SANCTIONED and isinstance(call, ast.Call) and call.func is parent:
+                continue
+            used = f"{model}.{node.attr}" + (f".{method}(...)" if method else "")
+            violations.append(Violation(relative, node.lineno, model, used, kind))
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and (shortcut := _shortcut(node))
+            and (model := tenant(node.args[0]))
+        ):
+            violations.append(Violation(relative, node.lineno, model, f"{shortcut}({model}, ...)", kind))
     return sorted(violations, key=lambda v: v.line)
 
 

@@ -100,10 +100,29 @@ def test_aliases_managers_and_admin_modules_are_caught_with_the_admin_door(tmp_p
         """,
     )
 
-    found = [(v.line, v.model, v.manager, v.method) for v in check(tmp_path)]
+    found = [(v.line, v.used) for v in check(tmp_path)]
 
-    assert found == [(7, "Target", "_default_manager", "all"), (8, "crm.models.Lead", "objects", "visible_to")]
+    assert found == [(7, "Target._default_manager.all(...)"), (8, "crm.models.Lead.objects.visible_to(...)")]
     assert "super().get_queryset(request)" in str(check(tmp_path)[0])
+
+
+def test_a_shortcut_given_the_model_instead_of_a_scoped_queryset_is_caught(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "sync/inbound/views.py",
+        """
+        from django.shortcuts import get_object_or_404
+
+        from sync.models import ImportRun
+
+
+        def run_detail(request, viewer, pk):
+            fine = get_object_or_404(ImportRun.objects.visible_to(viewer), pk=pk)
+            return fine, get_object_or_404(ImportRun, pk=pk)
+        """,
+    )
+
+    assert [(v.line, v.used) for v in check(tmp_path)] == [(9, "get_object_or_404(ImportRun, ...)")]
 
 
 def test_the_lint_command_exits_non_zero_and_names_the_offender(tmp_path: Path) -> None:
