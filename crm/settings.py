@@ -6,8 +6,10 @@ host list stops the process at start-up with ``ImproperlyConfigured``.
 """
 
 import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -124,24 +126,19 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_
 # Timeouts (issue 9). Web processes (crm.wsgi sets CRM_WEB_PROCESS) open connections with the web
 # values as start-up options, so they cost no round trip; Celery tasks, operator commands and
 # migrations set their own for their duration (dealers.rls); other processes keep the server's.
-# PostgreSQL units: "5s", "2min", "0" for none.
+# PostgreSQL units: "5s", "2min", "0" for none. Each row: the process kind, then statement_timeout and
+# lock_timeout, each as (environment variable, default).
 DATABASE_TIMEOUTS = {
-    "web": {
-        "statement_timeout": env.str("DB_STATEMENT_TIMEOUT", default="5s"),
-        "lock_timeout": env.str("DB_LOCK_TIMEOUT", default="2s"),
-    },
-    "job": {
-        "statement_timeout": env.str("DB_JOB_STATEMENT_TIMEOUT", default="4min"),
-        "lock_timeout": env.str("DB_JOB_LOCK_TIMEOUT", default="30s"),
-    },
-    "command": {
-        "statement_timeout": env.str("DB_COMMAND_STATEMENT_TIMEOUT", default="30min"),
-        "lock_timeout": env.str("DB_COMMAND_LOCK_TIMEOUT", default="1min"),
-    },
-    "migrate": {
-        "statement_timeout": env.str("DB_MIGRATE_STATEMENT_TIMEOUT", default="0"),
-        "lock_timeout": env.str("DB_MIGRATE_LOCK_TIMEOUT", default="0"),
-    },
+    kind: {
+        "statement_timeout": env.str(statement_variable, default=statement_default),
+        "lock_timeout": env.str(lock_variable, default=lock_default),
+    }
+    for kind, (statement_variable, statement_default), (lock_variable, lock_default) in [
+        ("web", ("DB_STATEMENT_TIMEOUT", "5s"), ("DB_LOCK_TIMEOUT", "2s")),
+        ("job", ("DB_JOB_STATEMENT_TIMEOUT", "4min"), ("DB_JOB_LOCK_TIMEOUT", "30s")),
+        ("command", ("DB_COMMAND_STATEMENT_TIMEOUT", "30min"), ("DB_COMMAND_LOCK_TIMEOUT", "1min")),
+        ("migrate", ("DB_MIGRATE_STATEMENT_TIMEOUT", "0"), ("DB_MIGRATE_LOCK_TIMEOUT", "0")),
+    ]
 }
 if env.bool("CRM_WEB_PROCESS", default=False):
     DATABASES["default"]["OPTIONS"]["options"] = " ".join(
@@ -275,6 +272,32 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+
+def _redis_url_of_parallel_test_worker(url: str) -> str:
+    """Under pytest-xdist, worker ``gwK`` uses Redis db ``15 - K`` of the same server, whatever db ``url`` names.
+
+    Tests flush their Redis db, and a Celery worker one test starts must not take another pytest
+    worker's tasks. The highest dbs are the tests' (devstack's ``exec --test`` uses 15); the low ones
+    stay free for ``make run`` and for serial runs of other checkouts. The URL is exported once, so the
+    servers a test starts inherit it, while a URL a test hands a subprocess (a private Redis) is kept.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if DJANGO_ENV != "test" or not worker or os.environ.get("CRM_TEST_REDIS_WORKER") == worker:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured(f"parallel tests need a TCP Redis URL (redis://host:port/db), not {parts.scheme}://")
+    db = 15 - int(worker.removeprefix("gw"))
+    if db < 9:
+        raise ImproperlyConfigured(f"at most 7 pytest-xdist workers share a Redis server, not {worker}")
+    url = urlunsplit(parts._replace(path=f"/{db}"))
+    os.environ["REDIS_URL"] = url
+    os.environ["CRM_TEST_REDIS_WORKER"] = worker
+    return url
+
+
+REDIS_URL = _redis_url_of_parallel_test_worker(REDIS_URL)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
