@@ -8,6 +8,8 @@ recovery codes, turn off for dealership staff) and ``account_enroll`` (set up wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -47,7 +49,7 @@ class LoginView(auth_views.LoginView):
         user = form.get_user()
         if two_factor.required_at_sign_in(user):
             two_factor.begin_pending_sign_in(self.request, user, self.get_success_url())
-            return redirect("login_verify" if two_factor.has_device(user) else "login_enroll")
+            return redirect(_second_factor_page(user))
         response = super().form_valid(form)
         mark_signed_in(self.request)
         return remember_language(response, user)
@@ -101,15 +103,41 @@ def _signed_in(request: HttpRequest, user: User, device: Any, next_url: str) -> 
     return remember_language(redirect(safe_next(request, next_url)), user)
 
 
-@never_cache
-@sensitive_post_parameters("otp_token")
-def login_verify(request: HttpRequest) -> HttpResponse:
+def _second_factor_page(user: User) -> str:
+    """After the password: who has an authenticator app enters its code, who has none sets one up first."""
+    return "login_verify" if two_factor.has_device(user) else "login_enroll"
+
+
+_SecondFactorView = Callable[[HttpRequest, two_factor.Pending], HttpResponse]
+
+
+def _second_factor_step(page: str) -> Callable[[_SecondFactorView], Callable[[HttpRequest], HttpResponse]]:
+    """Makes a view the ``page`` step between the password and the sign-in; it gets the pending sign-in.
+
+    Without a pending sign-in the browser goes back to the password; a user the page does not fit goes to
+    the one that does (``_second_factor_page``). Never cached; the code stays out of error reports.
+    """
+
+    def decorate(view: _SecondFactorView) -> Callable[[HttpRequest], HttpResponse]:
+        @never_cache
+        @sensitive_post_parameters("otp_token")
+        @wraps(view)
+        def step(request: HttpRequest) -> HttpResponse:
+            pending = two_factor.pending_sign_in(request)
+            if pending is None:
+                return redirect("login")
+            if (fitting := _second_factor_page(pending.user)) != page:
+                return redirect(fitting)
+            return view(request, pending)
+
+        return step
+
+    return decorate
+
+
+@_second_factor_step("login_verify")
+def login_verify(request: HttpRequest, pending: two_factor.Pending) -> HttpResponse:
     """After the password: the code from the app or a recovery code, then the real sign-in."""
-    pending = two_factor.pending_sign_in(request)
-    if pending is None:
-        return redirect("login")
-    if not two_factor.has_device(pending.user):
-        return redirect("login_enroll")
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device = two_factor.verify_token(pending.user, form.cleaned_data["otp_token"])
@@ -145,15 +173,9 @@ def _recovery_codes_page(request: HttpRequest, codes: list[str], next_url: str) 
     )
 
 
-@never_cache
-@sensitive_post_parameters("otp_token")
-def login_enroll(request: HttpRequest) -> HttpResponse:
+@_second_factor_step("login_enroll")
+def login_enroll(request: HttpRequest, pending: two_factor.Pending) -> HttpResponse:
     """Manufacturer staff without a device set one up after the password, before they are signed in."""
-    pending = two_factor.pending_sign_in(request)
-    if pending is None:
-        return redirect("login")
-    if two_factor.has_device(pending.user):
-        return redirect("login_verify")
     form = EnrolForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device = two_factor.enrolment_device(pending.user)
