@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -29,6 +29,9 @@ from django.views.decorators.http import require_POST
 from dealers import login_throttle, two_factor
 from dealers.models import User
 from dealers.reauth import mark_confirmed, mark_signed_in, reauthentication_required, safe_next
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def remember_language(response: HttpResponse, user: User) -> HttpResponse:
@@ -75,22 +78,26 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
 
-class CodeForm(forms.Form):
-    otp_token = forms.CharField(
+def _code_field(*, max_length: int, help_text: StrOrPromise) -> forms.CharField:
+    """A one-time code: phones show the digit keyboard and may offer the code they received."""
+    return forms.CharField(
         label=gettext_lazy("Code"),
+        max_length=max_length,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+
+class CodeForm(forms.Form):
+    # A recovery code is longer than the app's six digits.
+    otp_token = _code_field(
         max_length=32,
         help_text=gettext_lazy("The six-digit code from your authenticator app, or one of your recovery codes."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
     )
 
 
 class EnrolForm(forms.Form):
-    otp_token = forms.CharField(
-        label=gettext_lazy("Code"),
-        max_length=16,
-        help_text=gettext_lazy("The six-digit code your app shows now."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-    )
+    otp_token = _code_field(max_length=16, help_text=gettext_lazy("The six-digit code your app shows now."))
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
