@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -92,13 +93,7 @@ def run_queued_import(*, run_id: int) -> ImportRun | None:
         else None
     )
     if viewer is None or run.content is None:
-        ImportRun.objects.filter(pk=run_id, lease_token=token).update(
-            status=ImportRun.Status.FAILED,
-            error="Not imported: the person who uploaded the file no longer manages this dealership.",
-            finished_at=timezone.now(),
-            lease_token=None,
-            lease_expires_at=None,
-        )
+        _fail(run_id, token, "Not imported: the person who uploaded the file no longer manages this dealership.")
         logger.warning("import_uploader_gone", extra={"dealer_id": run.dealer_id, "import_id": run_id})
         return run
     actor = Actor(label=run.actor_label, user_id=viewer.user_id)
@@ -114,14 +109,15 @@ def run_queued_import(*, run_id: int) -> ImportRun | None:
     except Exception:
         # Anything else would fail again on every retry: the run ends, with the rows before it applied.
         logger.exception("import_failed", extra={"dealer_id": run.dealer_id, "import_id": run_id})
-        ImportRun.objects.filter(pk=run_id, lease_token=token).update(
-            status=ImportRun.Status.FAILED,
-            error="The import stopped on an internal error; the rows before it were applied.",
-            finished_at=timezone.now(),
-            lease_token=None,
-            lease_expires_at=None,
-        )
+        _fail(run_id, token, "The import stopped on an internal error; the rows before it were applied.")
         raise
+
+
+def _fail(run_id: int, token: uuid.UUID, error: str) -> None:
+    """End the run as failed and give up its lease (only if this worker still holds it)."""
+    ImportRun.objects.filter(pk=run_id, lease_token=token).update(
+        status=ImportRun.Status.FAILED, error=error, finished_at=timezone.now(), lease_token=None, lease_expires_at=None
+    )
 
 
 def requeue_stalled_imports(*, now: datetime | None = None) -> int:

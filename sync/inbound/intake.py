@@ -20,7 +20,7 @@ from dealers.actors import Actor
 from dealers.ids import uuid7
 from dealers.models import ApiKey
 from sync.inbound.adf import AdfError, parse_adf
-from sync.inbound.routing import route_intake
+from sync.inbound.routing import IntakeLead, RoutedLead, route_intake
 from sync.inbound.schema import IntakeSerializer
 from sync.models import IntakeDocument
 
@@ -172,20 +172,15 @@ def receive_intake(
     }
     data: dict[str, Any] = {}
     try:
-        if len(body) > MAX_BODY_BYTES:
-            too_large = f"The document is larger than {MAX_BODY_BYTES // 1024} KB."
-            raise Rejected(413, too_large, {"body": [too_large]})
-        data = _parse(fmt, body)
-        serializer = IntakeSerializer(data=data)
-        if not serializer.is_valid():
-            raise Rejected(400, "The lead has invalid or missing fields.", flatten_errors(serializer.errors))
-        intake = serializer.to_intake()
+        data = _read(fmt, body)
+        intake = _validated(data)
         with transaction.atomic():
             routed = route_intake(intake=intake, actor=actor, document_id=str(document_id))
             document = _store(
                 **keep, data=data, status=IntakeDocument.Status.ACCEPTED, lead=routed.lead, dealer=routed.dealer
             )
-    except Rejected as rejection:
+    except (Rejected, ValidationError) as error:
+        rejection = error if isinstance(error, Rejected) else _refused_by_domain(error)
         document = _store(
             **keep, data=data, status=IntakeDocument.Status.REJECTED, reason=rejection.detail, errors=rejection.errors
         )
@@ -195,13 +190,6 @@ def receive_intake(
         return IntakeOutcome(
             status=rejection.status, document=document, detail=rejection.detail, errors=rejection.errors
         )
-    except ValidationError as error:  # the domain refused (e.g. no dealership can take the lead)
-        errors = flatten_errors(error.message_dict if hasattr(error, "error_dict") else error.messages)
-        routing_failed = "customer.postcode" in errors or "dealer_number" in errors
-        detail = "The lead could not be routed." if routing_failed else "The lead was refused."
-        document = _store(**keep, data=data, status=IntakeDocument.Status.REJECTED, reason=detail, errors=errors)
-        logger.info("intake_rejected", extra={"document_id": str(document.pk), "status": 400, "format": fmt})
-        return IntakeOutcome(status=400, document=document, detail=detail, errors=errors)
     except Exception:
         # Keep what arrived even when we fail; the caller's error handler answers 500 (or 503).
         try:
@@ -210,26 +198,48 @@ def receive_intake(
             logger.exception("intake_document_not_kept", extra={"document_id": str(document_id)})
         raise
 
-    lead = routed.lead
-    salesperson = routed.salesperson
-    logger.info("intake_accepted", extra={"document_id": str(document.pk), "lead_id": str(lead.pk), "format": fmt})
-    return IntakeOutcome(
-        status=201,
-        document=document,
-        body={
-            "lead_id": str(lead.pk),
-            "document_id": str(document.pk),
-            "dealer": {"number": routed.dealer.number, "name": routed.dealer.name},
-            "salesperson": (
-                {"id": salesperson.user_id, "name": salesperson.user.get_full_name() or salesperson.user.email}
-                if salesperson
-                else None
-            ),
-            "first_contact_due_at": iso_utc(lead.first_contact_due_at),
-            "prospect": {
-                "id": str(routed.prospect.pk),
-                "matched": not routed.prospect_created,
-                "matched_by": routed.decisions["prospect"].get("by", ""),
-            },
-        },
+    logger.info(
+        "intake_accepted", extra={"document_id": str(document.pk), "lead_id": str(routed.lead.pk), "format": fmt}
     )
+    return IntakeOutcome(status=201, document=document, body=_accepted_body(routed, document))
+
+
+def _read(fmt: str, body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_BODY_BYTES:
+        too_large = f"The document is larger than {MAX_BODY_BYTES // 1024} KB."
+        raise Rejected(413, too_large, {"body": [too_large]})
+    return _parse(fmt, body)
+
+
+def _validated(data: dict[str, Any]) -> IntakeLead:
+    serializer = IntakeSerializer(data=data)
+    if not serializer.is_valid():
+        raise Rejected(400, "The lead has invalid or missing fields.", flatten_errors(serializer.errors))
+    return serializer.to_intake()
+
+
+def _refused_by_domain(error: ValidationError) -> Rejected:
+    """The domain refused the lead (e.g. no dealership can take it): a 400 naming its fields."""
+    errors = flatten_errors(error.message_dict if hasattr(error, "error_dict") else error.messages)
+    routing_failed = "customer.postcode" in errors or "dealer_number" in errors
+    return Rejected(400, "The lead could not be routed." if routing_failed else "The lead was refused.", errors)
+
+
+def _accepted_body(routed: RoutedLead, document: IntakeDocument) -> dict[str, Any]:
+    lead, salesperson = routed.lead, routed.salesperson
+    return {
+        "lead_id": str(lead.pk),
+        "document_id": str(document.pk),
+        "dealer": {"number": routed.dealer.number, "name": routed.dealer.name},
+        "salesperson": (
+            {"id": salesperson.user_id, "name": salesperson.user.get_full_name() or salesperson.user.email}
+            if salesperson
+            else None
+        ),
+        "first_contact_due_at": iso_utc(lead.first_contact_due_at),
+        "prospect": {
+            "id": str(routed.prospect.pk),
+            "matched": not routed.prospect_created,
+            "matched_by": routed.decisions["prospect"].get("by", ""),
+        },
+    }

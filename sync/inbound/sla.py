@@ -114,7 +114,7 @@ def escalate_lead(*, lead_id: Any, now: datetime | None = None) -> int | None:
         notified_user_id=recipients[0].pk if recipients else None,
         actor=Actor.system("first-contact-sla"),
     )
-    breach_at = routing.next_escalation_at
+    breach_at = routing.next_escalation_at or now  # never None here: the query above filtered on it
     routing.escalation_level = level
     routing.last_escalated_at = now
     routing.next_escalation_at = _next_breach(dealer, breach_at) if level < MAX_LEVEL else None

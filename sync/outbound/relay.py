@@ -26,8 +26,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from crm.models import Change
@@ -223,77 +225,19 @@ def _record_failure(
     attempts = destination.attempts + 1
     delay = retry_delay(attempts)
     error = outcome.error[:500]
+    if delay is None:
+        return _dead_letter(destination, token, event, attempts=attempts, error=error), None
     with transaction.atomic(), connection.cursor() as cursor:
-        if delay is None:
-            cursor.execute(
-                f"""
-                UPDATE {DEST} SET cursor_txid = %(txid)s, cursor_change_id = %(cid)s, attempts = 0,
-                    next_attempt_at = now(), failed_total = failed_total + 1, last_failure_at = now(),
-                    last_error = %(error)s, leased_until = now() + %(lease)s * interval '1 second'
-                WHERE id = %(id)s AND lease_token = %(token)s
-                """,  # noqa: S608 -- table names only
-                {
-                    "txid": event.txid,
-                    "cid": event.change_id,
-                    "error": error,
-                    "lease": config.lease_seconds(),
-                    "id": destination.pk,
-                    "token": token,
-                },
-            )
-            if cursor.rowcount != 1:
-                return False, None
-            cursor.execute(
-                f"""
-                INSERT INTO {DEAD} (dealer_id, destination_id, change_id, event_id, type, attempts, last_error,
-                                    status, created_at, resolved_by)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, 'dead', now(), '')
-                ON CONFLICT (destination_id, change_id) DO UPDATE
-                    SET status = 'dead', attempts = {DEAD}.attempts + EXCLUDED.attempts,
-                        last_error = EXCLUDED.last_error, created_at = now(), resolved_at = NULL, resolved_by = ''
-                """,  # noqa: S608 -- table names only
-                [
-                    destination.dealer_id,
-                    destination.pk,
-                    event.change_id,
-                    event.event_id,
-                    event.type,
-                    attempts,
-                    error,
-                ],
-            )
-            destination.cursor_txid, destination.cursor_change_id, destination.attempts = (
-                event.txid,
-                event.change_id,
-                0,
-            )
-            logger.warning(
-                "sync_dead_lettered",
-                extra={
-                    "dealer_id": destination.dealer_id,
-                    "destination_id": destination.pk,
-                    "event_id": event.event_id,
-                },
-            )
-            return True, None
-        cursor.execute(
-            f"""
-            UPDATE {DEST} SET attempts = %(attempts)s, next_attempt_at = now() + %(delay)s * interval '1 second',
-                failed_total = failed_total + 1, last_failure_at = now(), last_error = %(error)s,
-                leased_until = now() + %(lease)s * interval '1 second'
-            WHERE id = %(id)s AND lease_token = %(token)s
-            """,  # noqa: S608 -- table names only
-            {
-                "attempts": attempts,
-                "delay": delay.total_seconds(),
-                "error": error,
-                "lease": config.lease_seconds(),
-                "id": destination.pk,
-                "token": token,
-            },
+        held = _note_failure(
+            cursor,
+            destination,
+            token,
+            error,
+            "attempts = %(attempts)s, next_attempt_at = now() + %(delay)s * interval '1 second'",
+            {"attempts": attempts, "delay": delay.total_seconds()},
         )
-        if cursor.rowcount != 1:
-            return False, delay
+    if not held:
+        return False, delay
     destination.attempts = attempts
     logger.info(
         "sync_delivery_failed",
@@ -307,6 +251,58 @@ def _record_failure(
         },
     )
     return True, delay
+
+
+def _note_failure(
+    cursor: CursorWrapper,
+    destination: Destination,
+    token: uuid.UUID,
+    error: str,
+    schedule_sql: str,
+    params: dict[str, Any],
+) -> bool:
+    """The failure on the destination row, with ``schedule_sql`` setting what comes next; False: lease lost."""
+    cursor.execute(
+        f"""
+        UPDATE {DEST} SET {schedule_sql}, failed_total = failed_total + 1, last_failure_at = now(),
+            last_error = %(error)s, leased_until = now() + %(lease)s * interval '1 second'
+        WHERE id = %(id)s AND lease_token = %(token)s
+        """,  # noqa: S608 -- table names and our own SQL only
+        {**params, "error": error, "lease": config.lease_seconds(), "id": destination.pk, "token": token},
+    )
+    return cursor.rowcount == 1
+
+
+def _dead_letter(destination: Destination, token: uuid.UUID, event: Event, *, attempts: int, error: str) -> bool:
+    """Give up on ``event``: the cursor moves past it and it waits as a dead letter. False: lease lost."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        held = _note_failure(
+            cursor,
+            destination,
+            token,
+            error,
+            "cursor_txid = %(txid)s, cursor_change_id = %(cid)s, attempts = 0, next_attempt_at = now()",
+            {"txid": event.txid, "cid": event.change_id},
+        )
+        if not held:
+            return False
+        cursor.execute(
+            f"""
+            INSERT INTO {DEAD} (dealer_id, destination_id, change_id, event_id, type, attempts, last_error,
+                                status, created_at, resolved_by)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, 'dead', now(), '')
+            ON CONFLICT (destination_id, change_id) DO UPDATE
+                SET status = 'dead', attempts = {DEAD}.attempts + EXCLUDED.attempts,
+                    last_error = EXCLUDED.last_error, created_at = now(), resolved_at = NULL, resolved_by = ''
+            """,  # noqa: S608 -- table names only
+            [destination.dealer_id, destination.pk, event.change_id, event.event_id, event.type, attempts, error],
+        )
+    destination.cursor_txid, destination.cursor_change_id, destination.attempts = event.txid, event.change_id, 0
+    logger.warning(
+        "sync_dead_lettered",
+        extra={"dealer_id": destination.dealer_id, "destination_id": destination.pk, "event_id": event.event_id},
+    )
+    return True
 
 
 def _flush_stats(run: Run) -> None:
