@@ -73,6 +73,8 @@ class LeadRoutingAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("summary"))
     def summary(self, obj: LeadRouting) -> str:
+        if not obj.decisions:  # a routing recorded without its decisions: nothing to summarise, not an error page
+            return "-"
         return format_html("<pre>{}</pre>", "\n".join(routing_summary(obj.decisions)))
 
 
