@@ -31,6 +31,9 @@ REVIEWED_MIGRATIONS = {
     # sync: the import queue's index on sync_importrun, one row per CSV upload (thousands at most):
     # built in milliseconds, so a plain CREATE INDEX inside the migration's transaction is harmless.
     "0006_import_run_queue": "index on a small table (one row per upload)",
+    # crm: a NOT NULL column with a constant default (""): PostgreSQL 11+ stores the default in the
+    # catalogue and rewrites no rows, so the ALTER TABLE holds its lock for milliseconds on any size.
+    "0005_lead_contact_channel": "constant default: catalogue-only on PostgreSQL 11+",
 }
 
 MIGRATION_LINTER_OPTIONS = {
