@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm.celery import app, publishing_to
 
-ELSEWHERE = "redis://127.0.0.1:6379/13"
+ELSEWHERE = "redis://127.0.0.1:1/0"  # never connected to: the pool hands out connections lazily
 
 
 def _pooled_broker() -> str:
