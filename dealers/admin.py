@@ -89,6 +89,22 @@ class ThroughServices(admin.ModelAdmin):
         for obj in queryset.order_by("pk"):
             self.delete_model(request, obj)
 
+    def account_of(self, obj: Any) -> User | None:
+        """The account a row belongs to, whose change and deletion dealers/roles.py restricts; None: no account."""
+        return None
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and self._may_manage(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and self._may_manage(request, obj)
+
+    def _may_manage(self, request: HttpRequest, obj: Any) -> bool:
+        account = self.account_of(obj) if obj is not None else None
+        return account is None or roles.may_manage_account(request.user, account)
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         saved = formset.save(commit=False)
         for obj in formset.deleted_objects:  # first, so a row removed and added again in one go is not a clash
@@ -164,13 +180,8 @@ class UserAdmin(ThroughServices, DjangoUserAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if roles.may_grant_rights(request.user) else (*readonly, *roles.RIGHTS_FIELDS)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or roles.may_manage_account(request.user, obj))
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or roles.may_manage_account(request.user, obj))
+    def account_of(self, obj: User) -> User:
+        return obj
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
         if not roles.may_set_passwords(request.user):
@@ -252,13 +263,8 @@ class MembershipAdmin(ThroughServices):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         return _form_for(super().get_form(request, obj, change=change, **kwargs), request)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or roles.may_manage_account(request.user, obj.user))
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or roles.may_manage_account(request.user, obj.user))
+    def account_of(self, obj: Membership) -> User:
+        return obj.user
 
 
 @admin.register(AuditEvent)
