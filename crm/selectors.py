@@ -9,8 +9,8 @@ from typing import Any
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils.translation import gettext as _
 
 from crm import reports
@@ -222,6 +222,33 @@ def merge_counts(viewer: Viewer, prospect_ids: list[Any]) -> dict[Any, dict[str,
     return result
 
 
+@dataclass
+class BoardColumn:
+    stage: str
+    label: str
+    count: int
+    leads: list[Lead]
+
+
+def board_columns(leads: QuerySet[Lead], *, per_stage: int) -> list[BoardColumn]:
+    """Open leads of ``leads`` (already scoped to the viewer) by stage, newest first, at most ``per_stage`` each.
+
+    One query for the cards (a window per stage), one for the counts, whatever the number of leads.
+    """
+    counts = dict(leads.order_by().values_list("stage").annotate(n=Count("id")))
+    ranked = leads.annotate(
+        rank=Window(RowNumber(), partition_by=[F("stage")], order_by=[F("created_at").desc(), F("id").desc()])
+    ).filter(rank__lte=per_stage)
+    by_stage: dict[str, list[Lead]] = {stage: [] for stage in Lead.OPEN_STAGES}
+    for lead in ranked.order_by("stage", "rank"):
+        by_stage[lead.stage].append(lead)
+    labels = dict(Lead.Stage.choices)
+    return [
+        BoardColumn(stage=stage, label=str(labels[stage]), count=counts.get(stage, 0), leads=by_stage[stage])
+        for stage in Lead.OPEN_STAGES
+    ]
+
+
 DASHBOARD_LIST_SIZE = 12
 
 
@@ -233,11 +260,13 @@ class Dashboard:
     pipeline: list[reports.Bar]
     month: dict[str, int]
     month_start: datetime
+    escalated_leads: list[Lead]
     list_size: int = DASHBOARD_LIST_SIZE
 
 
 def dashboard(viewer: Membership, now: datetime) -> Dashboard:
-    """What needs doing now: new leads waiting for a first contact, the viewer's due tasks, the month so far.
+    """What needs doing now: new leads waiting for a first contact (and those escalated for it), the viewer's
+    due tasks, the month so far.
 
     A salesperson's task lists hold only the tasks assigned to them (not the unassigned ones they may see).
     """
@@ -258,6 +287,25 @@ def dashboard(viewer: Membership, now: datetime) -> Dashboard:
         pipeline=reports.pipeline_by_stage(leads),
         month=reports.closed_since(leads, reports.month_start(now)),
         month_start=reports.month_start(now),
+        escalated_leads=list(escalated_leads(leads)[:size]),
+    )
+
+
+def escalated_leads(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Open leads of ``leads`` (scoped to the viewer) escalated for a missed first contact and still not contacted.
+
+    Each carries ``escalation_level`` (its latest ``escalated`` event: 1 sales manager, 2 regional
+    manager) and ``escalated_at``; highest level and longest overdue first.
+    """
+    latest = LeadEvent.objects.filter(lead=OuterRef("pk"), kind=LeadEvent.Kind.ESCALATED).order_by("-at", "-id")
+    return (
+        leads.filter(stage__in=Lead.OPEN_STAGES, first_contacted_at__isnull=True)
+        .annotate(
+            escalation_level=Subquery(latest.values("data__level")[:1]),
+            escalated_at=Subquery(latest.values("at")[:1]),
+        )
+        .filter(escalation_level__isnull=False)
+        .order_by(F("escalation_level").desc(), F("first_contact_due_at").asc(nulls_last=True), "id")
     )
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, F, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from crm import catalogue
 from crm.filters import LeadFilterSet
 from crm.models import Activity, Lead
-from crm.selectors import lead_overview, leads_for
+from crm.selectors import board_columns, lead_overview, leads_for
 from crm.services import activities as activity_services
 from crm.services import leads as lead_services
 from crm.services import tasks as task_services
@@ -85,35 +83,15 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render_page_or_partial(request, "crm/leads/list.html", "crm/leads/_table.html", context)
 
 
-@dataclass
-class BoardColumn:
-    stage: str
-    label: str
-    count: int
-    leads: list[Lead]
-
-
 @membership_required()
 def lead_board(request: HttpRequest) -> HttpResponse:
     """Open leads by stage: one query for the cards (a window per stage), one for the counts."""
     membership = viewer(request)
     filterset = lead_filterset(request, leads_for(membership).filter(stage__in=Lead.OPEN_STAGES), default_open=False)
-    leads = filterset.qs
-    counts = dict(leads.order_by().values_list("stage").annotate(n=Count("id")))
-    ranked = leads.annotate(
-        rank=Window(RowNumber(), partition_by=[F("stage")], order_by=[F("created_at").desc(), F("id").desc()])
-    ).filter(rank__lte=BOARD_CARDS_PER_STAGE)
-    by_stage: dict[str, list[Lead]] = {stage: [] for stage in Lead.OPEN_STAGES}
-    for lead in ranked.order_by("stage", "rank"):
-        by_stage[lead.stage].append(lead)
     labels = dict(Lead.Stage.choices)
-    columns = [
-        BoardColumn(stage=stage, label=str(labels[stage]), count=counts.get(stage, 0), leads=by_stage[stage])
-        for stage in Lead.OPEN_STAGES
-    ]
     context = {
         "filter": filterset,
-        "columns": columns,
+        "columns": board_columns(filterset.qs, per_stage=BOARD_CARDS_PER_STAGE),
         "open_stages": [(stage, labels[stage]) for stage in Lead.OPEN_STAGES],
         "per_stage": BOARD_CARDS_PER_STAGE,
     }
