@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.errors import StaleObject
 from crm.models import Change, Lead, LostReason, Task
@@ -138,3 +138,23 @@ def test_an_escalation_is_recorded_on_the_lead(dealer_a: DealerSetup) -> None:
     lead = LeadFactory.create(prospect__dealer=dealer_a.dealer)
     leads.record_escalation(lead=lead, level=1, notified_user_id=dealer_a.user("sales_manager").pk, actor=SYSTEM)
     assert lead.events.get(kind="escalated").data == {"level": 1, "notified": dealer_a.user("sales_manager").pk}
+
+
+def test_scheduling_moves_an_open_lead_forward_never_back(lead: Lead, dealer_a: DealerSetup) -> None:
+    seller = Actor.for_user(dealer_a.user("salesperson"))
+    leads.change_stage(lead=lead, to_stage="test_drive", actor=SYSTEM)
+    due = timezone.now() + timedelta(days=1)
+
+    with translation.override("en"):  # the title is written in the scheduler's language
+        appointment = tasks.schedule_for_lead(lead=lead, kind="appointment", due_at=due, notes="", actor=seller)
+
+    assert Lead.objects.get(pk=lead.pk).stage == "test_drive"
+    # nobody owns the lead yet: the task is the scheduler's
+    assert (appointment.assignee_id, appointment.lead_id, appointment.prospect_id) == (
+        seller.user_id,
+        lead.pk,
+        lead.prospect_id,
+    )
+    assert appointment.title == f"Appointment: {lead.prospect.display_name}"
+    with pytest.raises(ValidationError):
+        tasks.schedule_for_lead(lead=lead, kind="dinner", due_at=due, notes="", actor=seller)
