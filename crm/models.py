@@ -546,6 +546,23 @@ class FeedEpoch(models.Model):
         return f"epoch {self.epoch}"
 
 
+class OperationalCounter(models.Model):
+    """A network-wide event count that ``/metrics`` reports as ``crm_<name>_total`` (any node answers the same).
+
+    For rare events only, such as the API rate limit failing open: each one is a write (crm.counters).
+    """
+
+    name = models.CharField(primary_key=True, max_length=100)
+    value = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("operational counter")
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
 def as_payload_value(value: Any) -> Any:
     """JSON-safe value for change-log payloads."""
     from datetime import date, datetime

@@ -19,13 +19,16 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from dealers import two_factor
+from dealers.extensions import missing_extensions
 from dealers.reauth import confirmed_recently, reauthentication_redirect, safe_next
 
 _EDIT = frozenset({"add_view", "change_view"})
@@ -86,6 +89,21 @@ class VerifiedAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and two_factor.is_verified(request.user)
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The start page says plainly when the database lacks what typo-tolerant search needs."""
+        missing = missing_extensions()
+        if missing:
+            messages.warning(
+                request,
+                _(
+                    "PostgreSQL lacks the extension %(names)s: prospect search finds exact spellings only, "
+                    "without typo tolerance. Install PostgreSQL's contrib package and run "
+                    "CREATE EXTENSION %(names)s in this database."
+                )
+                % {"names": ", ".join(missing)},
+            )
+        return super().index(request, extra_context)
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         next_url = safe_next(request, request.GET.get(REDIRECT_FIELD_NAME), reverse("admin:index"))

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils.module_loading import import_string
 
 from crm.operator_access import operator_may_read
+from dealers.extensions import SEARCH_EXTENSIONS, missing_extensions
 from ha.probe import NodeStatus
 
 Check = dict[str, Any]
@@ -65,6 +66,15 @@ def scheduler_lease_check(status: NodeStatus) -> dict[str, list[Check]]:
     return {"scheduler:lease": [_check("pass", observedValue=holder, epoch=epoch, acquiredAt=str(acquired_at))]}
 
 
+def search_extensions_check() -> dict[str, list[Check]]:
+    """``warn`` (degraded, not failed) when this database lacks an extension search uses, naming it."""
+    missing = missing_extensions(SEARCH_EXTENSIONS)
+    if missing:
+        output = f"missing {', '.join(missing)}: prospect search matches exact substrings only (no typo tolerance)"
+        return {"search:extensions": [_check("warn", observedValue=missing, output=output)]}
+    return {"search:extensions": [_check("pass", observedValue=[])]}
+
+
 def disk_check() -> dict[str, list[Check]]:
     usage = shutil.disk_usage(settings.BASE_DIR)
     free_ratio = usage.free / usage.total
@@ -90,6 +100,7 @@ def health_report(status: NodeStatus) -> tuple[str, dict[str, list[Check]]]:
     checks.update(disk_check())
     if status.database.reachable:
         checks.update(scheduler_lease_check(status))
+        checks.update(search_extensions_check())
         checks.update(extra_checks())
     overall = max((c["status"] for entries in checks.values() for c in entries), key=WORST.__getitem__)
     if status.state != "running" and overall == "pass":

@@ -4,7 +4,9 @@ The limit is ``settings.API_RATE_LIMIT`` (``"<requests>/<second|minute|hour>"``,
 ``1200/minute``), read per request so tests and deployments can change it. Over the limit the
 API answers 429 with ``Retry-After`` (seconds until the window ends). Every response carries
 ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``. When Redis is unreachable
-the limit is not enforced for a few seconds (fail open) rather than failing the request.
+the limit is not enforced for a few seconds (fail open) rather than failing the request; each such
+window is logged (``api_rate_limit_unavailable``) and counted (``crm_api_rate_limit_unavailable_total``
+in ``/metrics``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.core.cache import caches
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from crm import counters
 from dealers.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -48,15 +51,19 @@ def _redis_client() -> Any:
 
 
 def _count(cache_key: str, period: int) -> int:
-    """INCR the window's counter (EXPIRE with it), in one pipeline on the cache's Redis."""
+    """Create the window's counter with its expiry if new, then INCR it: one pipeline on the cache's Redis.
+
+    SET NX EX and INCR work on every Redis the product runs on (6.x, 7.x, the embedded 6.2); EXPIRE's
+    NX option, used before, needs 7.0, and on 6.2 it failed every request, so the limit failed open.
+    """
     cache_backend = caches["default"]
     client = _redis_client()
     if client is not None:
         key = cache_backend.make_and_validate_key(cache_key)
         pipe = client.pipeline(transaction=False)
+        pipe.set(key, 0, ex=period + 1, nx=True)
         pipe.incr(key)
-        pipe.expire(key, period + 1, nx=True)
-        count, _expiry = pipe.execute()
+        _created, count = pipe.execute()
         return int(count)
     cache_backend.add(cache_key, 0, period + 1)  # other cache backends (not used in production)
     return int(cache_backend.incr(cache_key))
@@ -81,8 +88,10 @@ class ApiKeyRateThrottle(BaseThrottle):
             # The prefix, not the pk: unique for good, even across a restored or recreated database.
             count = _count(f"api-rate:{api_key.prefix}:{period}:{window}", period)
         except Exception:
+            # Once per process per back-off window: logged and counted (/metrics), then requests pass unlimited.
             _redis_down_until = now + _BACKOFF_SECONDS
-            logger.warning("api_rate_limit_unavailable", extra={"api_key_id": api_key.pk})
+            logger.warning("api_rate_limit_unavailable", extra={"api_key_id": api_key.pk}, exc_info=True)
+            counters.increment(counters.API_RATE_LIMIT_UNAVAILABLE)
             return True
         request._rate_limit = (limit, max(0, limit - count), reset)  # type: ignore[attr-defined]
         if count > limit:
