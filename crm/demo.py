@@ -95,6 +95,7 @@ LEAD_MESSAGES = (
     "Ich interessiere mich für die Vollausstattung und eine Anhängerkupplung.",
     "Bitte ein Angebot inkl. Inzahlungnahme meines Fahrzeugs.",
 )
+FORGOTTEN_LEADS = ((10, "website"), (11, "call_centre"), (12, "configurator"))  # (days ago, source), never called
 STAGE_PATH = ("contacted", "appointment", "test_drive", "offer")  # the open stages, in order
 STREETS = (
     "Hauptstraße",
@@ -411,9 +412,11 @@ def _plan_lead(
     now: datetime,
     stage: str | None = None,
     due_in: timedelta | None = None,
+    source: str | None = None,
 ) -> Lead:
     """One lead and its history up to ``now``: intake, routing, each stage reached, the close or a follow-up."""
-    source, _weight, win_chance = _weighted(rng, SOURCES)
+    drawn, _weight, win_chance = _weighted(rng, SOURCES)
+    source = source or drawn
     model, powertrains, trims, _w = rng.choices(MODELS, weights=[m[3] for m in MODELS])[0]
     trim, price = rng.choice(trims)
     lead_type = _weighted(rng, LEAD_TYPES)[0]
@@ -661,6 +664,26 @@ def _first_dealer_extras(
             now=now,
             stage="new",
             due_in=timedelta(minutes=minutes_ago + minutes_left),
+        )
+    # Website and call-centre leads nobody called for days: sync's demo routes them and the first-contact
+    # sweep escalates them to the sales manager and on to the regional manager.
+    for days_ago, source in FORGOTTEN_LEADS:
+        created = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))
+        prospect = _prospect(rng, dealer, town, created)
+        prospect.owner_id = seller.user_id
+        batch.prospects.append(prospect)
+        _plan_lead(
+            batch,
+            rng=rng,
+            dealer=dealer,
+            prospect=prospect,
+            owner=seller,
+            staff=staff,
+            reasons=[],
+            created=created,
+            now=now,
+            stage="new",
+            source=source,
         )
     own_open = [lead for lead in batch.leads if lead.owner_id == seller.user_id and lead.stage in Lead.OPEN_STAGES]
     for index, lead in enumerate([lead for lead in own_open if lead.stage != "new"][:6]):

@@ -1,8 +1,14 @@
-"""Demo data of the lead exchange: webhook destinations for the first demo dealerships.
+"""Demo data of the lead exchange: webhook destinations for the first demo dealerships, routing records.
 
 Dealers 10001-10003 deliver to the simulated dealer system that ``make run`` starts
 (``python -m sync.simulator --port 8700``), signed with ``sync.simulator.DEMO_SECRET``.
 Idempotent: a dealership that already has the demo destination keeps it as it is.
+
+crm's demo leads from the manufacturer's channels get the routing record an intake gives them
+(``LeadRouting``, with the first-contact escalation clock): without it the SLA sweep never sees them,
+and the demo's leads days past their deadline would show no escalation. The sweep then runs here
+(without e-mails: the backlog would mail every demo manager at once), so escalations at both levels
+are on the dashboards, timelines, the admin and ``/metrics`` from the start.
 """
 
 from __future__ import annotations
@@ -12,10 +18,15 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
+from crm.models import Lead
+from crm.routing_decisions import reason
 from dealers.actors import Actor
 from dealers.demo import DemoResult
 from dealers.models import Dealer
-from sync.models import Destination
+from sync.inbound.sla import escalate_due_leads
+from sync.models import Destination, LeadRouting
 from sync.outbound import services
 from sync.simulator import DEMO_SECRET
 
@@ -43,4 +54,68 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
         )
         created += 1
     total = Destination.objects.filter(name=DEMO_DESTINATION).count()
-    return DemoResult(summary=f"{total} webhook destinations to the simulator ({created} new)", logins=())
+    routed = _route_demo_leads()
+    escalated = 0
+    while fired := escalate_due_leads(notify=False):  # level 1 due now, then level 2 where its time passed too
+        escalated += fired
+    return DemoResult(
+        summary=(
+            f"{total} webhook destinations to the simulator ({created} new), "
+            f"{routed} routing records, {escalated} escalations"
+        ),
+        logins=(),
+    )
+
+
+INTAKE_SOURCES = ("website", "configurator", "test_drive_form", "call_centre", "event", "portal")
+
+
+def _route_demo_leads() -> int:
+    """A routing record for every demo lead from a manufacturer channel that has none; escalation clocks set."""
+    leads = (
+        Lead.objects.filter(source__in=INTAKE_SOURCES)
+        .exclude(Exists(LeadRouting.objects.filter(lead=OuterRef("pk"))))
+        .select_related("dealer", "owner")
+        .order_by("created_at", "id")
+    )
+    rows = []
+    for lead in leads.iterator(chunk_size=2000):
+        waiting = lead.stage in Lead.OPEN_STAGES and lead.first_contacted_at is None
+        rows.append(
+            LeadRouting(
+                lead=lead,
+                dealer_id=lead.dealer_id,
+                method=LeadRouting.Method.CHOSEN,
+                decisions=_demo_decisions(lead),
+                first_contact_due_at=lead.first_contact_due_at,
+                next_escalation_at=lead.first_contact_due_at if waiting else None,
+                created_at=lead.created_at,
+            )
+        )
+    LeadRouting.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _demo_decisions(lead: Lead) -> dict[str, Any]:
+    """A decision record as the router writes it (see sync.inbound.routing.route_intake)."""
+    dealer = lead.dealer
+    owner = lead.owner
+    salesperson = (
+        {"user_id": owner.pk, "name": owner.get_full_name() or owner.email, "reason": reason("round_robin")}
+        if owner is not None
+        else {"user_id": None, "reason": reason("nobody_available")}
+    )
+    due = lead.first_contact_due_at or lead.created_at
+    return {
+        "dealer": {
+            "number": dealer.number,
+            "name": dealer.name,
+            "method": LeadRouting.Method.CHOSEN.value,
+            "reason": reason("customer_chose", dealer=dealer.number),
+            "skipped": [],
+        },
+        "prospect": {"matched": False, "created": str(lead.prospect_id)},
+        "salesperson": {**salesperson, "skipped": []},
+        "first_contact": {"due_at": due.isoformat(), "working_minutes": dealer.first_contact_minutes},
+        "channel": {"source": lead.source, "external_reference": "", "document": ""},
+    }

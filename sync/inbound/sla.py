@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -88,8 +89,11 @@ def _send_escalation_mail(*, lead_id: str, level: int, user_ids: list[int]) -> N
 
 
 @transaction.atomic
-def escalate_lead(*, lead_id: Any, now: datetime | None = None) -> int | None:
-    """Raise the lead's escalation by one level if it is due; returns the new level, or None if nothing fired."""
+def escalate_lead(*, lead_id: Any, now: datetime | None = None, notify: bool = True) -> int | None:
+    """Raise the lead's escalation by one level if it is due; returns the new level, or None if nothing fired.
+
+    ``notify=False`` records the step without e-mail (the demo data's backlog of old leads).
+    """
     now = now or timezone.now()
     routing = (
         LeadRouting.objects.select_for_update(skip_locked=True, of=("self",))
@@ -119,7 +123,7 @@ def escalate_lead(*, lead_id: Any, now: datetime | None = None) -> int | None:
     routing.last_escalated_at = now
     routing.next_escalation_at = _next_breach(dealer, breach_at) if level < MAX_LEVEL else None
     routing.save(update_fields=["escalation_level", "last_escalated_at", "next_escalation_at"])
-    if recipients:
+    if recipients and notify:
         transaction.on_commit(
             partial(_send_escalation_mail, lead_id=str(lead.pk), level=level, user_ids=[u.pk for u in recipients])
         )
@@ -130,12 +134,40 @@ def escalate_lead(*, lead_id: Any, now: datetime | None = None) -> int | None:
     return level
 
 
-def escalate_due_leads(*, now: datetime | None = None) -> int:
-    """Every routed lead whose next escalation is due: one transaction each. Returns how many fired."""
+def escalate_due_leads(*, now: datetime | None = None, notify: bool = True) -> int:
+    """Every routed lead whose next escalation is due: one transaction each. Returns how many fired.
+
+    One lead that fails (its e-mail cannot be sent, say) is logged and the sweep goes on: a single
+    bad row must not keep every lead after it from escalating, run after run.
+    """
     now = now or timezone.now()
     due = list(
         LeadRouting.objects.filter(next_escalation_at__lte=now)
         .order_by("next_escalation_at")
         .values_list("pk", flat=True)[:BATCH]
     )
-    return sum(1 for lead_id in due if escalate_lead(lead_id=lead_id, now=now) is not None)
+    fired = 0
+    for lead_id in due:
+        try:
+            fired += escalate_lead(lead_id=lead_id, now=now, notify=notify) is not None
+        except Exception:
+            logger.exception("sla_escalation_failed", extra={"lead_id": str(lead_id)})
+    return fired
+
+
+def escalation_figures() -> tuple[dict[int, int], dict[int, int]]:
+    """For ``/metrics``: escalations fired per level so far, and the leads still open at each level.
+
+    Fired: routed leads that reached the level (a level fires once per lead, so this only grows).
+    Open: leads at that level still waiting for their first contact and not closed.
+    """
+    waiting = Q(lead__first_contacted_at__isnull=True, lead__stage__in=Lead.OPEN_STAGES)
+    totals = LeadRouting.objects.aggregate(
+        **{f"fired_{level}": Count("pk", filter=Q(escalation_level__gte=level)) for level in range(1, MAX_LEVEL + 1)},
+        **{
+            f"open_{level}": Count("pk", filter=waiting & Q(escalation_level=level))
+            for level in range(1, MAX_LEVEL + 1)
+        },
+    )
+    levels = range(1, MAX_LEVEL + 1)
+    return {n: totals[f"fired_{n}"] for n in levels}, {n: totals[f"open_{n}"] for n in levels}

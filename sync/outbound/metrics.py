@@ -19,8 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from crm import counters
 from crm.models import Lead
 from crm.operator_access import operator_may_read
+from sync.inbound.sla import escalation_figures
 from sync.outbound import config
 from sync.outbound.selectors import destination_statuses
 
@@ -36,6 +38,24 @@ def sla_breaches() -> int:
         .filter(Q(first_contact_due_at__lt=timezone.now()))
         .count()
     )
+
+
+def escalation_metrics() -> Iterator[Any]:
+    """First-contact escalations by level: fired so far (counter) and still waiting for contact (gauge)."""
+    fired, still_open = escalation_figures()
+    total = CounterMetricFamily(
+        "crm_lead_escalations",
+        "First-contact escalations fired (1: sales manager, 2: regional manager)",
+        labels=["level"],
+    )
+    waiting = GaugeMetricFamily(
+        "crm_lead_escalations_open", "Open leads at this escalation level still without first contact", labels=["level"]
+    )
+    for level, count in fired.items():
+        total.add_metric([str(level)], count)
+    for level, count in still_open.items():
+        waiting.add_metric([str(level)], count)
+    yield from (total, waiting)
 
 
 class SyncCollector(Collector):
@@ -76,6 +96,13 @@ class SyncCollector(Collector):
             "crm_routing_sla_breaches",
             "Open leads past their first-contact deadline without contact",
             value=sla_breaches(),
+        )
+        yield from escalation_metrics()
+        unavailable = counters.totals().get(counters.API_RATE_LIMIT_UNAVAILABLE, 0)
+        yield CounterMetricFamily(
+            "crm_api_rate_limit_unavailable",
+            "Times the API rate limit failed open (Redis unusable; requests unlimited for a few seconds)",
+            value=unavailable,
         )
         yield GaugeMetricFamily(
             "crm_metrics_scrape_duration_seconds", "Time to compute these metrics", value=time.monotonic() - started

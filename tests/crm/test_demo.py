@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -88,3 +89,24 @@ def test_the_same_seed_gives_the_same_people() -> None:
         model.objects.all().delete()
     seed("--seed", "7")
     assert _names() == first
+
+
+def test_demo_leads_days_past_their_deadline_are_escalated_at_both_levels() -> None:
+    """Issue 11: the demo's forgotten intake leads carry routing records and both escalation steps."""
+    from sync.models import LeadRouting  # the lead exchange's demo module routes crm's demo leads
+
+    output = seed()
+    assert "escalations" in output
+    forgotten = Lead.objects.filter(
+        dealer__number=str(FIRST_DEALER_NUMBER),
+        stage="new",
+        first_contact_due_at__lt=timezone.now() - timedelta(days=9),
+        source__in=["website", "call_centre", "configurator"],
+    )
+    assert forgotten.count() >= 3
+    for lead in forgotten:
+        assert LeadRouting.objects.get(lead=lead).escalation_level == 2
+        assert list(lead.events.filter(kind="escalated").values_list("data__level", flat=True)) == [1, 2]
+    assert not LeadRouting.objects.filter(lead__source__in=["showroom", "phone", "dms"]).exists()
+    seed()  # idempotent: no second routing record, no further escalation
+    assert LeadEvent.objects.filter(lead__in=forgotten, kind="escalated").count() == 2 * forgotten.count()

@@ -10,13 +10,18 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from crm.celery import app as celery_app
 from crm.models import LeadEvent
+from crm.selectors import lead_timeline
 from crm.services import leads as lead_services
 from dealers.actors import Actor
 from dealers.models import Dealer, Region
+from dealers.roles import LEAD_DESK
 from dealers.working_hours import BERLIN
 from sync.inbound.routing import RoutedLead, route_intake
 from sync.inbound.sla import escalate_due_leads
@@ -188,3 +193,64 @@ def test_sla_check_runs_in_a_real_celery_worker(network: Network, tmp_path) -> N
     assert event.data == {"level": 1, "notified": network.a.staff["sales_manager"].user_id}
     assert event.actor_label == "system:first-contact-sla"
     assert LeadRouting.objects.get(lead=routed.lead).escalation_level == 1
+
+
+# --- Escalation that shows: timeline, dashboard, the regional manager's admin page, /metrics ---------------
+
+
+def test_lead_aged_past_its_deadline_in_opening_hours_shows_both_levels_everywhere(
+    network: Network, regional_manager, client_for, django_capture_on_commit_callbacks, mailoutbox
+) -> None:
+    """Acceptance (issue 11): a Tuesday-morning lead nobody calls escalates twice within the day."""
+    showroom_hours(network.a.dealer, saturday=False)
+    Dealer.objects.filter(pk=network.a.dealer.pk).update(first_contact_minutes=120)
+    routed = route_intake(
+        intake=make_intake(customer={"postcode": "80999"}), actor=ACTOR, now=_berlin(2026, 3, 10, 9, 30)
+    )
+    assert routed.lead.first_contact_due_at == _berlin(2026, 3, 10, 11, 30)
+    regional_manager.groups.add(Group.objects.get(name=LEAD_DESK))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert escalate_due_leads(now=_berlin(2026, 3, 10, 11, 31)) == 1
+        assert escalate_due_leads(now=_berlin(2026, 3, 10, 13, 31)) == 1
+    assert [m.to for m in mailoutbox] == [[network.a.user("sales_manager").email], [regional_manager.email]]
+
+    manager = network.a.staff["sales_manager"]
+    with translation.override("en"):
+        timeline = lead_timeline(manager, routed.lead)
+    assert [(e.title, e.detail) for e in timeline if e.kind == "escalated"] == [
+        ("Escalated", "level 2"),
+        ("Escalated", "level 1"),
+    ]
+
+    dashboard = client_for(manager.user).get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="en")
+    assert dashboard.status_code == 200
+    assert [lead.pk for lead in dashboard.context["escalated_leads"]] == [routed.lead.pk]
+    assert "escalated to the regional manager" in dashboard.content.decode()
+
+    admin_page = client_for(regional_manager).get(
+        reverse("admin:sync_leadrouting_changelist"), {"region": "mine", "escalation_level": "2", "contact": "waiting"}
+    )
+    assert admin_page.status_code == 200
+    assert [row.pk for row in admin_page.context["cl"].result_list] == [routed.lead.pk]
+    assert reverse("admin:crm_lead_change", args=[routed.lead.pk]) in admin_page.content.decode()
+
+    metrics = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'crm_lead_escalations_total{level="1"} 1.0' in metrics
+    assert 'crm_lead_escalations_total{level="2"} 1.0' in metrics
+    assert 'crm_lead_escalations_open{level="2"} 1.0' in metrics
+    assert 'crm_lead_escalations_open{level="1"} 0.0' in metrics
+
+
+def test_contacted_lead_leaves_the_escalated_panel_and_the_open_gauge(network: Network, client_for) -> None:
+    routed = _route_friday_evening(network)
+    escalate_due_leads(now=_berlin(2026, 3, 9, 10, 31))
+    manager = network.a.staff["sales_manager"]
+    assert len(client_for(manager.user).get(reverse("dashboard")).context["escalated_leads"]) == 1
+
+    lead_services.change_stage(lead=routed.lead, to_stage="contacted", actor=Actor.for_user(manager.user))
+
+    assert client_for(manager.user).get(reverse("dashboard")).context["escalated_leads"] == []
+    metrics = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'crm_lead_escalations_total{level="1"} 1.0' in metrics  # what fired stays counted
+    assert 'crm_lead_escalations_open{level="1"} 0.0' in metrics
