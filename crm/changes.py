@@ -6,17 +6,19 @@ without saying who did it.
 
 ``crm`` never calls ``sync``: the API's change feed and sync's relay both read this log.
 Relays learn of new rows after commit through the ``change_recorded`` hook list, which
-``sync`` fills at start-up (a periodic sweep catches any lost wake-up).
+``sync`` fills at start-up (a periodic sweep catches any lost wake-up). Each hook runs once per
+transaction and dealership, however many rows the transaction recorded: an import batch of 200
+rows wakes the relay once, not 200 times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
-from django.db import transaction
+from django.db import connection
 
 from crm.models import Activity, Change, Consent, Lead, Prospect, Task, as_payload_value
 from crm.payloads import payload_for
@@ -59,8 +61,7 @@ def record(
         obj=obj,
         data={"version": change.version, **details, **(audit or {})},
     )
-    for hook in change_recorded:
-        transaction.on_commit(partial(hook, dealer_id))
+    _after_commit(dealer_id)
     return change
 
 
@@ -75,6 +76,28 @@ def record_dealer_event(*, dealer_id: int, type: str, version: int, data: dict[s
         version=version,
         data={"id": str(stream_id), **data, "version": version},
     )
-    for hook in change_recorded:
-        transaction.on_commit(partial(hook, dealer_id))
+    _after_commit(dealer_id)
     return change
+
+
+@dataclass(frozen=True)
+class _AfterCommit:
+    """One hook for one dealership; equal values are one pending call."""
+
+    hook: Callable[[int], None]
+    dealer_id: int
+
+    def __call__(self) -> None:
+        self.hook(self.dealer_id)
+
+
+def _after_commit(dealer_id: int) -> None:
+    """Register each hook for ``dealer_id`` on commit, unless the transaction already has it pending.
+
+    A pending entry that a savepoint rollback would discard belongs to a savepoint enclosing this
+    change too (savepoints nest), so skipping it never loses a wake-up of a change that commits.
+    """
+    for hook in change_recorded:
+        call = _AfterCommit(hook, dealer_id)
+        if not any(func == call for _savepoints, func, *_robust in connection.run_on_commit):
+            connection.on_commit(call)
