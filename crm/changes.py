@@ -99,5 +99,5 @@ def _after_commit(dealer_id: int) -> None:
     """
     for hook in change_recorded:
         call = _AfterCommit(hook, dealer_id)
-        if not any(func == call for _savepoints, func, _robust in connection.run_on_commit):
+        if not any(entry[1] == call for entry in connection.run_on_commit):  # (savepoints, func, robust)
             connection.on_commit(call)
