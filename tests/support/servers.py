@@ -33,9 +33,13 @@ def database_url(settings_dict: dict, *, host: str | None = None, port: int | No
 def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iterator[str]:
     """Run ``gunicorn crm.wsgi`` with ``env`` (over ``DJANGO_ENV=test``) on a free port; yields its base URL.
 
-    ``threads=1`` gives gunicorn's sync workers (the benchmarks measure those).
+    ``threads=1`` gives gunicorn's sync workers (the benchmarks measure those). The port is bound here
+    and its socket handed to gunicorn (``fd://``): a server that a test running in parallel starts
+    cannot take the port between choosing and binding it, and answer our start-up check instead.
     """
-    port = free_port()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
     process = subprocess.Popen(  # noqa: S603
         [
             sys.executable,
@@ -43,7 +47,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iter
             "gunicorn",
             "crm.wsgi",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"fd://{listener.fileno()}",
             "--workers",
             str(workers),
             "--threads",
@@ -53,7 +57,9 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iter
         ],
         cwd=ROOT,
         env={**os.environ, "DJANGO_ENV": "test", **env},
+        pass_fds=(listener.fileno(),),
     )
+    listener.close()  # gunicorn holds its own copy
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
