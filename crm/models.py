@@ -121,6 +121,15 @@ class Prospect(VersionedModel):
         "self", verbose_name=_("merged into"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     erased_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
+    # Set when this prospect's email or phone matches an erasure tombstone of the dealership: the person
+    # asked to be erased on that date, and staff must check before working with them again.
+    previously_erased_at = models.DateTimeField(
+        _("erased before"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The person asked to be erased on this date; their contact data came in again since."),
+    )
 
     objects = ProspectQuerySet.as_manager()
 
@@ -128,6 +137,7 @@ class Prospect(VersionedModel):
         verbose_name = _("prospect")
         verbose_name_plural = _("prospects")
         ordering: ClassVar = ["last_name", "first_name", "id"]
+        permissions: ClassVar = [("erase_prospect", _("Can erase a prospect's personal data (right to erasure)"))]
         indexes: ClassVar = [
             models.Index(fields=["dealer", "last_name", "first_name", "id"], name="prospect_name_keyset"),
             models.Index(fields=["dealer", "updated_at", "id"], name="prospect_updated"),
@@ -530,6 +540,39 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.object_id} v{self.version}"
+
+
+class ErasureTombstone(models.Model):
+    """A keyed hash (HMAC) of an erased person's normalised email or phone number, per dealership.
+
+    Holds no personal data: only the hash, so a later intake, import or API upsert of the same
+    person at the same dealership is flagged (``Prospect.previously_erased_at``) instead of silently
+    re-created. Per dealership, like the prospect it replaces: the same person may be a prospect at
+    another dealership, which must not learn of the erasure. ``prospect_id`` lets a restore re-apply
+    erasures made after its backup.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+
+    id = models.BigAutoField(primary_key=True)
+    dealer = models.ForeignKey(Dealer, on_delete=models.PROTECT, related_name="+")
+    prospect_id = models.UUIDField(_("erased prospect"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    digest = models.CharField(_("keyed hash"), max_length=64)
+    erased_at = models.DateTimeField(_("erased"), default=timezone.now)
+
+    objects = DealerScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("erasure tombstone")
+        verbose_name_plural = _("erasure tombstones")
+        ordering: ClassVar = ["-erased_at", "-id"]
+        indexes: ClassVar = [models.Index(fields=["dealer", "digest"], name="tombstone_digest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.erased_at:%Y-%m-%d}"
 
 
 class FeedEpoch(models.Model):
