@@ -12,6 +12,7 @@ lead to an existing prospect (``find_matches``). Both compare the same keys:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,41 @@ def find_matches(
         .annotate(match_score=score)
         .order_by("-match_score", "-updated_at", "id")
     )
+
+
+def contact_keys(*, email: str | None = None, phones: Iterable[str | None] = ()) -> list[str]:
+    """The keys one person is known by across channels: normalised e-mail and E.164 numbers, sorted, unique."""
+    keys = {f"email:{key}" for key in [normalize_email(email)] if key}
+    keys |= {f"phone:{key}" for key in (normalize_phone(p) for p in phones if p) if key}
+    return sorted(keys)
+
+
+def same_contact(keys: Iterable[str], *, prefix: str = "") -> Q | None:
+    """Prospects (of any dealership) known by one of ``keys`` (``contact_keys``); None when there are none.
+
+    ``prefix`` reaches the prospect from another model (``"lead__prospect__"``).
+    """
+    condition = Q()
+    for key in keys:
+        kind, _sep, value = key.partition(":")
+        if kind == "email":
+            condition |= Q(**{f"{prefix}email_normalized": value})
+        else:
+            condition |= Q(**{f"{prefix}phone": value}) | Q(**{f"{prefix}mobile": value})
+    return condition or None
+
+
+def hold_contact_keys(keys: Iterable[str]) -> None:
+    """Take a transaction-level PostgreSQL advisory lock per contact key, in sorted order (no deadlock).
+
+    Two intakes of one person (the website and the call centre at the same moment) then run one
+    after the other: the second sees the first's committed prospect instead of creating its own.
+    The lock is keyed on the person, not on the dealership, because the two may be routed to
+    different dealerships. Released at commit or rollback.
+    """
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"crm.dedupe:{key}"])
 
 
 @dataclass

@@ -32,6 +32,8 @@ REASONS: dict[str, Promise | str] = {
     ),
     "coordinates_sent": gettext_lazy("coordinates sent with the lead"),
     "postcode_area_centre": gettext_lazy("centre of the dealerships in postcode area %(area)s"),
+    "same_person_recently": gettext_lazy("the same person's lead from channel %(source)s went here (%(at)s)"),
+    "same_person_elsewhere": gettext_lazy("the same person's recent lead is at another dealership"),
     # A dealership passed over
     "inactive": gettext_lazy("inactive"),
     "unknown_dealer_number": gettext_lazy("unknown dealer number"),
@@ -71,7 +73,9 @@ def say_reason(recorded: dict[str, Any]) -> str:
 
 def _dealer_line(dealer: dict[str, Any]) -> str:
     method = dealer.get("method")
-    if method == "chosen":
+    if dealer.get("follows_lead"):  # a second channel's lead of the same person (sync.inbound.routing)
+        why = say_reason(dealer["reason"])
+    elif method == "chosen":
         why = _("chosen by the customer")
     elif method == "territory":
         why = _("postcode territory %(prefix)s") % {"prefix": dealer.get("territory", "")}

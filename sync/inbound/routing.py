@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,7 +22,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.dedupe import find_matches
+from crm.dedupe import contact_keys, find_matches, hold_contact_keys, same_contact
 from crm.models import Lead, Prospect
 from crm.normalize import fold, normalize_phone
 from crm.routing_decisions import reason
@@ -33,7 +33,7 @@ from dealers.actors import Actor
 from dealers.models import Dealer, Membership, Territory
 from dealers.selectors import dealer_for_postcode
 from dealers.working_hours import first_contact_due
-from sync.models import LeadRouting, RoundRobinPointer
+from sync.models import IntakeDocument, LeadRouting, RoundRobinPointer
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +260,56 @@ def choose_dealer(
 
 MATCH_REASONS = {3: "email", 2: "phone", 1: "name_postcode"}
 
+# A second intake of the same person (same e-mail address or phone number) within this window follows the
+# first to its dealership and prospect, whichever channel either came through (docs/intake.md, "Duplicates").
+SAME_PERSON_WINDOW = timedelta(hours=72)
+
+
+def follow_recent_intake(
+    *, intake: IntakeLead, keys: list[str], now: datetime
+) -> tuple[Dealer, str, dict[str, Any]] | None:
+    """The dealership that got this person's intake lead within ``SAME_PERSON_WINDOW``, if it still takes leads.
+
+    Returns it as ``choose_dealer`` does (dealer, method, decision), or None: then the usual steps choose.
+    The caller holds ``crm.dedupe.hold_contact_keys(keys)``, so a concurrent intake of the person has
+    committed (and is seen here) or waits for this one.
+    """
+    condition = same_contact(keys, prefix="lead__prospect__")
+    if condition is None:
+        return None
+    earlier = (
+        IntakeDocument.objects.filter(
+            condition,
+            status=IntakeDocument.Status.ACCEPTED,
+            received_at__gte=now - SAME_PERSON_WINDOW,
+            lead__dealer__is_active=True,
+            lead__prospect__merged_into__isnull=True,
+            lead__prospect__erased_at__isnull=True,
+        )
+        .select_related("lead__dealer", "lead__routing")
+        .order_by("-received_at")
+        .first()
+    )
+    if earlier is None or earlier.lead is None:
+        return None
+    lead = earlier.lead
+    routing = getattr(lead, "routing", None)
+    skipped = []
+    if intake.dealer_number and intake.dealer_number != lead.dealer.number:
+        skipped.append({"dealer": intake.dealer_number, "reason": reason("same_person_elsewhere")})
+    method = routing.method if routing is not None else LeadRouting.Method.CHOSEN.value
+    evidence: dict[str, Any] = {
+        "method": method,
+        "reason": reason(
+            "same_person_recently",
+            source=earlier.source or "-",
+            at=timezone.localtime(earlier.received_at).strftime("%d.%m.%Y %H:%M"),
+        ),
+        "follows_lead": str(lead.pk),
+        "skipped": skipped,
+    }
+    return lead.dealer, method, evidence
+
 
 def _same_person_by_first_name(prospect: Prospect, first_name: str) -> bool:
     """Name + postcode alone also matches a spouse or child: the first names must not contradict."""
@@ -462,7 +512,9 @@ def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = Non
     """Create the lead of ``intake`` at the right dealership, for the right salesperson, with its deadline."""
     now = now or timezone.now()
     customer = intake.customer
-    dealer, method, dealer_decision = choose_dealer(
+    keys = contact_keys(email=customer.get("email"), phones=(customer.get("phone"), customer.get("mobile")))
+    hold_contact_keys(keys)  # one person's intakes from several channels queue up here (duplicates)
+    dealer, method, dealer_decision = follow_recent_intake(intake=intake, keys=keys, now=now) or choose_dealer(
         dealer_number=intake.dealer_number,
         postcode=(customer.get("postcode") or "").strip(),
         latitude=intake.latitude,
