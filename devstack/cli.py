@@ -1,7 +1,8 @@
 """Command line: ``python -m devstack run | exec [--test] -- CMD... | env [--test] | stop``.
 
-- ``run``: what ``make run`` does (DESIGN.md section 3): servers, migrate, demo data, web + worker +
-  scheduler in the foreground until Ctrl-C or SIGTERM (exit 0) or until a child dies (exit 1).
+- ``run``: what ``make run`` does (docs/development.md): servers, migrate, demo data, web + worker +
+  scheduler (+ the apps' demo servers) in the foreground until Ctrl-C or SIGTERM (exit 0). A child that
+  exits is restarted with backoff (devstack/supervisor.py); one that keeps exiting ends the run (exit 1).
 - ``exec``: the same servers for one command (``make test``, ``make lint``); exits with its code.
 - ``env``: ``export`` lines for a shell; servers it had to start keep running (see ``stop``).
 - ``stop``: stop private and embedded servers under ``.var/``, whoever started them.
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 from devstack import approle, serve
 from devstack.config import DevstackError, var_dir
+from devstack.progress import Progress
 from devstack.resolve import Stack, start_stack, stop_instances
 from devstack.signals import Shutdown, StopSignals
 from devstack.supervisor import Supervisor
@@ -65,16 +67,21 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     stack: Stack | None = None
     supervisor: Supervisor | None = None
+    ports: serve.Ports | None = None
     with StopSignals().installed() as signals:
         try:
-            stack = start_stack(dbname=DBNAME, redis_db=REDIS_DB)
+            progress = Progress.from_environ()
+            with progress.step("database", "PostgreSQL and Redis"):
+                stack = start_stack(dbname=DBNAME, redis_db=REDIS_DB)
             var = var_dir()
             ports = serve.choose_ports(os.environ, serve.discover_demo_servers(os.environ))
             database = serve.provision_app_role(stack, os.environ, var)
             supervisor = Supervisor(serve.child_env(stack, os.environ, ports=ports, var=var, database=database))
-            serve.prepare_database(supervisor, stack.database.url, database=database)
-            serve.start_processes(supervisor, ports=ports, var=var)
-            serve.wait_for_web(supervisor, ports.web)
+            serve.prepare_database(supervisor, stack.database.url, database=database, ports=ports, progress=progress)
+            with progress.step("servers", "web, worker, scheduler and demo servers; the web answers"):
+                serve.start_processes(supervisor, ports=ports, var=var)
+                serve.wait_for_web(supervisor, ports.web)
+            logger.info("progress: %s", progress.summary())
             supervisor.output.write_block(serve.banner(stack, ports))
             reason = supervisor.watch()
             raise DevstackError(f"{reason}; stopped everything")
@@ -85,6 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             signals.stopping()
             if supervisor is not None:
                 supervisor.stop_all()
+            if ports is not None:
+                ports.close()
             if stack is not None:
                 stack.stop()
 

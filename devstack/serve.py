@@ -5,11 +5,13 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -17,7 +19,8 @@ import psycopg
 from devstack import approle
 from devstack.approle import DatabaseUrls
 from devstack.config import REPO_ROOT, DevstackError
-from devstack.net import LOOPBACK, next_free_port
+from devstack.net import LOOPBACK
+from devstack.progress import Progress
 from devstack.resolve import Stack
 from devstack.supervisor import Supervisor
 
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8000
 DEMO_SERVER_PORT = 8700
+DEMO_DEALERS = "CRM_DEMO_DEALERS"
 WEB_START_TIMEOUT = 60.0
 DISCOVERY_TIMEOUT = 120.0
 MANAGE = [sys.executable, str(REPO_ROOT / "manage.py")]
@@ -39,14 +43,33 @@ class DemoServer:
     module: str
 
 
+PORT_ATTEMPTS = 100
+LISTEN_BACKLOG = 128
+
+
 @dataclass(frozen=True)
 class Ports:
+    """The ports of this run, bound and listening from the moment they are chosen until the run ends.
+
+    ``sockets`` (child name -> listening socket) are handed to the servers (``pass_fds``) and to each
+    restart of them, so no other program can take a port between choosing it and serving on it, and
+    the addresses the demo data points at stay this run's.
+    """
+
     web: int
     demo_servers: tuple[tuple[DemoServer, int], ...] = ()
+    sockets: Mapping[str, socket.socket] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.web}/"
+
+    def fds(self, name: str) -> tuple[int, ...]:
+        return (self.sockets[name].fileno(),) if name in self.sockets else ()
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            sock.close()
 
 
 def discover_demo_servers(environ: Mapping[str, str]) -> tuple[DemoServer, ...]:
@@ -65,18 +88,41 @@ def discover_demo_servers(environ: Mapping[str, str]) -> tuple[DemoServer, ...]:
 
 
 def choose_ports(environ: Mapping[str, str], demo_servers: tuple[DemoServer, ...] = ()) -> Ports:
-    """``PORT`` (default 8000) or the next free one; the demo servers on the next free ones from 8700."""
+    """Bind ``PORT`` (default 8000) or the next free one; the demo servers the next free ones from 8700."""
     wanted = int(environ.get("PORT") or DEFAULT_PORT)
-    web = next_free_port(wanted)
-    if web != wanted:
-        logger.warning("Port %s is busy; using %s", wanted, web)
-    chosen: list[tuple[DemoServer, int]] = []
-    port = DEMO_SERVER_PORT
-    for server in demo_servers:
-        port = next_free_port(port)
-        chosen.append((server, port))
-        port += 1
-    return Ports(web=web, demo_servers=tuple(chosen))
+    sockets: dict[str, socket.socket] = {}
+    try:
+        sockets["web"] = listen(wanted)
+        web = sockets["web"].getsockname()[1]
+        if web != wanted:
+            logger.warning("Port %s is busy; using %s", wanted, web)
+        chosen: list[tuple[DemoServer, int]] = []
+        port = DEMO_SERVER_PORT
+        for server in demo_servers:
+            sockets[server.name] = listen(port)
+            port = sockets[server.name].getsockname()[1]
+            chosen.append((server, port))
+            port += 1
+    except BaseException:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    return Ports(web=web, demo_servers=tuple(chosen), sockets=sockets)
+
+
+def listen(start: int, *, attempts: int = PORT_ATTEMPTS) -> socket.socket:
+    """A listening socket on ``start`` or the next port we can bind (binding is the check: no race)."""
+    for port in range(start, start + attempts):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT does not block
+        try:
+            sock.bind((LOOPBACK, port))
+            sock.listen(LISTEN_BACKLOG)
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise DevstackError(f"no free port in {start}..{start + attempts - 1}")
 
 
 def demo_server_env(ports: Ports) -> dict[str, str]:
@@ -149,28 +195,55 @@ def provision_app_role(stack: Stack, environ: Mapping[str, str], var: Path) -> D
         return None
 
 
-def prepare_database(supervisor: Supervisor, database_url: str, *, database: DatabaseUrls | None = None) -> None:
-    """Migrate (as the owner), then seed an empty database or print the logins of an already seeded one."""
+def prepare_database(
+    supervisor: Supervisor,
+    database_url: str,
+    *,
+    database: DatabaseUrls | None = None,
+    ports: Ports | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Migrate (as the owner), seed an empty database or print the logins of an already seeded one, then
+    point the demo data at this run's demo servers (their ports may differ from the last run's)."""
+    progress = progress or Progress()
     owner_env = {"DATABASE_URL": database.owner} if database is not None else None
-    _must(supervisor.run("migrate", [*MANAGE, "migrate", "--noinput"], env=owner_env), "manage.py migrate")
-    if database is not None:
-        # Default privileges cover tables the owner creates later; this covers any made another way.
-        approle.ensure_app_role(database.owner, role=database.app_user, password=database.app_password)
-    if has_dealers(database_url):
-        logger.info("Demo data present; printing its logins")
-        _must(supervisor.run("seed", [*MANAGE, "seed_demo", "--print-logins"]), "manage.py seed_demo --print-logins")
-    else:
-        logger.info("Empty database; loading demo data (this takes a while the first time)")
-        _must(supervisor.run("seed", [*MANAGE, "seed_demo"]), "manage.py seed_demo")
+    with progress.step("migrate"):
+        _must(supervisor.run("migrate", [*MANAGE, "migrate", "--noinput"], env=owner_env), "manage.py migrate")
+        if database is not None:
+            # Default privileges cover tables the owner creates later; this covers any made another way.
+            approle.ensure_app_role(database.owner, role=database.app_user, password=database.app_password)
+    seeded = has_dealers(database_url)
+    with progress.step("demo data", "present already: logins only" if seeded else "loaded"):
+        if seeded:
+            logger.info("Demo data present; printing its logins")
+            _must(
+                supervisor.run("seed", [*MANAGE, "seed_demo", "--print-logins"]), "manage.py seed_demo --print-logins"
+            )
+        else:
+            logger.info("Empty database; loading demo data (this takes a while the first time)")
+            _must(supervisor.run("seed", [*MANAGE, "seed_demo", *demo_size_args(os.environ)]), "manage.py seed_demo")
+        if ports is not None and ports.demo_servers:
+            _must(supervisor.run("seed", [*MANAGE, "demo_servers", "--follow"]), "manage.py demo_servers --follow")
+
+
+def demo_size_args(environ: Mapping[str, str]) -> list[str]:
+    """``CRM_DEMO_DEALERS=N`` seeds a smaller network (seed_demo --dealers N): quicker, e.g. for the end-to-end test."""
+    dealers = environ.get(DEMO_DEALERS, "").strip()
+    return ["--dealers", dealers] if dealers else []
 
 
 def process_commands(*, ports: Ports, var: Path) -> dict[str, list[str]]:
-    """The long-running children, in start order (demo servers first: seeded webhooks point at them)."""
+    """The long-running children, in start order (demo servers first: seeded webhooks point at them).
+
+    A server with a socket in ``ports`` serves on it (``--fd N``, gunicorn's ``fd://N``) instead of binding.
+    """
     python = sys.executable
-    web = f"--bind {LOOPBACK}:{ports.web} --workers 2 --threads 4 --access-logfile -"
-    commands: dict[str, list[str]] = {
-        server.name: [python, "-m", server.module, "--port", str(port)] for server, port in ports.demo_servers
-    }
+    bind = f"fd://{ports.fds('web')[0]}" if ports.fds("web") else f"{LOOPBACK}:{ports.web}"
+    web = f"--bind {bind} --workers 2 --threads 4 --access-logfile -"
+    commands: dict[str, list[str]] = {}
+    for server, port in ports.demo_servers:
+        commands[server.name] = [python, "-m", server.module, "--port", str(port)]
+        commands[server.name] += [f"--fd={fd}" for fd in ports.fds(server.name)]
     commands["web"] = [python, "-m", "gunicorn", "crm.wsgi", *web.split()]
     commands["worker"] = [python, "-m", "celery", "-A", "crm", "worker", "--loglevel", "INFO", "--concurrency", "2"]
     commands["scheduler"] = [python, "-m", "celery", "-A", "crm", "beat", "--loglevel", "INFO"]
@@ -180,16 +253,16 @@ def process_commands(*, ports: Ports, var: Path) -> dict[str, list[str]]:
 
 def start_processes(supervisor: Supervisor, *, ports: Ports, var: Path) -> None:
     for name, argv in process_commands(ports=ports, var=var).items():
-        supervisor.start(name, argv)
+        supervisor.start(name, argv, pass_fds=ports.fds(name))
 
 
 def wait_for_web(supervisor: Supervisor, port: int, timeout: float = WEB_START_TIMEOUT) -> None:
-    """Announce the URL only once it answers, and notice a child that died while we waited."""
+    """Announce the URL only once it answers; children that die meanwhile are restarted (or the run ends)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        dead = supervisor.first_exited()
-        if dead is not None:
-            raise DevstackError(dead.exit_reason())
+        reason = supervisor.tend()
+        if reason is not None:
+            raise DevstackError(reason)
         if _answers(port, "/ha/live"):
             return
         time.sleep(0.2)

@@ -4,6 +4,10 @@ Each child runs in its own session, so the terminal's Ctrl-C reaches only us and
 children in an orderly way (SIGTERM, then SIGKILL to the whole process group after a timeout)
 instead of each of them reacting on its own. Their output is interleaved line by line with the
 process name in front, so one terminal shows web, worker and scheduler.
+
+A long-running child that exits is restarted, as a supervisor would: after 1 s, then 2 s, 4 s...
+(capped), with the count reset once it has stayed up for a while; after too many restarts in a row
+the supervisor gives up and the run stops with the reason. Every restart is announced in the output.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from devstack.config import REPO_ROOT
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0
+OWN_NAME = "devstack"  # the name in front of the supervisor's own lines (restarts)
 COLOURS = ("36", "33", "35", "32", "34", "31")
 
 
@@ -67,12 +72,32 @@ class PrefixedOutput:
         return thread
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a long-running child that exited is started again, and when the supervisor stops trying."""
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    healthy_after: float = 60.0  # a child up this long starts again from first_delay
+    max_restarts: int = 5  # restarts in a row (without a healthy period) before giving up; 0: never restart
+
+    def delay(self, restart: int) -> float:
+        """The wait before restart number ``restart`` (1, 2, ...) of a series."""
+        return float(min(self.max_delay, self.first_delay * 2 ** (restart - 1)))
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen[str]
     reader: threading.Thread
     expected_exit: bool = field(default=False)
+    argv: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)  # this child's additions to the shared environment
+    pass_fds: tuple[int, ...] = ()  # inherited sockets (listening ports devstack holds), kept across restarts
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0  # in the current series
+    restart_at: float | None = None  # monotonic time of a scheduled restart
 
     def exit_reason(self) -> str:
         code = self.process.returncode
@@ -84,19 +109,42 @@ class Child:
 class Supervisor:
     """Starts children with one environment and stops them all, whichever way the run ends."""
 
-    def __init__(self, env: Mapping[str, str], *, output: PrefixedOutput | None = None, cwd: Path = REPO_ROOT) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        output: PrefixedOutput | None = None,
+        cwd: Path = REPO_ROOT,
+        restart: RestartPolicy | None = None,
+    ) -> None:
         self.env = dict(env)
         self.output = output or PrefixedOutput(sys.stdout)
         self.cwd = cwd
+        self.restart = restart or RestartPolicy()
         self.children: list[Child] = []
 
-    def start(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> Child:
-        """Start ``argv``; ``env`` adds to or overrides the shared environment for this child only."""
+    def start(
+        self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None, pass_fds: Sequence[int] = ()
+    ) -> Child:
+        """Start ``argv``; ``env`` adds to or overrides the shared environment for this child only.
+
+        ``pass_fds`` are inherited by the child (and by each restart of it) under the same numbers.
+        """
         logger.info("Starting %s: %s", name, " ".join(argv))
+        process, reader = self._spawn(name, argv, env or {}, pass_fds)
+        child = Child(
+            name=name, process=process, reader=reader, argv=tuple(argv), env=dict(env or {}), pass_fds=tuple(pass_fds)
+        )
+        self.children.append(child)
+        return child
+
+    def _spawn(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int]
+    ) -> tuple[subprocess.Popen[str], threading.Thread]:
         process = subprocess.Popen(  # noqa: S603
             list(argv),
             cwd=self.cwd,
-            env={**self.env, **(env or {})},
+            env={**self.env, **env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -104,12 +152,11 @@ class Supervisor:
             errors="replace",
             bufsize=1,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
         if process.stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
             raise RuntimeError("no pipe for the child's output")
-        child = Child(name=name, process=process, reader=self.output.pump(name, process.stdout))
-        self.children.append(child)
-        return child
+        return process, self.output.pump(name, process.stdout)
 
     def run(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
         """Run a one-off command (migrate, seed) to completion with prefixed output; returns its exit code."""
@@ -122,20 +169,48 @@ class Supervisor:
         child.reader.join(timeout=5)
         return code
 
-    def first_exited(self) -> Child | None:
-        """A long-running child that has exited (none of them is supposed to), with its output flushed."""
+    def tend(self) -> str | None:
+        """Schedule a restart of each long-running child that exited, start those whose time has come.
+
+        Returns the one-line reason when a child exited once too often in a row (the run should stop).
+        """
+        now = time.monotonic()
         for child in self.children:
-            if not child.expected_exit and child.process.poll() is not None:
-                child.reader.join(timeout=2)
-                return child
+            if child.expected_exit:
+                continue
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._restart(child)
+                continue
+            if child.process.poll() is None:
+                continue
+            child.reader.join(timeout=2)  # its last lines first, then ours
+            _kill_leftovers(child.process)
+            if now - child.started_at >= self.restart.healthy_after:
+                child.restarts = 0
+            if child.restarts >= self.restart.max_restarts:
+                if self.restart.max_restarts == 0:
+                    return child.exit_reason()
+                return f"{child.exit_reason()}; gave up after {child.restarts} restarts in a row"
+            child.restarts += 1
+            delay = self.restart.delay(child.restarts)
+            child.restart_at = now + delay
+            self.output.write_line(
+                OWN_NAME, f"{child.exit_reason()}; restarting in {delay:g} s (restart {child.restarts})"
+            )
         return None
 
+    def _restart(self, child: Child) -> None:
+        child.process, child.reader = self._spawn(child.name, child.argv, child.env, child.pass_fds)
+        child.started_at, child.restart_at = time.monotonic(), None
+        self.output.write_line(OWN_NAME, f"{child.name} restarted (pid {child.process.pid})")
+
     def watch(self, poll: float = 0.5) -> str:
-        """Block until a long-running child exits; returns the one-line reason. Signals interrupt it via exceptions."""
+        """Tend the children until one gives up; returns the one-line reason. Signals interrupt it via exceptions."""
         while True:
-            dead = self.first_exited()
-            if dead is not None:
-                return dead.exit_reason()
+            reason = self.tend()
+            if reason is not None:
+                return reason
             time.sleep(poll)
 
     def alive(self) -> list[Child]:
@@ -144,6 +219,7 @@ class Supervisor:
     def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM to every child at once, then SIGKILL to the process groups of those still running at the deadline."""
         for child in self.children:
+            child.restart_at = None
             if child.process.poll() is not None:
                 _kill_leftovers(child.process)
         running = self.alive()

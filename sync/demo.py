@@ -1,8 +1,11 @@
 """Demo data of the lead exchange: webhook destinations for the first demo dealerships, routing records.
 
 Dealers 10001-10003 deliver to the simulated dealer system that ``make run`` starts
-(``python -m sync.simulator --port 8700``), signed with ``sync.simulator.DEMO_SECRET``.
-Idempotent: a dealership that already has the demo destination keeps it as it is.
+(``python -m sync.simulator``, its address in ``SYNC_SIMULATOR_URL``), signed with
+``sync.simulator.DEMO_SECRET``. Idempotent: a dealership that already has the demo destination keeps
+it. The simulator's port may differ from run to run (8700 may be taken), so :func:`follow_servers`,
+which ``make run`` calls on every start (``manage.py demo_servers --follow``), points the demo
+destinations at this run's simulator, never at a port another program may hold now.
 
 crm's demo leads from the manufacturer's channels get the routing record an intake gives them
 (``LeadRouting``, with the first-contact escalation clock): without it the SLA sweep never sees them,
@@ -65,6 +68,20 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
         ),
         logins=(),
     )
+
+
+def follow_servers() -> str:
+    """Point every demo destination at the simulator of this run (``SYNC_SIMULATOR_URL``); a summary line."""
+    actor = Actor.system("demo_servers")
+    base = simulator_base()
+    moved = 0
+    demo = Destination.objects.filter(name=DEMO_DESTINATION, dealer__number__in=DEMO_DEALERS)
+    for destination in demo.select_related("dealer").order_by("dealer__number"):
+        url = f"{base}/webhooks/{destination.dealer.number}"
+        if destination.url != url:
+            services.update_destination(destination=destination, actor=actor, url=url)
+            moved += 1
+    return f"demo destinations deliver to {base} ({moved} moved)"
 
 
 INTAKE_SOURCES = ("website", "configurator", "test_drive_form", "call_centre", "event", "portal")

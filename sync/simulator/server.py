@@ -231,8 +231,15 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
-        super().__init__(address, Handler)
+    def __init__(
+        self, address: tuple[str, int], simulator: Simulator, *, listening: socket.socket | None = None
+    ) -> None:
+        """Bind ``address``, or serve on ``listening``, a socket bound and listening already (``--fd``)."""
+        super().__init__(address, Handler, bind_and_activate=listening is None)
+        if listening is not None:
+            self.socket.close()
+            self.socket = listening
+            self.server_address = listening.getsockname()
         self.simulator = simulator
 
 
@@ -241,15 +248,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700)
     parser.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this inherited listening socket instead of binding --port (devstack run holds the port)",
+    )
+    parser.add_argument(
         "--secret", action="append", default=[], help="whsec_ secret to accept (repeatable; default: the demo one)"
     )
     parser.add_argument("--state-file", type=Path, default=None, help="keep what was applied across restarts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     simulator = Simulator(args.secret or [DEMO_SECRET], state_file=args.state_file)
-    server = SimulatorServer((args.host, args.port), simulator)
+    listening = socket.socket(fileno=args.fd) if args.fd is not None else None
+    server = SimulatorServer((args.host, args.port), simulator, listening=listening)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    logger.info("simulator_listening host=%s port=%s", args.host, args.port)
+    host, port = server.server_address[:2]
+    logger.info("simulator_listening host=%s port=%s", host, port)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -1,15 +1,26 @@
-"""Pieces of ``devstack run`` that decide things: seeding once, and which ports."""
+"""Pieces of ``devstack run`` that decide things: seeding once, which ports, and where the demo webhooks go."""
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 from pathlib import Path
 
+import httpx
 import psycopg
+import pytest
 
+from crm.services.prospects import create_prospect
+from dealers.actors import Actor
 from devstack import postgres, serve
 from devstack.net import LOOPBACK, free_port
+from devstack.supervisor import PrefixedOutput, Supervisor
+from sync import demo
+from sync.outbound import relay, services
+from sync.simulator import DEMO_SECRET
+from tests.factories import DealerFactory
+from tests.sync.outbound.harness import SimulatorProcess, eventually, settle
 
 
 def test_seeding_is_needed_until_the_dealer_table_has_a_row(scratch_database: str) -> None:
@@ -31,9 +42,21 @@ def test_a_busy_port_moves_the_web_server_to_the_next_free_one() -> None:
         busy = taken.getsockname()[1]
 
         ports = serve.choose_ports({"PORT": str(busy)})
+    ports.close()
 
     assert ports.web > busy
     assert ports.base_url == f"http://127.0.0.1:{ports.web}/"
+
+
+def test_a_chosen_port_is_held_until_the_run_ends_so_nobody_can_take_it_meanwhile() -> None:
+    ports = serve.choose_ports({"PORT": str(free_port())})
+    try:
+        with socket.socket() as intruder:
+            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError, match="in use"):
+                intruder.bind((LOOPBACK, ports.web))
+    finally:
+        ports.close()
 
 
 def test_scheme_aliases_become_urls_libpq_reads() -> None:
@@ -46,13 +69,70 @@ def test_the_demo_servers_are_what_the_apps_declare_and_run_on_their_own_ports(t
 
     assert servers == (serve.DemoServer(app="sync", name="simulator", module="sync.simulator"),)
     ports = serve.choose_ports({"PORT": str(free_port())}, servers)
+    ports.close()
     ((_simulator, port),) = ports.demo_servers
     assert port >= serve.DEMO_SERVER_PORT
     assert port != ports.web
     commands = serve.process_commands(ports=ports, var=tmp_path)
     assert next(iter(commands)) == "simulator"  # first: seeded webhooks point at it
-    assert commands["simulator"][1:] == ["-m", "sync.simulator", "--port", str(port)]
+    fd = ports.sockets["simulator"].fileno()
+    assert commands["simulator"][1:] == ["-m", "sync.simulator", "--port", str(port), f"--fd={fd}"]
+    assert f"fd://{ports.sockets['web'].fileno()}" in commands["web"]
     assert serve.demo_server_env(ports) == {
         "SIMULATOR_URL": f"http://127.0.0.1:{port}/",
         "SYNC_SIMULATOR_URL": f"http://127.0.0.1:{port}",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_simulators_first_choice_port_taken_the_demo_webhooks_reach_this_runs_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_checkout = SimulatorProcess(DEMO_SECRET, tmp_path)  # another checkout's simulator holds 8700's stand-in
+    other_checkout.start()
+    monkeypatch.setattr(serve, "DEMO_SERVER_PORT", other_checkout.port)
+    dealer = DealerFactory(number="10001")
+    # The destination as the last run left it: pointing at the port that is someone else's now.
+    services.create_destination(
+        dealer=dealer,
+        actor=Actor.system("test"),
+        transport="webhook",
+        url=other_checkout.url_for(dealer.number),
+        name=demo.DEMO_DESTINATION,
+        secret=DEMO_SECRET,
+    )
+    servers = (serve.DemoServer(app="sync", name="simulator", module="sync.simulator"),)
+    ports = serve.choose_ports({"PORT": str(free_port())}, servers)
+    supervisor = Supervisor({**os.environ, "PYTHONUNBUFFERED": "1"}, output=PrefixedOutput(io.StringIO()))
+    try:
+        ((_server, port),) = ports.demo_servers
+        assert port != other_checkout.port
+        argv = serve.process_commands(ports=ports, var=tmp_path)["simulator"]
+        supervisor.start("simulator", argv, pass_fds=ports.fds("simulator"))
+        ours = f"http://{LOOPBACK}:{port}"
+        eventually(lambda: _answers(f"{ours}/_health"), timeout=15, what="our simulator")
+        for key, value in serve.demo_server_env(ports).items():
+            monkeypatch.setenv(key, value)
+
+        summary = demo.follow_servers()
+
+        destination = dealer.sync_destinations.get()
+        assert destination.url == f"{ours}/webhooks/10001"
+        assert summary == f"demo destinations deliver to {ours} (1 moved)"
+        assert demo.follow_servers() == f"demo destinations deliver to {ours} (0 moved)"
+        create_prospect(dealer=dealer, actor=Actor.system("test"), data={"last_name": "Müller"})
+        settle()
+        assert relay.relay_dealer(dealer_id=dealer.pk).delivered == 1
+        assert httpx.get(f"{ours}/_state").json()["dealers"]["10001"]["events"]
+        assert "10001" not in httpx.get(f"{other_checkout.base}/_state").json()["dealers"]
+    finally:
+        supervisor.stop_all()
+        ports.close()
+        other_checkout.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
