@@ -34,8 +34,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
-run: venv
-	$(DEVSTACK) run
+# make run needs only what the app runs with: the development tools of .[dev] take longer to install than
+# everything else on a first run. Bytecode is compiled as modules are first imported, not for every file.
+# The install step's duration goes to devstack (CRM_INSTALL_SECONDS) for its progress lines and total.
+$(VENV)/.installed-run: pyproject.toml
+	@if [ $(VENV)/.installed -nt pyproject.toml ]; then touch $@; exit 0; fi; \
+	started=$$(date +%s%N); \
+	test -n "$(PYTHON)" || { echo "make: need Python 3.11 or newer as python3.11 or python3" >&2; exit 1; }; \
+	test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); } || exit 1; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e . || exit 1; \
+	seconds=$$($(PY) -c 'import sys, time; print(f"{(time.time_ns() - int(sys.argv[1])) / 1e9:.1f}")' $$started); \
+	echo "$$seconds" > $(VENV)/.install-seconds; \
+	printf 'devstack  | progress: %-9s %6s s  %s\n' install "$$seconds" "pip install -e . into $(VENV)"; \
+	touch $@
+
+run: $(VENV)/.installed-run
+	@seconds=$$(cat $(VENV)/.install-seconds 2>/dev/null); rm -f $(VENV)/.install-seconds; \
+	CRM_INSTALL_SECONDS=$$seconds $(DEVSTACK) run
 
 test: venv system-packages lint
 	$(DEVSTACK) exec --test -- $(VENV)/bin/pytest $(PYTEST_ARGS)
