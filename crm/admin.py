@@ -179,3 +179,7 @@ class ChangeAdmin(ReadOnlyAdmin):
     search_fields = ("=object_id", "=event_id", "=dealer__number")
     list_select_related = ("dealer",)
     ordering = ("-id",)
+
+
+# The retention rules and run reports live beside their service (crm.services.retention).
+from crm import retention_admin  # noqa: E402, F401

@@ -619,3 +619,76 @@ def as_payload_value(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return value
+
+
+class RetentionRule(models.Model):
+    """How long one kind of personal data is kept, set by the data protection officer (docs/data-protection.md).
+
+    The periodic retention job (crm.services.retention) applies every enabled rule; a prospect with an
+    open lead is never touched, whatever the rule says.
+    """
+
+    class Kind(models.TextChoices):
+        INACTIVE_PROSPECTS = "inactive_prospects", _("Prospects without lead, activity or consent")
+        CLOSED_LEADS = "closed_leads", _("Closed leads")
+        INTAKE_DOCUMENTS = "intake_documents", _("Intake documents as received")
+        IMPORT_FILES = "import_files", _("File imports and their row errors")
+
+    class Unit(models.TextChoices):
+        DAYS = "days", _("days")
+        MONTHS = "months", _("months")
+        YEARS = "years", _("years")
+
+    class Action(models.TextChoices):
+        ANONYMISE = "anonymise", _("Anonymise")
+        DELETE = "delete", _("Delete")
+
+    kind = models.CharField(_("kind of data"), max_length=32, choices=Kind.choices, unique=True)
+    period = models.PositiveIntegerField(_("kept for"))
+    unit = models.CharField(_("unit"), max_length=6, choices=Unit.choices)
+    action = models.CharField(_("then"), max_length=10, choices=Action.choices, default=Action.ANONYMISE)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    note = models.TextField(_("legal basis and reason"), blank=True)
+    changed_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("retention rule")
+        verbose_name_plural = _("retention rules")
+        ordering: ClassVar = ["kind"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(period__gt=0), name="retention_rule_period_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.period} {self.get_unit_display()}"
+
+
+class RetentionRun(models.Model):
+    """The report of one retention run or dry run: what each rule selected (ids only, no personal values)."""
+
+    class Trigger(models.TextChoices):
+        JOB = "job", _("Periodic job")
+        COMMAND = "command", _("Command")
+        ADMIN = "admin", _("Admin")
+
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    trigger = models.CharField(_("started by"), max_length=10, choices=Trigger.choices)
+    started_by = models.CharField(_("who"), max_length=200, blank=True)
+    # {kind: {"action": ..., "cutoff": iso, "count": n, "ids": [...]}}, ids capped (crm.services.retention).
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
+        ordering: ClassVar = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        kind = _("dry run") if self.dry_run else _("run")
+        return f"{kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total(self) -> int:
+        return sum(int(entry.get("count", 0)) for entry in self.report.values())

@@ -327,12 +327,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 
 def _beat_schedule() -> dict[str, dict[str, object]]:
+    from crm.schedule import BEAT_SCHEDULE as crm
     from dealers.schedule import BEAT_SCHEDULE as dealers
     from ha.schedule import BEAT_SCHEDULE as ha
     from sync.inbound.schedule import BEAT_SCHEDULE as inbound
     from sync.outbound.schedule import BEAT_SCHEDULE as outbound
 
-    return {**dealers, **ha, **inbound, **outbound}
+    return {**crm, **dealers, **ha, **inbound, **outbound}
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()

@@ -34,6 +34,7 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
         ("crm", "view", "*"),
         ("crm", "change", "prospect"),
         ("crm", "change", "consent"),
+        ("crm", "change", "retentionrule"),
     ],
     ANALYST: [("dealers", "view", "*"), ("crm", "view", "*"), ("sync", "view", "*")],
 }

@@ -59,6 +59,8 @@ ACTION_PERMISSIONS = {
     ("dealers.apikey", "rotate_keys"): ["change"],
     ("dealers.apikey", "revoke_keys"): ["change"],
     ("crm.lead", "return_to_dealership"): ["change"],
+    ("crm.retentionrule", "dry_run"): ["change"],
+    ("crm.retentionrule", "run_now"): ["change"],
     ("sync.destination", "pause"): ["change"],
     ("sync.destination", "resume"): ["change"],
     ("sync.destination", "replay"): ["change"],
