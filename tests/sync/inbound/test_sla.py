@@ -254,3 +254,22 @@ def test_contacted_lead_leaves_the_escalated_panel_and_the_open_gauge(network: N
     metrics = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert 'crm_lead_escalations_total{level="1"} 1.0' in metrics  # what fired stays counted
     assert 'crm_lead_escalations_open{level="1"} 0.0' in metrics
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_whose_mail_fails_does_not_stop_the_sweep(network: Network, settings, caplog) -> None:
+    """The mail server refuses (nothing listens on the port): every due lead still escalates, each failure logged."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # discard port: closed
+    first = _route_friday_evening(network)
+    second = route_intake(
+        intake=make_intake(customer={"postcode": "80999", "email": "zweite@kunde.example", "phone": "+49 89 7654321"}),
+        actor=ACTOR,
+        now=_berlin(2026, 3, 6, 17, 40),
+    )
+
+    escalate_due_leads(now=_berlin(2026, 3, 9, 11, 0))
+
+    assert [e["level"] for e in _escalations(first)] == [1]
+    assert [e["level"] for e in _escalations(second)] == [1]
+    assert [r.message for r in caplog.records if r.message == "sla_escalation_failed"] == ["sla_escalation_failed"] * 2
