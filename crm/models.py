@@ -692,3 +692,7 @@ class RetentionRun(models.Model):
     @property
     def total(self) -> int:
         return sum(int(entry.get("count", 0)) for entry in self.report.values())
+
+
+# Defined beside the code that writes it; imported here so the app registry finds the model.
+from crm.read_audit import ReadAudit  # noqa: E402, F401

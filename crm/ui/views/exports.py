@@ -6,21 +6,35 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from crm import exports
+from crm.read_audit import ReadAudit, record_read
 from crm.selectors import leads_for, prospects_for
-from crm.ui.views.common import actor, viewer
+from crm.services import subject_access
+from crm.ui.views.common import actor, prospect_or_404, viewer
 from crm.ui.views.leads import lead_filterset
 from crm.ui.views.prospects import prospect_filterset
-from dealers.access import membership_required
+from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import record_audit
+from dealers.models import Membership
 
 logger = logging.getLogger(__name__)
 
 
 def _filters(request: HttpRequest) -> dict[str, list[str]]:
     return {key: request.GET.getlist(key)[:20] for key in list(request.GET)[:30] if key != "after"}
+
+
+def _record_export(request: HttpRequest, membership: Membership, object_type: str, rows: QuerySet[Any]) -> None:
+    """One read audit row per export, with its row count and filters (never one row per exported row)."""
+    record_read(
+        request,
+        action=ReadAudit.Action.EXPORT,
+        dealer_id=membership.dealer_id,
+        data={"object_type": object_type, "count": rows.count(), "filters": _filters(request)},
+    )
 
 
 def _csv_response(rows: Iterator[str], name: str) -> Any:
@@ -38,6 +52,7 @@ def prospect_export(request: HttpRequest) -> HttpResponse:
     record_audit(
         actor=actor(request), action="prospects.exported", dealer_id=membership.dealer_id, data=_filters(request)
     )
+    _record_export(request, membership, "crm.prospect", filterset.qs)
     logger.info("prospects_exported", extra={"dealer_id": membership.dealer_id, "user_id": membership.user_id})
     return _csv_response(exports.prospect_rows(filterset.qs), exports.filename("prospects"))
 
@@ -47,5 +62,18 @@ def lead_export(request: HttpRequest) -> HttpResponse:
     membership = viewer(request)
     filterset = lead_filterset(request, leads_for(membership))
     record_audit(actor=actor(request), action="leads.exported", dealer_id=membership.dealer_id, data=_filters(request))
+    _record_export(request, membership, "crm.lead", filterset.qs)
     logger.info("leads_exported", extra={"dealer_id": membership.dealer_id, "user_id": membership.user_id})
     return _csv_response(exports.lead_rows(filterset.qs), exports.filename("leads"))
+
+
+@membership_required(*DEALER_ADMINS)
+def prospect_personal_data(request: HttpRequest, pk: Any) -> HttpResponse:
+    """GDPR Art. 15/20: this dealership's data about the person, as a ZIP of JSON and CSV (dealer admins)."""
+    prospect = prospect_or_404(request, pk)
+    export = subject_access.export_for_dealership(request=request, membership=viewer(request), prospect=prospect)
+    logger.info("personal_data_exported", extra={"dealer_id": prospect.dealer_id, "user_id": request.user.pk})
+    response = HttpResponse(export.content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from crm import catalogue
 from crm.filters import LeadFilterSet
 from crm.models import Activity, Lead
+from crm.read_audit import ReadAudit, record_read
 from crm.selectors import board_columns, lead_overview, leads_for
 from crm.services import activities as activity_services
 from crm.services import leads as lead_services
@@ -115,6 +116,7 @@ def _lead_context(membership: Membership, lead: Lead) -> dict[str, Any]:
 @membership_required()
 def lead_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     lead = lead_or_404(request, pk)
+    record_read(request, action=ReadAudit.Action.VIEW, obj=lead)
     return render(request, "crm/leads/detail.html", _lead_context(viewer(request), lead))
 
 
