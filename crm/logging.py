@@ -38,3 +38,21 @@ class KeyValueFormatter(logging.Formatter):
                 text = json.dumps(text, ensure_ascii=False)
             parts.append(f"{key}={text}")
         return " ".join(parts)
+
+
+class DropHeartbeats(logging.Filter):
+    """Drops the lines every run of a task writes when nothing went wrong: Celery's "Task ... received",
+    "Task ... succeeded" and beat's "Scheduler: Sending due task". With a sweep every 10 s they were most
+    of an idle log; tasks log what they did themselves (e.g. ``sync_relay_run``), and failures
+    (WARNING and up) still pass. ``LOG_TASK_EVENTS=1`` keeps them (settings).
+    """
+
+    PER_TASK_LOGGERS = frozenset({"celery.app.trace", "celery.worker.strategy"})
+    BEAT_SENDING = "Scheduler: Sending due task"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        if record.name in self.PER_TASK_LOGGERS:
+            return False
+        return not (record.name == "celery.beat" and str(record.msg).startswith(self.BEAT_SENDING))

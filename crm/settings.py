@@ -389,7 +389,15 @@ LOGGING = {
         "json": {"()": "crm.logging.JsonFormatter"},
         "keyvalue": {"()": "crm.logging.KeyValueFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Per-task heartbeat lines (Celery's received/succeeded, beat's sending) are dropped unless LOG_TASK_EVENTS=1.
+    "filters": {"heartbeats": {"()": "crm.logging.DropHeartbeats"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": [] if env.bool("LOG_TASK_EVENTS", default=False) else ["heartbeats"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
