@@ -75,11 +75,11 @@ def lead_timeline(viewer: Viewer, lead: Lead) -> list[TimelineEntry]:
 
 
 def _events_with_names(lead: Lead) -> list[tuple[LeadEvent, dict[Any, str]]]:
-    """The lead's events, with the names of the people its assignments mention (one query for all)."""
+    """The lead's events, with the names of the people its assignments and escalations mention (one query)."""
     events = list(lead_history(lead))
     user_ids = {
         value for e in events if e.kind == LeadEvent.Kind.ASSIGNED for value in (e.data.get("from"), e.data.get("to"))
-    }
+    } | {e.data.get("notified") for e in events if e.kind == LeadEvent.Kind.ESCALATED}
     names = {u.pk: (u.get_full_name() or u.email) for u in User.objects.filter(pk__in=[i for i in user_ids if i])}
     return [(event, names) for event in events]
 
@@ -104,7 +104,12 @@ def _event_entry(event: LeadEvent, lead: Lead, names: dict[Any, str]) -> Timelin
             for f in event.data.get("changed", [])
         )
     elif event.kind == LeadEvent.Kind.ESCALATED:
-        detail = _("level %(level)s") % {"level": event.data.get("level", "?")}
+        level = event.data.get("level", "?")
+        to = {1: _("sales manager"), 2: _("regional manager")}.get(level, "")
+        detail = _("level %(level)s") % {"level": level}
+        if to:
+            notified = names.get(event.data.get("notified"))
+            detail += f" \u2013 {to}" + (f" ({notified})" if notified else "")
     elif event.kind == LeadEvent.Kind.ROUTED:
         detail = "\n".join(routing_summary(event.data))  # in the reader's language
     elif event.kind == LeadEvent.Kind.CREATED:

@@ -219,8 +219,8 @@ def test_lead_aged_past_its_deadline_in_opening_hours_shows_both_levels_everywhe
     with translation.override("en"):
         timeline = lead_timeline(manager, routed.lead)
     assert [(e.title, e.detail) for e in timeline if e.kind == "escalated"] == [
-        ("Escalated", "level 2"),
-        ("Escalated", "level 1"),
+        ("Escalated", f"level 2 \u2013 regional manager ({regional_manager.get_full_name()})"),
+        ("Escalated", f"level 1 \u2013 sales manager ({manager.user.get_full_name()})"),
     ]
 
     dashboard = client_for(manager.user).get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="en")
