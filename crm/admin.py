@@ -8,20 +8,28 @@ The manufacturer maintains the list of lost reasons.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.models import Activity, Change, Consent, Lead, LeadEvent, LostReason, Prospect, Task
+from crm.services import erasure
 from crm.services import leads as lead_services
 from dealers.actors import Actor
 from dealers.admin_base import ReadOnlyAdmin
+from dealers.reauth import confirmed_recently, reauthentication_redirect
+from dealers.rls import manufacturer_wide
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -60,6 +68,100 @@ class ProspectAdmin(ReadOnlyAdmin):
     readonly_fields: ClassVar = [f.name for f in Prospect._meta.fields if f.name not in ("search_text",)]
     exclude = ("search_text",)
     inlines = (LeadInline,)
+    actions = ("erase_selected",)
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        """The data protection officer's right (dealers/roles.py): erase a person at their request."""
+        return bool(request.user.is_active and request.user.has_perm("crm.erase_prospect"))
+
+    @admin.action(description=_("Erase personal data (right to erasure)"), permissions=["erase"])
+    def erase_selected(self, request: HttpRequest, queryset: QuerySet[Prospect]) -> HttpResponse | None:
+        """A confirmation naming the consequences, then the erasure of each selected prospect."""
+        if not confirmed_recently(request):
+            return reauthentication_redirect(request, reverse("admin:crm_prospect_changelist"))
+        prospects = list(queryset.filter(erased_at__isnull=True, merged_into__isnull=True).select_related("dealer"))
+        if request.POST.get("post") == "yes":
+            self._erase(request, prospects)
+            return None
+        return self._confirmation(request, prospects, action="erase_selected")
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "erase-by-contact/",
+                self.admin_site.admin_view(self.erase_by_contact_view),
+                name="crm_prospect_erase_by_contact",
+            ),
+            *super().get_urls(),
+        ]
+
+    def erase_by_contact_view(self, request: HttpRequest) -> HttpResponse:
+        """The DPO pastes emails and phone numbers, sees the matching prospects of every dealership, confirms."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        form = EraseByContactForm(request.POST if request.method == "POST" else None)
+        if request.method != "POST" or not form.is_valid():
+            return self._render(request, "crm/admin/erase_by_contact.html", {"form": form})
+        if not confirmed_recently(request):
+            return reauthentication_redirect(request, request.path)
+        with manufacturer_wide(reason="dpo_erasure"):
+            found = erasure.prospects_matching(emails=form.cleaned_data["emails"], phones=form.cleaned_data["phones"])
+            if request.POST.get("post") == "yes":
+                chosen = set(request.POST.getlist("prospect"))
+                self._erase(request, [p for p in found if str(p.pk) in chosen])
+                return HttpResponseRedirect(reverse("admin:crm_prospect_changelist"))
+            return self._confirmation(request, list(found), contacts=form.cleaned_data["contacts"])
+
+    def _confirmation(self, request: HttpRequest, prospects: list[Prospect], **extra: Any) -> HttpResponse:
+        return self._render(
+            request,
+            "crm/admin/erase_confirm.html",
+            {"prospects": prospects, "counts": _counts([p.pk for p in prospects]), **extra},
+        )
+
+    def _render(self, request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase personal data"),
+            "opts": self.model._meta,
+            **context,
+        }
+        response = TemplateResponse(request, template, context)
+        add_never_cache_headers(response)
+        return response
+
+    def _erase(self, request: HttpRequest, prospects: list[Prospect]) -> None:
+        actor = Actor.for_user(request.user)
+        for prospect in prospects:
+            erasure.erase_prospect(prospect=prospect, actor=actor)
+        self.message_user(
+            request,
+            ngettext("%(n)d person erased.", "%(n)d people erased.", len(prospects)) % {"n": len(prospects)},
+            messages.SUCCESS,
+        )
+
+
+def _counts(prospect_ids: list[Any]) -> dict[str, int]:
+    return {
+        "leads": Lead.objects.filter(prospect_id__in=prospect_ids).count(),
+        "activities": Activity.objects.filter(prospect_id__in=prospect_ids).count(),
+        "tasks": Task.objects.filter(prospect_id__in=prospect_ids).count(),
+    }
+
+
+class EraseByContactForm(forms.Form):
+    contacts = forms.CharField(
+        label=_("Emails and phone numbers"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("One a line, or separated by commas."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        items = [item.strip() for item in re.split(r"[\n,;]+", data.get("contacts", "")) if item.strip()]
+        data["emails"] = [item for item in items if "@" in item]
+        data["phones"] = [item for item in items if "@" not in item]
+        return data
 
 
 class FirstContactOverdueFilter(admin.SimpleListFilter):

@@ -178,6 +178,8 @@ PROSPECT = Resource(
         FieldSpec("owner", STAFF, payload=False, form=DETAILS, export="salesperson"),
         FieldSpec("merged_into", REFERENCE, edit=NEVER, payload=False),
         FieldSpec("erased", FLAG, column="erased_at", edit=NEVER, payload=False),
+        # When the person had been erased at this dealership before (crm.services.erasure): staff check first.
+        FieldSpec("previously_erased_at", edit=NEVER, payload=False),
     ),
     form_groups={DETAILS: None},  # one plain grid, no fieldsets
 )

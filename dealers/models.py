@@ -316,6 +316,7 @@ class ApiKey(models.Model):
     class Scope(models.TextChoices):
         PROSPECTS_READ = "prospects:read", _("Read prospects")
         PROSPECTS_WRITE = "prospects:write", _("Create and change prospects")
+        PROSPECTS_ERASE = "prospects:erase", _("Erase prospects (right to erasure)")
         LEADS_READ = "leads:read", _("Read leads")
         LEADS_WRITE = "leads:write", _("Create and change leads")
         ACTIVITIES_READ = "activities:read", _("Read activities")
@@ -330,6 +331,7 @@ class ApiKey(models.Model):
     DEALER_SCOPES: ClassVar[tuple[str, ...]] = (
         "prospects:read",
         "prospects:write",
+        "prospects:erase",
         "leads:read",
         "leads:write",
         "activities:read",

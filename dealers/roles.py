@@ -33,6 +33,7 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
         ("dealers", "view", "*"),
         ("crm", "view", "*"),
         ("crm", "change", "prospect"),
+        ("crm", "erase", "prospect"),  # the admin's erase actions (crm.admin)
         ("crm", "change", "consent"),
         ("crm", "change", "retentionrule"),
     ],

@@ -17,6 +17,10 @@ class SyncConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import changes
+        from crm.services import erasure
+        from sync.inbound.erasure import scrub_erased_person
 
         if _wake_relay not in changes.change_recorded:
             changes.change_recorded.append(_wake_relay)
+        if scrub_erased_person not in erasure.erasure_hooks:
+            erasure.erasure_hooks.append(scrub_erased_person)

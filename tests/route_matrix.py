@@ -306,6 +306,13 @@ UI_ROUTES += [
     UiRoute("task_done", ALL_ROLES, kwargs=_crm_own_task, missing=_LEAD_MISSING, post=lambda s, v, kw: {}),
     UiRoute("reports", ALL_ROLES),
     UiRoute("reports", ALL_ROLES, query="?period=365"),
+    UiRoute(
+        "prospect_erase",
+        MANAGERS,
+        kwargs=_crm_own_prospect,
+        missing=_LEAD_MISSING,
+        post=lambda setup, viewer, kw: {"confirm": "on"},
+    ),
 ]
 
 # API routes register here (name -> description); tests/api/ walks them with keys of two dealers.
@@ -556,6 +563,13 @@ API_ROUTE_SPECS: dict[str, ApiRoute] = {
             missing={"external_id": "NO-SUCH-ID"},
             bodies={"PUT": lambda setup: {"last_name": "Matrix", "city": "Augsburg"}},
             upserts=frozenset({"PUT"}),
+            "api_prospect_erase",
+            {"POST": "prospects:erase"},
+            kwargs=_api_pk(_api_prospect),
+            missing={"pk": _NO_SUCH_UUID},
+            bodies={"POST": lambda setup: {}},
+        ),
+        ApiRoute(
         ),
         ApiRoute(
             "api_lead_list",

@@ -37,6 +37,7 @@ v1: list[URLPattern | URLResolver] = [
         name="api_prospect_by_external_id",
     ),
     path("prospects/<str:pk>/", views.ProspectDetailView.as_view(), name="api_prospect_detail"),
+    path("prospects/<str:pk>/erase", views.ProspectEraseView.as_view(), name="api_prospect_erase"),
     path("leads/", views.LeadListView.as_view(), name="api_lead_list"),
     path("leads/<str:pk>/", views.LeadDetailView.as_view(), name="api_lead_detail"),
     path("leads/<str:pk>/stage/", views.LeadStageView.as_view(), name="api_lead_stage"),

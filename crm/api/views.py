@@ -23,7 +23,7 @@ from crm.api.conditional import expected_version
 from crm.api.errors import Conflict, PreconditionFailed
 from crm.api.filters import ConsentFilterSet
 from crm.api.idempotency import idempotent
-from crm.api.permissions import AnyKey
+from crm.api.permissions import AnyKey, requires_scopes
 from crm.api.resources import DetailView, ListCreateView, ResourceMixin, parse_pk, related, staff_user_id
 from crm.api.schema import (
     CREATE_ERRORS,
@@ -42,6 +42,7 @@ from crm.models import Activity, Consent, Lead, LostReason, Prospect, Task
 from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
 from crm.services import activities as activity_services
 from crm.services import consents as consent_services
+from crm.services import erasure
 from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
 from crm.services import tasks as task_services
@@ -132,6 +133,41 @@ class ProspectDetailView(ProspectResource, DetailView):
         return prospect_services.update_prospect(
             prospect=obj, actor=self.actor, data=self.prospect_data(data), expected_version=version
         )
+
+
+class ProspectEraseView(ProspectResource, ApiView):
+    """Erase a prospect's personal data at the person's request (GDPR art. 17); needs ``prospects:erase``."""
+
+    permission_classes: ClassVar = [requires_scopes("prospects:erase", dealer_key=True)]
+    operations: ClassVar = {
+        "post": Operation(
+            "erase_prospect",
+            "Erase a prospect's personal data (right to erasure)",
+            "prospects",
+            {200: s.ProspectSerializer},
+            (*WRITE_ERRORS, 422),
+            parameters=(id_param("prospect"), IF_MATCH, IDEMPOTENCY_KEY),
+            description="Anonymises the prospect and the free text of its leads, activities, tasks and consents, "
+            "also in the change feed's earlier entries; counts, stages and dates stay. Every version grows, so "
+            "ETags you hold stop matching, and `prospect.erased` is sent. The answer is the anonymised prospect "
+            "(`erased: true`); erasing it again answers the same. A later create or upsert with the same email "
+            "or phone is flagged in `previously_erased_at`. Needs the scope `prospects:erase`.",
+        )
+    }
+
+    @idempotent
+    def post(self, request: Request, pk: str) -> Response:
+        prospect = self.scoped().filter(pk=parse_pk(pk)).first()
+        if prospect is None:
+            raise NotFound()
+        version = expected_version(request)
+        if version is not None and version != prospect.version:
+            raise PreconditionFailed()
+        if prospect.merged_into_id:
+            raise _merged_conflict(prospect)
+        with transaction.atomic():
+            erasure.erase_prospect(prospect=prospect, actor=self.actor)
+        return self.object_response(prospect.pk)
 
 
 EXTERNAL_ID = OpenApiParameter(

@@ -1,4 +1,4 @@
-"""Prospects: create, change, upsert by the dealer system's id, merge duplicates, anonymise."""
+"""Prospects: create, change, upsert by the dealer system's id, merge duplicates (anonymising: crm.services.erasure)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from crm import changes, fieldspecs
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import normalize_email, search_text
 from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
+from crm.services.erasure import erase_prospect, flag_if_erased_before
 from dealers.actors import Actor
 from dealers.models import Dealer
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["create_prospect", "erase_prospect", "merge_prospects", "update_prospect", "upsert_prospect_by_external_id"]
 
 EDITABLE_FIELDS = fieldspecs.PROSPECT.editable
 
@@ -55,6 +58,7 @@ def create_prospect(*, dealer: Dealer, actor: Actor, data: dict[str, Any]) -> Pr
     prospect = Prospect(dealer=dealer, **_normalize(data))
     _require_name(prospect)
     fill_search_fields(prospect)
+    flag_if_erased_before(prospect)  # an erased person coming back is flagged to staff, never silently re-created
     insert(prospect, id_taken=_("Another prospect already has this dealer system id."))
     changes.record(dealer_id=dealer.pk, type="prospect.created", obj=prospect, actor=actor)
     logger.info("prospect_created", extra={"dealer_id": dealer.pk, "prospect_id": str(prospect.pk)})
@@ -73,9 +77,10 @@ def update_prospect(
         return prospect
     _require_name(prospect)
     fill_search_fields(prospect)
+    flagged = ["previously_erased_at"] if flag_if_erased_before(prospect) else []
     bump_unique(
         prospect,
-        [*changed, "email_normalized", "search_text"],
+        [*changed, "email_normalized", "search_text", *flagged],
         id_taken=_("Another prospect already has this dealer system id."),
     )
     changes.record(
@@ -183,33 +188,3 @@ def _move_versioned(
     for obj in model._default_manager.filter(pk__in=ids).order_by("pk"):
         changes.record(dealer_id=obj.dealer_id, type=type, obj=obj, actor=actor, extra={"changed": ["prospect_id"]})
     return ids
-
-
-@transaction.atomic
-def erase_prospect(*, prospect: Prospect, actor: Actor) -> Prospect:
-    """Anonymise a prospect (right to erasure): personal data blanked, sales history kept without the person."""
-    prospect = locked(Prospect, prospect.pk)
-    if prospect.erased_at:
-        return prospect
-    blank = {
-        "salutation": "",
-        "title": "",
-        "first_name": "",
-        "last_name": "",
-        "company": "",
-        "email": "",
-        "phone": "",
-        "mobile": "",
-        "street": "",
-        "city": "",
-    }
-    for field, value in blank.items():
-        setattr(prospect, field, value)
-    prospect.postcode = prospect.postcode[:2]  # keeps the region for reports, not the person
-    prospect.erased_at = timezone.now()
-    fill_search_fields(prospect)
-    bump(prospect, [*blank, "postcode", "erased_at", "email_normalized", "search_text"])
-    Activity.objects.filter(prospect=prospect).update(subject="", body="")
-    Lead.objects.filter(prospect=prospect).update(message="", vin="")
-    changes.record(dealer_id=prospect.dealer_id, type="prospect.erased", obj=prospect, actor=actor)
-    return prospect

@@ -29,6 +29,7 @@ urlpatterns = [
     path("prospects/<uuid:pk>/merge/<uuid:other>/", prospects.prospect_merge, name="prospect_merge"),
     # Tasks and reports
     path("tasks/", tasks.task_list, name="task_list"),
+    path("prospects/<uuid:pk>/erase/", prospects.prospect_erase, name="prospect_erase"),
     path("tasks/<uuid:pk>/done/", tasks.task_done, name="task_done"),
     path("reports/", reports.report_overview, name="reports"),
 ]

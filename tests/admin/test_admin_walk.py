@@ -61,6 +61,7 @@ ACTION_PERMISSIONS = {
     ("crm.lead", "return_to_dealership"): ["change"],
     ("crm.retentionrule", "dry_run"): ["change"],
     ("crm.retentionrule", "run_now"): ["change"],
+    ("crm.prospect", "erase_selected"): ["erase"],
     ("sync.destination", "pause"): ["change"],
     ("sync.destination", "resume"): ["change"],
     ("sync.destination", "replay"): ["change"],

@@ -1,9 +1,10 @@
-"""Prospects: search and list, the prospect page, create and edit (with a duplicate check), merge duplicates."""
+"""Prospects: search and list, the prospect page, create and edit (with a duplicate check), merge duplicates, erase."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,6 +19,7 @@ from crm.models import Prospect
 from crm.selectors import merge_counts, prospect_overview, prospects_for, with_open_leads
 from crm.services import activities as activity_services
 from crm.services import prospects as prospect_services
+from crm.services import erasure
 from crm.ui.forms import (
     ActivityForm,
     MergeForm,
@@ -37,6 +39,7 @@ from crm.ui.views.common import (
 from dealers.access import MANAGERS, membership_required
 
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
+from dealers.reauth import reauthentication_required
     "name": (gettext_lazy("Name"), ("last_name", "first_name", "id")),
     "newest": (gettext_lazy("Newest first"), ("-created_at", "-id")),
     "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
@@ -208,3 +211,31 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
 def _display(prospect: Prospect, name: str) -> str:
     value = getattr(prospect, name)
     return str(value) if value else ""
+class EraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=gettext_lazy("I understand that this erases the person's data for good and cannot be undone."),
+        required=True,
+    )
+
+
+@membership_required(*MANAGERS)
+@reauthentication_required  # erasing cannot be undone: the password again, as for API keys
+def prospect_erase(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The right to erasure: a page naming the consequences, then the erasure (crm.services.erasure)."""
+    membership = viewer(request)
+    prospect = prospect_or_404(request, pk)
+    form = EraseForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        erased = submit(form, lambda: erasure.erase_prospect(prospect=prospect, actor=actor(request)))
+        if erased is not None:
+            messages.success(request, _("The person's data was erased."))
+            return done(request, reverse("prospect_list"))
+    context = {
+        "form": form,
+        "prospect": prospect,
+        "counts": merge_counts(membership, [prospect.pk]).get(prospect.pk, {}),
+        "title": _("Erase personal data"),
+    }
+    return render(request, "crm/prospects/erase.html", context)
+
+
