@@ -128,3 +128,37 @@ def lead_rows(queryset: QuerySet[Lead]) -> Iterator[str]:
 
 def filename(kind: str) -> str:
     return f"{kind}-{timezone.localdate():%Y-%m-%d}.csv"
+
+
+# A campaign's list holds what the channel needs and no more (data minimisation), and the consent it rests on.
+_MARKETING_CONTACT_COLUMNS = {
+    "marketing_email": ("email",),
+    "marketing_phone": ("phone", "mobile"),
+    "marketing_sms": ("mobile",),
+    "marketing_post": ("street", "postcode", "city", "country"),
+}
+
+
+def marketing_rows(
+    queryset: QuerySet[Prospect], *, purpose: str, withdrawal_url: Callable[[Prospect], str]
+) -> Iterator[str]:
+    """A campaign's selection (``crm.selectors.marketing_audience``) as CSV, each person with their withdrawal link.
+
+    Every message sent from this list must carry the person's ``withdrawal_url``.
+    """
+    layout: list[Column] = [
+        ("id", lambda p: p.pk),
+        ("salutation", lambda p: p.get_salutation_display() if p.salutation else ""),
+        ("title", lambda p: p.title),
+        ("first_name", lambda p: p.first_name),
+        ("last_name", lambda p: p.last_name),
+        ("company", lambda p: p.company),
+        *((name, (lambda field: lambda p: getattr(p, field))(name)) for name in _MARKETING_CONTACT_COLUMNS[purpose]),
+        ("preferred_language", lambda p: p.preferred_language),
+        ("consent_given", lambda p: _when(p.consent_at)),
+        ("double_opt_in", lambda p: _when(p.consent_double_opt_in_at)),
+        ("consent_text_version", lambda p: p.consent_text_version or ""),
+        ("withdrawal_url", withdrawal_url),
+    ]
+    qs = queryset.order_by("last_name", "first_name", "id")
+    return _rows(qs.iterator(chunk_size=CHUNK_SIZE), layout)

@@ -350,3 +350,40 @@ def search_prospects(queryset: QuerySet[Prospect], query: str) -> QuerySet[Prosp
         else:
             queryset = queryset.filter(search_text__contains=word)
     return queryset
+
+
+# The contact detail each marketing purpose uses; a person without it cannot be reached that way.
+MARKETING_CONTACT = {
+    Consent.Purpose.MARKETING_EMAIL: ("email",),
+    Consent.Purpose.MARKETING_PHONE: ("phone", "mobile"),
+    Consent.Purpose.MARKETING_SMS: ("mobile",),
+    Consent.Purpose.MARKETING_POST: ("street",),
+}
+
+
+def marketing_audience(viewer: Viewer | None, purpose: str) -> QuerySet[Prospect]:
+    """The viewer's prospects whose consent ledger says yes to ``purpose`` now: a campaign's selection.
+
+    The latest ledger entry for the purpose decides, so a withdrawal excludes the person at once.
+    E-mail marketing also needs the double opt-in (German UWG section 7); each person must have the
+    contact detail the purpose uses. Erased and merged prospects are never selected.
+    """
+    contact = MARKETING_CONTACT[Consent.Purpose(purpose)]
+    latest = Consent.objects.filter(prospect=OuterRef("pk"), purpose=purpose).order_by("-at", "-id")
+    reachable = Q()
+    for field in contact:
+        reachable |= ~Q(**{field: ""})
+    audience = (
+        prospects_for(viewer)
+        .filter(reachable)
+        .annotate(
+            consent_status=Subquery(latest.values("status")[:1]),
+            consent_at=Subquery(latest.values("at")[:1]),
+            consent_double_opt_in_at=Subquery(latest.values("double_opt_in_at")[:1]),
+            consent_text_version=Subquery(latest.values("text_version")[:1]),
+        )
+        .filter(consent_status=Consent.Status.GRANTED)
+    )
+    if purpose == Consent.Purpose.MARKETING_EMAIL:
+        audience = audience.filter(consent_double_opt_in_at__isnull=False)
+    return audience

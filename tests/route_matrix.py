@@ -284,6 +284,8 @@ UI_ROUTES += [
     UiRoute("prospect_list", ALL_ROLES, query="?q=M%C3%BCler&sort=newest"),
     UiRoute("prospect_create", ALL_ROLES, post=_prospect_body),
     UiRoute("prospect_export", ALL_ROLES),
+    UiRoute("marketing_export", MANAGERS),
+    UiRoute("marketing_export", MANAGERS, query="?purpose=marketing_post"),
     UiRoute("duplicate_list", MANAGERS),
     UiRoute("prospect_detail", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
     UiRoute("prospect_edit", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING, post=_prospect_body),
@@ -334,6 +336,8 @@ PUBLIC_ROUTES: set[str] = {
     "javascript_catalog",
     "switch_dealer",  # POST only; tests/dealers/test_switcher.py covers foreign dealers
     "invitation_accept",  # the signed link is the credential; tests/dealers/test_invitations.py
+    "consent_confirm",  # the signed link is the credential; tests/crm/test_consent_links.py
+    "consent_withdraw",  # the signed link is the credential; tests/crm/test_consent_links.py
 }
 PUBLIC_NAMESPACES: set[str] = {"admin"}
 

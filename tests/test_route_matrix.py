@@ -192,6 +192,8 @@ def test_a_deactivated_member_can_neither_read_nor_write(dealer_a: DealerSetup, 
 PUBLIC_ROUTE_ARGS: dict[str, dict[str, str]] = {
     "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
     "invitation_accept": {"token": "not-a-token"},
+    "consent_confirm": {"token": "not-a-token"},
+    "consent_withdraw": {"token": "not-a-token"},
 }
 
 

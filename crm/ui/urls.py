@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from crm.ui.views import dashboard, exports, leads, prospects, reports, tasks
+from crm.ui.views import dashboard, exports, leads, marketing, prospects, reports, tasks
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("prospects/", prospects.prospect_list, name="prospect_list"),
     path("prospects/new/", prospects.prospect_create, name="prospect_create"),
     path("prospects/export/", exports.prospect_export, name="prospect_export"),
+    path("prospects/export/marketing/", marketing.marketing_export, name="marketing_export"),
     path("prospects/duplicates/", prospects.duplicate_list, name="duplicate_list"),
     path("prospects/<uuid:pk>/", prospects.prospect_detail, name="prospect_detail"),
     path("prospects/<uuid:pk>/edit/", prospects.prospect_edit, name="prospect_edit"),
