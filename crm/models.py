@@ -511,7 +511,7 @@ class Consent(models.Model):
 class Change(models.Model):
     """The change log: one row per change a dealer system must learn of, written in the changing transaction.
 
-    Two readers: the API's change feed and sync's relay (DESIGN.md section 2). ``txid`` is the
+    Two readers: the API's change feed and sync's relay (docs/architecture.md). ``txid`` is the
     writing transaction's id; readers take only rows below the oldest running transaction
     (``pg_snapshot_xmin``), so a row committed late is never skipped.
     """

@@ -307,7 +307,7 @@ CACHES = {
     }
 }
 
-# Celery: Redis may lose or repeat a message; PostgreSQL holds all pending work (DESIGN.md 6).
+# Celery: Redis may lose or repeat a message; PostgreSQL holds all pending work (docs/sync.md).
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -337,7 +337,7 @@ def _beat_schedule() -> dict[str, dict[str, object]]:
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()
-# Periodic jobs fire only on the node holding the scheduler lease (DESIGN.md section 7).
+# Periodic jobs fire only on the node holding the scheduler lease (docs/high-availability.md).
 CELERY_BEAT_SCHEDULER = "ha.beat:LeasedScheduler"
 
 REST_FRAMEWORK = {

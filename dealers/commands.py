@@ -1,4 +1,4 @@
-"""Base class for operator commands, whose arguments and output are contracts (DESIGN.md section 8).
+"""Base class for operator commands, whose arguments and output are contracts (docs/commands.md).
 
 Operator commands work manufacturer-wide in the database (row-level security, dealers.rls), with the
 longer command timeouts; each run logs ``rls_manufacturer_wide`` with ``reason=command:<name>``.

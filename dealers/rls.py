@@ -1,4 +1,4 @@
-"""The database's tenancy setting: the second fence behind ``visible_to`` (DESIGN.md section 4).
+"""The database's tenancy setting: the second fence behind ``visible_to`` (docs/security.md).
 
 PostgreSQL row-level security policies on every dealer-owned table compare ``dealer_id`` with the
 session settings ``app.dealer_id`` and ``app.scope`` (migrations ``crm/0004`` and ``sync/0005``). The

@@ -1,4 +1,4 @@
-"""Development stack for ``make run`` and ``make test`` (DESIGN.md section 3).
+"""Development stack for ``make run`` and ``make test`` (docs/development.md).
 
 Finds or starts PostgreSQL and Redis, in this order for each of them: the URL from the
 environment, a server on localhost that lets us in without a password, a private instance

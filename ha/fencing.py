@@ -1,7 +1,7 @@
 """The fence every periodic job passes before it acts: its lease epoch is current and its slot is unclaimed.
 
 During a switchover both nodes' schedulers may have sent the same job, or a message from the old
-lease holder may arrive late; the database decides which one runs (DESIGN.md section 7).
+lease holder may arrive late; the database decides which one runs (docs/high-availability.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Probe endpoints for the cluster manager (DESIGN.md section 7).
+"""Probe endpoints for the cluster manager (docs/high-availability.md).
 
 They take GET and HEAD, need no session, CSRF or database write, and answer with
 ``Cache-Control: no-store`` and a minimal JSON body: status, role, state, releaseId.

@@ -1,4 +1,4 @@
-"""Operator commands are contracts (DESIGN.md section 8): bad arguments exit 2 with one line, no usage dump."""
+"""Operator commands are contracts (docs/commands.md): bad arguments exit 2 with one line, no usage dump."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The REST API for dealer management systems (DESIGN.md section 5)."""
+"""The REST API for dealer management systems (docs/api.md)."""

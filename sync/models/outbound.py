@@ -31,7 +31,7 @@ def secret_fingerprint(secret: str) -> str:
     return f"sha256:{hashlib.sha256(secret.encode()).hexdigest()[:12]}" if secret else ""
 
 
-# The event types of DESIGN.md section 6: what a destination receives unless it chooses otherwise.
+# The event types of docs/sync.md: what a destination receives unless it chooses otherwise.
 DEFAULT_EVENT_TYPES: tuple[str, ...] = (
     "lead.created",
     "lead.assigned",

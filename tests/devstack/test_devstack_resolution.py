@@ -1,4 +1,4 @@
-"""Which PostgreSQL and Redis the stack picks, in the order of DESIGN.md section 3."""
+"""Which PostgreSQL and Redis the stack picks, in the order of docs/development.md."""
 
 from __future__ import annotations
 

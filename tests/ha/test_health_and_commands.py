@@ -1,4 +1,4 @@
-"""/ha/health and ``manage.py ha probe|drain|undrain`` (DESIGN.md section 7)."""
+"""/ha/health and ``manage.py ha probe|drain|undrain`` (docs/high-availability.md)."""
 
 from __future__ import annotations
 

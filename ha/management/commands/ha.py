@@ -1,4 +1,4 @@
-"""``manage.py ha probe|drain|undrain``: the cluster manager's view of this node (DESIGN.md section 7).
+"""``manage.py ha probe|drain|undrain``: the cluster manager's view of this node (docs/high-availability.md).
 
 ``probe`` prints the verdict as JSON and exits with OCF codes: 0 running as replica, 7 not
 running, 8 running as primary, 9 failed as primary, 1 other failure.
