@@ -34,6 +34,11 @@ REASONS: dict[str, Promise | str] = {
     "postcode_area_centre": gettext_lazy("centre of the dealerships in postcode area %(area)s"),
     "same_person_recently": gettext_lazy("the same person's lead from channel %(source)s went here (%(at)s)"),
     "same_person_elsewhere": gettext_lazy("the same person's recent lead is at another dealership"),
+    "city_in_territory": gettext_lazy("city %(city)s (%(towns)s) lies in territory %(territory)s"),
+    "area_code_in_territory": gettext_lazy(
+        "landline area code %(area_code)s (%(towns)s) lies in territory %(territory)s"
+    ),
+    "lead_desk_assigned": gettext_lazy("assigned by the lead desk (%(user)s)"),
     # A dealership passed over
     "inactive": gettext_lazy("inactive"),
     "unknown_dealer_number": gettext_lazy("unknown dealer number"),
@@ -79,6 +84,8 @@ def _dealer_line(dealer: dict[str, Any]) -> str:
         why = _("chosen by the customer")
     elif method == "territory":
         why = _("postcode territory %(prefix)s") % {"prefix": dealer.get("territory", "")}
+    elif method in ("city", "area_code", "lead_desk"):  # leads without a postcode (sync.inbound.routing)
+        why = say_reason(dealer["reason"])
     else:
         why = _("nearest active dealership")
         if "distance_km" in dealer:

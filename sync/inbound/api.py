@@ -129,10 +129,15 @@ class IntakeLeadView(ApiView):
         ],
         responses={
             201: OpenApiResponse(IntakeAcceptedSerializer, description="Accepted and routed."),
+            202: OpenApiResponse(
+                IntakeAcceptedSerializer,
+                description="Accepted; no dealership could be derived from it, so the manufacturer's lead desk "
+                "assigns it (`routing`: `lead_desk`; `lead_id`, `dealer`, `prospect` are null).",
+            ),
             (400, PROBLEM_CONTENT_TYPE): OpenApiResponse(
                 ProblemSerializer,
                 description="Refused: unreadable JSON or XML, forbidden XML constructs, invalid or missing fields "
-                "(`errors`, e.g. `customer.email`), or no dealership to route to. Kept as `document_id`.",
+                "(`errors`, e.g. `customer.email`; no way to reach the customer). Kept as `document_id`.",
             ),
             **problems(401, 403, 409, 429, 503),
             (413, PROBLEM_CONTENT_TYPE): OpenApiResponse(
@@ -156,6 +161,8 @@ class IntakeLeadView(ApiView):
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
+        if outcome.status == 202:  # accepted, waiting for the lead desk: no lead to point at yet
+            return Response(outcome.body, status=202)
         if outcome.accepted:
             # Location: the lead in the dealership's API (the dealer system reads it with its own key).
             location = request.build_absolute_uri(reverse("api_lead_detail", kwargs={"pk": outcome.body["lead_id"]}))

@@ -2,7 +2,9 @@
 
 Every document is stored, accepted or not: an accepted one in the transaction that creates its
 lead (so there is never a document claiming a lead that was rolled back), a rejected one with
-the reason and the field errors. Views, the demo command and tests call ``receive_intake``.
+the reason and the field errors. A valid lead is never refused for routing reasons: one no routing
+step can place is accepted (202) and parked for the lead desk (``sync.inbound.lead_desk``), in the
+same transaction as its document. Views, the demo command and tests call ``receive_intake``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from crm.api.parsers import JsonRefused, load_json
 from crm.timefmt import iso_utc
@@ -20,9 +23,10 @@ from dealers.actors import Actor
 from dealers.ids import uuid7
 from dealers.models import ApiKey
 from sync.inbound.adf import AdfError, parse_adf
-from sync.inbound.routing import IntakeLead, RoutedLead, route_intake
+from sync.inbound.lead_desk import park_unrouted
+from sync.inbound.routing import IntakeLead, RoutedLead, Unroutable, route_intake
 from sync.inbound.schema import IntakeSerializer
-from sync.models import IntakeDocument
+from sync.models import IntakeDocument, UnroutedLead
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ XML_TYPES = ("application/xml", "text/xml", "application/adf+xml")
 
 @dataclass
 class IntakeOutcome:
-    """What the endpoint answers: ``status`` 201, 400, 413 or 415, the JSON body, the stored document."""
+    """What the endpoint answers: ``status`` 201 (routed), 202 (parked for the lead desk), 400, 413 or 415."""
 
     status: int
     document: IntakeDocument
@@ -45,7 +49,7 @@ class IntakeOutcome:
 
     @property
     def accepted(self) -> bool:
-        return self.status == 201
+        return self.status in (201, 202)
 
 
 class Rejected(Exception):
@@ -171,14 +175,22 @@ def receive_intake(
         "idempotency_key": idempotency_key,
     }
     data: dict[str, Any] = {}
+    unrouted: UnroutedLead | None = None
     try:
         data = _read(fmt, body)
         intake = _validated(data)
         with transaction.atomic():
-            routed = route_intake(intake=intake, actor=actor, document_id=str(document_id))
-            document = _store(
-                **keep, data=data, status=IntakeDocument.Status.ACCEPTED, lead=routed.lead, dealer=routed.dealer
-            )
+            try:
+                routed = route_intake(intake=intake, actor=actor, document_id=str(document_id))
+            except Unroutable as unroutable:
+                document = _store(**keep, data=data, status=IntakeDocument.Status.UNROUTED)
+                unrouted = park_unrouted(
+                    document=document, payload=data, intake=intake, record=unroutable.record, now=timezone.now()
+                )
+            else:
+                document = _store(
+                    **keep, data=data, status=IntakeDocument.Status.ACCEPTED, lead=routed.lead, dealer=routed.dealer
+                )
     except (Rejected, ValidationError) as error:
         rejection = error if isinstance(error, Rejected) else _refused_by_domain(error)
         document = _store(
@@ -198,6 +210,9 @@ def receive_intake(
             logger.exception("intake_document_not_kept", extra={"document_id": str(document_id)})
         raise
 
+    if unrouted is not None:
+        logger.info("intake_accepted_unrouted", extra={"document_id": str(document.pk), "format": fmt})
+        return IntakeOutcome(status=202, document=document, body=_unrouted_body(unrouted, document))
     logger.info(
         "intake_accepted", extra={"document_id": str(document.pk), "lead_id": str(routed.lead.pk), "format": fmt}
     )
@@ -219,15 +234,15 @@ def _validated(data: dict[str, Any]) -> IntakeLead:
 
 
 def _refused_by_domain(error: ValidationError) -> Rejected:
-    """The domain refused the lead (e.g. no dealership can take it): a 400 naming its fields."""
+    """The domain refused the lead (never for routing reasons: see ``Unroutable``): a 400 naming its fields."""
     errors = flatten_errors(error.message_dict if hasattr(error, "error_dict") else error.messages)
-    routing_failed = "customer.postcode" in errors or "dealer_number" in errors
-    return Rejected(400, "The lead could not be routed." if routing_failed else "The lead was refused.", errors)
+    return Rejected(400, "The lead was refused.", errors)
 
 
 def _accepted_body(routed: RoutedLead, document: IntakeDocument) -> dict[str, Any]:
     lead, salesperson = routed.lead, routed.salesperson
     return {
+        "routing": "routed",
         "lead_id": str(lead.pk),
         "document_id": str(document.pk),
         "dealer": {"number": routed.dealer.number, "name": routed.dealer.name},
@@ -242,4 +257,18 @@ def _accepted_body(routed: RoutedLead, document: IntakeDocument) -> dict[str, An
             "matched": not routed.prospect_created,
             "matched_by": routed.decisions["prospect"].get("by", ""),
         },
+    }
+
+
+def _unrouted_body(unrouted: UnroutedLead, document: IntakeDocument) -> dict[str, Any]:
+    """The routed answer's shape, with what does not exist yet as ``null``: the lead desk assigns the dealership."""
+    return {
+        "routing": "lead_desk",
+        "lead_id": None,
+        "document_id": str(document.pk),
+        "dealer": None,
+        "salesperson": None,
+        "first_contact_due_at": None,
+        "prospect": None,
+        "lead_desk_due_at": iso_utc(unrouted.due_at),
     }

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from crm.dedupe import contact_keys, find_matches, hold_contact_keys, same_contact
 from crm.models import Lead, Prospect
@@ -30,6 +31,7 @@ from crm.services import consents as consent_services
 from crm.services import leads as lead_services
 from crm.services import prospects as prospect_services
 from dealers.actors import Actor
+from dealers.demo_data import Town, towns
 from dealers.models import Dealer, Membership, Territory
 from dealers.selectors import dealer_for_postcode
 from dealers.working_hours import first_contact_due
@@ -139,6 +141,8 @@ class DealerQuery:
     postcode: str
     latitude: float | None
     longitude: float | None
+    city: str = ""
+    phones: tuple[str, ...] = ()  # E.164, the phone before the mobile
 
     @property
     def postcode_prefixes(self) -> list[str]:
@@ -152,8 +156,24 @@ class DealerChoice:
     evidence: dict[str, Any]  # why this dealership, for the decision record
 
 
-# A step either chooses the dealership or passes, adding the dealerships it passed over to ``skipped``.
-DealerStep = Callable[[DealerQuery, list[dict[str, Any]]], DealerChoice | None]
+@dataclass
+class Trail:
+    """What the steps saw without choosing: dealerships passed over (recorded on the lead), hints for the lead desk."""
+
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    hints: list[dict[str, Any]] = field(default_factory=list)
+
+
+# A step either chooses the dealership or passes, adding what it passed over to the trail.
+DealerStep = Callable[[DealerQuery, Trail], DealerChoice | None]
+
+
+class Unroutable(Exception):
+    """No step found a dealership: the lead goes to the lead desk, with what the steps saw (``record``)."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("no dealership for this lead")
+        self.record = record
 
 
 def _inactive_territory_holders(prefixes: list[str], *, longer_than: str = "") -> list[dict[str, Any]]:
@@ -166,7 +186,7 @@ def _inactive_territory_holders(prefixes: list[str], *, longer_than: str = "") -
     ]
 
 
-def by_customer_choice(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+def by_customer_choice(query: DealerQuery, trail: Trail) -> DealerChoice | None:
     """The dealership the customer chose, if it takes leads."""
     if not query.dealer_number:
         return None
@@ -176,17 +196,17 @@ def by_customer_choice(query: DealerQuery, skipped: list[dict[str, Any]]) -> Dea
             chosen, LeadRouting.Method.CHOSEN, {"reason": reason("customer_chose", dealer=chosen.number)}
         )
     why = "inactive" if chosen is not None else "unknown_dealer_number"
-    skipped.append({"dealer": query.dealer_number, "reason": reason(why)})
+    trail.skipped.append({"dealer": query.dealer_number, "reason": reason(why)})
     return None
 
 
-def by_postcode_territory(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+def by_postcode_territory(query: DealerQuery, trail: Trail) -> DealerChoice | None:
     """The active dealership whose territory (longest postcode prefix) holds the customer's postcode."""
     if not query.postcode:
         return None
     dealer = dealer_for_postcode(query.postcode)
     if dealer is None:
-        skipped += _inactive_territory_holders(query.postcode_prefixes)
+        trail.skipped += _inactive_territory_holders(query.postcode_prefixes)
         return None
     prefix = (
         Territory.objects.filter(dealer=dealer, postcode_prefix__in=query.postcode_prefixes)
@@ -194,12 +214,12 @@ def by_postcode_territory(query: DealerQuery, skipped: list[dict[str, Any]]) -> 
         .values_list("postcode_prefix", flat=True)
         .first()
     ) or ""
-    skipped += _inactive_territory_holders(query.postcode_prefixes, longer_than=prefix)
+    trail.skipped += _inactive_territory_holders(query.postcode_prefixes, longer_than=prefix)
     evidence = {"reason": reason("in_territory", postcode=query.postcode, territory=prefix), "territory": prefix}
     return DealerChoice(dealer, LeadRouting.Method.TERRITORY, evidence)
 
 
-def by_distance(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+def by_distance(query: DealerQuery, trail: Trail) -> DealerChoice | None:
     """The nearest active dealership to the coordinates sent, else to the centre of the postcode's area."""
     if query.latitude is not None and query.longitude is not None:
         origin, location = (query.latitude, query.longitude), reason("coordinates_sent")
@@ -220,7 +240,7 @@ def by_distance(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoi
     return DealerChoice(dealer, LeadRouting.Method.FALLBACK, evidence)
 
 
-def by_closest_postcode(query: DealerQuery, skipped: list[dict[str, Any]]) -> DealerChoice | None:
+def by_closest_postcode(query: DealerQuery, trail: Trail) -> DealerChoice | None:
     """Last resort without coordinates: the active dealership whose own postcode is numerically closest."""
     closest = _closest_postcode_dealer(query.postcode) if query.postcode else None
     if closest is None:
@@ -230,29 +250,220 @@ def by_closest_postcode(query: DealerQuery, skipped: list[dict[str, Any]]) -> De
     )
 
 
-# Tried in order; the first that chooses wins.
-DEALER_STEPS: tuple[DealerStep, ...] = (by_customer_choice, by_postcode_territory, by_distance, by_closest_postcode)
+# --- Leads without a postcode: the city, then the landline's area code, through the town table ----------
+
+_STOPWORDS = frozenset({"am", "an", "a", "der", "d", "im", "i", "in", "bei", "b", "ob", "vor", "v"})
+_ABBREVIATIONS = {"m": "main", "rh": "rhein", "br": "breisgau", "st": "sankt", "opf": "oberpfalz"}
+MOBILE_PREFIXES = ("015", "016", "017")  # German mobile numbers: no area, no territory
+
+
+def town_keys(name: str) -> list[tuple[str, ...]]:
+    """A town name as words to compare: case, ß, punctuation, "a. M." and "am Main" all alike.
+
+    Two keys: umlauts spelt out (München, Muenchen) and umlauts without their dots (Munchen).
+    """
+    keys = []
+    for spelling in (name, unicodedata.normalize("NFKD", name)):  # NFKD: "ü" becomes "u" + a dropped accent
+        words = re.sub(r"[^a-z0-9]+", " ", fold(spelling)).split()
+        key = tuple(_ABBREVIATIONS.get(word, word) for word in words if word not in _STOPWORDS)
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+@cache
+def _towns_by_key() -> dict[tuple[str, ...], tuple[Town, ...]]:
+    index: dict[tuple[str, ...], list[Town]] = {}
+    for town in towns():
+        for key in town_keys(town.name):
+            index.setdefault(key, []).append(town)
+    return {key: tuple(found) for key, found in index.items()}
+
+
+@cache
+def _towns_by_area_code() -> dict[str, tuple[Town, ...]]:
+    index: dict[str, list[Town]] = {}
+    for town in towns():
+        index.setdefault(town.area_code, []).append(town)
+    return {code: tuple(found) for code, found in index.items()}
+
+
+def towns_named(city: str) -> tuple[Town, ...]:
+    """The towns a city name means: the same name, else the towns whose name starts with it or it with theirs.
+
+    "Frankfurt a. M." is Frankfurt am Main; "Frankfurt" alone is both Frankfurts; "München-Pasing" is München.
+    """
+    keys = [key for key in town_keys(city) if key]
+    for key in keys:
+        exact = _towns_by_key().get(key)
+        if exact:
+            return exact
+    matched: dict[str, Town] = {}
+    for key in keys:
+        for town_words, found in _towns_by_key().items():
+            if key[: len(town_words)] == town_words or town_words[: len(key)] == key:
+                matched.update((town.name, town) for town in found)
+    return tuple(matched.values())
+
+
+def landline_area_code(phone: str) -> str:
+    """The area code (Vorwahl, with its 0) of a German landline number, longest known code first; else ""."""
+    phone = normalize_phone(phone)  # E.164 already from the intake schema; any common format from elsewhere
+    if not phone.startswith("+49"):
+        return ""
+    national = "0" + phone[3:]
+    if national.startswith(MOBILE_PREFIXES):
+        return ""
+    codes = _towns_by_area_code()
+    return next((national[:n] for n in range(6, 1, -1) if national[:n] in codes), "")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How many of a town's postcodes one active dealership's territories hold."""
+
+    dealer: Dealer
+    postcodes: int
+    territories: tuple[str, ...]
+
+    def as_candidate(self) -> dict[str, Any]:
+        return {
+            "dealer": self.dealer.number,
+            "name": self.dealer.name,
+            "postcodes": self.postcodes,
+            "territories": list(self.territories),
+        }
+
+
+def _coverage(postcodes: list[str]) -> list[Coverage]:
+    """The active dealerships holding ``postcodes`` (longest prefix per postcode), most postcodes first."""
+    prefixes = {code[:n] for code in postcodes for n in range(1, len(code) + 1)}
+    held = dict(
+        Territory.objects.filter(postcode_prefix__in=prefixes, dealer__is_active=True).values_list(
+            "postcode_prefix", "dealer_id"
+        )
+    )
+    counts: dict[int, int] = {}
+    territories: dict[int, set[str]] = {}
+    for code in postcodes:
+        prefix = next((code[:n] for n in range(len(code), 0, -1) if code[:n] in held), None)
+        if prefix is not None:
+            counts[held[prefix]] = counts.get(held[prefix], 0) + 1
+            territories.setdefault(held[prefix], set()).add(prefix)
+    dealers = Dealer.objects.in_bulk(list(counts))
+    found = [Coverage(dealers[pk], counts[pk], tuple(sorted(territories[pk]))) for pk in counts]
+    return sorted(found, key=lambda c: (-c.postcodes, c.dealer.number))
+
+
+def _nearest_to_towns(found: tuple[Town, ...]) -> dict[str, Any] | None:
+    lat = sum(t.latitude for t in found) / len(found)
+    lon = sum(t.longitude for t in found) / len(found)
+    nearest = _nearest_active_dealer(lat, lon)
+    if nearest is None:
+        return None
+    dealer, distance = nearest
+    return {"dealer": dealer.number, "name": dealer.name, "distance_km": round(distance, 1)}
+
+
+def _by_towns(
+    found: tuple[Town, ...], *, method: LeadRouting.Method, evidence: dict[str, Any], hints: list[dict[str, Any]]
+) -> DealerChoice | None:
+    """The dealership holding most of the towns' postcodes, unless the towns are ambiguous or split evenly.
+
+    Otherwise the lead desk gets the candidates (or the nearest dealership to the towns) as a hint.
+    """
+    names = sorted({town.name for town in found})
+    covered = _coverage([code for town in found for code in town.postcodes])
+    evidence = {**evidence, "towns": names}
+    # One city name, or the towns of one area code (a local network often spans several towns).
+    one_place = len(names) == 1 or method == LeadRouting.Method.AREA_CODE
+    clear = one_place and covered and (len(covered) == 1 or covered[0].postcodes > covered[1].postcodes)
+    if clear:
+        best = covered[0]
+        code = "city_in_territory" if method == LeadRouting.Method.CITY else "area_code_in_territory"
+        territory = best.territories[0]
+        params = {key: value for key, value in evidence.items() if key != "towns"}
+        return DealerChoice(
+            best.dealer,
+            method,
+            {
+                "reason": reason(code, towns=", ".join(names), territory=territory, **params),
+                **evidence,
+                "territory": territory,
+                "postcodes_held": best.postcodes,
+                "postcodes": sum(len(town.postcodes) for town in found),
+            },
+        )
+    hint: dict[str, Any] = {"method": method.value, **evidence, "candidates": [c.as_candidate() for c in covered]}
+    if not covered:
+        hint["nearest"] = _nearest_to_towns(found)
+    hints.append(hint)
+    return None
+
+
+def by_city(query: DealerQuery, trail: Trail) -> DealerChoice | None:
+    """The dealership whose territories hold the postcodes of the customer's city (towns.csv)."""
+    found = towns_named(query.city) if query.city else ()
+    if not found:
+        return None
+    return _by_towns(found, method=LeadRouting.Method.CITY, evidence={"city": query.city}, hints=trail.hints)
+
+
+def by_area_code(query: DealerQuery, trail: Trail) -> DealerChoice | None:
+    """The dealership whose territories hold the postcodes of a landline's area code (towns.csv; never a mobile)."""
+    for phone in query.phones:
+        code = landline_area_code(phone)
+        if code:
+            found = _towns_by_area_code()[code]
+            return _by_towns(
+                found, method=LeadRouting.Method.AREA_CODE, evidence={"area_code": code}, hints=trail.hints
+            )
+    return None
+
+
+# Tried in order; the first that chooses wins. The postcode's own steps come first: a lead with a postcode
+# (or coordinates) is always placed by them; the city and the area code speak for leads without one.
+DEALER_STEPS: tuple[DealerStep, ...] = (
+    by_customer_choice,
+    by_postcode_territory,
+    by_distance,
+    by_closest_postcode,
+    by_city,
+    by_area_code,
+)
+
+
+def lead_desk_suggestion(hints: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The best guess for the lead desk: the first hint's leading candidate, else the dealership nearest its towns."""
+    for hint in hints:
+        best = hint["candidates"][0] if hint.get("candidates") else hint.get("nearest")
+        if best:
+            return {"dealer": best["dealer"], "name": best["name"], "method": hint["method"], "evidence": hint}
+    return None
 
 
 def choose_dealer(
-    *, dealer_number: str, postcode: str, latitude: float | None = None, longitude: float | None = None
+    *,
+    dealer_number: str,
+    postcode: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    city: str = "",
+    phones: tuple[str, ...] = (),
 ) -> tuple[Dealer, str, dict[str, Any]]:
-    """The dealership a lead goes to: the customer's choice, else the postcode territory, else the nearest.
+    """The dealership a lead goes to, by ``DEALER_STEPS``: the customer's choice, the postcode, the city, the area code.
 
     Returns the dealer, the method (``LeadRouting.Method``) and the decision record. Inactive
-    dealers never receive leads. Raises ``ValidationError`` when no dealership can be found.
+    dealers never receive leads. Raises ``Unroutable`` (for the lead desk) when no step finds one.
     """
-    query = DealerQuery(dealer_number, postcode, latitude, longitude)
-    skipped: list[dict[str, Any]] = []
+    query = DealerQuery(dealer_number, postcode, latitude, longitude, city=city.strip(), phones=phones)
+    trail = Trail()
     for step in DEALER_STEPS:
-        choice = step(query, skipped)
+        choice = step(query, trail)
         if choice is not None:
-            return choice.dealer, choice.method, {"method": choice.method.value, **choice.evidence, "skipped": skipped}
-    if not postcode and not dealer_number:
-        raise ValidationError(
-            {"customer.postcode": _("Give the customer's postcode or a dealer number so the lead can be routed.")}
-        )
-    raise ValidationError({"dealer_number": _("No active dealership can take this lead.")})
+            evidence = {"method": choice.method.value, **choice.evidence, "skipped": trail.skipped}
+            return choice.dealer, choice.method, evidence
+    raise Unroutable({"skipped": trail.skipped, "hints": trail.hints, "suggestion": lead_desk_suggestion(trail.hints)})
 
 
 # --- Prospect --------------------------------------------------------------------------------------------
@@ -508,17 +719,34 @@ def _create_routed_lead(
 
 
 @transaction.atomic
-def route_intake(*, intake: IntakeLead, actor: Actor, now: datetime | None = None, document_id: str = "") -> RoutedLead:
-    """Create the lead of ``intake`` at the right dealership, for the right salesperson, with its deadline."""
+def route_intake(
+    *,
+    intake: IntakeLead,
+    actor: Actor,
+    now: datetime | None = None,
+    document_id: str = "",
+    assigned: tuple[Dealer, str, dict[str, Any]] | None = None,
+) -> RoutedLead:
+    """Create the lead of ``intake`` at the right dealership, for the right salesperson, with its deadline.
+
+    ``assigned``: the dealership, method and decision the lead desk chose (``sync.inbound.lead_desk``),
+    instead of ``choose_dealer``'s. Raises ``Unroutable`` when no dealership can be chosen.
+    """
     now = now or timezone.now()
     customer = intake.customer
     keys = contact_keys(email=customer.get("email"), phones=(customer.get("phone"), customer.get("mobile")))
     hold_contact_keys(keys)  # one person's intakes from several channels queue up here (duplicates)
-    dealer, method, dealer_decision = follow_recent_intake(intake=intake, keys=keys, now=now) or choose_dealer(
-        dealer_number=intake.dealer_number,
-        postcode=(customer.get("postcode") or "").strip(),
-        latitude=intake.latitude,
-        longitude=intake.longitude,
+    dealer, method, dealer_decision = (
+        assigned
+        or follow_recent_intake(intake=intake, keys=keys, now=now)
+        or choose_dealer(
+            dealer_number=intake.dealer_number,
+            postcode=(customer.get("postcode") or "").strip(),
+            latitude=intake.latitude,
+            longitude=intake.longitude,
+            city=customer.get("city") or "",
+            phones=tuple(p for p in (customer.get("phone"), customer.get("mobile")) if p),
+        )
     )
     pointer = _lock_pointer(dealer)  # from here on, intakes for this dealership wait for each other
 

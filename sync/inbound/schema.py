@@ -194,7 +194,7 @@ class IntakeSerializer(serializers.Serializer):
         allow_blank=True,
         allow_null=True,
         default="",
-        help_text="The dealership the customer chose; empty: routed by postcode.",
+        help_text="The dealership the customer chose; empty: routed by postcode, city or landline area code.",
     )
     customer = CustomerSerializer()
     vehicle = VehicleSerializer(required=False)
@@ -263,11 +263,20 @@ class IntakeSerializer(serializers.Serializer):
 
 
 class IntakeAcceptedSerializer(serializers.Serializer):
-    """The answer to an accepted intake document (201)."""
+    """The answer to an accepted intake document: 201 routed, or 202 waiting for the lead desk (nulls)."""
 
-    lead_id = serializers.UUIDField()
+    routing = serializers.ChoiceField(
+        choices=[("routed", "routed"), ("lead_desk", "lead_desk")],
+        help_text="routed (201), or lead_desk (202): the manufacturer's lead desk assigns the dealership.",
+    )
+    lead_id = serializers.UUIDField(allow_null=True, help_text="null while the lead waits for the lead desk.")
     document_id = serializers.UUIDField()
-    dealer = serializers.DictField(help_text='{"number": "12345", "name": "Autohaus ..."}')
+    dealer = serializers.DictField(allow_null=True, help_text='{"number": "12345", "name": "Autohaus ..."} or null.')
     salesperson = serializers.DictField(allow_null=True, help_text='{"id": 7, "name": "..."} or null (unassigned).')
-    first_contact_due_at = serializers.DateTimeField()
-    prospect = serializers.DictField(help_text='{"id": "...", "matched": true, "matched_by": "email"}')
+    first_contact_due_at = serializers.DateTimeField(allow_null=True)
+    prospect = serializers.DictField(
+        allow_null=True, help_text='{"id": "...", "matched": true, "matched_by": "email"} or null.'
+    )
+    lead_desk_due_at = serializers.DateTimeField(
+        required=False, help_text="202 only: when the lead desk should have assigned the lead."
+    )

@@ -9,6 +9,7 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "alert_unrouted_leads",
     "check_first_contact_sla",
     "escalate_lead_sla",
     "import_uploaded_file",
@@ -34,6 +35,14 @@ def escalate_lead_sla(lead_id: str) -> None:
     from sync.inbound.sla import escalate_lead
 
     escalate_lead(lead_id=lead_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def alert_unrouted_leads() -> int:
+    """Periodic: tell the lead desk, once per lead, about unrouted leads still waiting at their deadline."""
+    from sync.inbound.lead_desk import alert_overdue_unrouted
+
+    return alert_overdue_unrouted()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -12,7 +12,7 @@ from dealers.ids import uuid7
 from dealers.models import ApiKey, Dealer, Membership
 from dealers.scoping import DealerScopedQuerySet
 
-__all__ = ["ImportRowError", "ImportRun", "IntakeDocument", "LeadRouting", "RoundRobinPointer"]
+__all__ = ["ImportRowError", "ImportRun", "IntakeDocument", "LeadRouting", "RoundRobinPointer", "UnroutedLead"]
 
 
 class IntakeDocument(models.Model):
@@ -27,6 +27,7 @@ class IntakeDocument(models.Model):
         ACCEPTED = "accepted", _("Accepted")
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Failed (internal error)")
+        UNROUTED = "unrouted", _("Accepted, waiting for the lead desk")
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
@@ -80,6 +81,9 @@ class LeadRouting(models.Model):
         CHOSEN = "chosen", _("Dealer chosen by the customer")
         TERRITORY = "territory", _("Postcode territory")
         FALLBACK = "fallback", _("Nearest active dealer")
+        CITY = "city", _("City in a territory")
+        AREA_CODE = "area_code", _("Phone area code in a territory")
+        LEAD_DESK = "lead_desk", _("Assigned by the lead desk")
 
     lead = models.OneToOneField(
         "crm.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, primary_key=True, related_name="routing"
@@ -109,6 +113,70 @@ class LeadRouting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id} → {self.dealer_id} ({self.method})"
+
+
+class UnroutedLeadQuerySet(DealerScopedQuerySet):
+    def waiting(self) -> UnroutedLeadQuerySet:
+        return self.filter(assigned_at__isnull=True)
+
+
+class UnroutedLead(models.Model):
+    """A valid intake lead no routing step could place, parked for the manufacturer's lead desk.
+
+    A lead needs a dealership (its tenant), so until the lead desk assigns one the intake waits
+    here with its validated payload, the routing steps' suggestion, and its own deadline. A waiting
+    lead has no dealership, so row-level security shows it to the manufacturer-wide scope only.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    document = models.OneToOneField(
+        IntakeDocument, verbose_name=_("intake document"), on_delete=models.PROTECT, related_name="unrouted"
+    )
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    source = models.CharField(_("channel"), max_length=40, blank=True)
+    customer_name = models.CharField(_("customer"), max_length=300, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    payload = models.JSONField(
+        _("intake payload"), help_text=_("The validated intake document, read again on assigning.")
+    )
+    routing = models.JSONField(
+        _("routing steps"), default=dict, help_text=_("What the routing steps saw, and their suggestion.")
+    )
+    due_at = models.DateTimeField(_("lead desk deadline"))
+    desk_alerted_at = models.DateTimeField(_("lead desk alerted"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        "dealers.User",
+        verbose_name=_("assigned by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    dealer = models.ForeignKey(
+        Dealer, verbose_name=_("dealership"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lead = models.ForeignKey(
+        "crm.Lead", verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = UnroutedLeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("unrouted lead")
+        verbose_name_plural = _("unrouted leads")
+        ordering: ClassVar = ["received_at"]
+        indexes: ClassVar = [
+            models.Index(fields=["due_at"], condition=models.Q(assigned_at__isnull=True), name="unrouted_lead_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_name or self.pk} ({self.received_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def suggestion(self) -> dict[str, Any] | None:
+        suggested: dict[str, Any] | None = self.routing.get("suggestion")
+        return suggested
 
 
 class RoundRobinPointer(models.Model):

@@ -68,6 +68,7 @@ ACTION_PERMISSIONS = {
     ("sync.destination", "rotate_secret"): ["change"],
     ("sync.deadletter", "retry"): ["change"],
     ("sync.deadletter", "discard"): ["change"],
+    ("sync.unroutedlead", "assign_to_dealership"): ["change"],
 }
 ACTION_POST = {"post": "yes", "apply": "1", "since": "2020-01-01T00:00:00Z"}  # confirmations and action forms
 

@@ -7,7 +7,6 @@ import threading
 from datetime import datetime
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import translation
@@ -18,7 +17,7 @@ from dealers.actors import Actor
 from dealers.models import Dealer, Membership
 from dealers.services import update_staff_member
 from dealers.working_hours import BERLIN
-from sync.inbound.routing import route_intake
+from sync.inbound.routing import Unroutable, route_intake
 from sync.models import LeadRouting, RoundRobinPointer
 from tests.factories import DealerFactory, LeadFactory, ProspectFactory, TerritoryFactory
 from tests.sync.inbound.conftest import Network, make_intake, showroom_hours
@@ -129,10 +128,12 @@ def test_fallback_uses_coordinates_sent_with_the_lead(saxony: dict[str, Dealer])
     assert routed.decisions["dealer"]["location"] == {"code": "coordinates_sent", "params": {}}
 
 
-def test_lead_without_postcode_or_dealer_is_refused(network: Network) -> None:
-    with pytest.raises(ValidationError) as error:
-        route_intake(intake=make_intake(customer={"postcode": ""}), actor=ACTOR)
-    assert "customer.postcode" in error.value.error_dict
+def test_lead_without_address_or_landline_is_unroutable_for_the_lead_desk_not_refused(network: Network) -> None:
+    # Issue 11: no ValidationError for routing reasons; intake parks the lead for the lead desk.
+    customer = {"postcode": "", "city": "", "phone": "", "mobile": "+491701234567"}
+    with pytest.raises(Unroutable) as unroutable:
+        route_intake(intake=make_intake(customer=customer), actor=ACTOR)
+    assert unroutable.value.record["suggestion"] is None
     assert not Lead.objects.exists()
 
 
