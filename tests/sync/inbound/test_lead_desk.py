@@ -45,7 +45,7 @@ def intake_key(db: None) -> str:
 
 
 def _staff(role: str, email: str) -> User:
-    user = UserFactory(email=email, is_staff=True, language="en")
+    user = UserFactory.create(email=email, is_staff=True, language="en")
     user.groups.add(Group.objects.get(name=role))
     return user
 

@@ -30,19 +30,19 @@ NO_ADDRESS = {"street": "", "postcode": "", "city": "", "phone": "", "mobile": "
 def towns_network(db: None) -> dict[str, Dealer]:
     """Dresden's territories split between two dealers; both Frankfurts and Offenbach held by three more."""
     dealers = {
-        "dresden": DealerFactory(postcode="01067"),
-        "radebeul": DealerFactory(postcode="01445"),
-        "frankfurt": DealerFactory(postcode="60311"),
-        "offenbach": DealerFactory(postcode="63065"),
-        "oder": DealerFactory(postcode="15230"),
+        "dresden": DealerFactory.create(postcode="01067"),
+        "radebeul": DealerFactory.create(postcode="01445"),
+        "frankfurt": DealerFactory.create(postcode="60311"),
+        "offenbach": DealerFactory.create(postcode="63065"),
+        "oder": DealerFactory.create(postcode="15230"),
     }
     for prefix in ("010", "011", "012", "013", "016"):  # Dresden's postcodes and Meißen's 01662
-        TerritoryFactory(dealer=dealers["dresden"], postcode_prefix=prefix)
+        TerritoryFactory.create(dealer=dealers["dresden"], postcode_prefix=prefix)
     for prefix in ("014", "017"):  # Radebeul 01445, Freital 01705: same area code 0351 as Dresden
-        TerritoryFactory(dealer=dealers["radebeul"], postcode_prefix=prefix)
-    TerritoryFactory(dealer=dealers["frankfurt"], postcode_prefix="60")
-    TerritoryFactory(dealer=dealers["offenbach"], postcode_prefix="63")
-    TerritoryFactory(dealer=dealers["oder"], postcode_prefix="15")
+        TerritoryFactory.create(dealer=dealers["radebeul"], postcode_prefix=prefix)
+    TerritoryFactory.create(dealer=dealers["frankfurt"], postcode_prefix="60")
+    TerritoryFactory.create(dealer=dealers["offenbach"], postcode_prefix="63")
+    TerritoryFactory.create(dealer=dealers["oder"], postcode_prefix="15")
     return dealers
 
 
