@@ -1,0 +1,107 @@
+"""``make run`` keeps running when a child dies: a killed Celery worker is back within seconds.
+
+A real ``devstack run`` (the local PostgreSQL in a scratch database, a private Redis, a small demo
+network); the worker's process is killed with SIGKILL, as the kernel's OOM killer would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from devstack.config import REPO_ROOT
+from devstack.net import free_port
+from tests.sync.outbound.harness import RedisProcess
+
+START_TIMEOUT = 240.0
+RESTART_TIMEOUT = 30.0  # the 1 s backoff plus a Celery worker's start on a busy two-core machine
+
+pytestmark = pytest.mark.worker  # starts web, a Celery worker and the scheduler
+
+
+@dataclass
+class Run:
+    output: Path
+    process: subprocess.Popen[bytes]
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+@pytest.fixture
+def local_run(clean_environ: dict[str, str], state_dir: Path, scratch_database: str) -> Iterator[Run]:
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(scratch_database)))
+    redis = RedisProcess()
+    redis.start()
+    env = {
+        **clean_environ,  # keeps DATABASE_APP_USER/PASSWORD: the app role's password stays what the suite uses
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{scratch_database}",
+        "REDIS_URL": redis.url,
+        "PORT": str(free_port()),
+        "CRM_DEMO_DEALERS": "3",
+    }
+    output = state_dir / "run.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "run"], cwd=REPO_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    run = Run(output, process)
+    try:
+        _until(lambda: "Dealer CRM is running" in run.text(), run, START_TIMEOUT, "the URL")
+        yield run
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        redis.kill()
+
+
+def test_a_killed_worker_is_replaced_within_seconds_and_the_run_goes_on(local_run: Run) -> None:
+    worker = _worker_pid(local_run.process.pid)
+    _until(lambda: "celery@" in local_run.text() and " ready." in local_run.text(), local_run, 60, "worker ready")
+    ready_before = local_run.text().count(" ready.")
+
+    os.kill(worker, signal.SIGKILL)
+    killed = time.monotonic()
+    _until(lambda: local_run.text().count(" ready.") > ready_before, local_run, RESTART_TIMEOUT, "a new worker")
+
+    assert time.monotonic() - killed < RESTART_TIMEOUT
+    text = local_run.text()
+    assert "devstack  | worker was killed by SIGKILL; restarting in 1 s (restart 1)" in text
+    restarted = int(re.findall(r"devstack  \| worker restarted \(pid (\d+)\)", text)[-1])
+    assert restarted != worker
+    assert _worker_pid(local_run.process.pid) == restarted
+    assert local_run.process.poll() is None  # nothing else was stopped
+
+
+def _worker_pid(parent: int) -> int:
+    """The Celery worker ``devstack run`` started (its direct child; the pool processes are the worker's)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for pid in children:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"celery" in cmdline and b"worker" in cmdline:
+            return int(pid)
+    raise AssertionError(f"no worker among the children of {parent}")
+
+
+def _until(condition: Callable[[], bool], run: Run, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert run.process.poll() is None, f"devstack run exited with {run.process.returncode}:\n{run.text()[-4000:]}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s:\n{run.text()[-4000:]}"
+        time.sleep(0.2)
