@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -136,3 +137,26 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_a_restarted_simulator_serves_on_the_same_held_port(tmp_path: Path) -> None:
+    servers = (serve.DemoServer(app="sync", name="simulator", module="sync.simulator"),)
+    ports = serve.choose_ports({"PORT": str(free_port())}, servers)
+    stream = io.StringIO()
+    supervisor = Supervisor({**os.environ, "PYTHONUNBUFFERED": "1"}, output=PrefixedOutput(stream))
+    ((_server, port),) = ports.demo_servers
+    health = f"http://{LOOPBACK}:{port}/_health"
+    try:
+        argv = serve.process_commands(ports=ports, var=tmp_path)["simulator"]
+        simulator = supervisor.start("simulator", argv, pass_fds=ports.fds("simulator"))
+        eventually(lambda: _answers(health), timeout=15, what="the simulator")
+        first = simulator.process.pid
+
+        os.kill(first, signal.SIGKILL)
+        eventually(lambda: supervisor.tend() is None and simulator.process.pid != first, timeout=10, what="restart")
+
+        eventually(lambda: _answers(health), timeout=15, what=stream.getvalue)
+        assert "simulator was killed by SIGKILL; restarting in 1 s (restart 1)" in stream.getvalue()
+    finally:
+        supervisor.stop_all()
+        ports.close()
