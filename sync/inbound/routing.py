@@ -1,4 +1,4 @@
-"""Routing of intake leads: dealership, prospect, salesperson, first-contact deadline (docs/sync.md).
+"""Routing of intake leads: dealership, prospect, salesperson, first-contact deadline (docs/intake.md).
 
 ``route_intake`` runs in one transaction: it chooses the dealership, locks that dealership's
 round-robin pointer (so concurrent intakes for one dealership queue up, see the same open-lead
