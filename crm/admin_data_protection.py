@@ -11,7 +11,7 @@ though other manufacturer roles may view the rest of crm.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -138,8 +138,6 @@ class SubjectSearchForm(forms.Form):
     email = forms.CharField(label=_("Email"), required=False, max_length=254)
     phone = forms.CharField(label=_("Phone or mobile"), required=False, max_length=40)
     dealer = forms.CharField(label=_("Dealer number (optional)"), required=False, max_length=20)
-
-    field_order: ClassVar = ["email", "phone", "dealer"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

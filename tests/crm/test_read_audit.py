@@ -52,7 +52,8 @@ def test_opening_a_prospect_page_writes_one_row_naming_who_what_and_where(
     assert (row.user_id, row.api_key_id, row.dealer_id) == (user.pk, None, dealer_a.dealer.pk)
     assert (row.prospect_id, row.ip, row.route) == (prospect.pk, "192.0.2.10", "prospect_detail")
     assert timezone.now() - row.at < timedelta(minutes=1)
-    assert "Mustermann" not in str(row.data) and "max@example.de" not in str(row.data)
+    assert "Mustermann" not in str(row.data)
+    assert "max@example.de" not in str(row.data)
 
 
 def test_opening_a_lead_page_names_the_lead_and_its_person(dealer_a: DealerSetup, client_for: Any) -> None:
@@ -112,7 +113,9 @@ def test_an_api_read_of_one_prospect_names_the_key_and_a_revalidation_does_not(d
     assert (first.status_code, again.status_code) == (200, 304)
     row = ReadAudit.objects.get()
     assert (row.action, row.user_id, row.route) == ("api_read", None, "api_prospect_detail")
-    assert row.api_key is not None and api_a.key is not None and api_a.key.startswith(row.api_key.prefix)
+    assert row.api_key is not None
+    assert api_a.key is not None
+    assert api_a.key.startswith(row.api_key.prefix)
     assert (row.prospect_id, row.dealer_id) == (prospect.pk, dealer_a.dealer.pk)
     assert not api_a.get(reverse("api_prospect_list")).status_code >= 400
     assert ReadAudit.objects.count() == 1  # the list is not audited
@@ -166,7 +169,7 @@ def test_the_app_role_adds_rows_but_can_neither_change_nor_delete_them(db: None)
     marker = f"test:{uuid4()}"
     with psycopg.connect(app_url(connection.settings_dict), autocommit=True) as conn:
         conn.execute("SELECT set_config('app.scope', 'manufacturer', false)")
-        (row_id,) = conn.execute(  # type: ignore[misc]
+        (row_id,) = conn.execute(
             "INSERT INTO crm_readaudit (at, action, object_type, object_id, route, data) "
             "VALUES ('2000-01-01T00:00:00Z', 'view', 'crm.prospect', 'x', %s, '{}') RETURNING id",
             [marker],

@@ -240,9 +240,9 @@ def test_the_command_writes_the_persons_zip(household: Household, tmp_path: Path
     assert out.stat().st_mode & 0o777 == 0o600
     assert "2 prospect(s)" in stdout.getvalue()
     assert "Mustermann" not in stdout.getvalue()
-    assert set(
-        ReadAudit.objects.filter(action=ReadAudit.Action.SUBJECT_EXPORT).values_list("route", flat=True)
-    ) == {"command:export_subject"}
+    assert set(ReadAudit.objects.filter(action=ReadAudit.Action.SUBJECT_EXPORT).values_list("route", flat=True)) == {
+        "command:export_subject"
+    }
 
 
 def test_the_command_refuses_an_unknown_person_and_an_existing_file(household: Household, tmp_path: Path) -> None:
