@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm.models import Activity, Change, Consent, Lead, LeadEvent, LostReason, Prospect, Task
+from crm.read_audit import AuditedChangeView
 from crm.services import erasure
 from crm.services import leads as lead_services
 from dealers.actors import Actor
@@ -60,7 +61,7 @@ class LeadEventInline(ReadOnlyInline):
 
 
 @admin.register(Prospect)
-class ProspectAdmin(ReadOnlyAdmin):
+class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
     list_display = ("display_name", "dealer", "email", "postcode", "city", "owner", "origin", "created_at")
     list_filter = ("origin", "kind", ("merged_into", admin.EmptyFieldListFilter), "dealer__region")
     search_fields = ("last_name", "first_name", "company", "email_normalized", "phone", "mobile", "=dealer__number")
@@ -184,7 +185,7 @@ class FirstContactOverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Lead)
-class LeadAdmin(ReadOnlyAdmin):
+class LeadAdmin(AuditedChangeView, ReadOnlyAdmin):
     """The manufacturer's lead desk: every lead of the network, where it stands, who works it."""
 
     list_display = (
@@ -249,7 +250,7 @@ class LostReasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(ReadOnlyAdmin):
+class ActivityAdmin(AuditedChangeView, ReadOnlyAdmin):
     list_display = ("occurred_at", "dealer", "prospect", "kind", "direction", "subject", "author_label")
     list_filter = ("kind", "direction")
     search_fields = ("subject", "prospect__last_name", "=dealer__number")
@@ -257,7 +258,7 @@ class ActivityAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyAdmin):
+class TaskAdmin(AuditedChangeView, ReadOnlyAdmin):
     list_display = ("due_at", "dealer", "title", "assignee", "done_at")
     list_filter = (("done_at", admin.EmptyFieldListFilter),)
     search_fields = ("title", "=dealer__number")
@@ -265,7 +266,7 @@ class TaskAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(ReadOnlyAdmin):
+class ConsentAdmin(AuditedChangeView, ReadOnlyAdmin):
     list_display = ("at", "dealer", "prospect", "purpose", "status", "source", "double_opt_in_at")
     list_filter = ("purpose", "status")
     search_fields = ("prospect__last_name", "prospect__email_normalized", "=dealer__number")
@@ -283,5 +284,6 @@ class ChangeAdmin(ReadOnlyAdmin):
     ordering = ("-id",)
 
 
-# The retention rules and run reports live beside their service (crm.services.retention).
-from crm import retention_admin  # noqa: E402, F401
+# Admin pages that live beside their services: the retention rules and run reports (crm.services.retention),
+# the DPO's read audit and subject export (crm.read_audit, crm.services.subject_access).
+from crm import admin_data_protection, retention_admin  # noqa: E402, F401

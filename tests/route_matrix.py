@@ -290,6 +290,7 @@ UI_ROUTES += [
     UiRoute("prospect_detail", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
     UiRoute("prospect_edit", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING, post=_prospect_body),
     UiRoute("prospect_log_activity", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING, post=_activity_body),
+    UiRoute("prospect_personal_data", DEALER_ADMINS, kwargs=_crm_own_prospect, missing=_LEAD_MISSING),
     UiRoute(
         "lead_create",
         ALL_ROLES,

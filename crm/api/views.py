@@ -39,6 +39,7 @@ from crm.api.schema import (
 )
 from crm.filters import ActivityFilterSet, LeadFilterSet, ProspectFilterSet, TaskFilterSet
 from crm.models import Activity, Consent, Lead, LostReason, Prospect, Task
+from crm.read_audit import ReadAudit, record_read
 from crm.selectors import activities_for, leads_for, prospects_for, tasks_for
 from crm.services import activities as activity_services
 from crm.services import consents as consent_services
@@ -127,11 +128,30 @@ class ProspectDetailView(ProspectResource, DetailView):
         "put": "Replace a prospect",
     }
 
+    def get(self, request: Request, pk: str) -> Response:
+        response = super().get(request, pk)
+        _record_prospect_read(self, request, response)
+        return response
+
     def update(self, obj: Prospect, data: dict[str, Any], version: int | None) -> Prospect:
         if obj.merged_into_id:
             raise _merged_conflict(obj)
         return prospect_services.update_prospect(
             prospect=obj, actor=self.actor, data=self.prospect_data(data), expected_version=version
+        )
+
+
+def _record_prospect_read(view: Any, request: Request, response: Response) -> None:
+    """An API read of one prospect that sent its data (not a 304) writes a read audit row."""
+    if response.status_code == status.HTTP_200_OK and isinstance(response.data, dict) and "id" in response.data:
+        prospect_id = response.data["id"]
+        record_read(
+            request,
+            action=ReadAudit.Action.API_READ,
+            object_type="crm.prospect",
+            object_id=prospect_id,
+            prospect_id=prospect_id,
+            dealer_id=view.dealer_id,
         )
 
 
@@ -223,7 +243,9 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
         prospect = self.scoped().filter(external_id=self._external_id(external_id)).only("pk").first()
         if prospect is None:
             raise NotFound()
-        return super().get(request, str(prospect.pk))
+        response = super().get(request, str(prospect.pk))
+        _record_prospect_read(self, request, response)
+        return response
 
     def put(self, request: Request, external_id: str) -> Response:
         external_id = self._external_id(external_id)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("prospects/<uuid:pk>/", prospects.prospect_detail, name="prospect_detail"),
     path("prospects/<uuid:pk>/edit/", prospects.prospect_edit, name="prospect_edit"),
     path("prospects/<uuid:pk>/activity/", prospects.prospect_log_activity, name="prospect_log_activity"),
+    path("prospects/<uuid:pk>/personal-data/", exports.prospect_personal_data, name="prospect_personal_data"),
     path("prospects/<uuid:prospect_pk>/leads/new/", leads.lead_create, name="lead_create"),
     path("prospects/<uuid:pk>/merge/<uuid:other>/", prospects.prospect_merge, name="prospect_merge"),
     # Tasks and reports

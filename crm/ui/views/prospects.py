@@ -16,10 +16,12 @@ from crm import fieldspecs
 from crm.dedupe import duplicate_groups, find_matches
 from crm.filters import ProspectFilterSet
 from crm.models import Prospect
+from crm.read_audit import ReadAudit, record_read
 from crm.selectors import merge_counts, prospect_overview, prospects_for, with_open_leads
 from crm.services import activities as activity_services
 from crm.services import prospects as prospect_services
 from crm.services import erasure
+from crm.services.subject_access import may_export_personal_data
 from crm.ui.forms import (
     ActivityForm,
     MergeForm,
@@ -72,7 +74,13 @@ def prospect_list(request: HttpRequest) -> HttpResponse:
 @membership_required()
 def prospect_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     prospect = prospect_or_404(request, pk)
-    context = {"prospect": prospect, **vars(prospect_overview(viewer(request), prospect))}
+    membership = viewer(request)
+    context = {
+        "prospect": prospect,
+        **vars(prospect_overview(membership, prospect)),
+        "can_export_personal_data": may_export_personal_data(membership),
+    }
+    record_read(request, action=ReadAudit.Action.VIEW, obj=prospect)
     return render(request, "crm/prospects/detail.html", context)
 
 
