@@ -13,6 +13,9 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A fresh test database each run: a run killed midway must not leave rows for the next one to trip on.
 PYTEST_ARGS ?= --create-db
+# pytest-xdist workers, each with its own test database (test_<name>_gwK) and Redis db (15 - K, see
+# crm/settings.py); tests marked xdist_group share one worker. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 3
 
 .PHONY: help venv run test lint fmt bench system-packages clean clean-var
 
@@ -53,7 +56,7 @@ run: $(VENV)/.installed-run
 	CRM_INSTALL_SECONDS=$$seconds $(DEVSTACK) run
 
 test: venv system-packages lint
-	$(DEVSTACK) exec --test -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(DEVSTACK) exec --test -- $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
