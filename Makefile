@@ -17,7 +17,7 @@ PYTEST_ARGS ?= --create-db
 # crm/settings.py); tests marked xdist_group share one worker. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help venv run test lint fmt bench system-packages clean clean-var
+.PHONY: help venv run test lint fmt bench backup restore system-packages clean clean-var
 
 help:
 	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
@@ -25,6 +25,8 @@ help:
 	@echo "make lint       ruff, ruff format --check, mypy, import contracts, tenant queries, makemigrations --check, manage.py check, migration linter"
 	@echo "make fmt        ruff format and ruff check --fix"
 	@echo "make bench      benchmarks (bench/): ratios against a baseline in the same run"
+	@echo "make backup     the database (pg_dump) and the file drop folders into backups/"
+	@echo "make restore FILE=backups/crm-....dump   restore into a fresh database that then replaces the app's"
 	@echo "make clean      remove .venv and caches (keeps the data in .var)"
 	@echo "make clean-var  stop the servers under .var and delete their data"
 
@@ -68,6 +70,14 @@ lint: venv
 	$(DEVSTACK) exec -- $(SHELL) -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
 	@# A migration that rewrites or long-locks a table fails here unless reviewed (crm/settings_lint.py).
 	$(DEVSTACK) exec -- $(PY) manage.py lintmigrations --settings crm.settings_lint --warnings-as-errors
+
+# Backups that restore (docs/data-protection.md): a fresh database, later erasures re-applied, new feed epoch.
+backup: venv
+	$(DEVSTACK) exec -- $(PY) manage.py backup
+
+restore: venv
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/crm-<time>.dump" >&2; exit 2; }
+	$(DEVSTACK) exec -- $(PY) manage.py restore "$(FILE)" --replace --with-files
 
 # Benchmarks report ratios against a baseline measured in the same run (bench/).
 bench: venv

@@ -14,6 +14,8 @@ class SyncConfig(AppConfig):
     verbose_name = _("Lead exchange")
     # `make run` starts the dealer-system simulator beside the web (crm/management/commands/demo_servers.py).
     demo_servers = {"simulator": "sync.simulator"}
+    # `make backup` archives these folders beside the database dump (crm/backups.py): the file drop folders.
+    backup_folders = ("sync.exchange.exchange_dir",)
 
     def ready(self) -> None:
         from crm import changes

@@ -26,7 +26,7 @@ from django.utils.module_loading import autodiscover_modules
 
 from crm.models import Activity, Consent, Lead, Prospect, RetentionRule, RetentionRun, Task
 from crm.services._common import bump_and_record
-from crm.services.prospects import erase_prospect
+from crm.services.erasure import erase_prospect
 from dealers import rls
 from dealers.actors import Actor
 

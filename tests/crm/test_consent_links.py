@@ -1,4 +1,4 @@
-"""Issue 13 item 3: double opt-in links that are signed, expire and work once; withdrawal links; campaigns read the ledger."""
+"""Issue 13 item 3: double opt-in links (signed, expiring, single use), withdrawal links; campaigns read the ledger."""
 
 from __future__ import annotations
 
@@ -52,10 +52,12 @@ def test_opening_a_double_opt_in_link_shows_only_the_first_name_and_records_noth
 
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Erika" in text and dealer_a.dealer.name in text
+    assert "Erika" in text
+    assert dealer_a.dealer.name in text
     for secret in ("Mustermann", "erika@kunde.example", "Hauptstraße", "+4989123456", str(prospect.pk)):
         assert secret not in text
-    assert page["Cache-Control"].startswith("max-age=0") and page["Referrer-Policy"] == "no-referrer"
+    assert page["Cache-Control"].startswith("max-age=0")
+    assert page["Referrer-Policy"] == "no-referrer"
     assert _ledger(prospect) == []
 
 
@@ -67,11 +69,13 @@ def test_a_double_opt_in_link_records_the_consent_with_its_evidence_and_works_on
     again = _public().post(url)
     reopened = _public().get(url)
 
-    assert first.status_code == 200 and "Your consent is confirmed" in first.content.decode()
+    assert first.status_code == 200
+    assert "Your consent is confirmed" in first.content.decode()
     assert (again.status_code, reopened.status_code) == (404, 404)
     consent = Consent.objects.get(prospect=prospect)
     assert (consent.status, consent.text_version, consent.source) == ("granted", "2026-01", "double opt-in")
-    assert consent.double_opt_in_at is not None and consent.evidence["nonce"]
+    assert consent.double_opt_in_at is not None
+    assert consent.evidence["nonce"]
     assert marketing_audience(dealer_a.staff["sales_manager"], EMAIL).filter(pk=prospect.pk).exists()
 
 
@@ -114,7 +118,8 @@ def test_the_withdrawal_link_withdraws_once_and_the_person_leaves_the_campaign(d
     url = withdrawal_url(prospect=prospect, purpose=EMAIL)
 
     page = _public().get(url)
-    assert page.status_code == 200 and "Mustermann" not in page.content.decode()
+    assert page.status_code == 200
+    assert "Mustermann" not in page.content.decode()
     assert _ledger(prospect) == [(EMAIL, "granted")], "opening the link changes nothing"
     _public().post(url)
     _public().post(url)
@@ -148,7 +153,8 @@ def test_the_campaign_export_reads_the_ledger_and_a_withdrawn_consent_excludes_t
     rows = _campaign(manager)
 
     assert [row["first_name"] for row in rows] == ["Max"]
-    assert rows[0]["email"] == "max@kunde.example" and "street" not in rows[0]
+    assert rows[0]["email"] == "max@kunde.example"
+    assert "street" not in rows[0]
     link = rows[0]["withdrawal_url"]
     assert link.startswith("http://testserver/consent/withdraw/")
     assert _public().post(link.removeprefix("http://testserver")).status_code == 200
