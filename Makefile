@@ -42,15 +42,23 @@ $(VENV)/.installed: pyproject.toml
 # make run needs only what the app runs with: the development tools of .[dev] take longer to install than
 # everything else on a first run. Bytecode is compiled as modules are first imported, not for every file.
 # The install step's duration goes to devstack (CRM_INSTALL_SECONDS) for its progress lines and total.
+# Where devstack will fall back to the embedded servers (forced, or no PostgreSQL / no Redis binaries and no
+# URL for them), their extra is installed by the same pip run: one resolution instead of a second pip run.
+RUN_EXTRAS := $(shell \
+	if [ "$$CRM_DEVSTACK_FORCE" = embedded ]; then echo '[embedded]'; \
+	elif [ -z "$$CRM_DEVSTACK_FORCE" ] && { { [ -z "$$DATABASE_URL" ] && ! command -v pg_ctl >/dev/null \
+		&& ! ls /usr/lib/postgresql/*/bin/pg_ctl /usr/pgsql-*/bin/pg_ctl >/dev/null 2>&1; } \
+		|| { [ -z "$$REDIS_URL" ] && ! command -v redis-server >/dev/null; }; }; then echo '[embedded]'; fi)
+
 $(VENV)/.installed-run: pyproject.toml
 	@if [ $(VENV)/.installed -nt pyproject.toml ]; then touch $@; exit 0; fi; \
 	started=$$(date +%s%N); \
 	test -n "$(PYTHON)" || { echo "make: need Python 3.11 or newer as python3.11 or python3" >&2; exit 1; }; \
 	test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); } || exit 1; \
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e . || exit 1; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e ".$(RUN_EXTRAS)" || exit 1; \
 	seconds=$$($(PY) -c 'import sys, time; print(f"{(time.time_ns() - int(sys.argv[1])) / 1e9:.1f}")' $$started); \
 	echo "$$seconds" > $(VENV)/.install-seconds; \
-	printf 'devstack  | progress: %-9s %6s s  %s\n' install "$$seconds" "pip install -e . into $(VENV)"; \
+	printf 'devstack  | progress: %-9s %6s s  %s\n' install "$$seconds" "pip install -e .$(RUN_EXTRAS) into $(VENV)"; \
 	touch $@
 
 run: $(VENV)/.installed-run
