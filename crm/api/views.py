@@ -158,7 +158,7 @@ def _record_prospect_read(view: Any, request: Request, response: Response) -> No
 class ProspectEraseView(ProspectResource, ApiView):
     """Erase a prospect's personal data at the person's request (GDPR art. 17); needs ``prospects:erase``."""
 
-    permission_classes: ClassVar = [requires_scopes("prospects:erase", dealer_key=True)]
+    permission_classes: ClassVar = [requires_scopes("prospects:erase", dealer_key=True)]  # type: ignore[misc]
     operations: ClassVar = {
         "post": Operation(
             "erase_prospect",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.db import connection
@@ -39,7 +40,7 @@ def _byte_needles(person: ErasedPerson) -> list[bytes]:
     return sorted(variant.encode() for variant in variants)
 
 
-def _mentioning(table: str, column: str, person: ErasedPerson, extra_where: str, params: list[object]) -> list[object]:
+def _mentioning(table: str, column: str, person: ErasedPerson, extra_where: str, params: list[Any]) -> list[Any]:
     needles = _byte_needles(person)
     if not needles:
         return []
@@ -49,12 +50,14 @@ def _mentioning(table: str, column: str, person: ErasedPerson, extra_where: str,
         return [row[0] for row in cursor.fetchall()]
 
 
-def _intake_documents(person: ErasedPerson) -> list[object]:
+def _intake_documents(person: ErasedPerson) -> list[Any]:
     """Blank the bodies of the person's documents (their leads', or mentioning them); returns their ids."""
     mentioning = _mentioning(
         "sync_intakedocument", "body", person, "dealer_id = %s OR dealer_id IS NULL", [person.dealer_id]
     )
-    ids = set(mentioning) | set(IntakeDocument.objects.filter(lead_id__in=person.lead_ids).values_list("pk", flat=True))
+    ids: set[Any] = set(mentioning) | set(
+        IntakeDocument.objects.filter(lead_id__in=person.lead_ids).values_list("pk", flat=True)
+    )
     for document in IntakeDocument.objects.filter(pk__in=ids):
         document.body = b""
         document.reason = "" if person.mentions(document.reason) else document.reason
@@ -63,7 +66,7 @@ def _intake_documents(person: ErasedPerson) -> list[object]:
     return list(ids)
 
 
-def _scrub_parked_leads(person: ErasedPerson, document_ids: list[object]) -> None:
+def _scrub_parked_leads(person: ErasedPerson, document_ids: list[Any]) -> None:
     try:
         parked = apps.get_model("sync", "UnroutedLead")  # the lead desk's queue, where installed
     except LookupError:

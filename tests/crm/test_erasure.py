@@ -74,6 +74,7 @@ def columns_mentioning(needles: list[str]) -> list[str]:
         columns = cursor.fetchall()
         for table, column, data_type in columns:
             for needle in needles:
+                param: str | bytes
                 if data_type == "bytea":
                     where, param = f'position(%s::bytea in "{column}") > 0', needle.encode()
                 else:

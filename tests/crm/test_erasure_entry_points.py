@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 def _person(setup: DealerSetup, **fields: Any) -> Prospect:
     defaults = {"first_name": "Max", "last_name": "Mustermann", "email": "max@kunde.example", "phone": "+49891234567"}
-    return ProspectFactory(dealer=setup.dealer, **{**defaults, **fields})
+    prospect = ProspectFactory.create(dealer=setup.dealer, **{**defaults, **fields})
+    return prospect
 
 
 def _erased(prospect: Prospect) -> bool:
