@@ -70,15 +70,16 @@ def test_the_demo_servers_are_what_the_apps_declare_and_run_on_their_own_ports(t
 
     assert servers == (serve.DemoServer(app="sync", name="simulator", module="sync.simulator"),)
     ports = serve.choose_ports({"PORT": str(free_port())}, servers)
+    commands = serve.process_commands(ports=ports, var=tmp_path)
+    web_fd, simulator_fd = ports.sockets["web"].fileno(), ports.sockets["simulator"].fileno()
     ports.close()
+
     ((_simulator, port),) = ports.demo_servers
     assert port >= serve.DEMO_SERVER_PORT
     assert port != ports.web
-    commands = serve.process_commands(ports=ports, var=tmp_path)
     assert next(iter(commands)) == "simulator"  # first: seeded webhooks point at it
-    fd = ports.sockets["simulator"].fileno()
-    assert commands["simulator"][1:] == ["-m", "sync.simulator", "--port", str(port), f"--fd={fd}"]
-    assert f"fd://{ports.sockets['web'].fileno()}" in commands["web"]
+    assert commands["simulator"][1:] == ["-m", "sync.simulator", "--port", str(port), f"--fd={simulator_fd}"]
+    assert f"fd://{web_fd}" in commands["web"]
     assert serve.demo_server_env(ports) == {
         "SIMULATOR_URL": f"http://127.0.0.1:{port}/",
         "SYNC_SIMULATOR_URL": f"http://127.0.0.1:{port}",
