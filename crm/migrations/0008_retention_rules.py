@@ -3,34 +3,6 @@
 import django.utils.timezone
 from django.db import migrations, models
 
-# The defaults of docs/data-protection.md; the data protection officer changes them in the admin.
-DEFAULT_RULES = [
-    ("inactive_prospects", 36, "months", "anonymise", "No lead, activity, task or consent for three years."),
-    (
-        "closed_leads",
-        3,
-        "years",
-        "anonymise",
-        "Closed leads: the customer's words and the VIN, after the claims period.",
-    ),
-    (
-        "intake_documents",
-        90,
-        "days",
-        "delete",
-        "Intake documents as received: only needed to investigate a failed intake.",
-    ),
-    ("import_files", 90, "days", "delete", "File imports and their row errors: only needed to correct the import."),
-]
-
-
-def add_default_rules(apps, schema_editor):
-    RetentionRule = apps.get_model("crm", "RetentionRule")
-    for kind, period, unit, action, note in DEFAULT_RULES:
-        RetentionRule.objects.get_or_create(
-            kind=kind, defaults={"period": period, "unit": unit, "action": action, "note": note}
-        )
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -112,5 +84,4 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(add_default_rules, migrations.RunPython.noop),
     ]

@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
-from crm.models import Activity, Consent, Lead, Prospect, RetentionRule, RetentionRun, Task
+from crm.models import Activity, Consent, ErasureTombstone, Lead, Prospect, RetentionRule, RetentionRun, Task
 from crm.services._common import bump_and_record
 from crm.services.erasure import erase_prospect
 from dealers import rls
@@ -112,6 +112,9 @@ def _anonymise_prospect(pk: Any, cut: datetime, action: str, actor: Actor) -> bo
         if prospect is None:
             return False
         erase_prospect(prospect=prospect, actor=actor)
+        # Tombstones say "erased at the person's request" when they come back; retention was no request,
+        # so a returning customer is welcome, not flagged. A restore needs none: the next run applies the rule.
+        ErasureTombstone.objects.filter(dealer_id=prospect.dealer_id, prospect_id=prospect.pk).delete()
         return True
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from crm.models import Activity, Lead, LostReason, Prospect, RetentionRule, RetentionRun
+from crm.models import Activity, ErasureTombstone, Lead, LostReason, Prospect, RetentionRule, RetentionRun
 from crm.retention_admin import RetentionRuleForm
 from crm.services.consents import record_consent
 from crm.services.retention import cutoff, run_retention
@@ -76,6 +76,7 @@ def test_a_dry_run_names_exactly_what_the_real_run_then_changes(dealer_a: Dealer
     assert _ids(real)["inactive_prospects"] == sorted([str(forgotten.pk), str(lost_customer.pk)])
     assert _ids(real)["closed_leads"] == [str(old_lead.pk)]
     assert Prospect.objects.get(pk=forgotten.pk).erased_at is not None
+    assert not ErasureTombstone.objects.filter(prospect_id=forgotten.pk).exists(), "retention is no erasure request"
     assert Prospect.objects.get(pk=recent.pk).erased_at is None
     lead = Lead.objects.get(pk=old_lead.pk)
     assert (lead.message, lead.vin, lead.stage) == ("", "", Lead.Stage.WON)
