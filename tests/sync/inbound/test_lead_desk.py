@@ -230,6 +230,9 @@ def test_the_lead_desk_follows_the_suggestion_when_no_dealer_number_is_given(
     desk = client_for(lead_desk)
     listing = desk.get(reverse("admin:sync_unroutedlead_changelist"))
     assert "landline area code 040 (Hamburg, Norderstedt)" in listing.content.decode()
+    page = desk.get(reverse("admin:sync_unroutedlead_change", args=[parked.pk]))
+    assert page.status_code == 200
+    assert "nearest dealership" in page.content.decode()  # nobody holds Hamburg's postcodes in this network
 
     desk.post(
         reverse("admin:sync_unroutedlead_changelist"),
