@@ -44,13 +44,13 @@ Action = RetentionRule.Action
 class RetentionKind:
     """One kind of data a rule can name: what has expired by ``cutoff``, and how one row is dealt with.
 
-    ``select(cutoff)`` returns the expired rows (a queryset, ordered by nothing in particular);
+    ``select(cutoff, action)`` returns the expired rows the action still has work on (a queryset);
     ``apply(pk, cutoff, action, actor)`` changes one row if it is still expired and returns whether it did.
     """
 
     code: str
     actions: frozenset[str]
-    select: Callable[[datetime], QuerySet[Any]]
+    select: Callable[[datetime, str], QuerySet[Any]]
     apply: Callable[[Any, datetime, str, Actor], bool]
 
 
@@ -84,7 +84,7 @@ def _has_open_lead() -> Exists:
 # -- prospects: no lead, activity, task or consent entry since the cutoff -------------------------------
 
 
-def inactive_prospects(cut: datetime) -> QuerySet[Prospect]:
+def inactive_prospects(cut: datetime, action: str = Action.ANONYMISE) -> QuerySet[Prospect]:
     # Contact with the person counts, not a row's ``updated_at``: retention's own clean-up of a closed
     # lead (or a dealer system's sync) bumps that, and must not keep the person for another period.
     recent_lead = Lead.objects.filter(prospect=OuterRef("pk")).filter(Q(created_at__gte=cut) | Q(closed_at__gte=cut))
@@ -125,7 +125,7 @@ def _lead_text_left() -> Q:
     return ~Q(message="") | ~Q(vin="") | ~Q(close_note__in=("", ANONYMISED_NOTE))
 
 
-def expired_closed_leads(cut: datetime) -> QuerySet[Lead]:
+def expired_closed_leads(cut: datetime, action: str = Action.ANONYMISE) -> QuerySet[Lead]:
     open_sibling = Exists(Lead.objects.open().filter(prospect=OuterRef("prospect")))
     return (
         Lead.objects.filter(stage__in=Lead.CLOSED_STAGES, closed_at__lt=cut)
@@ -181,7 +181,7 @@ register(
 def planned_ids(rule: RetentionRule, now: datetime) -> list[str]:
     """The ids the next run takes for ``rule``, in the order it takes them (at most ``BATCH_LIMIT``)."""
     kind = kinds()[rule.kind]
-    queryset = kind.select(cutoff(rule, now)).order_by("pk").values_list("pk", flat=True)
+    queryset = kind.select(cutoff(rule, now), rule.action).order_by("pk").values_list("pk", flat=True)
     return [str(pk) for pk in queryset[:BATCH_LIMIT]]
 
 
