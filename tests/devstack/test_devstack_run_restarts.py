@@ -71,7 +71,16 @@ def local_run(clean_environ: dict[str, str], state_dir: Path, scratch_database: 
         redis.kill()
 
 
+def _assert_the_demo_destinations_follow_this_runs_simulator(text: str) -> None:
+    listening = re.search(r"simulator_listening host=\S+ port=(\d+)", text)
+    followed = re.search(r"sync: demo destinations deliver to http://127\.0\.0\.1:(\d+) \(\d+ moved\)", text)
+    assert listening, text[-4000:]
+    assert followed, text[-4000:]
+    assert followed.group(1) == listening.group(1)
+
+
 def test_a_killed_worker_is_replaced_within_seconds_and_the_run_goes_on(local_run: Run) -> None:
+    _assert_the_demo_destinations_follow_this_runs_simulator(local_run.text())  # one run, two checks: starts are slow
     worker = _worker_pid(local_run.process.pid)
     _until(lambda: "celery@" in local_run.text() and " ready." in local_run.text(), local_run, 60, "worker ready")
     ready_before = local_run.text().count(" ready.")
