@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -141,6 +142,18 @@ def assign_unrouted(*, unrouted_id: Any, dealer_number: str, user: User, now: da
         },
     )
     return routed
+
+
+def queue_figures(*, now: datetime | None = None) -> dict[str, int]:
+    """For ``/metrics`` (manufacturer scope): leads waiting, waiting past their deadline, alerts sent so far."""
+    now = now or timezone.now()
+    waiting = Q(assigned_at__isnull=True)
+    figures: dict[str, int] = UnroutedLead.objects.aggregate(
+        waiting=Count("pk", filter=waiting),
+        overdue=Count("pk", filter=waiting & Q(due_at__lt=now)),
+        alerted=Count("pk", filter=Q(desk_alerted_at__isnull=False)),
+    )
+    return figures
 
 
 def _lead_desk_members() -> list[User]:

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from crm import counters
 from crm.models import Lead
 from crm.operator_access import operator_may_read
+from sync.inbound.lead_desk import queue_figures
 from sync.inbound.sla import escalation_figures
 from sync.outbound import config
 from sync.outbound.selectors import destination_statuses
@@ -56,6 +57,22 @@ def escalation_metrics() -> Iterator[Any]:
     for level, count in still_open.items():
         waiting.add_metric([str(level)], count)
     yield from (total, waiting)
+
+
+def lead_desk_metrics() -> Iterator[Any]:
+    """The lead desk's queue of unrouted intake leads (sync.inbound.lead_desk)."""
+    figures = queue_figures()
+    yield GaugeMetricFamily(
+        "crm_lead_desk_waiting", "Unrouted intake leads waiting for the lead desk", value=figures["waiting"]
+    )
+    yield GaugeMetricFamily(
+        "crm_lead_desk_overdue", "Unrouted intake leads waiting past their lead desk deadline", value=figures["overdue"]
+    )
+    yield CounterMetricFamily(
+        "crm_lead_desk_alerts",
+        "Lead desk alerts sent (one per unrouted lead past its deadline)",
+        value=figures["alerted"],
+    )
 
 
 class SyncCollector(Collector):
@@ -98,6 +115,7 @@ class SyncCollector(Collector):
             value=sla_breaches(),
         )
         yield from escalation_metrics()
+        yield from lead_desk_metrics()
         unavailable = counters.totals().get(counters.API_RATE_LIMIT_UNAVAILABLE, 0)
         yield CounterMetricFamily(
             "crm_api_rate_limit_unavailable",

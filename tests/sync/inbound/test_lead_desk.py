@@ -160,6 +160,9 @@ def test_the_lead_desk_is_alerted_once_when_a_waiting_lead_passes_its_deadline(
         assert alert_overdue_unrouted(now=parked.due_at + timedelta(minutes=5)) == 0
         alert_unrouted_leads.apply()
     assert len(mail.outbox) == 1
+    metrics = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "crm_lead_desk_waiting 1.0" in metrics
+    assert "crm_lead_desk_alerts_total 1.0" in metrics
 
 
 def test_the_lead_desk_assigns_in_one_action_recorded_and_delivered_like_any_lead(
