@@ -169,3 +169,13 @@ def test_a_consent_for_another_channel_does_not_select_the_person(dealer_a: Deal
     assert list(marketing_audience(manager, Consent.Purpose.MARKETING_POST)) == [prospect]
     assert not marketing_audience(manager, Consent.Purpose.MARKETING_PHONE).exists()
     assert not marketing_audience(manager, EMAIL).exists()
+
+
+def test_managers_find_the_campaign_list_on_the_prospect_list(dealer_a: DealerSetup, client_for) -> None:
+    link = reverse("marketing_export")
+    manager_page = client_for(dealer_a.user("sales_manager")).get(reverse("prospect_list"))
+    salesperson_page = client_for(dealer_a.user("salesperson")).get(reverse("prospect_list"))
+
+    assert link in manager_page.content.decode()
+    assert link not in salesperson_page.content.decode()
+    assert client_for(dealer_a.user("salesperson")).get(link).status_code == 403
