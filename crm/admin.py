@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -117,7 +117,11 @@ class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
         return self._render(
             request,
             "crm/admin/erase_confirm.html",
-            {"prospects": prospects, "counts": _counts([p.pk for p in prospects]), **extra},
+            {
+                "prospects": prospects,
+                "counts": _counts(self.get_queryset(request), [p.pk for p in prospects]),
+                **extra,
+            },
         )
 
     def _render(self, request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
@@ -142,12 +146,13 @@ class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
         )
 
 
-def _counts(prospect_ids: list[Any]) -> dict[str, int]:
-    return {
-        "leads": Lead.objects.filter(prospect_id__in=prospect_ids).count(),
-        "activities": Activity.objects.filter(prospect_id__in=prospect_ids).count(),
-        "tasks": Task.objects.filter(prospect_id__in=prospect_ids).count(),
-    }
+def _counts(prospects: QuerySet[Prospect], prospect_ids: list[Any]) -> dict[str, Any]:
+    """Leads, activities and tasks the erasure keeps without the person (what the confirmation names)."""
+    return prospects.filter(pk__in=prospect_ids).aggregate(
+        leads=Count("leads", distinct=True),
+        activities=Count("activities", distinct=True),
+        tasks=Count("tasks", distinct=True),
+    )
 
 
 class EraseByContactForm(forms.Form):
