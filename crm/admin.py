@@ -86,6 +86,10 @@ class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
             return None
         return self._confirmation(request, prospects, action="erase_selected")
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_erase": self.has_erase_permission(request)}
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self) -> list[URLPattern]:
         return [
             path(

@@ -107,6 +107,7 @@ def test_the_dpo_pastes_emails_and_phones_sees_matches_in_every_dealership_and_c
     url = reverse("admin:crm_prospect_erase_by_contact")
     contacts = "MAX@kunde.example\n0170 12345678, nobody@nowhere.example"
 
+    assert url.encode() in client.get(reverse("admin:crm_prospect_changelist")).content
     assert client.get(url).status_code == 200
     found = client.post(url, {"contacts": contacts}, HTTP_ACCEPT_LANGUAGE="en")
     assert found.status_code == 200
@@ -141,6 +142,7 @@ def test_other_manufacturer_roles_cannot_erase_in_the_admin(dealer_a: DealerSetu
     prospect = _person(dealer_a)
     client = _staff(ANALYST)
     url = reverse("admin:crm_prospect_erase_by_contact")
+    assert url.encode() not in client.get(reverse("admin:crm_prospect_changelist")).content
     assert client.get(url).status_code == 403
     assert (
         client.post(url, {"contacts": "max@kunde.example", "post": "yes", "prospect": [str(prospect.pk)]}).status_code
