@@ -109,7 +109,7 @@ erasure_hooks: list[Callable[[ErasedPerson], None]] = []
 def tombstone_digest(value: str) -> str:
     """HMAC-SHA256 of a normalised email or phone number; the key is ``ERASURE_TOMBSTONE_KEY`` or SECRET_KEY.
 
-    A dedicated key lets SECRET_KEY rotate without losing the tombstones (docs/security.md).
+    A dedicated key lets SECRET_KEY rotate without losing the tombstones.
     """
     key = getattr(settings, "ERASURE_TOMBSTONE_KEY", "") or settings.SECRET_KEY
     return salted_hmac(_HMAC_SALT, value, secret=key, algorithm="sha256").hexdigest()
