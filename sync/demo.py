@@ -12,10 +12,15 @@ crm's demo leads from the manufacturer's channels get the routing record an inta
 and the demo's leads days past their deadline would show no escalation. The sweep then runs here
 (without e-mails: the backlog would mail every demo manager at once), so escalations at both levels
 are on the dashboards, timelines, the admin and ``/metrics`` from the start.
+
+Three intake leads nothing routes wait in the lead desk's queue (admin: *Unrouted leads*): one with
+only a mobile number, one from "Frankfurt" (am Main or an der Oder?), one with a landline from a local
+network the town table does not hold (Trostberg, 08621).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Mapping
@@ -28,8 +33,9 @@ from crm.routing_decisions import reason
 from dealers.actors import Actor
 from dealers.demo import DemoResult
 from dealers.models import Dealer
+from sync.inbound.intake import receive_intake
 from sync.inbound.sla import escalate_due_leads
-from sync.models import Destination, LeadRouting
+from sync.models import Destination, LeadRouting, UnroutedLead
 from sync.outbound import services
 from sync.simulator import DEMO_SECRET
 
@@ -61,10 +67,11 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
     escalated = 0
     while fired := escalate_due_leads(notify=False):  # level 1 due now, then level 2 where its time passed too
         escalated += fired
+    parked = park_demo_unrouted_leads()
     return DemoResult(
         summary=(
             f"{total} webhook destinations to the simulator ({created} new), "
-            f"{routed} routing records, {escalated} escalations"
+            f"{routed} routing records, {escalated} escalations, {parked} leads for the lead desk"
         ),
         logins=(),
     )
@@ -85,6 +92,28 @@ def follow_servers() -> str:
 
 
 INTAKE_SOURCES = ("website", "configurator", "test_drive_form", "call_centre", "event", "portal")
+
+# Intake leads no routing step places: (source, customer) as a channel sends them.
+DEMO_UNROUTED = (
+    ("portal", {"first_name": "Jonas", "last_name": "Beispiel", "mobile": "0171 5550123"}),
+    (
+        "call_centre",
+        {"first_name": "Petra", "last_name": "Muster", "city": "Frankfurt", "email": "p.muster@example.com"},
+    ),
+    ("website", {"last_name": "Huber", "phone": "08621 555012"}),
+)
+
+
+def park_demo_unrouted_leads() -> int:
+    """Send ``DEMO_UNROUTED`` through the intake once (none parked yet); returns how many were parked."""
+    if UnroutedLead.objects.exists():
+        return 0
+    actor = Actor.system("seed_demo")
+    parked = 0
+    for source, customer in DEMO_UNROUTED:
+        body = json.dumps({"source": source, "customer": customer, "vehicle": {"model": "Clio"}}).encode()
+        parked += receive_intake(body=body, content_type="application/json", actor=actor).status == 202
+    return parked
 
 
 def _route_demo_leads() -> int:

@@ -267,3 +267,12 @@ def test_a_lead_with_an_unheld_postcode_is_still_routed_to_the_nearest_dealershi
     assert response.status_code == 201, response.content
     assert LeadRouting.objects.get(lead_id=response.json()["lead_id"]).method == "fallback"
     assert not UnroutedLead.objects.exists()
+
+
+def test_the_demo_leaves_three_leads_for_the_lead_desk_once(network: Network) -> None:
+    from sync.demo import park_demo_unrouted_leads
+
+    assert park_demo_unrouted_leads() == 3
+    assert park_demo_unrouted_leads() == 0  # idempotent: a second seed parks nothing more
+    assert UnroutedLead.objects.waiting().count() == 3
+    assert not Lead.objects.exists()
