@@ -1,4 +1,4 @@
-# Developer entry points (DESIGN.md section 3). Everything runs from the project's own .venv;
+# Developer entry points (docs/development.md). Everything runs from the project's own .venv;
 # PostgreSQL and Redis are found or started by devstack/ (python -m devstack --help).
 
 SHELL := /bin/bash
