@@ -1,4 +1,4 @@
-"""The dealer systems' REST API, version 1 (docs/api.md; integrator's guide: docs/api.md)."""
+"""The dealer systems' REST API, version 1 (integrator's guide: docs/api.md)."""
 
 from __future__ import annotations
 
