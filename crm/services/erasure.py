@@ -72,7 +72,10 @@ _TASK_TEXT = {"title": ERASED_TEXT, "notes": ""}
 class ErasedPerson:
     """What an erasure hook needs to find its copies of the person: ids, and the values to look for.
 
-    ``needles`` live only in memory during the erasure; nothing stores them.
+    ``needles`` (lower case) live only in memory during the erasure; nothing stores them. Within rows that
+    belong to the person every needle is blanked; ``identifying`` ones (email, phone numbers, full name,
+    street) also find rows that do not name the person's ids, such as stored files, where a shared last
+    name alone must not delete another person's document.
     """
 
     dealer_id: int
@@ -80,10 +83,11 @@ class ErasedPerson:
     lead_ids: tuple[UUID, ...]
     object_ids: tuple[UUID, ...]  # the prospect's own and every lead, activity, task and consent of it
     needles: tuple[str, ...] = field(repr=False)
+    identifying: tuple[str, ...] = field(default=(), repr=False)
 
-    def mentions(self, text: str) -> bool:
+    def mentions(self, text: str, *, identifying_only: bool = False) -> bool:
         folded = text.lower()
-        return any(needle in folded for needle in self.needles)
+        return any(needle in folded for needle in (self.identifying if identifying_only else self.needles))
 
     def scrub(self, value: Any) -> Any:
         """``value`` (JSON) with every string mentioning the person, and every free-text entry, blanked."""
@@ -173,21 +177,22 @@ def prospects_matching(
 # Erasure -------------------------------------------------------------------------------------------
 
 
-def _needles(prospect: Prospect) -> tuple[str, ...]:
+def _needles(*values: str) -> tuple[str, ...]:
+    return tuple(sorted({v.strip().lower() for v in values if v and len(v.strip()) >= _MIN_NEEDLE}))
+
+
+def _identifying(prospect: Prospect) -> tuple[str, ...]:
     full_name = " ".join(p for p in (prospect.first_name, prospect.last_name) if p)
-    values = {
+    return _needles(
         prospect.email,
         prospect.email_normalized,
         prospect.phone,
         prospect.mobile,
-        prospect.phone.removeprefix("+49"),
+        prospect.phone.removeprefix("+49"),  # the national number, as a form may have sent it
         prospect.mobile.removeprefix("+49"),
-        full_name,
-        prospect.last_name,
-        prospect.company,
+        full_name if prospect.first_name and prospect.last_name else "",
         prospect.street,
-    }
-    return tuple(sorted(v.strip().lower() for v in values if v and len(v.strip()) >= _MIN_NEEDLE))
+    )
 
 
 @transaction.atomic
@@ -220,7 +225,7 @@ def erase_prospect(*, prospect: Prospect, actor: Actor) -> Prospect:
     counts = {
         "leads": _blank(Lead.objects.filter(prospect=prospect), _LEAD_TEXT, "lead.updated", actor),
         "activities": _blank(Activity.objects.filter(prospect=prospect), _ACTIVITY_TEXT, "activity.updated", actor),
-        "tasks": _blank(Task.objects.filter(prospect=prospect), _TASK_TEXT, "task.updated", actor),
+        "tasks": _blank(_tasks_of(prospect), _TASK_TEXT, "task.updated", actor),
         "consents": Consent.objects.filter(prospect=prospect).update(evidence={}, source=""),
     }
     changes.record(dealer_id=prospect.dealer_id, type="prospect.erased", obj=prospect, actor=actor, audit=counts)
@@ -231,15 +236,26 @@ def erase_prospect(*, prospect: Prospect, actor: Actor) -> Prospect:
 def _person(prospect: Prospect) -> ErasedPerson:
     lead_ids = tuple(Lead.objects.filter(prospect=prospect).values_list("pk", flat=True))
     object_ids = [prospect.pk, *lead_ids]
-    for model in (Activity, Task, Consent):
-        object_ids += model._default_manager.filter(prospect=prospect).values_list("pk", flat=True)
+    for queryset in (
+        Activity.objects.filter(prospect=prospect),
+        _tasks_of(prospect),
+        Consent.objects.filter(prospect=prospect),
+    ):
+        object_ids += queryset.values_list("pk", flat=True)
+    identifying = _identifying(prospect)
     return ErasedPerson(
         dealer_id=prospect.dealer_id,
         prospect_id=prospect.pk,
         lead_ids=lead_ids,
         object_ids=tuple(object_ids),
-        needles=_needles(prospect),
+        needles=_needles(*identifying, prospect.last_name, prospect.company),
+        identifying=identifying,
     )
+
+
+def _tasks_of(prospect: Prospect) -> QuerySet[Task]:
+    """The prospect's tasks, and those of its leads that name no prospect."""
+    return Task.objects.filter(Q(prospect=prospect) | Q(lead__prospect=prospect))
 
 
 def _blank(queryset: Any, text: dict[str, str], type: str, actor: Actor) -> int:

@@ -35,8 +35,8 @@ def scrub_erased_person(person: ErasedPerson) -> None:
 
 
 def _byte_needles(person: ErasedPerson) -> list[bytes]:
-    """The needles as they may be spelt in a stored file (its bytes are searched case-sensitively)."""
-    variants = {spelling for needle in person.needles for spelling in (needle, needle.title(), needle.upper())}
+    """The identifying needles as a stored file may spell them (its bytes are searched case-sensitively)."""
+    variants = {spelling for needle in person.identifying for spelling in (needle, needle.title(), needle.upper())}
     return sorted(variant.encode() for variant in variants)
 
 
@@ -90,12 +90,12 @@ def _scrub_imports(person: ErasedPerson) -> None:
             kept = Path(run.stored_path)
             kept.write_bytes(_without_person(kept.read_bytes(), run.encoding or "utf-8", person))
     mentioning = Q(pk__in=[])
-    for needle in person.needles:
+    for needle in person.identifying:
         mentioning |= Q(row__icontains=needle) | Q(message__icontains=needle)
+    # A refused row of the person is theirs as a whole: it keeps its line number, not its cells.
     for error in ImportRowError.objects.filter(mentioning, run__dealer_id=person.dealer_id):
-        row, message = person.scrub(error.row), "" if person.mentions(error.message) else error.message
-        if (row, message) != (error.row, error.message):
-            ImportRowError.objects.filter(pk=error.pk).update(row=row, message=message)
+        message = "" if person.mentions(error.message) else error.message  # e.g. "0170... is not a valid number"
+        ImportRowError.objects.filter(pk=error.pk).update(row={}, message=message)
 
 
 def _without_person(content: bytes, encoding: str, person: ErasedPerson) -> bytes:
@@ -103,5 +103,5 @@ def _without_person(content: bytes, encoding: str, person: ErasedPerson) -> byte
         text = content.decode(encoding)
     except (LookupError, UnicodeDecodeError):
         text, encoding = content.decode("utf-8", errors="replace"), "utf-8"
-    kept = [line for line in text.splitlines(keepends=True) if not person.mentions(line)]
+    kept = [line for line in text.splitlines(keepends=True) if not person.mentions(line, identifying_only=True)]
     return "".join(kept).encode(encoding, errors="replace")

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from crm.models import ErasureTombstone, Lead, LostReason, Prospect
+from crm.models import ErasureTombstone, Lead, LostReason, Prospect, Task
 from crm.services import activities, consents, erasure, leads, tasks
 from dealers.actors import Actor, record_audit
 from dealers.api_keys import create_api_key
@@ -218,3 +218,26 @@ def test_a_person_erased_at_one_dealership_is_not_flagged_at_another(dealer_a: A
 
     elsewhere = create_prospect(dealer=dealer_b.dealer, actor=ACTOR, data={"email": "weber@example.org"})
     assert elsewhere.previously_erased_at is None
+
+
+def test_stored_documents_go_when_they_identify_the_person_not_when_they_share_a_surname(dealer_a: Any) -> None:
+    prospect = Prospect.objects.create(
+        dealer=dealer_a.dealer, first_name="Erika", last_name="Musterfrau", email=EMAIL, street=STREET
+    )
+    lead = leads.create_lead(prospect=prospect, actor=ACTOR, data={"model_name": "Clio"})
+    # A task of the lead that names no prospect (the API allows one): found through its lead.
+    task = Task.objects.create(
+        dealer=dealer_a.dealer, lead=lead, title="Erika Musterfrau anrufen", due_at=timezone.now()
+    )
+    with manufacturer_wide(reason="test"):
+        theirs = IntakeDocument.objects.create(body=f'{{"email": "{EMAIL}"}}'.encode(), status="rejected")
+        namesake = IntakeDocument.objects.create(
+            body=b'{"last_name": "Musterfrau", "email": "b@x.example"}', status="rejected"
+        )
+
+    erasure.erase_prospect(prospect=prospect, actor=ACTOR)
+
+    with manufacturer_wide(reason="test"):
+        assert bytes(IntakeDocument.objects.get(pk=theirs.pk).body) == b""
+        assert b"Musterfrau" in bytes(IntakeDocument.objects.get(pk=namesake.pk).body)
+    assert Task.objects.filter(pk=task.pk).values_list("title", "version").get() == ("[erased]", 2)
