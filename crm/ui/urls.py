@@ -29,9 +29,9 @@ urlpatterns = [
     path("prospects/<uuid:pk>/personal-data/", exports.prospect_personal_data, name="prospect_personal_data"),
     path("prospects/<uuid:prospect_pk>/leads/new/", leads.lead_create, name="lead_create"),
     path("prospects/<uuid:pk>/merge/<uuid:other>/", prospects.prospect_merge, name="prospect_merge"),
+    path("prospects/<uuid:pk>/erase/", prospects.prospect_erase, name="prospect_erase"),
     # Tasks and reports
     path("tasks/", tasks.task_list, name="task_list"),
-    path("prospects/<uuid:pk>/erase/", prospects.prospect_erase, name="prospect_erase"),
     path("tasks/<uuid:pk>/done/", tasks.task_done, name="task_done"),
     path("reports/", reports.report_overview, name="reports"),
 ]

@@ -19,8 +19,8 @@ from crm.models import Prospect
 from crm.read_audit import ReadAudit, record_read
 from crm.selectors import merge_counts, prospect_overview, prospects_for, with_open_leads
 from crm.services import activities as activity_services
-from crm.services import prospects as prospect_services
 from crm.services import erasure
+from crm.services import prospects as prospect_services
 from crm.services.subject_access import may_export_personal_data
 from crm.ui.forms import (
     ActivityForm,
@@ -39,9 +39,9 @@ from crm.ui.views.common import (
     viewer_filterset,
 )
 from dealers.access import MANAGERS, membership_required
+from dealers.reauth import reauthentication_required
 
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
-from dealers.reauth import reauthentication_required
     "name": (gettext_lazy("Name"), ("last_name", "first_name", "id")),
     "newest": (gettext_lazy("Newest first"), ("-created_at", "-id")),
     "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
@@ -216,9 +216,6 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
     return render(request, "crm/prospects/merge.html", context)
 
 
-def _display(prospect: Prospect, name: str) -> str:
-    value = getattr(prospect, name)
-    return str(value) if value else ""
 class EraseForm(forms.Form):
     confirm = forms.BooleanField(
         label=gettext_lazy("I understand that this erases the person's data for good and cannot be undone."),
@@ -247,3 +244,6 @@ def prospect_erase(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "crm/prospects/erase.html", context)
 
 
+def _display(prospect: Prospect, name: str) -> str:
+    value = getattr(prospect, name)
+    return str(value) if value else ""
