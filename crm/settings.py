@@ -376,7 +376,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentStatusEnum": "crm.models.Consent.Status",
         "ActivityDirectionEnum": "crm.models.Activity.Direction",
         "VehicleConditionEnum": "crm.models.Lead.Condition",
-        # The prospect's preferred channel and the lead's contact channel share one choice set (its name predates the lead's).
+        # The prospect's preferred channel and the lead's contact channel share one choice set;
+        # the name predates the lead's field.
         "PreferredChannelEnum": "crm.models.Prospect.Channel",
     },
 }
