@@ -276,3 +276,15 @@ def test_the_demo_leaves_three_leads_for_the_lead_desk_once(network: Network) ->
     assert park_demo_unrouted_leads() == 0  # idempotent: a second seed parks nothing more
     assert UnroutedLead.objects.waiting().count() == 3
     assert not Lead.objects.exists()
+
+
+def test_a_resent_unrouted_lead_with_its_idempotency_key_is_parked_once(
+    network: Network, intake_key: str, client: Client
+) -> None:
+    body = json.dumps({"source": "portal", "customer": {"last_name": "Mustermann", "mobile": "0170 1234567"}})
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {intake_key}", "HTTP_IDEMPOTENCY_KEY": "PV-77"}
+    first = client.post(URL, data=body, content_type="application/json", **headers)
+    again = client.post(URL, data=body, content_type="application/json", **headers)
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (202, 202, "true")
+    assert again.json() == first.json()
+    assert UnroutedLead.objects.count() == 1
