@@ -7,6 +7,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,7 +15,9 @@ from crm.models import Activity, ErasureTombstone, Lead, LostReason, Prospect, R
 from crm.retention_admin import RetentionRuleForm
 from crm.services.consents import record_consent
 from crm.services.retention import cutoff, run_retention
+from crm.tasks import apply_retention_rules
 from dealers.actors import Actor
+from ha.fencing import FencedTask
 from tests.conftest import DealerSetup
 from tests.factories import ActivityFactory, LeadFactory, ProspectFactory
 
@@ -172,3 +175,15 @@ def test_the_rule_form_refuses_an_action_the_kind_does_not_have() -> None:
     )
     assert not form.is_valid()
     assert "action" in form.errors
+
+
+def test_the_job_is_scheduled_daily_fenced_and_reports_its_run(dealer_a: DealerSetup) -> None:
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == apply_retention_rules.name)
+    assert entry["schedule"] == 86400.0
+    assert isinstance(apply_retention_rules, FencedTask), "periodic runs pass the scheduler lease's fence"
+    prospect = _old_prospect(dealer_a.dealer)
+
+    run_id = apply_retention_rules.apply().get()
+
+    run = RetentionRun.objects.get(pk=run_id)
+    assert (run.trigger, run.dry_run, run.report["inactive_prospects"]["ids"]) == ("job", False, [str(prospect.pk)])
