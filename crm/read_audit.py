@@ -36,6 +36,20 @@ from dealers.scoping import DealerScopedQuerySet
 logger = logging.getLogger(__name__)
 
 
+def _unchecked_reference(to: Any, verbose_name: Any) -> models.ForeignKey[Any, Any]:
+    """A nullable reference with neither a database constraint nor an index (see the module for why)."""
+    return models.ForeignKey(
+        to,
+        verbose_name=verbose_name,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
 class ReadAudit(models.Model):
     """One read of personal data: who (user or API key), what (model and id), when, from where, which route."""
 
@@ -50,36 +64,9 @@ class ReadAudit(models.Model):
     at = models.DateTimeField(_("time"), default=timezone.now)
     # No foreign keys (see the module): deleting a user, key or dealership must not rewrite audit rows;
     # no index either, as every index is paid for on each read: searches go by time and by person.
-    dealer = models.ForeignKey(
-        Dealer,
-        verbose_name=_("dealership"),
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("user"),
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    api_key = models.ForeignKey(
-        "dealers.ApiKey",
-        verbose_name=_("API key"),
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    dealer = _unchecked_reference(Dealer, _("dealership"))
+    user = _unchecked_reference(settings.AUTH_USER_MODEL, _("user"))
+    api_key = _unchecked_reference("dealers.ApiKey", _("API key"))
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     object_type = models.CharField(_("object type"), max_length=40, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
