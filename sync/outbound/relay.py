@@ -229,12 +229,7 @@ def _record_failure(
         return _dead_letter(destination, token, event, attempts=attempts, error=error), None
     with transaction.atomic(), connection.cursor() as cursor:
         held = _note_failure(
-            cursor,
-            destination,
-            token,
-            error,
-            "attempts = %(attempts)s, next_attempt_at = now() + %(delay)s * interval '1 second'",
-            {"attempts": attempts, "delay": delay.total_seconds()},
+            cursor, destination, token, error, _RETRY_LATER, {"attempts": attempts, "delay": delay.total_seconds()}
         )
     if not held:
         return False, delay
@@ -251,6 +246,11 @@ def _record_failure(
         },
     )
     return True, delay
+
+
+# What a failed attempt schedules next (``_note_failure``): the same event again later, or the next one now.
+_RETRY_LATER = "attempts = %(attempts)s, next_attempt_at = now() + %(delay)s * interval '1 second'"
+_MOVE_PAST = "cursor_txid = %(txid)s, cursor_change_id = %(cid)s, attempts = 0, next_attempt_at = now()"
 
 
 def _note_failure(
@@ -277,12 +277,7 @@ def _dead_letter(destination: Destination, token: uuid.UUID, event: Event, *, at
     """Give up on ``event``: the cursor moves past it and it waits as a dead letter. False: lease lost."""
     with transaction.atomic(), connection.cursor() as cursor:
         held = _note_failure(
-            cursor,
-            destination,
-            token,
-            error,
-            "cursor_txid = %(txid)s, cursor_change_id = %(cid)s, attempts = 0, next_attempt_at = now()",
-            {"txid": event.txid, "cid": event.change_id},
+            cursor, destination, token, error, _MOVE_PAST, {"txid": event.txid, "cid": event.change_id}
         )
         if not held:
             return False
