@@ -646,9 +646,9 @@ def _first_dealer_extras(
     if seller is None:
         return
     town = next((t for t in towns() if t.name == dealer.city), None)
-    fresh = [(12, 108), (25, 95), (41, 79), (70, 50), (95, 25), (150, -30), (200, -80)]  # (minutes ago, minutes left)
-    for minutes_ago, minutes_left in fresh:
-        created = now - timedelta(minutes=minutes_ago)
+
+    def new_lead_of_seller(created: datetime, *, due_in: timedelta | None = None, source: str | None = None) -> None:
+        """A prospect of the seller's own with one lead still in stage new, created at ``created``."""
         prospect = _prospect(rng, dealer, town, created)
         prospect.owner_id = seller.user_id
         batch.prospects.append(prospect)
@@ -663,28 +663,17 @@ def _first_dealer_extras(
             created=created,
             now=now,
             stage="new",
-            due_in=timedelta(minutes=minutes_ago + minutes_left),
+            due_in=due_in,
+            source=source,
         )
+
+    fresh = [(12, 108), (25, 95), (41, 79), (70, 50), (95, 25), (150, -30), (200, -80)]  # (minutes ago, minutes left)
+    for minutes_ago, minutes_left in fresh:
+        new_lead_of_seller(now - timedelta(minutes=minutes_ago), due_in=timedelta(minutes=minutes_ago + minutes_left))
     # Website and call-centre leads nobody called for days: sync's demo routes them and the first-contact
     # sweep escalates them to the sales manager and on to the regional manager.
     for days_ago, source in FORGOTTEN_LEADS:
-        created = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))
-        prospect = _prospect(rng, dealer, town, created)
-        prospect.owner_id = seller.user_id
-        batch.prospects.append(prospect)
-        _plan_lead(
-            batch,
-            rng=rng,
-            dealer=dealer,
-            prospect=prospect,
-            owner=seller,
-            staff=staff,
-            reasons=[],
-            created=created,
-            now=now,
-            stage="new",
-            source=source,
-        )
+        new_lead_of_seller(now - timedelta(days=days_ago, minutes=rng.randint(0, 600)), source=source)
     own_open = [lead for lead in batch.leads if lead.owner_id == seller.user_id and lead.stage in Lead.OPEN_STAGES]
     for index, lead in enumerate([lead for lead in own_open if lead.stage != "new"][:6]):
         due = now - timedelta(hours=3 + 20 * index) if index < 4 else now + timedelta(hours=5 + 18 * index)
