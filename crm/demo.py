@@ -481,28 +481,19 @@ def _add_trade_in_and_timing(rng: random.Random, lead: Lead, created: datetime) 
 
 def _plan_intake_events(batch: _Batch, lead: Lead, *, owner: _Staff | None, source: str, created: datetime) -> None:
     """The lead arrived, and routing gave it to ``owner`` (when it did)."""
-    batch.events.append(
-        LeadEvent(
-            dealer_id=lead.dealer_id,
-            lead=lead,
-            kind="created",
-            to_stage="new",
-            actor_label="system:intake",
-            data={"source": source},
-            at=created,
-        )
-    )
+    batch.events.append(_system_event(lead, "created", "system:intake", {"source": source}, created, to_stage="new"))
     if owner is not None:
-        batch.events.append(
-            LeadEvent(
-                dealer_id=lead.dealer_id,
-                lead=lead,
-                kind="assigned",
-                actor_label="system:routing",
-                data={"to": owner.user_id, "reason": "round robin"},
-                at=created,
-            )
-        )
+        routed = {"to": owner.user_id, "reason": "round robin"}
+        batch.events.append(_system_event(lead, "assigned", "system:routing", routed, created))
+
+
+def _system_event(
+    lead: Lead, kind: str, label: str, data: dict[str, Any], at: datetime, *, to_stage: str = ""
+) -> LeadEvent:
+    """An event of the lead that intake or routing recorded, no person acting."""
+    return LeadEvent(
+        dealer_id=lead.dealer_id, lead=lead, kind=kind, to_stage=to_stage, actor_label=label, data=data, at=at
+    )
 
 
 def _stages_reached(rng: random.Random, stage: str) -> list[str]:
