@@ -107,6 +107,13 @@ class ResourceMixin:
         """The viewer's rows for lists (may hide tombstones)."""
         return self.scoped()
 
+    def scoped_or_404(self, pk: str) -> Any:
+        """The viewer's row with the id from the URL; a foreign, missing or malformed id is a 404."""
+        obj = self.scoped().filter(pk=parse_pk(pk)).first()
+        if obj is None:
+            raise NotFound()
+        return obj
+
     def rendered(self, pk: Any) -> dict[str, Any]:
         row = self.scoped().filter(pk=pk).values(*self.representation.columns).first()
         if row is None:
@@ -170,9 +177,7 @@ class DetailView(ResourceMixin, ApiView):
         return self._update(request, pk, partial=False)
 
     def _update(self, request: Request, pk: str, *, partial: bool) -> Response:
-        obj = self.scoped().filter(pk=parse_pk(pk)).first()
-        if obj is None:
-            raise NotFound()
+        obj = self.scoped_or_404(pk)
         serializer_class = self.update_serializer
         data = dict(self.validated(serializer_class, partial=partial))
         version = expected_version(request)  # after the body: a malformed body is a 400 first

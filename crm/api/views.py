@@ -24,7 +24,7 @@ from crm.api.errors import Conflict, PreconditionFailed
 from crm.api.filters import ConsentFilterSet
 from crm.api.idempotency import idempotent
 from crm.api.permissions import AnyKey, requires_scopes
-from crm.api.resources import DetailView, ListCreateView, ResourceMixin, parse_pk, related, staff_user_id
+from crm.api.resources import DetailView, ListCreateView, ResourceMixin, related, staff_user_id
 from crm.api.schema import (
     CREATE_ERRORS,
     IDEMPOTENCY_KEY,
@@ -177,9 +177,7 @@ class ProspectEraseView(ProspectResource, ApiView):
 
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
-        prospect = self.scoped().filter(pk=parse_pk(pk)).first()
-        if prospect is None:
-            raise NotFound()
+        prospect = self.scoped_or_404(pk)
         version = expected_version(request)
         if version is not None and version != prospect.version:
             raise PreconditionFailed()
@@ -357,12 +355,8 @@ class LeadStageView(LeadResource, ApiView):
 
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
-        lead = self.scoped().filter(pk=parse_pk(pk)).first()
-        if lead is None:
-            raise NotFound()
-        serializer = s.LeadStageSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        lead = self.scoped_or_404(pk)
+        data = self.validated(s.LeadStageSerializer)
         version = expected_version(request)
         reason = None
         if data.get("lost_reason"):
@@ -401,16 +395,11 @@ class LeadAssignView(LeadResource, ApiView):
 
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
-        lead = self.scoped().filter(pk=parse_pk(pk)).first()
-        if lead is None:
-            raise NotFound()
-        serializer = s.LeadAssignSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        owner_id = staff_user_id(self.viewer, serializer.validated_data["owner"], "owner")
+        lead = self.scoped_or_404(pk)
+        data = self.validated(s.LeadAssignSerializer)
+        owner_id = staff_user_id(self.viewer, data["owner"], "owner")
         with transaction.atomic():
-            lead_services.assign_lead(
-                lead=lead, to_user_id=owner_id, actor=self.actor, reason=serializer.validated_data.get("reason", "")
-            )
+            lead_services.assign_lead(lead=lead, to_user_id=owner_id, actor=self.actor, reason=data.get("reason", ""))
         return self.object_response(lead.pk)
 
 
