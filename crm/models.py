@@ -302,6 +302,17 @@ class Lead(VersionedModel):
             models.Index(fields=["dealer", "stage", "owner"], name="lead_stage_owner"),
             models.Index(fields=["dealer", "owner", "first_contact_due_at"], name="lead_owner_due"),
             models.Index(fields=["prospect"], name="lead_prospect"),
+            # Open leads still waiting for their first contact (the stages are OPEN_STAGES), by deadline:
+            # the SLA sweep and the breach gauge read it without touching the table.
+            models.Index(
+                fields=["first_contact_due_at"],
+                include=["id", "dealer", "created_at"],
+                condition=Q(
+                    first_contacted_at__isnull=True,
+                    stage__in=["new", "contacted", "appointment", "test_drive", "offer"],
+                ),
+                name="lead_first_contact_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

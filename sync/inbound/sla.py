@@ -1,10 +1,14 @@
-"""First-contact SLA: escalate a routed lead nobody contacted in time, each level exactly once.
+"""First-contact SLA: escalate a lead nobody contacted in time, each level exactly once.
 
 Level 1 (the first breach, at the lead's first-contact deadline) goes to the dealership's sales
 managers; level 2 (the second breach, one more first-contact period of working time later) to
 the manufacturer's regional manager. The level is raised in the same transaction that records
 the escalation on the lead (``crm.services.leads.record_escalation``), under a row lock, so a
 repeated or concurrent check never fires a level twice; the e-mail goes out after commit.
+
+The escalation clock lives on the lead's ``LeadRouting`` record. An intake lead gets it when it is
+routed; a lead the dealership entered itself (showroom, phone, API, dealer system) gets one from the
+sweep once its deadline has passed (method "dealership"), and from then on escalates the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -134,13 +138,46 @@ def escalate_lead(*, lead_id: Any, now: datetime | None = None, notify: bool = T
     return level
 
 
-def escalate_due_leads(*, now: datetime | None = None, notify: bool = True) -> int:
-    """Every routed lead whose next escalation is due: one transaction each. Returns how many fired.
+def start_escalation_clocks(*, now: datetime, limit: int = BATCH) -> int:
+    """Give overdue leads the dealership entered itself an escalation record, due at their deadline.
 
-    One lead that fails (its e-mail cannot be sent, say) is logged and the sweep goes on: a single
-    bad row must not keep every lead after it from escalating, run after run.
+    Such leads have no ``LeadRouting`` (only the intake creates one), so without this they would
+    count as breaches but never escalate. The record's primary key is the lead: a concurrent sweep
+    inserting the same lead's record conflicts and inserts nothing, so each lead is enrolled once.
+    Oldest deadlines first, ``limit`` per run (the partial index ``lead_first_contact_waiting``).
+    """
+    waiting = (
+        Lead.objects.filter(first_contact_due_at__lte=now, first_contacted_at__isnull=True, stage__in=Lead.OPEN_STAGES)
+        .exclude(Exists(LeadRouting.objects.filter(lead=OuterRef("pk"))))
+        .order_by("first_contact_due_at")
+        .values_list("pk", "dealer_id", "first_contact_due_at", "created_at")[:limit]
+    )
+    records = [
+        LeadRouting(
+            lead_id=lead_id,
+            dealer_id=dealer_id,
+            method=LeadRouting.Method.DEALERSHIP,
+            first_contact_due_at=due,
+            next_escalation_at=due,
+            created_at=created_at,
+        )
+        for lead_id, dealer_id, due, created_at in waiting
+    ]
+    LeadRouting.objects.bulk_create(records, ignore_conflicts=True)
+    if records:
+        logger.info("sla_clocks_started", extra={"leads": len(records)})
+    return len(records)
+
+
+def escalate_due_leads(*, now: datetime | None = None, notify: bool = True) -> int:
+    """Every lead whose next escalation is due: one transaction each. Returns how many fired.
+
+    Overdue leads the dealership entered itself get their escalation record first. One lead that
+    fails (its e-mail cannot be sent, say) is logged and the sweep goes on: a single bad row must
+    not keep every lead after it from escalating, run after run.
     """
     now = now or timezone.now()
+    start_escalation_clocks(now=now)
     due = list(
         LeadRouting.objects.filter(next_escalation_at__lte=now)
         .order_by("next_escalation_at")
@@ -158,7 +195,7 @@ def escalate_due_leads(*, now: datetime | None = None, notify: bool = True) -> i
 def escalation_figures() -> tuple[dict[int, int], dict[int, int]]:
     """For ``/metrics``: escalations fired per level so far, and the leads still open at each level.
 
-    Fired: routed leads that reached the level (a level fires once per lead, so this only grows).
+    Fired: leads that reached the level (a level fires once per lead, so this only grows).
     Open: leads at that level still waiting for their first contact and not closed.
     """
     waiting = Q(lead__first_contacted_at__isnull=True, lead__stage__in=Lead.OPEN_STAGES)

@@ -84,6 +84,7 @@ class LeadRouting(models.Model):
         CITY = "city", _("City in a territory")
         AREA_CODE = "area_code", _("Phone area code in a territory")
         LEAD_DESK = "lead_desk", _("Assigned by the lead desk")
+        DEALERSHIP = "dealership", _("Entered by the dealership itself")
 
     lead = models.OneToOneField(
         "crm.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, primary_key=True, related_name="routing"
