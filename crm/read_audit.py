@@ -20,7 +20,7 @@ old rows only through ``crm_readaudit_purge(before)``, a ``SECURITY DEFINER`` fu
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
@@ -116,33 +116,25 @@ def _who(request: HttpRequest) -> dict[str, Any]:
     return {"api_key_id": None, "user_id": getattr(user, "pk", None)}
 
 
-def record_read(
-    request: HttpRequest,
-    *,
-    action: str,
-    obj: Any = None,
-    object_type: str = "",
-    object_id: Any = None,
-    dealer_id: int | None = None,
-    prospect_id: Any = None,
-    data: dict[str, Any] | None = None,
-) -> ReadAudit:
+class ReadTarget(TypedDict, total=False):
+    """What was read, as :func:`write_read_audit` takes it; :func:`record_read` passes it on unchanged."""
+
+    obj: Any
+    object_type: str
+    object_id: Any
+    dealer_id: int | None
+    prospect_id: Any
+    data: dict[str, Any] | None
+
+
+def record_read(request: HttpRequest, *, action: str, **target: Unpack[ReadTarget]) -> ReadAudit:
     """Write one read audit row for ``request`` (one INSERT, in the request's transaction if one is open).
 
     ``obj`` names what was read (its model and id, and its person), or ``object_type`` and ``object_id``
     do when only the id is at hand; an export passes no object but its count and filters in ``data``.
     """
     return write_read_audit(
-        **_who(request),
-        action=action,
-        obj=obj,
-        object_type=object_type,
-        object_id=object_id,
-        dealer_id=dealer_id,
-        prospect_id=prospect_id,
-        ip=client_ip(request) or None,
-        route=_route(request),
-        data=data,
+        **_who(request), action=action, ip=client_ip(request) or None, route=_route(request), **target
     )
 
 
