@@ -8,6 +8,8 @@ expired or already used gets the same "not valid" page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -30,28 +32,28 @@ def _invalid(request: HttpRequest) -> HttpResponse:
     return _page(request, "invalid.html", {}, status=404)
 
 
-@require_http_methods(["GET", "POST"])
-def consent_confirm(request: HttpRequest, token: str) -> HttpResponse:
+def _link_page(
+    request: HttpRequest, token: str, kind: str, act: Callable[..., object], template: str, *, confirmed: bool
+) -> HttpResponse:
+    """One kind of link: ``template`` asks for the click, the POST does ``act`` and shows the done page."""
     try:
-        link = consents.consent_link(token, kind=consents.CONFIRM)
+        link = consents.consent_link(token, kind=kind)
         if request.method == "POST":
-            consents.confirm_double_opt_in(token=token)
-            return _page(request, "done.html", {"link": link, "confirmed": True})
+            act(token=token)
+            return _page(request, "done.html", {"link": link, "confirmed": confirmed})
     except ConsentLinkInvalid:
         return _invalid(request)
-    return _page(request, "confirm.html", {"link": link})
+    return _page(request, template, {"link": link})
+
+
+@require_http_methods(["GET", "POST"])
+def consent_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    return _link_page(request, token, consents.CONFIRM, consents.confirm_double_opt_in, "confirm.html", confirmed=True)
 
 
 @require_http_methods(["GET", "POST"])
 def consent_withdraw(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = consents.consent_link(token, kind=consents.WITHDRAW)
-        if request.method == "POST":
-            consents.withdraw_by_link(token=token)
-            return _page(request, "done.html", {"link": link, "confirmed": False})
-    except ConsentLinkInvalid:
-        return _invalid(request)
-    return _page(request, "withdraw.html", {"link": link})
+    return _link_page(request, token, consents.WITHDRAW, consents.withdraw_by_link, "withdraw.html", confirmed=False)
 
 
 urlpatterns = [
