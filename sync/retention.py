@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from crm.models import RetentionRule
-from crm.services.retention import RetentionKind, register
+from crm.services.retention import retention_kind
 from dealers.actors import Actor, record_audit
 from sync.exchange import exchange_dir
 from sync.models import ImportRowError, ImportRun, IntakeDocument
@@ -34,6 +34,7 @@ def expired_intake_documents(cut: datetime, action: str = Action.DELETE) -> Quer
     )
 
 
+@retention_kind(RetentionRule.Kind.INTAKE_DOCUMENTS, actions={Action.DELETE}, select=expired_intake_documents)
 def _delete_intake_document(pk: Any, cut: datetime, action: str, actor: Actor) -> bool:
     with transaction.atomic():
         document = expired_intake_documents(cut, action).select_for_update(of=("self",)).filter(pk=pk).first()
@@ -68,6 +69,7 @@ def _remove_kept_file(stored_path: str) -> None:
         logger.warning("retention_kept_file_not_removed", extra={"error": str(error)})
 
 
+@retention_kind(RetentionRule.Kind.IMPORT_FILES, actions={Action.DELETE, Action.ANONYMISE}, select=expired_imports)
 def _clean_import(pk: Any, cut: datetime, action: str, actor: Actor) -> bool:
     with transaction.atomic():
         run = expired_imports(cut, action).select_for_update(of=("self",)).filter(pk=pk).first()
@@ -82,21 +84,3 @@ def _clean_import(pk: Any, cut: datetime, action: str, actor: Actor) -> bool:
     _remove_kept_file(stored_path)
     record_audit(actor=actor, action=f"import.{action}d_by_retention", dealer_id=dealer_id, data={"id": pk})
     return True
-
-
-register(
-    RetentionKind(
-        code=RetentionRule.Kind.INTAKE_DOCUMENTS,
-        actions=frozenset({Action.DELETE}),
-        select=expired_intake_documents,
-        apply=_delete_intake_document,
-    )
-)
-register(
-    RetentionKind(
-        code=RetentionRule.Kind.IMPORT_FILES,
-        actions=frozenset({Action.DELETE, Action.ANONYMISE}),
-        select=expired_imports,
-        apply=_clean_import,
-    )
-)

@@ -7,14 +7,14 @@ counts and ids per rule, never personal values.
 
 A prospect with an open lead is never touched: the selections exclude it, and each row is selected
 again under lock just before it is changed. Other apps contribute kinds (intake documents, file
-imports) in a ``retention`` module that calls :func:`register`; they are found like admin modules.
+imports) in a ``retention`` module with :func:`retention_kind`; they are found like admin modules.
 """
 
 from __future__ import annotations
 
 import calendar
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +40,9 @@ ANONYMISED_NOTE = "-"
 Action = RetentionRule.Action
 
 
+Apply = Callable[[Any, datetime, str, Actor], bool]
+
+
 @dataclass(frozen=True)
 class RetentionKind:
     """One kind of data a rule can name: what has expired by ``cutoff``, and how one row is dealt with.
@@ -51,14 +54,22 @@ class RetentionKind:
     code: str
     actions: frozenset[str]
     select: Callable[[datetime, str], QuerySet[Any]]
-    apply: Callable[[Any, datetime, str, Actor], bool]
+    apply: Apply
 
 
 _KINDS: dict[str, RetentionKind] = {}
 
 
-def register(kind: RetentionKind) -> None:
-    _KINDS[kind.code] = kind
+def retention_kind(
+    code: str, *, actions: Iterable[str], select: Callable[[datetime, str], QuerySet[Any]]
+) -> Callable[[Apply], Apply]:
+    """Register the decorated function as the ``apply`` of kind ``code`` (see :class:`RetentionKind`)."""
+
+    def register(apply: Apply) -> Apply:
+        _KINDS[code] = RetentionKind(code=code, actions=frozenset(actions), select=select, apply=apply)
+        return apply
+
+    return register
 
 
 def kinds() -> dict[str, RetentionKind]:
@@ -106,6 +117,7 @@ def inactive_prospects(cut: datetime, action: str = Action.ANONYMISE) -> QuerySe
     )
 
 
+@retention_kind(RetentionRule.Kind.INACTIVE_PROSPECTS, actions={Action.ANONYMISE}, select=inactive_prospects)
 def _anonymise_prospect(pk: Any, cut: datetime, action: str, actor: Actor) -> bool:
     with transaction.atomic():
         prospect = inactive_prospects(cut).select_for_update(of=("self",)).filter(pk=pk).first()
@@ -134,6 +146,7 @@ def expired_closed_leads(cut: datetime, action: str = Action.ANONYMISE) -> Query
     )
 
 
+@retention_kind(RetentionRule.Kind.CLOSED_LEADS, actions={Action.ANONYMISE}, select=expired_closed_leads)
 def _anonymise_lead(pk: Any, cut: datetime, action: str, actor: Actor) -> bool:
     with transaction.atomic():
         # The prospect is locked first, as services that open a lead for it do, then the lead.
@@ -155,24 +168,6 @@ def _anonymise_lead(pk: Any, cut: datetime, action: str, actor: Actor) -> bool:
             audit={"changed": ["message", "vin", "close_note"], "reason": "retention"},
         )
         return True
-
-
-register(
-    RetentionKind(
-        code=RetentionRule.Kind.INACTIVE_PROSPECTS,
-        actions=frozenset({Action.ANONYMISE}),
-        select=inactive_prospects,
-        apply=_anonymise_prospect,
-    )
-)
-register(
-    RetentionKind(
-        code=RetentionRule.Kind.CLOSED_LEADS,
-        actions=frozenset({Action.ANONYMISE}),
-        select=expired_closed_leads,
-        apply=_anonymise_lead,
-    )
-)
 
 
 # -- the run ----------------------------------------------------------------------------------------------
