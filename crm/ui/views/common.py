@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -59,6 +60,19 @@ def submit(form: forms.BaseForm, change: Callable[[], T]) -> T | None:
     except ValidationError as error:
         apply_service_error(form, error)
     return None
+
+
+def submitted(
+    request: HttpRequest, form: forms.BaseForm, change: Callable[[], object], *, success: str, then: str
+) -> HttpResponse | None:
+    """A valid POST runs ``change`` through ``submit``; when it succeeds, the ``success`` message and on to ``then``.
+
+    ``None`` means: show the form (again, with its errors, if it was posted).
+    """
+    if request.method != "POST" or not form.is_valid() or submit(form, change) is None:
+        return None
+    messages.success(request, success)
+    return done(request, then)
 
 
 def lead_or_404(request: HttpRequest, pk: Any) -> Lead:

@@ -41,6 +41,7 @@ from crm.ui.views.common import (
     prospect_or_404,
     render_page_or_partial,
     submit,
+    submitted,
     viewer,
     viewer_filterset,
 )
@@ -164,17 +165,16 @@ def lead_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         creating=False,
         initial={**_initial_from(lead, fields), "version": lead.version},
     )
-    if request.method == "POST" and form.is_valid():
-        saved = submit(
-            form,
-            lambda: lead_services.update_lead(
-                lead=lead, actor=actor(request), data=form.service_data(), expected_version=form.cleaned_data["version"]
-            ),
-        )
-        if saved is not None:
-            messages.success(request, _("Lead saved."))
-            return done(request, reverse("lead_detail", args=[lead.pk]))
-    return _form_page(request, form, lead.prospect, title=_("Edit lead"), lead=lead)
+    saved = submitted(
+        request,
+        form,
+        lambda: lead_services.update_lead(
+            lead=lead, actor=actor(request), data=form.service_data(), expected_version=form.cleaned_data["version"]
+        ),
+        success=_("Lead saved."),
+        then=reverse("lead_detail", args=[lead.pk]),
+    )
+    return saved or _form_page(request, form, lead.prospect, title=_("Edit lead"), lead=lead)
 
 
 def _form_page(
@@ -217,17 +217,16 @@ def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
         initial["kind"] = request.GET["kind"]
     form = ActivityForm(request.POST if request.method == "POST" else None, initial=initial)
     focus(form, "subject")
-    if request.method == "POST" and form.is_valid():
-        logged = submit(
-            form,
-            lambda: activity_services.log_activity(
-                prospect=lead.prospect, lead=lead, actor=actor(request), data=form.service_data()
-            ),
-        )
-        if logged is not None:
-            messages.success(request, _("Activity logged."))
-            return done(request, reverse("lead_detail", args=[lead.pk]))
-    return _action_response(request, lead, form, "crm/_activity_form.html", _("Log activity"))
+    logged = submitted(
+        request,
+        form,
+        lambda: activity_services.log_activity(
+            prospect=lead.prospect, lead=lead, actor=actor(request), data=form.service_data()
+        ),
+        success=_("Activity logged."),
+        then=reverse("lead_detail", args=[lead.pk]),
+    )
+    return logged or _action_response(request, lead, form, "crm/_activity_form.html", _("Log activity"))
 
 
 @membership_required()
@@ -236,21 +235,20 @@ def lead_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     lead = lead_for_action(request, pk)
     form = ScheduleForm(request.POST if request.method == "POST" else None, initial={"kind": "appointment"})
     focus(form, "due_at")
-    if request.method == "POST" and form.is_valid():
-        task = submit(
-            form,
-            lambda: task_services.schedule_for_lead(
-                lead=lead,
-                kind=form.cleaned_data["kind"],
-                due_at=form.cleaned_data["due_at"],
-                notes=form.cleaned_data["notes"],
-                actor=actor(request),
-            ),
-        )
-        if task is not None:
-            messages.success(request, _("Scheduled."))
-            return done(request, reverse("lead_detail", args=[lead.pk]))
-    return _action_response(request, lead, form, "crm/leads/_schedule_form.html", _("Schedule"))
+    scheduled = submitted(
+        request,
+        form,
+        lambda: task_services.schedule_for_lead(
+            lead=lead,
+            kind=form.cleaned_data["kind"],
+            due_at=form.cleaned_data["due_at"],
+            notes=form.cleaned_data["notes"],
+            actor=actor(request),
+        ),
+        success=_("Scheduled."),
+        then=reverse("lead_detail", args=[lead.pk]),
+    )
+    return scheduled or _action_response(request, lead, form, "crm/leads/_schedule_form.html", _("Schedule"))
 
 
 @membership_required()
@@ -299,21 +297,19 @@ def lead_assign(request: HttpRequest, pk: Any) -> HttpResponse:
         dealer_id=viewer(request).dealer_id,
         initial={"owner": lead.owner_id},
     )
-    if request.method == "POST" and form.is_valid():
-        owner = form.cleaned_data["owner"]
-        assigned = submit(
-            form,
-            lambda: lead_services.assign_lead(
-                lead=lead,
-                to_user_id=owner.pk if owner else None,
-                actor=actor(request),
-                reason=form.cleaned_data["reason"],
-            ),
-        )
-        if assigned is not None:
-            messages.success(request, _("Lead assigned."))
-            return done(request, reverse("lead_detail", args=[lead.pk]))
-    return _action_response(request, lead, form, "crm/leads/_assign_form.html", _("Assign lead"))
+    assigned = submitted(
+        request,
+        form,
+        lambda: lead_services.assign_lead(
+            lead=lead,
+            to_user_id=getattr(form.cleaned_data["owner"], "pk", None),
+            actor=actor(request),
+            reason=form.cleaned_data["reason"],
+        ),
+        success=_("Lead assigned."),
+        then=reverse("lead_detail", args=[lead.pk]),
+    )
+    return assigned or _action_response(request, lead, form, "crm/leads/_assign_form.html", _("Assign lead"))
 
 
 @membership_required()

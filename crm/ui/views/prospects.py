@@ -35,6 +35,7 @@ from crm.ui.views.common import (
     prospect_or_404,
     render_page_or_partial,
     submit,
+    submitted,
     viewer,
     viewer_filterset,
 )
@@ -131,20 +132,21 @@ def prospect_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     form = ProspectForm(
         request.POST if request.method == "POST" else None, membership=membership, creating=False, initial=initial
     )
-    if request.method == "POST" and form.is_valid():
-        saved = submit(
-            form,
-            lambda: prospect_services.update_prospect(
-                prospect=prospect,
-                actor=actor(request),
-                data=form.service_data(),
-                expected_version=form.cleaned_data.get("version"),
-            ),
-        )
-        if saved is not None:
-            messages.success(request, _("Prospect saved."))
-            return done(request, reverse("prospect_detail", args=[prospect.pk]))
-    return render(request, "crm/prospects/form.html", {"form": form, "prospect": prospect, "title": _("Edit prospect")})
+    saved = submitted(
+        request,
+        form,
+        lambda: prospect_services.update_prospect(
+            prospect=prospect,
+            actor=actor(request),
+            data=form.service_data(),
+            expected_version=form.cleaned_data.get("version"),
+        ),
+        success=_("Prospect saved."),
+        then=reverse("prospect_detail", args=[prospect.pk]),
+    )
+    return saved or render(
+        request, "crm/prospects/form.html", {"form": form, "prospect": prospect, "title": _("Edit prospect")}
+    )
 
 
 @membership_required()
@@ -153,14 +155,15 @@ def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     prospect = prospect_or_404(request, pk)
     form = ActivityForm(request.POST if request.method == "POST" else None, initial={"kind": "note"})
     focus(form, "subject")
-    if request.method == "POST" and form.is_valid():
-        logged = submit(
-            form,
-            lambda: activity_services.log_activity(prospect=prospect, actor=actor(request), data=form.service_data()),
-        )
-        if logged is not None:
-            messages.success(request, _("Activity logged."))
-            return done(request, reverse("prospect_detail", args=[prospect.pk]))
+    logged = submitted(
+        request,
+        form,
+        lambda: activity_services.log_activity(prospect=prospect, actor=actor(request), data=form.service_data()),
+        success=_("Activity logged."),
+        then=reverse("prospect_detail", args=[prospect.pk]),
+    )
+    if logged is not None:
+        return logged
     context = {
         "form": form,
         "prospect": prospect,
