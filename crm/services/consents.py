@@ -176,6 +176,13 @@ def consent_link(token: str, *, kind: str) -> ConsentLink:
         return _shown(link, prospect)
 
 
+def _record_from_link(link: ConsentLink, prospect: Prospect, status: str, recorder: str, **entry: Any) -> Consent:
+    """The person's own answer by the e-mailed ``link``, for its purpose, recorded by the system as ``recorder``."""
+    return record_consent(
+        prospect=prospect, purpose=link.purpose, status=status, actor=Actor.system(recorder), channel="email", **entry
+    )
+
+
 def confirm_double_opt_in(*, token: str) -> Consent:
     """The person confirmed by the link: a ``granted`` entry with ``double_opt_in_at``; a link works once."""
     link = _verified(token, CONFIRM)
@@ -184,17 +191,17 @@ def confirm_double_opt_in(*, token: str) -> Consent:
         if _nonce_used(link):
             raise ConsentLinkInvalid
         now = timezone.now()
-        return record_consent(
-            prospect=prospect,
-            purpose=link.purpose,
-            status=Consent.Status.GRANTED,
-            actor=Actor.system("double opt-in link"),
-            channel="email",
+        evidence = {"nonce": link.nonce, "link_issued_at": link.issued_at, "method": "double_opt_in_link"}
+        return _record_from_link(
+            link,
+            prospect,
+            Consent.Status.GRANTED,
+            "double opt-in link",
             source="double opt-in",
+            evidence=evidence,
             text_version=link.text_version,
             at=now,
             double_opt_in_at=now,
-            evidence={"nonce": link.nonce, "link_issued_at": link.issued_at, "method": "double_opt_in_link"},
         )
 
 
@@ -211,12 +218,7 @@ def withdraw_by_link(*, token: str) -> Consent | None:
         )
         if latest is not None and latest.status == Consent.Status.WITHDRAWN:
             return None
-        return record_consent(
-            prospect=prospect,
-            purpose=link.purpose,
-            status=Consent.Status.WITHDRAWN,
-            actor=Actor.system("withdrawal link"),
-            channel="email",
-            source="withdrawal link",
-            evidence={"link_issued_at": link.issued_at, "method": "withdrawal_link"},
+        evidence = {"link_issued_at": link.issued_at, "method": "withdrawal_link"}
+        return _record_from_link(
+            link, prospect, Consent.Status.WITHDRAWN, "withdrawal link", source="withdrawal link", evidence=evidence
         )
