@@ -173,14 +173,17 @@ def _model_section(
     name: str,
     description: str,
     model: type[Model],
-    select: Callable[[Subject], Any],
+    ids: str,
     *,
+    by: str = "pk",
     leave_out: tuple[str, ...] = (),
 ) -> Section:
+    """The ``model`` rows whose ``by`` is in the subject's list named ``ids`` (in the subject's dealerships)."""
     columns = _model_columns(model, leave_out=leave_out)
 
     def rows(subject: Subject) -> Iterable[dict[str, Any]]:
-        return select(subject).filter(dealer_id__in=subject.dealer_ids).values(*columns)
+        selected = model._default_manager.filter(**{f"{by}__in": getattr(subject, ids)})
+        return selected.filter(dealer_id__in=subject.dealer_ids).values(*columns)
 
     return Section(name, description, columns, rows)
 
@@ -209,28 +212,21 @@ CRM_SECTIONS = [
         "prospects",
         "The person's records, one per dealership (and any merged into them).",
         Prospect,
-        lambda s: Prospect.objects.filter(pk__in=s.prospect_ids),
+        "prospect_ids",
         leave_out=("search_text",),
     ),
-    _model_section("leads", "Purchase interests (leads).", Lead, lambda s: Lead.objects.filter(pk__in=s.lead_ids)),
+    _model_section("leads", "Purchase interests (leads).", Lead, "lead_ids"),
     _model_section(
         "lead_history",
         "Each lead's history: stage changes, assignments, routing, escalations.",
         LeadEvent,
-        lambda s: LeadEvent.objects.filter(lead_id__in=s.lead_ids),
+        "lead_ids",
+        by="lead_id",
     ),
+    _model_section("activities", "Calls, emails, meetings, test drives and notes.", Activity, "activity_ids"),
+    _model_section("tasks", "Follow-ups about the person.", Task, "task_ids"),
     _model_section(
-        "activities",
-        "Calls, emails, meetings, test drives and notes.",
-        Activity,
-        lambda s: Activity.objects.filter(pk__in=s.activity_ids),
-    ),
-    _model_section("tasks", "Follow-ups about the person.", Task, lambda s: Task.objects.filter(pk__in=s.task_ids)),
-    _model_section(
-        "consents",
-        "The consent ledger: every grant and withdrawal with its evidence.",
-        Consent,
-        lambda s: Consent.objects.filter(pk__in=s.consent_ids),
+        "consents", "The consent ledger: every grant and withdrawal with its evidence.", Consent, "consent_ids"
     ),
     Section(
         "audit_changes",
