@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealers.ids import uuid7
-from dealers.models import Dealer
+from dealers.models import Dealer, language_field
 from dealers.scoping import DealerScopedQuerySet, Viewer
 
 
@@ -102,9 +102,7 @@ class Prospect(VersionedModel):
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, default="DE")
     preferred_channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices, blank=True)
-    preferred_language = models.CharField(
-        _("preferred language"), max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")]
-    )
+    preferred_language = language_field(_("preferred language"))
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("salesperson"),

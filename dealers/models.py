@@ -20,6 +20,11 @@ postcode_validator = RegexValidator(r"^\d{5}$", _("A German postcode has exactly
 postcode_prefix_validator = RegexValidator(r"^\d{1,5}$", _("A postcode area is one to five digits."))
 
 
+def language_field(verbose_name: Any) -> models.CharField[str, str]:
+    """The language a person is written to in (German or English), each named in itself so anyone finds theirs."""
+    return models.CharField(verbose_name, max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")])
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -55,9 +60,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("email address"), unique=True)
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
-    language = models.CharField(
-        _("language"), max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")]
-    )
+    language = language_field(_("language"))
     is_staff = models.BooleanField(
         _("manufacturer staff"), default=False, help_text=_("Can sign in to the manufacturer's admin site.")
     )
