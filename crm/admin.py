@@ -16,10 +16,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -28,7 +26,7 @@ from crm.read_audit import AuditedChangeView
 from crm.services import erasure
 from crm.services import leads as lead_services
 from dealers.actors import Actor
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import ExtraPagesAdmin, ReadOnlyAdmin
 from dealers.reauth import confirmed_recently, reauthentication_redirect
 from dealers.rls import manufacturer_wide
 
@@ -61,7 +59,7 @@ class LeadEventInline(ReadOnlyInline):
 
 
 @admin.register(Prospect)
-class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
+class ProspectAdmin(AuditedChangeView, ExtraPagesAdmin, ReadOnlyAdmin):
     list_display = ("display_name", "dealer", "email", "postcode", "city", "owner", "origin", "created_at")
     list_filter = ("origin", "kind", ("merged_into", admin.EmptyFieldListFilter), "dealer__region")
     search_fields = ("last_name", "first_name", "company", "email_normalized", "phone", "mobile", "=dealer__number")
@@ -70,6 +68,7 @@ class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
     exclude = ("search_text",)
     inlines = (LeadInline,)
     actions = ("erase_selected",)
+    extra_pages: ClassVar = (("erase-by-contact/", "erase_by_contact_view", "crm_prospect_erase_by_contact"),)
 
     def has_erase_permission(self, request: HttpRequest) -> bool:
         """The data protection officer's right (dealers/roles.py): erase a person at their request."""
@@ -89,16 +88,6 @@ class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_erase": self.has_erase_permission(request)}
         return super().changelist_view(request, extra_context)
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "erase-by-contact/",
-                self.admin_site.admin_view(self.erase_by_contact_view),
-                name="crm_prospect_erase_by_contact",
-            ),
-            *super().get_urls(),
-        ]
 
     def erase_by_contact_view(self, request: HttpRequest) -> HttpResponse:
         """The DPO pastes emails and phone numbers, sees the matching prospects of every dealership, confirms."""
@@ -129,15 +118,7 @@ class ProspectAdmin(AuditedChangeView, ReadOnlyAdmin):
         )
 
     def _render(self, request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Erase personal data"),
-            "opts": self.model._meta,
-            **context,
-        }
-        response = TemplateResponse(request, template, context)
-        add_never_cache_headers(response)
-        return response
+        return self.render_page(request, template, _("Erase personal data"), context)
 
     def _erase(self, request: HttpRequest, prospects: list[Prospect]) -> None:
         actor = Actor.for_user(request.user)

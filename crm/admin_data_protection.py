@@ -11,15 +11,13 @@ though other manufacturer roles may view the rest of crm.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +26,7 @@ from crm.models import Prospect
 from crm.normalize import normalize_email, normalize_phone
 from crm.read_audit import ReadAudit
 from crm.services import subject_access
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import ExtraPagesAdmin, ReadOnlyAdmin
 
 
 class PeriodFilter(admin.SimpleListFilter):
@@ -51,7 +49,7 @@ class PeriodFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReadAudit)
-class ReadAuditAdmin(ReadOnlyAdmin):
+class ReadAuditAdmin(ExtraPagesAdmin, ReadOnlyAdmin):
     """Who read whose data: searchable by the person (name, email, phone), an object id or a route."""
 
     list_display = ("at", "action", "who", "object_type", "object_id", "prospect_id", "dealer", "ip", "route")
@@ -61,6 +59,7 @@ class ReadAuditAdmin(ReadOnlyAdmin):
     list_select_related = ("dealer", "user", "api_key")
     ordering = ("-at", "-id")
     change_list_template = "crm/admin/readaudit_change_list.html"  # links the subject export
+    extra_pages: ClassVar = (("subject-export/", "subject_export_view", "crm_readaudit_subject_export"),)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return subject_access.is_data_protection_officer(request.user) and super().has_view_permission(request, obj)
@@ -86,16 +85,6 @@ class ReadAuditAdmin(ReadOnlyAdmin):
         by_fields, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return queryset.filter(Q(prospect_id__in=people) | Q(pk__in=by_fields.values("pk"))), may_have_duplicates
 
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "subject-export/",
-                self.admin_site.admin_view(self.subject_export_view),
-                name="crm_readaudit_subject_export",
-            ),
-            *super().get_urls(),
-        ]
-
     def subject_export_view(self, request: HttpRequest) -> HttpResponse:
         """Find a person by email or phone in every dealership, choose their records, download the ZIP."""
         if not subject_access.is_data_protection_officer(request.user):
@@ -114,17 +103,12 @@ class ReadAuditAdmin(ReadOnlyAdmin):
                 if picked:
                     return self._download(request, picked, form.cleaned_data)
                 form.add_error(None, _("Choose at least one prospect."))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Export personal data (GDPR Art. 15/20)"),
-            "opts": self.model._meta,
-            "form": form,
-            "found": found,
-            "searched": form.is_bound and form.is_valid(),
-        }
-        response = TemplateResponse(request, "crm/admin/subject_export.html", context)
-        add_never_cache_headers(response)
-        return response
+        return self.render_page(
+            request,
+            "crm/admin/subject_export.html",
+            _("Export personal data (GDPR Art. 15/20)"),
+            {"form": form, "found": found, "searched": form.is_bound and form.is_valid()},
+        )
 
     def _download(self, request: HttpRequest, prospects: list[Prospect], search: dict[str, str]) -> HttpResponse:
         export = subject_access.export_for_officer(prospects=prospects, request=request, search=search)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.cache import add_never_cache_headers
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,3 +30,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ExtraPagesAdmin(admin.ModelAdmin):
+    """An admin with pages of its own beyond the changelist: ``extra_pages`` lists (route, view method, URL name).
+
+    Each view checks its own permission; ``render_page`` gives it the admin's frame, never cached (personal data).
+    """
+
+    extra_pages: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(route, self.admin_site.admin_view(getattr(self, view)), name=name)
+            for route, view, name in self.extra_pages
+        ]
+        return [*own, *super().get_urls()]
+
+    def render_page(self, request: HttpRequest, template: str, title: Any, context: dict[str, Any]) -> HttpResponse:
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **context}
+        response = TemplateResponse(request, template, context)
+        add_never_cache_headers(response)
+        return response
