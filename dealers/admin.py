@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from axes.models import AccessAttempt
 from django import forms
@@ -113,6 +114,26 @@ class ThroughServices(admin.ModelAdmin):
             _save(request, obj)
 
 
+class CountedRelations(admin.ModelAdmin):
+    """Changelist columns that count related rows: ``counts`` maps each column (an annotation) to its relation."""
+
+    counts: ClassVar[dict[str, str]] = {}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        counted = {column: Count(relation) for column, relation in self.counts.items()}
+        return super().get_queryset(request).annotate(**counted)
+
+
+def count_column(column: str, description: Any) -> Callable[[Any, Any], int]:
+    """The display of a column that ``CountedRelations.counts`` annotates, sortable by it."""
+
+    @admin.display(description=description, ordering=column)
+    def show(self: Any, obj: Any) -> int:
+        return int(getattr(obj, column))
+
+    return show
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     form = MembershipForm
@@ -199,16 +220,11 @@ class UserAdmin(ThroughServices, DjangoUserAdmin):
 
 
 @admin.register(DealerGroup)
-class DealerGroupAdmin(ThroughServices):
+class DealerGroupAdmin(CountedRelations, ThroughServices):
     list_display = ("name", "dealer_count")
     search_fields = ("name",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[DealerGroup]:
-        return super().get_queryset(request).annotate(dealer_count=Count("dealers"))
-
-    @admin.display(description=_("dealerships"), ordering="dealer_count")
-    def dealer_count(self, obj: Any) -> int:
-        return int(obj.dealer_count)
+    counts: ClassVar = {"dealer_count": "dealers"}
+    dealer_count = count_column("dealer_count", _("dealerships"))
 
 
 @admin.register(Region)
@@ -219,7 +235,7 @@ class RegionAdmin(ThroughServices):
 
 
 @admin.register(Dealer)
-class DealerAdmin(ThroughServices):
+class DealerAdmin(CountedRelations, ThroughServices):
     list_display = ("number", "name", "city", "postcode", "region", "group", "is_active", "staff_count")
     list_filter = ("is_active", "region", "group")
     search_fields = ("number", "name", "city", "postcode")
@@ -235,12 +251,8 @@ class DealerAdmin(ThroughServices):
         (_("Lead handling"), {"fields": ("first_contact_minutes", "salespeople_see_unassigned")}),
     )
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Dealer]:
-        return super().get_queryset(request).annotate(staff_count=Count("memberships"))
-
-    @admin.display(description=_("staff"), ordering="staff_count")
-    def staff_count(self, obj: Any) -> int:
-        return int(obj.staff_count)
+    counts: ClassVar = {"staff_count": "memberships"}
+    staff_count = count_column("staff_count", _("staff"))
 
 
 @admin.register(Territory)
