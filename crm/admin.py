@@ -26,7 +26,7 @@ from crm.read_audit import AuditedChangeView
 from crm.services import erasure
 from crm.services import leads as lead_services
 from dealers.actors import Actor
-from dealers.admin_base import ExtraPagesAdmin, ReadOnlyAdmin
+from dealers.admin_base import ChoicesFilter, ExtraPagesAdmin, ReadOnlyAdmin
 from dealers.reauth import confirmed_recently, reauthentication_redirect
 from dealers.rls import manufacturer_wide
 
@@ -155,23 +155,23 @@ class EraseByContactForm(forms.Form):
         return data
 
 
-class FirstContactOverdueFilter(admin.SimpleListFilter):
+_AWAITING_FIRST_CONTACT = Q(first_contacted_at__isnull=True, stage=Lead.Stage.NEW)
+
+
+class FirstContactOverdueFilter(ChoicesFilter):
     title = _("first contact")
     parameter_name = "first_contact"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("overdue", _("overdue")), ("waiting", _("waiting, in time")), ("done", _("made"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-        now = timezone.now()
-        waiting = Q(first_contacted_at__isnull=True, stage=Lead.Stage.NEW)
-        if self.value() == "overdue":
-            return queryset.filter(waiting, first_contact_due_at__lt=now)
-        if self.value() == "waiting":
-            return queryset.filter(waiting).exclude(first_contact_due_at__lt=now)
-        if self.value() == "done":
-            return queryset.filter(first_contacted_at__isnull=False)
-        return queryset
+    narrowings: ClassVar = {
+        "overdue": (
+            _("overdue"),
+            lambda leads: leads.filter(_AWAITING_FIRST_CONTACT, first_contact_due_at__lt=timezone.now()),
+        ),
+        "waiting": (
+            _("waiting, in time"),
+            lambda leads: leads.filter(_AWAITING_FIRST_CONTACT).exclude(first_contact_due_at__lt=timezone.now()),
+        ),
+        "done": (_("made"), lambda leads: leads.filter(first_contacted_at__isnull=False)),
+    }
 
 
 @admin.register(Lead)

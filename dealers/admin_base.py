@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -52,3 +54,16 @@ class ExtraPagesAdmin(admin.ModelAdmin):
         response = TemplateResponse(request, template, context)
         add_never_cache_headers(response)
         return response
+
+
+class ChoicesFilter(admin.SimpleListFilter):
+    """A list filter declared as a table: ``narrowings`` maps each value to its label and how it narrows the rows."""
+
+    narrowings: ClassVar[dict[str, tuple[Any, Callable[[QuerySet[Any]], QuerySet[Any]]]]] = {}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(value, label) for value, (label, _narrow) in self.narrowings.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        chosen = self.narrowings.get(self.value() or "")
+        return chosen[1](queryset) if chosen else queryset

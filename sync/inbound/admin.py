@@ -7,7 +7,7 @@ Read-only, except the lead desk's one write: assigning a waiting lead to a deale
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Lead
 from crm.routing_decisions import routing_summary
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import ChoicesFilter, ReadOnlyAdmin
 from dealers.models import Region
 from sync.inbound.lead_desk import assign_unrouted
 from sync.models import ImportRowError, ImportRun, IntakeDocument, LeadRouting, UnroutedLead
@@ -183,21 +183,17 @@ def suggestion_text(suggestion: dict[str, Any] | None) -> str:
     return f"{suggestion['dealer']} {suggestion['name']}: {basis}; {held}"
 
 
-class WaitingFilter(admin.SimpleListFilter):
+class WaitingFilter(ChoicesFilter):
     title = _("state")
     parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("waiting", _("waiting")), ("overdue", _("waiting, past deadline")), ("assigned", _("assigned"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[UnroutedLead]) -> QuerySet[UnroutedLead]:
-        if self.value() == "waiting":
-            return queryset.filter(assigned_at__isnull=True)
-        if self.value() == "overdue":
-            return queryset.filter(assigned_at__isnull=True, due_at__lt=timezone.now())
-        if self.value() == "assigned":
-            return queryset.filter(assigned_at__isnull=False)
-        return queryset
+    narrowings: ClassVar = {
+        "waiting": (_("waiting"), lambda rows: rows.filter(assigned_at__isnull=True)),
+        "overdue": (
+            _("waiting, past deadline"),
+            lambda rows: rows.filter(assigned_at__isnull=True, due_at__lt=timezone.now()),
+        ),
+        "assigned": (_("assigned"), lambda rows: rows.filter(assigned_at__isnull=False)),
+    }
 
 
 class AssignForm(ActionForm):
