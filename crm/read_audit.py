@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypedDict, Unpack
 
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
-from django.db import models
+from django.db import DatabaseError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,8 @@ from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet
 
 logger = logging.getLogger(__name__)
+
+READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
 
 
 def _unchecked_reference(to: Any, verbose_name: Any) -> models.ForeignKey[Any, Any]:
@@ -152,8 +154,13 @@ def write_read_audit(
     route: str = "",
     data: dict[str, Any] | None = None,
 ) -> ReadAudit:
-    """One read audit row; :func:`record_read` fills who, address and route from a request (commands pass ``route``)."""
-    return ReadAudit.objects.create(
+    """One read audit row; :func:`record_read` fills who, address and route from a request (commands pass ``route``).
+
+    On a read-only database (a standby serving reads during a failover, docs/high-availability.md) the
+    row cannot be stored; the read still succeeds and the row goes to the log instead (ids only, no
+    personal data), so reads stay available and none goes unrecorded.
+    """
+    row = ReadAudit(
         user_id=user_id,
         api_key_id=api_key_id,
         dealer_id=dealer_id if dealer_id is not None else getattr(obj, "dealer_id", None),
@@ -165,6 +172,27 @@ def write_read_audit(
         route=route[:100],
         data=data or {},
     )
+    try:
+        with transaction.atomic():  # a savepoint: a refused insert leaves the request's transaction usable
+            row.save(force_insert=True)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != READ_ONLY_SQLSTATE:
+            raise
+        logger.warning(
+            "read_audit_logged_only",
+            extra={
+                "reason": "database is read-only",
+                "action": row.action,
+                "object_type": row.object_type,
+                "object_id": row.object_id,
+                "dealer_id": row.dealer_id,
+                "prospect_id": str(row.prospect_id or ""),
+                "user_id": row.user_id,
+                "api_key_id": row.api_key_id,
+                "route": row.route,
+            },
+        )
+    return row
 
 
 class AuditedChangeView:

@@ -133,6 +133,10 @@ class LeadStageSerializer(StrictSerializer):
     )
 
 
+class ProspectEraseSerializer(StrictSerializer):
+    """No body, or an empty object: erasure takes no options, and any field sent is refused by name."""
+
+
 class LeadAssignSerializer(StrictSerializer):
     owner = staff_email()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -166,6 +166,7 @@ class ProspectEraseView(ProspectResource, ApiView):
             "prospects",
             {200: s.ProspectSerializer},
             (*WRITE_ERRORS, 422),
+            request=s.ProspectEraseSerializer,
             parameters=(id_param("prospect"), IF_MATCH, IDEMPOTENCY_KEY),
             description="Anonymises the prospect and the free text of its leads, activities, tasks and consents, "
             "also in the change feed's earlier entries; counts, stages and dates stay. Every version grows, so "
@@ -178,6 +179,7 @@ class ProspectEraseView(ProspectResource, ApiView):
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
         prospect = self.scoped_or_404(pk)
+        self.validated(s.ProspectEraseSerializer)
         version = expected_version(request)
         if version is not None and version != prospect.version:
             raise PreconditionFailed()

@@ -191,3 +191,19 @@ def test_the_app_role_adds_rows_but_can_neither_change_nor_delete_them(db: None)
                 purged = owner.execute("SELECT crm_readaudit_purge('2000-01-02')").fetchone()
                 left = owner.execute("SELECT count(*) FROM crm_readaudit WHERE id = %s", [row_id]).fetchone()
     assert (purged, left) == ((1,), (0,))
+
+
+def test_on_a_read_only_database_a_read_still_answers_and_its_audit_row_goes_to_the_log(
+    transactional_db: None, dealer_a: DealerSetup, request: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = ApiClient(make_key(dealer_a.dealer))
+    prospect = ProspectFactory(dealer=dealer_a.dealer)
+    request.getfixturevalue("read_only_database")
+
+    with caplog.at_level("WARNING", logger="crm.read_audit"):
+        assert api.get(f"/api/v1/prospects/{prospect.pk}/").status_code == 200
+
+    logged = [r for r in caplog.records if r.getMessage() == "read_audit_logged_only"]
+    assert len(logged) == 1
+    assert (logged[0].object_id, logged[0].dealer_id) == (str(prospect.pk), dealer_a.dealer.pk)
+    assert not ReadAudit.objects.filter(object_id=str(prospect.pk)).exists()

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from dealers.api_keys import verify_api_key
 from dealers.models import ApiKey
 from tests.conftest import DealerSetup
+from tests.support.app_role import owner_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,8 +65,7 @@ def test_bad_arguments_raise_a_command_error_and_create_nothing(args, reason, de
     ],
 )
 def test_from_the_shell_bad_arguments_exit_non_zero_with_one_line(args: list[str], db: None, settings) -> None:
-    db_name = settings.DATABASES["default"]["NAME"]
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}", "DJANGO_ENV": "test"}
+    env = {**os.environ, "DATABASE_URL": owner_url(settings.DATABASES["default"]), "DJANGO_ENV": "test"}
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "create_api_key", *args],
         cwd=ROOT,

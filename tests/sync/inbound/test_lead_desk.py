@@ -231,9 +231,9 @@ def test_the_lead_desk_follows_the_suggestion_when_no_dealer_number_is_given(
     assert parked.suggestion is not None
     assert (parked.suggestion["dealer"], parked.suggestion["evidence"]["area_code"]) == (network.a.dealer.number, "040")
     desk = client_for(lead_desk)
-    listing = desk.get(reverse("admin:sync_unroutedlead_changelist"))
+    listing = desk.get(reverse("admin:sync_unroutedlead_changelist"), HTTP_ACCEPT_LANGUAGE="en")
     assert "landline area code 040 (Hamburg, Norderstedt)" in listing.content.decode()
-    page = desk.get(reverse("admin:sync_unroutedlead_change", args=[parked.pk]))
+    page = desk.get(reverse("admin:sync_unroutedlead_change", args=[parked.pk]), HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     assert "nearest dealership" in page.content.decode()  # nobody holds Hamburg's postcodes in this network
 
