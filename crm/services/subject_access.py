@@ -2,7 +2,7 @@
 
 One service for the three doors: the prospect page (a dealer admin, that dealership's part), the admin
 (the data protection officer, every dealership the person is a prospect at) and ``manage.py
-export_subject``. The ZIP holds ``subject.json`` (every section, machine-readable), one CSV per section
+export_person``. The ZIP holds ``subject.json`` (every section, machine-readable), one CSV per section
 (always with its header row) and a ``README.txt`` saying what each holds.
 
 Sections: the prospect records, leads, lead history, activities, tasks, consents, change-audit entries
@@ -320,7 +320,7 @@ def export_for_officer(
 ) -> SubjectExport:
     """Every dealership's data about the person (the DPO in the admin, or the command), manufacturer-wide.
 
-    ``request`` (the admin) or ``by`` (the command: ``command:export_subject``) names who exported,
+    ``request`` (the admin) or ``by`` (the command: ``command:export_person``) names who exported,
     for the read audit; ``search`` (email, phone, dealer) is recorded as it was asked, ids only otherwise.
     """
     with rls.manufacturer_wide(reason="subject_access:export", prospects=len(prospects)):

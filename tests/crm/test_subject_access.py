@@ -232,7 +232,7 @@ def test_the_command_writes_the_persons_zip(household: Household, tmp_path: Path
     out = tmp_path / "max.zip"
     stdout = io.StringIO()
 
-    call_command("export_subject", "--phone", MAX_MOBILE, "--out", str(out), stdout=stdout)
+    call_command("export_person", "--phone", MAX_MOBILE, "--out", str(out), stdout=stdout)
 
     data, tables = _unzip(out.read_bytes())
     _assert_only_max(data, household, prospects={household.max_a.pk, household.max_b.pk})
@@ -241,16 +241,16 @@ def test_the_command_writes_the_persons_zip(household: Household, tmp_path: Path
     assert "2 prospect(s)" in stdout.getvalue()
     assert "Mustermann" not in stdout.getvalue()
     assert set(ReadAudit.objects.filter(action=ReadAudit.Action.SUBJECT_EXPORT).values_list("route", flat=True)) == {
-        "command:export_subject"
+        "command:export_person"
     }
 
 
 def test_the_command_refuses_an_unknown_person_and_an_existing_file(household: Household, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="no prospect"):
-        call_command("export_subject", "--email", "niemand@example.de", "--out", str(tmp_path / "x.zip"))
+        call_command("export_person", "--email", "niemand@example.de", "--out", str(tmp_path / "x.zip"))
     assert not (tmp_path / "x.zip").exists()
     existing = tmp_path / "da.zip"
     existing.write_bytes(b"old")
     with pytest.raises(CommandError, match="exists"):
-        call_command("export_subject", "--email", MAX_EMAIL, "--out", str(existing))
+        call_command("export_person", "--email", MAX_EMAIL, "--out", str(existing))
     assert existing.read_bytes() == b"old"

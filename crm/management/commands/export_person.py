@@ -1,4 +1,4 @@
-"""``manage.py export_subject --email E | --phone P [--dealer N] --out FILE.zip``: a person's data (GDPR Art. 15/20).
+"""``manage.py export_person --email E | --phone P [--dealer N] --out FILE.zip``: a person's data (GDPR Art. 15/20).
 
 Finds the prospects of every dealership (or dealership ``N``) with the same normalised email or phone
 and writes everything about them to one ZIP (crm.services.subject_access). Exit 1 when nobody matches
@@ -37,7 +37,7 @@ class Command(ContractCommand):
         )
         if not prospects:
             raise CommandError("no prospect has this email address or phone number")
-        export = subject_access.export_for_officer(prospects=prospects, by="command:export_subject", search=search)
+        export = subject_access.export_for_officer(prospects=prospects, by="command:export_person", search=search)
         try:  # personal data: created for the operator only, never over an existing file
             fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError as error:
