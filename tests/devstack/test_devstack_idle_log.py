@@ -68,7 +68,9 @@ def test_twenty_idle_minutes_of_worker_and_scheduler_log_well_under_a_megabyte(t
                 process.kill()
         redis.kill()
 
-    assert sweeps >= WINDOW_SECONDS / SWEEP_SECONDS / 2, _tail(logs)  # the sweep really ran, about every 0.5 s
+    # The sweep really ran. It is due every 0.5 s, but its fence (ha.fencing) lets one run a one-second
+    # slot, so about 20 of the 40 attempts run; a busy machine may miss a few.
+    assert sweeps >= WINDOW_SECONDS / 4, _tail(logs)
     per_sweep = window_bytes / sweeps
     assert per_sweep * SWEEPS_IN_TWENTY_MINUTES < BUDGET_BYTES / 10, (per_sweep, _tail(logs))
     text = "".join(log.read_text(errors="replace") for log in logs)

@@ -236,7 +236,9 @@ def test_worker_killed_mid_import_is_resumed_without_doubling_a_row(dealer_a: De
     assert run.rows_processed < 300
 
     workers.worker("second")
-    eventually(lambda: requeue_stalled_imports(now=timezone.now() + timedelta(seconds=5)), timeout=30)
+    # As the periodic sweep does: requeue once the dead worker's lease (2 s here) has really expired. A
+    # requeue dated ahead would reach the new worker while the lease still holds, and be dropped there.
+    eventually(requeue_stalled_imports, timeout=30)
     eventually(lambda: _status(run), timeout=120, what=workers.tail)
     assert (run.status, run.rows_total, run.rows_processed, run.rows_ok, run.rows_failed) == (
         "partial",
