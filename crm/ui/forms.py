@@ -90,9 +90,7 @@ class ProspectForm(OwnedRecordForm):
         super().__init__(*args, **kwargs)
         self.offer_owner(membership, allowed=membership.is_manager)
         if not creating:
-            del self.fields["confirm_new"]
-        else:
-            self.fields["confirm_new"].widget = forms.HiddenInput()
+            del self.fields["confirm_new"]  # a visible checkbox, shown only beside the duplicate warning
         for name in ("phone", "mobile"):
             self.fields[name].widget.attrs.setdefault("autocomplete", "tel")
         self.fields["email"].widget.attrs["autocomplete"] = "email"

