@@ -52,38 +52,36 @@ PROBLEM_TYPES: dict[int, tuple[str, str]] = {
 }
 
 
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
+class DeclaredProblem(exceptions.APIException):
+    """A DRF exception declared in its class line: ``class Gone(DeclaredProblem, status=410, code="gone")``."""
+
+    def __init_subclass__(cls, *, status: int, code: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status_code, cls.default_code = status, code
+
+
+class PreconditionFailed(DeclaredProblem, status=status.HTTP_412_PRECONDITION_FAILED, code="precondition_failed"):
     default_detail = _("The resource changed since you read it (If-Match did not match). Fetch it and retry.")
-    default_code = "precondition_failed"
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
+class Conflict(DeclaredProblem, status=status.HTTP_409_CONFLICT, code="conflict"):
     default_detail = _("The request conflicts with the current state of the resource.")
-    default_code = "conflict"
 
     def __init__(self, detail: Any = None, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(detail, code)
         self.wait = retry_after
 
 
-class Unprocessable(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+class Unprocessable(DeclaredProblem, status=status.HTTP_422_UNPROCESSABLE_ENTITY, code="unprocessable"):
     default_detail = _("The request cannot be processed.")
-    default_code = "unprocessable"
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+class PayloadTooLarge(DeclaredProblem, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, code="payload_too_large"):
     default_detail = _("The request body is too large.")
-    default_code = "payload_too_large"
 
 
-class Gone(exceptions.APIException):
-    status_code = status.HTTP_410_GONE
+class Gone(DeclaredProblem, status=status.HTTP_410_GONE, code="gone"):
     default_detail = _("This cursor is no longer valid; resynchronise.")
-    default_code = "gone"
 
 
 def problem(

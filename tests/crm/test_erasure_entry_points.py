@@ -213,3 +213,25 @@ def test_the_command_fails_when_nothing_matches(dealer_a: DealerSetup) -> None:
         call_command("erase_prospect", "--dealer", dealer_a.dealer.number, "--email", "nobody@kunde.example")
     with pytest.raises(CommandError, match="no dealership"):
         call_command("erase_prospect", "--dealer", "99999", "--email", "max@kunde.example")
+
+
+def test_a_returning_person_is_flagged_on_their_lead_and_in_the_lists(dealer_a: DealerSetup) -> None:
+    from crm.services.erasure import erase_prospect
+    from crm.services.leads import create_lead
+    from crm.services.prospects import create_prospect
+    from dealers.actors import Actor
+
+    erase_prospect(prospect=_person(dealer_a), actor=Actor.system("test"))
+    again = create_prospect(
+        dealer=dealer_a.dealer, actor=Actor.system("test"), data={"email": "MAX@kunde.example", "last_name": "Neu"}
+    )
+    salesperson = dealer_a.user("salesperson")
+    lead = create_lead(prospect=again, actor=Actor.system("test"), data={"model_name": "Clio"}, owner_id=salesperson.pk)
+    client = signed_in_client(salesperson)
+
+    lead_page = client.get(reverse("lead_detail", args=[lead.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    assert b"This person's data was erased on" in lead_page.content
+    for listing in ("lead_list", "prospect_list"):
+        page = client.get(reverse(listing), HTTP_ACCEPT_LANGUAGE="en")
+        assert page.status_code == 200
+        assert page.content.count(b">erased before</span>") == 1, listing
