@@ -250,6 +250,8 @@ def server_env(app_url: str, redis_url: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_SECRET_KEY": BENCH_SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "HA_TOKEN": "bench-ha-token-" + "0" * 32,
+        "METRICS_TOKEN": "bench-metrics-token-" + "0" * 32,
         "DATABASE_URL": app_url,
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
@@ -322,12 +324,12 @@ def _login_factory(base_url: str) -> Callable[[int, str], dict[str, str]]:
         email = datagen.staff_email(dealer_id, role)
         proto = {"X-Forwarded-Proto": "https"}
         with httpx.Client(base_url=base_url, headers=proto, timeout=60) as client:
-            page = client.get("/accounts/login/")
+            page = client.get("/login/")
             token = client.cookies.get("csrftoken") or ""
             response = client.post(
-                "/accounts/login/",
+                "/login/",
                 data={"username": email, "password": datagen.STAFF_PASSWORD, "csrfmiddlewaretoken": token},
-                headers={"Referer": base_url.replace("http://", "https://") + "/accounts/login/", **proto},
+                headers={"Referer": base_url.replace("http://", "https://") + "/login/", **proto},
             )
             if response.status_code != 302 or "sessionid" not in client.cookies:
                 raise RuntimeError(f"login of {email} failed: {response.status_code} {page.status_code}")
