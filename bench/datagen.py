@@ -36,6 +36,7 @@ from typing import Any, cast
 
 import psycopg
 
+VERSION = 1  # of the generator: a smoke run reloads its data set when this changes
 DEALERS = 450
 SKEW = 100  # the largest dealership holds about this many times the prospects of the smallest
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)  # the data's "now": fixed, so a seed always gives the same rows
@@ -536,6 +537,7 @@ def load(owner_url: str, *, rows: int, seed: int = 1, echo: Callable[[str], None
         meta = {
             "rows": rows,
             "seed": seed,
+            "version": VERSION,
             "dealers": len(dealers),
             "largest_dealer_id": largest,
             "largest_dealer_rows": max(sizes),

@@ -197,6 +197,40 @@ class BenchContext:
         return {pid: _rss_kb(pid) for m in master for pid in _children(m)}
 
 
+def at_most(ctx: BenchContext, value: float, limit: float, gross: float, what: str = "ratio") -> tuple[bool, str]:
+    """(passed, target text) for "``what`` <= limit"; a smoke run fails only past ``gross`` (a gross regression)."""
+    bound = gross if ctx.smoke else limit
+    return value <= bound, f"{what}<={bound:g}" + ("(smoke)" if ctx.smoke else "")
+
+
+def at_least(ctx: BenchContext, value: float, limit: float, gross: float, what: str = "ratio") -> tuple[bool, str]:
+    """(passed, target text) for "``what`` >= limit"; a smoke run fails only below ``gross``."""
+    bound = gross if ctx.smoke else limit
+    return value >= bound, f"{what}>={bound:g}" + ("(smoke)" if ctx.smoke else "")
+
+
+def interleaved(
+    ctx: BenchContext, loads: dict[str, Callable[[], WrkStats]], rounds: int | None = None
+) -> dict[str, list[WrkStats]]:
+    """Run each load once per round, alternating the order, so that noise from other processes hits all alike.
+
+    The figures to judge by are the medians over the rounds (:func:`median`).
+    """
+    rounds = rounds or (2 if ctx.smoke else 5)
+    runs: dict[str, list[WrkStats]] = {name: [] for name in loads}
+    names = list(loads)
+    for number in range(rounds):
+        for name in names if number % 2 == 0 else reversed(names):
+            runs[name].append(loads[name]())
+    return runs
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _children(parent: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -270,9 +304,11 @@ def _setup_django(owner_url: str, env: dict[str, str]) -> None:
 
 
 def _migrate() -> None:
+    """Migrations, and the static files production serves from STATIC_ROOT (the UI pages need the manifest)."""
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def _api_key_factory() -> Callable[[int], str]:
@@ -386,9 +422,11 @@ def prepared(*, smoke: bool, workers: int = 2) -> Iterator[BenchContext]:
     owner_url, app_url = prepare_database(database)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     env = server_env(app_url, redis_url)
-    if smoke:
-        datagen.load(owner_url, rows=SMOKE_ROWS, seed=1, echo=lambda _line: None)
     meta = loaded_meta(owner_url)
+    if smoke and (meta.get("rows"), meta.get("seed"), meta.get("version")) != (SMOKE_ROWS, 1, datagen.VERSION):
+        # deterministic: a set loaded earlier with the same generator is the same set, so it is reused
+        datagen.load(owner_url, rows=SMOKE_ROWS, seed=1, echo=lambda _line: None)
+        meta = loaded_meta(owner_url)
     if not meta.get("rows"):
         raise SystemExit(f"no bench data in {database}: run make bench-data ROWS=1000000 first")
     with gunicorn(env, workers=workers, threads=1) as base:
