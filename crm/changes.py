@@ -80,6 +80,11 @@ def record_dealer_event(*, dealer_id: int, type: str, version: int, data: dict[s
     return change
 
 
+def announce(dealer_id: int) -> None:
+    """Wake the relays after commit for change rows a bulk write inserted itself (``crm.services.bulk``)."""
+    _after_commit(dealer_id)
+
+
 @dataclass(frozen=True)
 class _AfterCommit:
     """One hook for one dealership; equal values are one pending call."""

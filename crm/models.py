@@ -6,7 +6,10 @@ Every table here is owned by one dealership (``dealer_id``) and read through
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
+from uuid import UUID
 
 from django.conf import settings
 from django.db import models
@@ -616,16 +619,12 @@ class OperationalCounter(models.Model):
 
 
 def as_payload_value(value: Any) -> Any:
-    """JSON-safe value for change-log payloads."""
-    from datetime import date, datetime
-    from decimal import Decimal
-    from uuid import UUID
-
+    """JSON-safe value for change-log payloads (called per field of every written row: kept cheap)."""
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, UUID):
+    if isinstance(value, Decimal | UUID):
         return str(value)
     return value
 

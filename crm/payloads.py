@@ -41,6 +41,16 @@ def _id(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def prospect_payload(obj: Prospect, *, owner_email: str | None) -> dict[str, Any]:
+    """A prospect's payload with its owner's email already known (bulk writes look the owners up once)."""
+    return {
+        **_record(obj, PROSPECT),
+        "owner": owner_email,
+        "erased": obj.erased_at is not None,
+        "merged_into": _id(obj.merged_into_id),
+    }
+
+
 def payload_for(obj: Prospect | Lead | Activity | Task | Consent) -> dict[str, Any]:
     if isinstance(obj, Consent):
         # A ledger entry never changes: its version is always 1.
@@ -52,12 +62,7 @@ def payload_for(obj: Prospect | Lead | Activity | Task | Consent) -> dict[str, A
             **_fields(obj, CONSENT_FIELDS),
         }
     if isinstance(obj, Prospect):
-        return {
-            **_record(obj, PROSPECT),
-            "owner": _email_of(obj.owner_id),
-            "erased": obj.erased_at is not None,
-            "merged_into": _id(obj.merged_into_id),
-        }
+        return prospect_payload(obj, owner_email=_email_of(obj.owner_id))
     if isinstance(obj, Lead):
         return {
             **_record(obj, LEAD),
