@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from crm.fieldspecs import LEAD, PROSPECT, REFERENCE, STAFF, FieldSpec, Resource, model_field
 from crm.models import Lead, Prospect
+from crm.normalize import format_phone
 
 CHUNK_SIZE = 2000
 BOM = "\ufeff"
@@ -83,6 +84,8 @@ PROSPECT_COLUMNS = columns(
     ),
     computed={
         "id": lambda p: p.pk,
+        "phone": lambda p: format_phone(p.phone),  # as every page shows it: +49 89 12345678
+        "mobile": lambda p: format_phone(p.mobile),
         "external_id": lambda p: p.external_id or "",
         "created": lambda p: _when(p.created_at),
         "updated": lambda p: _when(p.updated_at),
@@ -101,7 +104,7 @@ LEAD_COLUMNS = columns(
         "created": lambda lead: _when(lead.created_at),
         "prospect": lambda lead: lead.prospect.display_name,
         "email": lambda lead: lead.prospect.email,
-        "phone": lambda lead: lead.prospect.phone or lead.prospect.mobile,
+        "phone": lambda lead: format_phone(lead.prospect.phone or lead.prospect.mobile),
         "postcode": lambda lead: lead.prospect.postcode,
         "tradein": lambda lead: " ".join(p for p in (lead.tradein_make, lead.tradein_model) if p),
         "external_id": lambda lead: lead.external_id or "",
@@ -139,6 +142,12 @@ _MARKETING_CONTACT_COLUMNS = {
 }
 
 
+def _contact_getter(field: str) -> Callable[[Prospect], str]:
+    if field in ("phone", "mobile"):
+        return lambda p: format_phone(getattr(p, field))
+    return lambda p: getattr(p, field)
+
+
 def marketing_rows(
     queryset: QuerySet[Prospect], *, purpose: str, withdrawal_url: Callable[[Prospect], str]
 ) -> Iterator[str]:
@@ -153,7 +162,7 @@ def marketing_rows(
         ("first_name", lambda p: p.first_name),
         ("last_name", lambda p: p.last_name),
         ("company", lambda p: p.company),
-        *((name, (lambda field: lambda p: getattr(p, field))(name)) for name in _MARKETING_CONTACT_COLUMNS[purpose]),
+        *((name, _contact_getter(name)) for name in _MARKETING_CONTACT_COLUMNS[purpose]),
         ("preferred_language", lambda p: p.preferred_language),
         ("consent_given", lambda p: _when(p.consent_at)),
         ("double_opt_in", lambda p: _when(p.consent_double_opt_in_at)),

@@ -25,7 +25,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Lead, Prospect, Task
-from crm.normalize import normalize_phone
+from crm.normalize import normalize_phone, valid_phone
 
 Kind = Literal["value", "staff", "reference", "flag"]
 VALUE: Kind = "value"
@@ -50,12 +50,32 @@ def stripped(value: Any) -> Any:
 
 
 def e164(raw: Any) -> Any:
-    """A phone number in E.164; one that does not parse is an error, not a silent loss."""
+    """A phone number in E.164; one that does not parse is an error, not a silent loss.
+
+    Lenient on purpose: the manufacturer's channels and imports keep an odd number rather than lose a lead.
+    What staff and dealer systems type is checked strictly first (:func:`dialable_phone`).
+    """
     if not raw:
         return raw
     normalized = normalize_phone(raw)
     if not normalized:
         raise ValidationError(gettext("%(value)s is not a valid phone number.") % {"value": raw})
+    return normalized
+
+
+def dialable_phone(raw: Any) -> Any:
+    """A number typed in the UI or sent by a dealer system: in any common format, but one that can be dialled.
+
+    National numbers are read as German: every dealership is in Germany (crm.normalize.DEFAULT_REGION).
+    """
+    if not raw:
+        return raw
+    normalized = valid_phone(raw)
+    if not normalized:
+        raise ValidationError(
+            gettext("%(value)s is not a valid phone number: give it with the area code, e.g. 089 1234567.")
+            % {"value": raw}
+        )
     return normalized
 
 
@@ -142,15 +162,21 @@ class Resource:
         return tuple(spec.name for spec in self.fields if spec.merge)
 
     def normalised(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """``data`` with each given field through its normaliser; a refused value is an error on that field."""
+        """``data`` with each given field through its normaliser; each refused value is an error on its field.
+
+        Every field is checked before raising, so a form shows all its errors at once, not one per try.
+        """
         result = dict(data)
+        errors: dict[str, list[str]] = {}
         for spec in self.fields:
             if spec.normalise is None or spec.attribute not in result:
                 continue
             try:
                 result[spec.attribute] = spec.normalise(result[spec.attribute])
             except ValidationError as error:
-                raise ValidationError({spec.attribute: error.messages}) from error
+                errors[spec.attribute] = error.messages
+        if errors:
+            raise ValidationError(errors)
         return result
 
 

@@ -28,6 +28,29 @@ def normalize_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def valid_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
+    """E.164 when ``value`` can be dialled (its length and prefixes fit the country's numbering plan), else ``""``.
+
+    Stricter than :func:`normalize_phone`, which matching uses: what a user enters must be a real number
+    (``12`` is "possible" but not valid), while lookups of what is stored stay lenient.
+    """
+    normalized = normalize_phone(value, region)
+    if not normalized or not phonenumbers.is_valid_number(phonenumbers.parse(normalized)):
+        return ""
+    return normalized
+
+
+def format_phone(value: str | None) -> str:
+    """A stored (E.164) number as people read it, the one format of every page and export: ``+49 89 12345678``."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def fold(value: str | None) -> str:
     """Lower-case, German umlauts spelt out (Müller and Mueller both become ``mueller``), accents dropped."""
     text = (value or "").lower().translate(_FOLD)

@@ -66,6 +66,12 @@ class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
 STAFF_EMAIL_HELP = _("Email address of an active staff member of the dealership; null for nobody.")
 # The dealer system's id is checked for uniqueness by the service (one 400 naming it, also under races).
 EXTERNAL_ID_UNCHECKED: dict[str, Any] = {"external_id": {"validators": []}}
+# Room for a number as people write it ("+49 (0) 89 / 123 456-78"); the service checks it and stores E.164.
+PHONE_INPUT: dict[str, Any] = {
+    "max_length": 40,
+    "validators": [fieldspecs.dialable_phone],  # the services accept odd numbers from intake; a dealer system's not
+    "help_text": _("Any common format (a national number is read as German); answers give it in E.164."),
+}
 
 
 class ResourceMeta:
@@ -96,7 +102,7 @@ class ProspectSerializer(StrictModelSerializer):
     erased = serializers.BooleanField(read_only=True, help_text=_("Anonymised on request (GDPR)."))
 
     class Meta(ResourceMeta, resource=fieldspecs.PROSPECT):
-        extra_kwargs: ClassVar[dict[str, Any]] = EXTERNAL_ID_UNCHECKED
+        extra_kwargs: ClassVar[dict[str, Any]] = {**EXTERNAL_ID_UNCHECKED, "phone": PHONE_INPUT, "mobile": PHONE_INPUT}
 
 
 class LeadSerializer(StrictModelSerializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,7 +22,14 @@ from dealers.models import Dealer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["create_prospect", "erase_prospect", "merge_prospects", "update_prospect", "upsert_prospect_by_external_id"]
+__all__ = [
+    "create_prospect",
+    "erase_prospect",
+    "merge_prospects",
+    "require_contact",
+    "update_prospect",
+    "upsert_prospect_by_external_id",
+]
 
 EDITABLE_FIELDS = fieldspecs.PROSPECT.editable
 
@@ -31,9 +39,14 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     return fieldspecs.PROSPECT.normalised(data)
 
 
-def _require_name(prospect: Prospect) -> None:
-    if not (prospect.last_name or prospect.company or prospect.email or prospect.phone or prospect.mobile):
+def require_contact(values: Mapping[str, Any]) -> None:
+    """A prospect needs something to address or reach them by; forms check it too, beside their other errors."""
+    if not any(values.get(name) for name in ("last_name", "company", "email", "phone", "mobile")):
         raise ValidationError({"last_name": _("Give at least a last name, a company, an email or a phone number.")})
+
+
+def _require_name(prospect: Prospect) -> None:
+    require_contact(vars(prospect))
 
 
 def fill_search_fields(prospect: Prospect) -> None:

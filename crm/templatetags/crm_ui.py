@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from crm.normalize import format_phone
+
 register = template.Library()
 
 
@@ -92,15 +94,8 @@ def multiply(value: int, factor: int) -> int:
 
 @register.filter
 def phone(value: str | None) -> str:
-    """An E.164 number as people read it: ``+49 160 78213467``."""
-    import phonenumbers
-
-    if not value:
-        return ""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(value, "DE"), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return value
+    """An E.164 number as people read it: ``+49 160 78213467`` (crm.normalize.format_phone, as in exports)."""
+    return format_phone(value)
 
 
 @register.filter

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from crm import fieldspecs
 from crm.filters import dealership_staff
 from crm.models import Activity, Lead, LostReason, Prospect
+from crm.normalize import format_phone
+from crm.services.prospects import require_contact
 from dealers.models import Membership, User
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -55,9 +57,20 @@ class StaffChoiceField(forms.ModelChoiceField):
 class ServiceModelForm(forms.ModelForm):
     """A form over a resource's fields (crm.fieldspecs): it checks their shape, the service validates and saves."""
 
+    resource: fieldspecs.Resource | None = None
+
     def _post_clean(self) -> None:
-        # The model instance is not touched here.
-        pass
+        # The model instance is not touched here; the resource's normalisers (a phone number that cannot be
+        # dialled) report beside the form's own errors, so every error shows at once (the service checks again).
+        if self.resource is None:
+            return
+        present = {name: value for name, value in self.cleaned_data.items() if name in (self._meta.fields or ())}
+        try:
+            self.resource.normalised(present)
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                if name in self.fields and name not in self.errors:
+                    self.add_error(name, messages)
 
     def service_data(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self._meta.fields or () if name in self.cleaned_data}
@@ -76,7 +89,25 @@ class OwnedRecordForm(ServiceModelForm):
             del self.fields["owner"]
 
 
+# Room for a number as people write it ("+49 (0) 89 / 123 456-78"); the service stores it in E.164.
+PHONE_INPUT_LENGTH = 40
+
+
+def phone_field(name: str) -> forms.CharField:
+    """A phone number as people write it; one that cannot be dialled is refused here (the services are lenient)."""
+    return forms.CharField(
+        validators=[fieldspecs.dialable_phone],
+        label=fieldspecs.model_field(Prospect, name).verbose_name,
+        required=False,
+        max_length=PHONE_INPUT_LENGTH,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+        help_text=_("With the area code, in any format, e.g. 089 1234567 or +49 89 1234567."),
+    )
+
+
 class ProspectForm(OwnedRecordForm):
+    phone = phone_field("phone")
+    mobile = phone_field("mobile")
     confirm_new = forms.BooleanField(
         required=False, label=_("Create anyway: this is not one of the similar prospects above")
     )
@@ -84,17 +115,29 @@ class ProspectForm(OwnedRecordForm):
     class Meta:
         model = Prospect
         fields = fieldspecs.PROSPECT.form_fields
-        widgets = {"phone": forms.TextInput(attrs={"type": "tel"}), "mobile": forms.TextInput(attrs={"type": "tel"})}
+
+    resource = fieldspecs.PROSPECT
 
     def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.offer_owner(membership, allowed=membership.is_manager)
         if not creating:
             del self.fields["confirm_new"]  # a visible checkbox, shown only beside the duplicate warning
-        for name in ("phone", "mobile"):
-            self.fields[name].widget.attrs.setdefault("autocomplete", "tel")
+        for name in ("phone", "mobile"):  # edited as it reads everywhere else, not as stored
+            if self.initial.get(name):
+                self.initial[name] = format_phone(self.initial[name])
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["postcode"].widget.attrs["inputmode"] = "numeric"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # A contact given but refused (a bad email) still counts: its own error says what is wrong with it.
+        given = {name: data.get(name) or str(self.data.get(self.add_prefix(name), "")).strip() for name in self.fields}
+        try:
+            require_contact(given)
+        except ValidationError as error:
+            self.add_error(None, error)
+        return data
 
     def service_data(self) -> dict[str, Any]:
         data = super().service_data()
