@@ -142,9 +142,20 @@ class Prospect(VersionedModel):
         indexes: ClassVar = [
             models.Index(fields=["dealer", "last_name", "first_name", "id"], name="prospect_name_keyset"),
             models.Index(fields=["dealer", "updated_at", "id"], name="prospect_updated"),
-            models.Index(fields=["dealer", "email_normalized"], name="prospect_email"),
-            models.Index(fields=["dealer", "phone"], name="prospect_phone"),
-            models.Index(fields=["dealer", "mobile"], name="prospect_mobile"),
+            # Pattern ops: they serve equality and the prefix ranges of search (crm.selectors.search_prospects).
+            models.Index(
+                fields=["dealer", "email_normalized"],
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+                name="prospect_email_prefix",
+            ),
+            models.Index(
+                fields=["dealer", "phone"], opclasses=["int8_ops", "varchar_pattern_ops"], name="prospect_phone_prefix"
+            ),
+            models.Index(
+                fields=["dealer", "mobile"],
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+                name="prospect_mobile_prefix",
+            ),
             models.Index(fields=["dealer", "postcode"], name="prospect_postcode"),
             models.Index(fields=["dealer", "owner"], name="prospect_owner"),
         ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Lookup, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils.translation import gettext as _
 
@@ -20,8 +20,6 @@ from crm.normalize import fold, normalize_email, normalize_phone
 from crm.routing_decisions import routing_summary
 from dealers.models import Membership, User
 from dealers.scoping import Viewer
-
-TRIGRAM_THRESHOLD = 0.45
 
 
 def prospects_for(viewer: Viewer | None) -> QuerySet[Prospect]:
@@ -321,35 +319,93 @@ def has_trigram_search() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+class PatternAtLeast(Lookup):
+    """``lhs ~>=~ rhs``: byte-wise comparison, served by a ``varchar_pattern_ops`` index.
+
+    Unlike ``LIKE`` its function is leakproof, so PostgreSQL may use it as an index condition under
+    row-level security (a ``LIKE`` must wait behind the policy and filters every visible row).
+    """
+
+    lookup_name = "pattern_gte"
+    operator = "~>=~"
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} {self.operator} {rhs}", (*lhs_params, *rhs_params)
+
+
+class PatternBelow(PatternAtLeast):
+    """``lhs ~<~ rhs``: the upper end of a prefix range (see :class:`PatternAtLeast`)."""
+
+    lookup_name = "pattern_lt"
+    operator = "~<~"
+
+
+def _prefix_range(field: str, prefix: str) -> Q:
+    """Values of ``field`` that start with ``prefix``, as an index range (``LIKE 'x%'`` rechecks it).
+
+    The range's upper end is ``prefix`` with its last character incremented (byte order of UTF-8
+    follows code points): ``ab`` to ``ac``.
+    """
+    condition = Q(**{f"{field}__startswith": prefix})
+    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return condition
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    if 0xD800 <= ord(upper[-1]) <= 0xDFFF:  # surrogates cannot be encoded: jump past them
+        upper = prefix[:-1] + chr(0xE000)
+    return condition & Q(PatternAtLeast(F(field), prefix)) & Q(PatternBelow(F(field), upper))
+
+
 def search_prospects(queryset: QuerySet[Prospect], query: str) -> QuerySet[Prospect]:
     """Find prospects by name, company, email or phone, tolerating typos and umlaut spellings.
 
     Every word must match. With ``pg_trgm`` a word matches by word similarity (``Mülller``
-    finds ``Müller``); without it, by substring of the folded text (``Mueller`` still finds
-    ``Müller``, as both fold to ``mueller``). Phone numbers match by their E.164 digits.
+    finds ``Müller``) or as a substring; without it, by substring of the folded text (``Mueller``
+    still finds ``Müller``, as both fold to ``mueller``). A phone number matches the phone or mobile
+    numbers (E.164) that start with it, an e-mail address the addresses that start with it.
+
+    Each condition is one an index serves within the dealership (docs/search.md): ``search_text %>
+    word`` (word similarity at least the connection's ``pg_trgm.word_similarity_threshold``, set to
+    ``SEARCH_WORD_SIMILARITY`` by crm.settings) and ``LIKE '%word%'`` by the trigram GIN index on
+    ``(dealer_id, search_text)``, the e-mail prefix by ``(dealer_id, email_normalized
+    varchar_pattern_ops)``, a phone number's by the same on ``phone`` and ``mobile``.
     """
     query = query.strip()
     if not query:
         return queryset
     phone = normalize_phone(query) if sum(ch.isdigit() for ch in query) >= 6 else ""
-    if phone:
-        return queryset.filter(Q(phone=phone) | Q(mobile=phone) | Q(search_text__contains=phone.lstrip("+")))
+    if phone:  # the number, or numbers that start with it (typed so far)
+        return queryset.filter(_prefix_range("phone", phone) | _prefix_range("mobile", phone))
     if "@" in query:
-        return queryset.filter(email_normalized__startswith=normalize_email(query))
+        return queryset.filter(_prefix_range("email_normalized", normalize_email(query)))
     words = fold(query).split()
     if not words:
         return queryset
     trigram = has_trigram_search()
-    for index, word in enumerate(words):
+    for word in words:
         if trigram and len(word) >= 3:
-            # Scoped to one dealership this scans few rows, so the function form (any threshold) is cheap.
-            alias = f"_word_{index}"
-            queryset = queryset.alias(**{alias: TrigramWordSimilarity(word, "search_text")}).filter(
-                Q(**{f"{alias}__gte": TRIGRAM_THRESHOLD}) | Q(search_text__contains=word)
-            )
+            # The substring test first: cheap, and it spares the similarity for the rows it already accepts.
+            queryset = queryset.filter(Q(search_text__contains=word) | Q(search_text__trigram_word_similar=word))
         else:
             queryset = queryset.filter(search_text__contains=word)
     return queryset
+
+
+def best_matches(queryset: QuerySet[Prospect], query: str, *, limit: int = 20) -> list[Prospect]:
+    """The ``limit`` prospects of ``queryset`` that match ``query`` best: most similar first, then by name.
+
+    With ``pg_trgm`` the rank is the sum of each word's word similarity; without it every match
+    ranks the same (substring search), so the order is by name.
+    """
+    found = search_prospects(queryset, query)
+    words = [word for word in fold(query).split() if len(word) >= 3]
+    if not words or not has_trigram_search() or "@" in query:
+        return list(found.order_by("last_name", "first_name", "id")[:limit])
+    rank: Any = TrigramWordSimilarity(words[0], "search_text")
+    for word in words[1:]:
+        rank = rank + TrigramWordSimilarity(word, "search_text")
+    return list(found.alias(rank=rank).order_by(F("rank").desc(), "last_name", "first_name", "id")[:limit])
 
 
 # The contact detail each marketing purpose uses; a person without it cannot be reached that way.

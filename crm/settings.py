@@ -148,6 +148,16 @@ if env.bool("CRM_WEB_PROCESS", default=False):
             f"-c lock_timeout={DATABASE_TIMEOUTS['web']['lock_timeout']}",
         ]
     )
+# Typo-tolerant search (crm.selectors.search_prospects): the word similarity at which ``search_text %> word``
+# matches. The operator reads it from the connection, so every connection starts with it (a start-up
+# option: no round trip; a placeholder until pg_trgm loads, harmless where pg_trgm is missing).
+SEARCH_WORD_SIMILARITY = 0.45
+DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+    [
+        *filter(None, [DATABASES["default"]["OPTIONS"].get("options")]),
+        f"-c pg_trgm.word_similarity_threshold={SEARCH_WORD_SIMILARITY}",
+    ]
+)
 if "pool" in DATABASES["default"]["OPTIONS"]:
     from dealers.rls import reset_pooled_connection
 

@@ -19,7 +19,8 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Func, Model, Q, QuerySet, Value
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from crm.api.parsers import load_json
 
@@ -100,17 +101,23 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
 
 
 def after_condition(ordering: Sequence[str], values: Sequence[Any]) -> Q:
-    """Rows strictly after ``values`` in ``ordering``: (a > x) or (a = x and b > y) or ...
+    """Rows strictly after ``values`` in ``ordering``; none of the columns may be NULL.
 
-    Each column may be ascending or descending (``-name``); none may be NULL.
+    All ascending or all descending (every list here): one row-value comparison, ``(a, b, id) > (x, y,
+    z)``, which an index on ``(dealer_id, a, b, id)`` serves as a range, so a deep page costs what
+    the first does. Mixed directions have no row-value form: (a > x) or (a = x and b < y) or ...
     """
+    names = [key.lstrip("-") for key in ordering]
+    descending = {key.startswith("-") for key in ordering}
+    if len(descending) == 1:
+        comparison = TupleLessThan if descending == {True} else TupleGreaterThan
+        return Q(comparison(Tuple(*(F(name) for name in names)), tuple(values)))
     condition = Q()
     for index, key in enumerate(ordering):
-        name = key.lstrip("-")
         lookup = "lt" if key.startswith("-") else "gt"
-        step = Q(**{f"{name}__{lookup}": values[index]})
-        for earlier, earlier_value in zip(ordering[:index], values[:index], strict=True):
-            step &= Q(**{earlier.lstrip("-"): earlier_value})
+        step = Q(**{f"{names[index]}__{lookup}": values[index]})
+        for earlier, earlier_value in zip(names[:index], values[:index], strict=True):
+            step &= Q(**{earlier: earlier_value})
         condition |= step
     return condition
 
@@ -149,17 +156,34 @@ def _typed(model: type[Model], ordering: Sequence[str], values: list[Any]) -> li
     return typed
 
 
+def _unindexed(key: str) -> Any:
+    """``key`` as ``(column || '')``: the same text order, which no index provides."""
+    expression = Func(F(key.lstrip("-")), Value(""), template="(%(expressions)s)", arg_joiner=" || ")
+    return expression.desc() if key.startswith("-") else expression.asc()
+
+
 def keyset_page(
-    queryset: QuerySet[M], *, ordering: Sequence[str], cursor: str | None, size: int = DEFAULT_PAGE_SIZE
+    queryset: QuerySet[M],
+    *,
+    ordering: Sequence[str],
+    cursor: str | None,
+    size: int = DEFAULT_PAGE_SIZE,
+    sort_matches: bool = False,
 ) -> KeysetPage[M]:
-    """One page of ``queryset`` in ``ordering``, after ``cursor`` (None or a bad cursor: the first page)."""
+    """One page of ``queryset`` in ``ordering``, after ``cursor`` (None or a bad cursor: the first page).
+
+    ``sort_matches`` (a search, ordered by a text column first): find the matching rows first, then
+    sort them. Otherwise PostgreSQL may walk the index in page order and test each row, expecting
+    matches spread evenly; the matches of a name search sit together in name order, so it tested a
+    dealership's rows up to them (1.4 s for a typo of Müller at 300,000 rows, issue 15).
+    """
     values: list[Any] | None = None
     if cursor:
         try:
             values = _typed(queryset.model, ordering, decode_cursor(cursor, len(ordering)))
         except BadCursor:
             values = None
-    qs = queryset.order_by(*ordering)
+    qs = queryset.order_by(_unindexed(ordering[0]), *ordering[1:]) if sort_matches else queryset.order_by(*ordering)
     if values is not None:
         qs = qs.filter(after_condition(ordering, values))
     rows = list(qs[: size + 1])

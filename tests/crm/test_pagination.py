@@ -70,3 +70,38 @@ def test_pages_use_no_offset_and_no_count(
     sql = captured.captured_queries[0]["sql"].upper()
     assert "OFFSET" not in sql
     assert "COUNT(" not in sql
+
+
+@pytest.mark.parametrize(
+    ("ordering", "comparison"),
+    [(("last_name", "first_name", "id"), ") > ("), (("-created_at", "-id"), ") < (")],
+)
+def test_the_next_page_starts_with_one_row_value_comparison(
+    ordering: tuple[str, ...], comparison: str, rows: list[Prospect], dealer_a: DealerSetup, django_assert_num_queries
+) -> None:
+    # (a, b, id) > (x, y, z) is a range of the (dealer_id, a, b, id) index; OR terms are not (issue 15).
+    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    first = keyset_page(qs, ordering=ordering, cursor=None, size=5)
+    with django_assert_num_queries(1) as captured:
+        keyset_page(qs, ordering=ordering, cursor=first.next_cursor, size=5)
+    where = captured.captured_queries[0]["sql"].split(" WHERE ", 1)[1]
+    assert comparison in where
+    assert " OR " not in where
+
+
+@pytest.mark.parametrize("ordering", [("last_name", "first_name", "id"), ("-last_name", "first_name", "-id")])
+def test_sorting_the_matches_gives_the_same_pages(
+    ordering: tuple[str, ...], rows: list[Prospect], dealer_a: DealerSetup
+) -> None:
+    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    pages: dict[bool, list[list[Prospect]]] = {}
+    for sort_matches in (False, True):
+        cursor, pages[sort_matches] = None, []
+        while True:
+            page = keyset_page(qs, ordering=ordering, cursor=cursor, size=5, sort_matches=sort_matches)
+            pages[sort_matches].append(page.items)
+            if not page.has_next:
+                break
+            cursor = page.next_cursor
+    assert pages[True] == pages[False]
+    assert sum(len(items) for items in pages[True]) == 23

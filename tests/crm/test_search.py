@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from crm.models import Prospect
-from crm.selectors import has_trigram_search, search_prospects
+from crm.selectors import best_matches, has_trigram_search, search_prospects
 from crm.services import prospects
 from dealers.actors import Actor
 from tests.conftest import DealerSetup
@@ -94,3 +94,47 @@ def test_search_never_crosses_dealerships(people: dict[str, Prospect], dealer_a:
     has_trigram_search.cache_clear()
     found = search_prospects(Prospect.objects.for_dealer(dealer_a.dealer.pk), "Müller")
     assert list(found) == [people["mueller"]]
+
+
+def test_every_connection_matches_words_at_the_search_similarity(db: None, settings) -> None:
+    # search_text %> word reads its threshold from the connection (crm.settings start-up option).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW pg_trgm.word_similarity_threshold")
+        assert float(cursor.fetchone()[0]) == settings.SEARCH_WORD_SIMILARITY == 0.45
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("jm@", {"Müller"}),
+        ("JM@example.or", {"Müller"}),
+        ("anna.schaefer@example.org", {"Schäfer"}),
+        ("jm@example.orh", set()),
+        ("m@example.org", set()),  # the start of the address, not any part of it
+    ],
+)
+def test_an_email_matches_the_addresses_that_start_with_it(
+    query: str, expected: set[str], people: dict[str, Prospect], dealer_a: DealerSetup
+) -> None:
+    assert _find(dealer_a, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("+49 170 1234567", {"Müller"}), ("0170 12345", {"Müller"}), ("0170 1234568", set()), ("0171 1234567", set())],
+)
+def test_a_phone_number_matches_the_numbers_that_start_with_it(
+    query: str, expected: set[str], people: dict[str, Prospect], dealer_a: DealerSetup
+) -> None:
+    assert _find(dealer_a, query) == expected
+
+
+def test_best_matches_rank_the_closest_spelling_first(
+    people: dict[str, Prospect], dealer_a: DealerSetup, dealer_b: DealerSetup
+) -> None:
+    has_trigram_search.cache_clear()
+    make = prospects.create_prospect
+    make(dealer=dealer_a.dealer, actor=SYSTEM, data={"first_name": "Karl", "last_name": "Müllerschön"})
+    found = best_matches(Prospect.objects.for_dealer(dealer_a.dealer.pk), "Mülller", limit=5)
+    assert [p.last_name for p in found][:2] == ["Müller", "Müllerschön"]
+    assert all(p.dealer_id == dealer_a.dealer.pk for p in found)

@@ -61,7 +61,12 @@ def prospect_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     if sort not in PROSPECT_SORTS:
         sort = "name"
-    page = keyset_page(with_open_leads(filterset.qs), ordering=PROSPECT_SORTS[sort][1], cursor=request.GET.get("after"))
+    page = keyset_page(
+        with_open_leads(filterset.qs),
+        ordering=PROSPECT_SORTS[sort][1],
+        cursor=request.GET.get("after"),
+        sort_matches=sort == "name" and bool(request.GET.get("q", "").strip()),
+    )
     context = {
         "filter": filterset,
         "page": page,
