@@ -18,7 +18,7 @@ PYTEST_ARGS ?= --create-db
 # xdist_group share one worker. PYTEST_WORKERS=0 runs in one process against the server devstack found.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help venv run test lint fmt bench backup restore system-packages clean clean-var
+.PHONY: help venv run test lint fmt bench drill backup restore system-packages clean clean-var
 
 help:
 	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint       ruff, ruff format --check, mypy, import contracts, tenant queries, makemigrations --check, manage.py check, migration linter"
 	@echo "make fmt        ruff format and ruff check --fix"
 	@echo "make bench      benchmarks (bench/): ratios against a baseline in the same run"
+	@echo "make drill      failover drill (root): Patroni/etcd/HAProxy cluster in network namespaces, faults under load, report in drill/results/"
 	@echo "make backup     the database (pg_dump) and the file drop folders into backups/"
 	@echo "make restore FILE=backups/crm-....dump   restore into a fresh database that then replaces the app's"
 	@echo "make clean      remove .venv and caches (keeps the data in .var)"
@@ -93,6 +94,12 @@ bench: venv
 	$(DEVSTACK) exec -- $(PY) bench/api_list.py
 	$(DEVSTACK) exec -- $(PY) bench/deliveries.py
 
+# The failover drill (docs/drill.md): as root with ip netns it builds the cluster and drills it (about
+# 4-6 minutes), else it says why in one line and runs the checker's fast self-check. Exit 1 on a failed run.
+drill: venv
+	@$(MAKE) --no-print-directory system-packages || echo "drill: could not install the cluster's packages (the drill names what is missing)"
+	$(PY) -m drill
+
 fmt: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
@@ -100,7 +107,12 @@ fmt: venv
 # Debian's Chromium for the browser tests; apt-get only when it is missing.
 # Debian packages the tests drive: chromium (browser tests; a test tool's own browser download
 # fails on these machines) and resource-agents (ocf-tester for the OCF agent). Skipped when present.
+# The failover drill (make drill, docs/drill.md) builds its cluster from patroni, etcd-server,
+# etcd-client, haproxy, postgresql-15 and redis-server.
 SYSTEM_PACKAGES := chromium:/usr/bin/chromium resource-agents:/usr/sbin/ocf-tester
+SYSTEM_PACKAGES += patroni:/usr/bin/patroni etcd-server:/usr/bin/etcd etcd-client:/usr/bin/etcdctl
+SYSTEM_PACKAGES += haproxy:/usr/sbin/haproxy postgresql-15:/usr/lib/postgresql/15/bin/postgres
+SYSTEM_PACKAGES += redis-server:/usr/bin/redis-server
 
 system-packages:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
