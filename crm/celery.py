@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
@@ -12,6 +13,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 app = Celery("crm", task_cls="ha.fencing:FencedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _start_heartbeat(**_: object) -> None:
+    """The worker's main process tells the cluster view it is alive (ha.nodes; off when the period is 0)."""
+    from ha.nodes import start_heartbeat
+
+    start_heartbeat("worker")
 
 
 def forget_broker_connections() -> None:

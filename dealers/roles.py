@@ -21,7 +21,8 @@ ANALYST = "Analyst (read-only)"
 MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
     NETWORK_ADMIN: [("dealers", action, "*") for action in ("view", "add", "change", "delete")]
     + [("sync", action, "*") for action in ("view", "change")]
-    + [("crm", "view", "*")],
+    + [("crm", "view", "*")]
+    + [("ha", "view", "*"), ("ha", "change", "clusternode")],  # the cluster page, drain and undrain (ha.admin)
     LEAD_DESK: [
         ("dealers", "view", "*"),
         ("crm", "view", "*"),
@@ -37,7 +38,7 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
         ("crm", "change", "consent"),
         ("crm", "change", "retentionrule"),
     ],
-    ANALYST: [("dealers", "view", "*"), ("crm", "view", "*"), ("sync", "view", "*")],
+    ANALYST: [("dealers", "view", "*"), ("crm", "view", "*"), ("sync", "view", "*"), ("ha", "view", "*")],
 }
 
 

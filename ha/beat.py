@@ -31,6 +31,9 @@ def schedule_slot(entry: ScheduleEntry, now: float) -> str:
 class LeasedScheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.lease = SchedulerLeaseHolder()
+        from ha.nodes import Heartbeat  # here, not at import: it needs the app registry
+
+        self.heartbeat = Heartbeat("scheduler")  # every node's scheduler beats, lease or not (ha.nodes)
         self._lease_checked_at = 0.0
         super().__init__(*args, **kwargs)
 
@@ -39,6 +42,7 @@ class LeasedScheduler(PersistentScheduler):
         if now - self._lease_checked_at >= LEASE_CHECK_SECONDS:
             self.lease.ensure()
             self._lease_checked_at = now
+        self.heartbeat.due(now)
         return min(super().tick(*args, **kwargs), LEASE_CHECK_SECONDS)
 
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:

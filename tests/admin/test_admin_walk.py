@@ -29,6 +29,7 @@ from crm.services.consents import record_consent
 from dealers.actors import Actor
 from dealers.models import User
 from dealers.roles import ANALYST, DATA_PROTECTION, LEAD_DESK, MANUFACTURER_ROLES, NETWORK_ADMIN
+from ha.models import Alert, ClusterNode
 from sync.inbound.intake import receive_intake
 from sync.models import ImportRun, LeadRouting
 from tests.admin.admin_forms import form_data
@@ -69,6 +70,8 @@ ACTION_PERMISSIONS = {
     ("sync.deadletter", "retry"): ["change"],
     ("sync.deadletter", "discard"): ["change"],
     ("sync.unroutedlead", "assign_to_dealership"): ["change"],
+    ("ha.clusternode", "drain"): ["change"],
+    ("ha.clusternode", "undrain"): ["change"],
 }
 ACTION_POST = {"post": "yes", "apply": "1", "since": "2020-01-01T00:00:00Z"}  # confirmations and action forms
 
@@ -131,6 +134,8 @@ def _network(dealer_a: DealerSetup) -> dict[str, Model]:
         "sync.importrun": ImportRun.objects.create(dealer=dealer, origin="upload", filename="kunden.csv"),
         "sync.intakedocument": receive_intake(body=b"{}", content_type="application/json", actor=ACTOR).document,
         "otp_static.staticdevice": StaticDevice.objects.create(user=dealer_a.user("dealer_admin"), name="backup"),
+        "ha.clusternode": ClusterNode.objects.create(name="app-1", role="primary", release="r1"),
+        "ha.alert": Alert.objects.create(key="node.missing:app-2:1", kind="node.missing", summary="Node app-2 missing"),
     }
     return rows
 

@@ -17,7 +17,8 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 
 from dealers.commands import ContractCommand
-from ha.probe import drain_flag, node_status
+from ha.drain import drain_node, undrain_node
+from ha.probe import node_status
 
 OCF_SUCCESS = 0  # running as replica
 OCF_ERR_GENERIC = 1
@@ -77,10 +78,8 @@ class Command(ContractCommand):
             self._undrain()
 
     def _drain(self, *, timeout: float) -> None:
-        flag = drain_flag()
-        flag.parent.mkdir(parents=True, exist_ok=True)
-        flag.touch()
-        self._consume(False)
+        if not drain_node():
+            self.stderr.write("warning: could not reach the workers through the broker")
         # The scheduler sees the flag on its next tick and closes its lease session.
         host = socket.gethostname()
         deadline = time.monotonic() + timeout
@@ -91,22 +90,9 @@ class Command(ContractCommand):
         self.stdout.write("draining: /ha/ready answers 503, workers stopped consuming, scheduler lease released")
 
     def _undrain(self) -> None:
-        drain_flag().unlink(missing_ok=True)
-        self._consume(True)
+        if not undrain_node():
+            self.stderr.write("warning: could not reach the workers through the broker")
         self.stdout.write("running: /ha/ready answers 200 when the database is ready")
-
-    def _consume(self, resume: bool) -> None:
-        """Stop (or resume) this host's Celery workers taking new tasks; tasks in flight finish."""
-        from crm.celery import app
-
-        destination = [f"celery@{socket.gethostname()}"]
-        try:
-            if resume:
-                app.control.add_consumer("celery", destination=destination, reply=False)
-            else:
-                app.control.cancel_consumer("celery", destination=destination, reply=False)
-        except Exception as error:  # broker down: the drain flag still takes the node out
-            self.stderr.write(f"warning: could not reach the workers through the broker ({type(error).__name__})")
 
     def _lease_holder(self) -> str | None:
         with connection.cursor() as cursor:
