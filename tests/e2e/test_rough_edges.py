@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from crm.models import Prospect
-from tests.factories import TEST_PASSWORD, DealerFactory, MembershipFactory, ProspectFactory, UserFactory
+from tests.factories import (
+    TEST_PASSWORD,
+    ActivityFactory,
+    DealerFactory,
+    LeadFactory,
+    MembershipFactory,
+    ProspectFactory,
+    UserFactory,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -73,3 +81,37 @@ def test_create_anyway_after_a_duplicate_warning(live_server, chromium) -> None:
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/prospects/*-*-*-*-*/")
     assert Prospect.objects.filter(dealer=dealer).count() == 2
+
+
+# Whether the page scrolls sideways: the document is wider than the window.
+OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+LONG_NOTE = "Fahrgestellnummer-" + "X" * 160  # one unbroken word, as pasted from a DMS
+
+
+def _seller_with_a_lead(long_note: bool) -> tuple[Any, Any, Any]:
+    dealer = DealerFactory.create(name="Autohaus Sonnenschein an der Isar")
+    seller = UserFactory.create(email="verkauf@phone.example", first_name="Petra", last_name="Krüger-Hohenstein")
+    MembershipFactory.create(dealer=dealer, user=seller, role="salesperson")
+    prospect = ProspectFactory.create(dealer=dealer, owner=seller, first_name="Jürgen", last_name="Müller-Lüdenscheidt",
+                                      phone="+498912345678", email="juergen.mueller-luedenscheidt@example.org")  # fmt: skip
+    lead = LeadFactory.create(prospect=prospect, owner=seller, model_name="Austral", trim="techno esprit Alpine")
+    if long_note:
+        ActivityFactory.create(prospect=prospect, lead=lead, subject=LONG_NOTE[:150], body=LONG_NOTE)
+        ActivityFactory.create(prospect=prospect, subject="Notiz", body=LONG_NOTE)
+    return seller, prospect, lead
+
+
+def _assert_no_sideways_scrolling(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    scroll_width, client_width = page.evaluate(OVERFLOW)
+    assert scroll_width <= client_width, f"{url}: {scroll_width}px wide in a {client_width}px window"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_unbroken_note_stays_inside_the_page(live_server, chromium) -> None:
+    seller, prospect, lead = _seller_with_a_lead(long_note=True)
+    page = _page(chromium, width=1024, height=768)
+    _sign_in(page, live_server.url, seller.email)
+    for url in (f"/leads/{lead.pk}/", f"/prospects/{prospect.pk}/"):
+        _assert_no_sideways_scrolling(page, live_server.url + url)
