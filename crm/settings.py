@@ -163,6 +163,28 @@ if "pool" in DATABASES["default"]["OPTIONS"]:
 
     # A connection going back to the pool forgets the dealer it worked for (dealers.rls).
     DATABASES["default"]["OPTIONS"]["pool"]["reset"] = reset_pooled_connection
+# A streaming replica for reports, exports and the change feed (crm/replica.py, docs/performance.md):
+# the primary's options (pool, timeouts, tenancy reset) with the replica's address; within the lag
+# bound, checked every DATABASE_REPLICA_CHECK_SECONDS per process, else those reads use the primary.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=30.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=2.0)
+if env.str("DATABASE_REPLICA_URL", default=""):
+    _replica = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT") if key in _replica},
+        "OPTIONS": {**DATABASES["default"]["OPTIONS"]},
+        # A dead standby must cost a request little before it falls back to the primary: a pooled
+        # connection is checked before it is handed out, and the wait for one is short.
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},  # a test run never creates a database on it
+    }
+    if "pool" in DATABASES["replica"]["OPTIONS"]:
+        DATABASES["replica"]["OPTIONS"]["pool"] = {
+            **DATABASES["replica"]["OPTIONS"]["pool"],
+            "timeout": float(DATABASES["replica"]["OPTIONS"]["connect_timeout"]),
+        }
+DATABASE_ROUTERS = ["crm.replica.PrimaryWritesRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "dealers.User"

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 DEALER_SETTING = "app.dealer_id"
 SCOPE_SETTING = "app.scope"
 MANUFACTURER = "manufacturer"
+REPLICA_ALIAS = "replica"  # the read replica's connections carry the same state (crm/replica.py)
 
 # A timeout of NULL goes back to the connection's own value (start-up options, role or server default).
 _SET_STATE_SQL = (
@@ -118,6 +119,16 @@ def _switch(state: SessionState) -> None:
 
     _state.set(state)
     _write(connection, state)
+    _follow_on_replica(state)
+
+
+def _follow_on_replica(state: SessionState) -> None:
+    """An open connection to the read replica (crm/replica.py) takes the same state; a failure there only closes it."""
+    from django.db import connections
+
+    for replica in connections.all(initialized_only=True):
+        if replica.alias == REPLICA_ALIAS:
+            _restore(replica, state)
 
 
 def _audit(reason: str, **ids: Any) -> None:
@@ -169,11 +180,13 @@ def _scoped(state: SessionState) -> Iterator[SessionState]:
     try:
         if state != previous:
             _write(connection, state)
+            _follow_on_replica(state)
         yield state
     finally:
         _state.reset(token)
         if state != previous:
             _restore(connection, previous)
+            _follow_on_replica(previous)
 
 
 def _restore(connection: Any, state: SessionState) -> None:
@@ -199,11 +212,12 @@ def clear_request_state() -> None:
         return
     _state.set(DEFAULT)
     _restore(connection, DEFAULT)
+    _follow_on_replica(DEFAULT)
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     """Every checkout from the pool (or new connection) gets the state of the work that opened it."""
-    if connection.alias != "default" or connection.vendor != "postgresql":
+    if connection.alias not in ("default", REPLICA_ALIAS) or connection.vendor != "postgresql":
         return
     state = current()
     if not state.is_default:

@@ -110,13 +110,15 @@ def read_only_database(transactional_db: None) -> Iterator[None]:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, tests that start real servers (``worker``, ``browser``) run one after another.
+    """Under pytest-xdist, tests that start real servers (``worker``, ``browser``, ``servers``) run one after another.
 
     Each waits on subprocesses against wall-clock timeouts; side by side (say, the embedded
     ``devstack run`` seeding beside a Celery import being killed and resumed) they starve each other on
     a two-core machine. ``--dist loadgroup`` sends one group to one worker; the other workers meanwhile
-    run the in-process tests.
+    run the in-process tests. Without xdist (``-p no:xdist``) there are no groups to join.
     """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
-        if item.get_closest_marker("worker") or item.get_closest_marker("browser"):
+        if any(item.get_closest_marker(name) for name in ("worker", "browser", "servers")):
             item.add_marker(pytest.mark.xdist_group("real_servers"))

@@ -25,6 +25,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm import replica
 from crm.api import representations as rep
 from crm.api.base import ApiView
 from crm.api.errors import Gone
@@ -63,15 +64,18 @@ def decode_feed_cursor(cursor: str) -> tuple[int, int, int]:
         raise ValidationError({"cursor": [_("Not a cursor of the change feed.")]}) from error
 
 
-def current_epoch() -> int:
-    return FeedEpoch.objects.filter(pk=1).values_list("epoch", flat=True).first() or 1
+def current_epoch(using: str = replica.PRIMARY) -> int:
+    return FeedEpoch.objects.using(using).filter(pk=1).values_list("epoch", flat=True).first() or 1
 
 
-def read_changes(*, viewer: Viewer, after: tuple[int, int], limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` rows after ``(txid, id)``, below the horizon, in commit order."""
+def read_changes(
+    *, viewer: Viewer, after: tuple[int, int], limit: int, using: str = replica.PRIMARY
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows after ``(txid, id)``, below the horizon of the server read, in commit order."""
     txid, row_id = after
     return list(
         Change.objects.visible_to(viewer)
+        .using(using)
         .filter(TupleGreaterThan(Tuple(F("txid"), F("id")), (txid, row_id)))
         .filter(txid__lt=SnapshotHorizon())
         .order_by("txid", "id")
@@ -121,26 +125,39 @@ class ChangeFeedView(ApiView):
     )
     def get(self, request: Request) -> Response:
         limit = parse_limit(request, default=DEFAULT_LIMIT)
-        epoch = current_epoch()
         cursor = request.query_params.get("cursor")
+        position = decode_feed_cursor(cursor) if cursor else None
+        return Response(replica.read_with_fallback(lambda using: self._page(position, limit, using)))
+
+    def _page(self, position: tuple[int, int, int] | None, limit: int, using: str) -> dict[str, Any]:
+        """One answer read from one server, epoch, cursor check and rows alike.
+
+        A standby's snapshot horizon is the primary's at the point it has replayed to, so below it no
+        transaction can still commit there either: the no-gap rule holds on the replica as it does on
+        the primary. A cursor the replica has not replayed yet (handed out by the primary, or a newer
+        epoch) is the primary's to judge: otherwise it would read as pruned (410) or rewind the client.
+        """
+        epoch = current_epoch(using)
         txid, row_id = 0, 0
-        if cursor:
-            cursor_epoch, txid, row_id = decode_feed_cursor(cursor)
+        if position is not None:
+            cursor_epoch, txid, row_id = position
             if cursor_epoch != epoch:
+                if using != replica.PRIMARY:
+                    raise replica.ReplicaBehind
                 raise Gone(_("The change feed was reset (restore or lost history): resynchronise, then start anew."))
-            if row_id and not Change.objects.visible_to(self.viewer).filter(pk=row_id, txid=txid).exists():
+            if row_id and not Change.objects.visible_to(self.viewer).using(using).filter(pk=row_id, txid=txid).exists():
+                if using != replica.PRIMARY:
+                    raise replica.ReplicaBehind
                 raise Gone(_("Your cursor points before the retained history: resynchronise, then start anew."))
-        rows = read_changes(viewer=self.viewer, after=(txid, row_id), limit=limit + 1)
+        rows = read_changes(viewer=self.viewer, after=(txid, row_id), limit=limit + 1, using=using)
         has_more = len(rows) > limit
         rows = rows[:limit]
         if rows:
             txid, row_id = rows[-1]["txid"], rows[-1]["id"]
         for row in rows:
             del row["txid"]  # the position is the cursor's business; "id" becomes the event id
-        return Response(
-            {
-                "items": rep.CHANGE.render_many(rows),
-                "next_cursor": encode_feed_cursor(epoch, txid, row_id),
-                "has_more": has_more,
-            }
-        )
+        return {
+            "items": rep.CHANGE.render_many(rows),
+            "next_cursor": encode_feed_cursor(epoch, txid, row_id),
+            "has_more": has_more,
+        }

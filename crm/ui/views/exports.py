@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from crm import exports
+from crm import exports, replica
 from crm.read_audit import ReadAudit, record_read
 from crm.selectors import leads_for, prospects_for
 from crm.services import subject_access
@@ -21,19 +21,30 @@ from dealers.actors import record_audit
 from dealers.models import Membership
 
 logger = logging.getLogger(__name__)
+Q = TypeVar("Q", bound=Model)
 
 
 def _filters(request: HttpRequest) -> dict[str, list[str]]:
     return {key: request.GET.getlist(key)[:20] for key in list(request.GET)[:30] if key != "after"}
 
 
-def _record_export(request: HttpRequest, membership: Membership, object_type: str, rows: QuerySet[Any]) -> None:
+def _from_replica_if_fresh(rows: QuerySet[Q]) -> tuple[QuerySet[Q], int]:
+    """The export's rows on the server that streams them, with their count from the same server.
+
+    A list exported as filtered on screen may lag the primary by the replica's bound (crm/replica.py);
+    the count is taken there so the audit row names what was exported. Streaming reads after the view
+    returns, so a replica that fails mid-download ends it early (as a failing primary would).
+    """
+    return replica.read_with_fallback(lambda using: (rows.using(using), rows.using(using).count()))
+
+
+def _record_export(request: HttpRequest, membership: Membership, object_type: str, count: int) -> None:
     """One read audit row per export, with its row count and filters (never one row per exported row)."""
     record_read(
         request,
         action=ReadAudit.Action.EXPORT,
         dealer_id=membership.dealer_id,
-        data={"object_type": object_type, "count": rows.count(), "filters": _filters(request)},
+        data={"object_type": object_type, "count": count, "filters": _filters(request)},
     )
 
 
@@ -52,9 +63,10 @@ def prospect_export(request: HttpRequest) -> HttpResponse:
     record_audit(
         actor=actor(request), action="prospects.exported", dealer_id=membership.dealer_id, data=_filters(request)
     )
-    _record_export(request, membership, "crm.prospect", filterset.qs)
+    rows, count = _from_replica_if_fresh(filterset.qs)
+    _record_export(request, membership, "crm.prospect", count)
     logger.info("prospects_exported", extra={"dealer_id": membership.dealer_id, "user_id": membership.user_id})
-    return _csv_response(exports.prospect_rows(filterset.qs), exports.filename("prospects"))
+    return _csv_response(exports.prospect_rows(rows), exports.filename("prospects"))
 
 
 @membership_required()
@@ -62,9 +74,10 @@ def lead_export(request: HttpRequest) -> HttpResponse:
     membership = viewer(request)
     filterset = lead_filterset(request, leads_for(membership))
     record_audit(actor=actor(request), action="leads.exported", dealer_id=membership.dealer_id, data=_filters(request))
-    _record_export(request, membership, "crm.lead", filterset.qs)
+    rows, count = _from_replica_if_fresh(filterset.qs)
+    _record_export(request, membership, "crm.lead", count)
     logger.info("leads_exported", extra={"dealer_id": membership.dealer_id, "user_id": membership.user_id})
-    return _csv_response(exports.lead_rows(filterset.qs), exports.filename("leads"))
+    return _csv_response(exports.lead_rows(rows), exports.filename("leads"))
 
 
 @membership_required(*DEALER_ADMINS)

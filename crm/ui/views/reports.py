@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from crm import reports
+from crm import replica, reports
+from crm.models import Lead
 from crm.selectors import leads_for
 from crm.ui.views.common import viewer
 from dealers.access import membership_required
@@ -29,10 +32,14 @@ def report_overview(request: HttpRequest) -> HttpResponse:
         period = "90"
     since = timezone.now() - timedelta(days=int(period))
     leads = leads_for(viewer(request))
+    # Figures over weeks and months: a replica within its lag bound serves them (crm/replica.py).
+    figures = replica.read_with_fallback(lambda using: _figures(leads.using(using), since))
+    return render(request, "crm/reports.html", {"period": period, "periods": list(PERIODS.items()), **figures})
+
+
+def _figures(leads: QuerySet[Lead], since: datetime) -> dict[str, Any]:
     trend = reports.first_contact_by_week(leads, since)
-    context = {
-        "period": period,
-        "periods": list(PERIODS.items()),
+    return {
         "by_source": reports.leads_by_source(leads, since),
         "conversion_by_source": reports.conversion_by(leads, "source", since),
         "conversion_by_model": reports.conversion_by(leads, "model_name", since),
@@ -43,4 +50,3 @@ def report_overview(request: HttpRequest) -> HttpResponse:
         "closed": reports.closed_since(leads, since),
         "pipeline": reports.pipeline_by_stage(leads),
     }
-    return render(request, "crm/reports.html", context)
