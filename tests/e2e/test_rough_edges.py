@@ -92,8 +92,10 @@ def _seller_with_a_lead(long_note: bool) -> tuple[Any, Any, Any]:
     dealer = DealerFactory.create(name="Autohaus Sonnenschein an der Isar")
     seller = UserFactory.create(email="verkauf@phone.example", first_name="Petra", last_name="Krüger-Hohenstein")
     MembershipFactory.create(dealer=dealer, user=seller, role="salesperson")
-    prospect = ProspectFactory.create(dealer=dealer, owner=seller, first_name="Jürgen", last_name="Müller-Lüdenscheidt",
-                                      phone="+498912345678", email="juergen.mueller-luedenscheidt@example.org")  # fmt: skip
+    prospect = ProspectFactory.create(
+        dealer=dealer, owner=seller, first_name="Jürgen", last_name="Müller-Lüdenscheidt", phone="+498912345678",
+        email="juergen.mueller-luedenscheidt@example.org",
+    )  # fmt: skip
     lead = LeadFactory.create(prospect=prospect, owner=seller, model_name="Austral", trim="techno esprit Alpine")
     if long_note:
         ActivityFactory.create(prospect=prospect, lead=lead, subject=LONG_NOTE[:150], body=LONG_NOTE)
