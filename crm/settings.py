@@ -469,7 +469,22 @@ def _networks(name: str) -> list[str]:
 HA_TOKEN = _operator_token("HA_TOKEN")
 HA_ALLOWED_NETWORKS = _networks("HA_ALLOWED_NETWORKS")
 HA_STATE_DIR = env.path("HA_STATE_DIR", default=BASE_DIR / ".var" / "ha")
-HA_HEALTH_CHECKS: list[str] = []
+# Checks other apps add to /ha/health (dotted paths; each returns {"name": [check, ...]}).
+HA_HEALTH_CHECKS: list[str] = ["sync.outbound.operator_alerts.outbox_checks"]
+# Cluster view and operator alerts (docs/high-availability.md, "Cluster view and alerts").
+HA_NODE_NAME = env.str("HA_NODE_NAME", default="")  # empty: the host name
+# Seconds between heartbeats of each web, worker and scheduler process; 0 turns them off (the test default).
+HA_NODE_HEARTBEAT_SECONDS = env.float("HA_NODE_HEARTBEAT_SECONDS", default=0 if DJANGO_ENV == "test" else 10)
+HA_NODE_MISSING_SECONDS = env.float("HA_NODE_MISSING_SECONDS", default=60)
+HA_HEARTBEAT_DATABASE_URL = env.str("HA_HEARTBEAT_DATABASE_URL", default="")  # empty: the default database
+HA_ALERT_EMAILS = env.list("HA_ALERT_EMAILS", default=[])
+HA_ALERT_WEBHOOK_URL = env.str("HA_ALERT_WEBHOOK_URL", default="")
+HA_ALERT_WEBHOOK_SECRET = env.str("HA_ALERT_WEBHOOK_SECRET", default="")
+HA_ALERT_CHANNELS = ["ha.alerts.EmailChannel", "sync.outbound.operator_alerts.WebhookChannel"]
+HA_ALERT_CHECKS = [
+    "sync.outbound.operator_alerts.dead_letter_signal",
+    "sync.outbound.operator_alerts.sla_breach_signal",
+]
 
 # Lead exchange (sync). The other knobs and their defaults are listed in docs/sync.md.
 SYNC_EXCHANGE_DIR = env.path("SYNC_EXCHANGE_DIR", default=BASE_DIR / ".var" / "exchange")
@@ -491,3 +506,10 @@ SYNC_WEBHOOK_RESOLVER = env.str(
 )
 # CA certificates for webhook TLS instead of the default trust store (e.g. a private CA of an allowed target).
 SYNC_WEBHOOK_CA_BUNDLE = env.str("SYNC_WEBHOOK_CA_BUNDLE", default="")
+# Thresholds of sync's /ha/health checks and operator alerts (docs/high-availability.md).
+SYNC_HEALTH_BACKLOG_WARN = env.int("SYNC_HEALTH_BACKLOG_WARN", default=10_000)
+SYNC_HEALTH_BACKLOG_FAIL = env.int("SYNC_HEALTH_BACKLOG_FAIL", default=100_000)
+SYNC_HEALTH_OLDEST_WARN_SECONDS = env.int("SYNC_HEALTH_OLDEST_WARN_SECONDS", default=900)
+SYNC_HEALTH_OLDEST_FAIL_SECONDS = env.int("SYNC_HEALTH_OLDEST_FAIL_SECONDS", default=3600)
+SYNC_ALERT_DEAD_LETTERS = env.int("SYNC_ALERT_DEAD_LETTERS", default=50)
+SYNC_ALERT_SLA_BREACHES = env.int("SYNC_ALERT_SLA_BREACHES", default=100)
