@@ -1,0 +1,7 @@
+-- The lead inbox: the dealership's open leads, newest first.
+-- params: {}
+SELECT id, created_at
+FROM crm_lead
+WHERE dealer_id = %(dealer_id)s AND stage IN ('new', 'contacted', 'appointment', 'test_drive', 'offer')
+ORDER BY created_at DESC, id DESC
+LIMIT 51
