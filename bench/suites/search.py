@@ -1,0 +1,148 @@
+"""Search within the largest dealership: substring (name, e-mail, phone), no match, typo-tolerant top 20.
+
+Each query is one of ``bench/sql/prospect_search_*.sql``, run as the application runs it: as the
+application role (row-level security applies) with the dealership's scope, over one connection,
+rotating through values taken from the dealership's own rows so that no single cached answer
+flatters the figure. The p99 is client-side (round trip included).
+
+Targets (issue 15): substring and no-match p99 < 20 ms, typo top 20 p99 < 50 ms, and each within
+1.2x its figure at 1M prospects when this run holds more and ``bench/results/rows-1000000.json``
+exists. The baseline is that 1M figure, otherwise the same query's p99 for a median dealership,
+measured in this run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import plans
+from bench.harness import RESULTS_DIR, BenchContext, Result, at_most
+from crm.normalize import fold
+
+REFERENCE_ROWS = 1_000_000
+SIZE_FACTOR = 1.2
+SAMPLES = 10
+# name: (bench/sql file, p99 limit in ms, smoke limit in ms: a gross regression only)
+QUERIES = {
+    "search_substring_name": ("prospect_search_substring", 20.0, 200.0),
+    "search_substring_email": ("prospect_search_email_prefix", 20.0, 200.0),
+    "search_substring_phone": ("prospect_search_phone_prefix", 20.0, 200.0),
+    "search_no_match": ("prospect_search_no_match", 20.0, 200.0),
+    "search_typo_top20": ("prospect_search_typo_top20", 50.0, 500.0),
+}
+
+
+def reference() -> dict[str, float]:
+    path: Path = RESULTS_DIR / f"rows-{REFERENCE_ROWS}.json"
+    if not path.exists():
+        return {}
+    document = json.loads(path.read_text())
+    return {r["name"]: r["extra"]["p99_ms"] for r in document["results"] if "p99_ms" in r.get("extra", {})}
+
+
+def _upper(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _prefix_params(prefix: str) -> dict[str, str]:
+    return {"prefix": prefix, "upper": _upper(prefix), "like": prefix.replace("%", "\\%").replace("_", "\\_") + "%"}
+
+
+def parameters(rows: list[tuple[str, str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """Per query, parameter sets drawn from the dealership's rows (last name, e-mail, phone)."""
+    params: dict[str, list[dict[str, Any]]] = {name: [] for name in QUERIES}
+    for last_name, email, phone in rows:
+        word = fold(last_name).split()[0] if fold(last_name) else "mueller"
+        infix = word[1:6] if len(word) >= 7 else word
+        params["search_substring_name"].append({"pattern": f"%{infix}%", "word": infix})
+        typo = word[:2] + word[2] + word[2:] if len(word) >= 4 else word + word[-1]
+        params["search_typo_top20"].append({"pattern": f"%{typo}%", "word": typo})
+        if "@" in email:
+            params["search_substring_email"].append(_prefix_params(email[: email.index("@") + 3]))
+        if len(phone) > 6:
+            params["search_substring_phone"].append(_prefix_params(phone[:-2]))
+        params["search_no_match"].append({"pattern": "%xqzvyw%", "word": "xqzvyw"})
+    return params
+
+
+def samples(ctx: BenchContext, dealer_id: int) -> list[tuple[str, str, str]]:
+    return [
+        (str(a), str(b), str(c))
+        for a, b, c in ctx.sql(
+            "SELECT last_name, email_normalized, phone FROM crm_prospect WHERE dealer_id = %s "
+            "AND last_name <> '' AND email_normalized <> '' AND phone <> '' AND erased_at IS NULL "
+            "AND merged_into_id IS NULL ORDER BY updated_at DESC LIMIT %s",
+            [dealer_id, SAMPLES],
+        )
+    ]
+
+
+def median_dealer(ctx: BenchContext) -> int:
+    rows = ctx.sql(
+        "SELECT dealer_id FROM crm_prospect TABLESAMPLE SYSTEM (5) GROUP BY dealer_id ORDER BY count(*), dealer_id"
+    ) or ctx.sql("SELECT dealer_id FROM crm_prospect GROUP BY dealer_id ORDER BY count(*), dealer_id")
+    return int(rows[len(rows) // 2][0])
+
+
+def measure(ctx: BenchContext, dealer_id: int, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds per execution of each query for ``dealer_id``, interleaved across the queries."""
+    sql = {q.name: q.sql for q in plans.hot_queries()}
+    params = parameters(samples(ctx, dealer_id))
+    url = ctx.app_database_url or ctx.database_url
+    timings: dict[str, list[float]] = {name: [] for name in QUERIES}
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.cursor()
+        role = None if ctx.app_database_url else plans.APP_ROLE
+        plans.enter_scope(cursor, dealer_id, role)
+        for round_ in range(rounds):
+            for name, (file, _limit, _gross) in QUERIES.items():
+                if not params[name]:
+                    continue
+                values = {**params[name][round_ % len(params[name])], "dealer_id": dealer_id}
+                started = time.perf_counter()
+                cursor.execute(sql[file], values).fetchall()
+                timings[name].append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    rounds = 40 if ctx.smoke else 300
+    largest = measure(ctx, ctx.largest_dealer_id, rounds)
+    ref = reference() if ctx.rows > REFERENCE_ROWS else {}
+    median = {} if ref else measure(ctx, median_dealer(ctx), rounds)
+    results = []
+    for name, (file, limit, gross) in QUERIES.items():
+        value = p99(largest[name])
+        passed, target = at_most(ctx, value, limit, gross, what="p99_ms")
+        baseline = ref.get(name) or p99(median.get(name, []))
+        if name in ref:
+            passed = passed and value <= SIZE_FACTOR * ref[name]
+            target += f",<=1.2x_1M({ref[name]:.1f}ms)"
+        results.append(
+            Result(
+                name=name,
+                value=value,
+                baseline=baseline,
+                target=target,
+                passed=passed,
+                unit="ms",
+                extra={
+                    "p99_ms": value,
+                    "p50_ms": sorted(largest[name])[len(largest[name]) // 2] if largest[name] else None,
+                    "query": f"bench/sql/{file}.sql",
+                    "baseline": "p99 at 1M prospects" if name in ref else "p99 for a median dealership",
+                    "runs": len(largest[name]),
+                },
+            )
+        )
+    return results
