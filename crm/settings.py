@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "ha.retry.TransactionRetryMiddleware",  # re-runs what follows after a failover (scope, view, template)
     "dealers.middleware.ActiveMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "dealers.reauth.SessionLimitsMiddleware",
@@ -469,6 +470,13 @@ def _networks(name: str) -> list[str]:
 HA_TOKEN = _operator_token("HA_TOKEN")
 HA_ALLOWED_NETWORKS = _networks("HA_ALLOWED_NETWORKS")
 HA_STATE_DIR = env.path("HA_STATE_DIR", default=BASE_DIR / ".var" / "ha")
+# Whole-transaction retry on connection errors and SQLSTATE 25006 (ha/retry.py): seconds to keep trying
+# before the 503 (short in tests, where a read-only database is a fixture), first and longest pause.
+HA_RETRY_SECONDS = env.float("HA_RETRY_SECONDS", default=1.0 if DJANGO_ENV == "test" else 15.0)
+HA_RETRY_FIRST_PAUSE = env.float("HA_RETRY_FIRST_PAUSE", default=0.1)
+HA_RETRY_MAX_PAUSE = env.float("HA_RETRY_MAX_PAUSE", default=2.0)
+# This node's liveness URL for `ha probe`; empty: from the address gunicorn was started on (ha/probe.py).
+HA_LOCAL_URL = env.str("HA_LOCAL_URL", default="")
 # Checks other apps add to /ha/health (dotted paths; each returns {"name": [check, ...]}).
 HA_HEALTH_CHECKS: list[str] = ["sync.outbound.operator_alerts.outbox_checks"]
 # Cluster view and operator alerts (docs/high-availability.md, "Cluster view and alerts").

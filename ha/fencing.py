@@ -13,6 +13,7 @@ from celery import Task
 from django.db import connection, transaction
 
 from dealers import rls
+from ha.retry import call_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -32,26 +33,42 @@ def claim_periodic_run(*, task: str, slot: str, epoch: int) -> bool:
         return cursor.fetchone() is not None
 
 
+_FENCED = object()
+
+
 class FencedTask(Task):
     """Base class of all tasks (crm.celery): periodic runs from beat check the fence, others run as usual.
 
     Every task runs in the audited manufacturer-wide database scope (dealers.rls): tasks take ids
     and relay, route and sweep across dealerships; their reason in the log is ``task:<name>``.
+
+    A task whose connection breaks or meets a standby (a failover) runs again from the start on a
+    new connection for up to ``HA_RETRY_SECONDS`` (ha.retry): tasks are idempotent, as redelivery
+    after a crash already requires. The fence is claimed once: a run that claimed its slot keeps it
+    through the retries. A claim whose COMMIT answer was lost counts as taken, so that slot is
+    skipped rather than run twice.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Jobs work manufacturer-wide in the database (row-level security), with the job timeouts.
-        with rls.manufacturer_wide(reason=f"task:{self.name}", profile="job"):
-            return self._fenced_call(*args, **kwargs)
-
-    def _fenced_call(self, *args: Any, **kwargs: Any) -> Any:
         epoch = self._header("lease_epoch")
-        if epoch is not None:
-            slot = str(self._header("lease_slot") or "")
-            if not claim_periodic_run(task=self.name, slot=slot, epoch=int(epoch)):
-                logger.info("periodic_job_fenced", extra={"task": self.name, "epoch": epoch, "slot": slot})
-                return None
-        return super().__call__(*args, **kwargs)
+        slot = str(self._header("lease_slot") or "")
+        claimed = epoch is None  # only beat's periodic runs carry an epoch and pass the fence
+
+        def attempt() -> Any:
+            nonlocal claimed
+            # Jobs work manufacturer-wide in the database (row-level security), with the job timeouts.
+            with rls.manufacturer_wide(reason=f"task:{self.name}", profile="job"):
+                if not claimed:
+                    if not claim_periodic_run(task=self.name, slot=slot, epoch=int(epoch)):
+                        return _FENCED
+                    claimed = True  # kept through retries: the slot is this run's
+                return super(FencedTask, self).__call__(*args, **kwargs)
+
+        result = call_with_retry(attempt, what=f"task:{self.name}")
+        if result is _FENCED:
+            logger.info("periodic_job_fenced", extra={"task": self.name, "epoch": epoch, "slot": slot})
+            return None
+        return result
 
     def _header(self, name: str) -> Any:
         value = getattr(self.request, name, None)

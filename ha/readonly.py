@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from ha.probe import node_state, node_status
+from ha.retry import note_unavailable
 
 RETRY_AFTER_SECONDS = 5
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -73,6 +74,7 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_unavailable_error(exception):
+            note_unavailable(request, exception)  # ha.retry may run the request again instead
             return unavailable_response(request)
         return None
 

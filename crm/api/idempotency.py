@@ -13,6 +13,9 @@ How (safe under concurrency and crashes):
    client may fix the request and retry with the same key. A claim whose process died is
    taken over after ``TAKEOVER_AFTER`` (its work never committed, as work and response
    commit together). Records are kept 24 hours (``dealers.api_keys.prune_idempotency_records``).
+5. A request keyed this way is safe to run again after a failover (``ha.retry``), even when the
+   connection broke during COMMIT: if the work committed, the re-run replays its response; if not,
+   the re-run resumes its own claim (known by its start time) instead of answering 409.
 
 Use it on any POST handler of an ``APIView`` authenticated by an API key::
 
@@ -26,13 +29,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
@@ -51,6 +54,8 @@ TAKEOVER_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADERS = ("Location", "ETag")
 IN_FLIGHT_RETRY_AFTER = 1
+REPLAY_SAFE_ATTRIBUTE = "idempotency_replay_safe"
+_CLAIMS_ATTRIBUTE = "_idempotency_claim_starts"
 
 
 class _LostClaim(Exception):
@@ -81,10 +86,26 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
-def claim(*, api_key: ApiKey, key: str, fingerprint: str) -> tuple[IdempotencyRecord, HttpResponse | None]:
-    """The in-flight record this request now holds, or a replay of the finished one; 409/422 otherwise."""
+def replay_safe(request: HttpRequest) -> bool:
+    """Whether this request's work is keyed by an Idempotency-Key, so running it again cannot do it twice."""
+    return bool(getattr(request, REPLAY_SAFE_ATTRIBUTE, False))
+
+
+def claim(
+    *,
+    api_key: ApiKey,
+    key: str,
+    fingerprint: str,
+    now: datetime | None = None,
+    mine: Collection[datetime] = (),
+) -> tuple[IdempotencyRecord, HttpResponse | None]:
+    """The in-flight record this request now holds, or a replay of the finished one; 409/422 otherwise.
+
+    ``now`` is the start time a new claim gets; ``mine`` the start times of claims this same request
+    made in earlier attempts (``ha.retry``): such a claim, still in flight, is resumed.
+    """
     for _attempt in range(3):
-        now = timezone.now()
+        now = now or timezone.now()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
@@ -106,6 +127,8 @@ def claim(*, api_key: ApiKey, key: str, fingerprint: str) -> tuple[IdempotencyRe
             )
         if existing.completed_at is not None:
             return existing, _replay(existing)
+        if existing.started_at in mine:
+            return existing, None  # our own claim: the connection broke before we learned how it ended
         if existing.started_at < now - TAKEOVER_AFTER:
             taken = IdempotencyRecord.objects.filter(
                 pk=existing.pk, completed_at__isnull=True, started_at=existing.started_at
@@ -157,7 +180,13 @@ def idempotent(handler: Handler) -> Handler:
         if raw is None or request.method != "POST" or not isinstance(request.auth, ApiKey):
             return handler(view, request, *args, **kwargs)
         key = _clean_key(raw)
-        record, replay = claim(api_key=request.auth, key=key, fingerprint=fingerprint(request))
+        http_request = request._request
+        setattr(http_request, REPLAY_SAFE_ATTRIBUTE, True)
+        starts: list[datetime] = http_request.__dict__.setdefault(_CLAIMS_ATTRIBUTE, [])
+        starts.append(timezone.now())  # known before the claim commits: a lost COMMIT answer cannot hide it
+        record, replay = claim(
+            api_key=request.auth, key=key, fingerprint=fingerprint(request), now=starts[-1], mine=tuple(starts)
+        )
         if replay is not None:
             logger.info("idempotent_replay", extra={"api_key_id": request.auth.pk, "record_id": record.pk})
             return replay
