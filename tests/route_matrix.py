@@ -578,6 +578,11 @@ API_ROUTE_SPECS: dict[str, ApiRoute] = {
             upserts=frozenset({"PUT"}),
         ),
         ApiRoute(
+            "api_prospect_batch_upsert",
+            {"POST": "prospects:write"},
+            bodies={"POST": lambda setup: {"items": [{"external_id": "MATRIX-1", "last_name": "Matrix"}]}},
+        ),
+        ApiRoute(
             "api_lead_list",
             {"GET": "leads:read", "POST": "leads:write"},
             bodies={"POST": lambda setup: {"prospect": str(_api_prospect(setup).pk), "model_name": "Clio"}},

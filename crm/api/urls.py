@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from crm.api import feed, views
+from crm.api import batch, feed, views
 
 # Imported for its side effect: the API key's security scheme in the schema.
 from crm.api import schema as _schema  # noqa: F401
@@ -36,6 +36,7 @@ v1: list[URLPattern | URLResolver] = [
         views.ProspectByExternalIdView.as_view(),
         name="api_prospect_by_external_id",
     ),
+    path("prospects/batch-upsert/", batch.ProspectBatchUpsertView.as_view(), name="api_prospect_batch_upsert"),
     path("prospects/<str:pk>/", views.ProspectDetailView.as_view(), name="api_prospect_detail"),
     path("prospects/<str:pk>/erase", views.ProspectEraseView.as_view(), name="api_prospect_erase"),
     path("leads/", views.LeadListView.as_view(), name="api_lead_list"),
