@@ -30,7 +30,7 @@ def database_url(settings_dict: dict, *, host: str | None = None, port: int | No
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iterator[str]:
+def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4, start_timeout: float = 30.0) -> Iterator[str]:
     """Run ``gunicorn crm.wsgi`` with ``env`` (over ``DJANGO_ENV=test``) on a free port; yields its base URL.
 
     ``threads=1`` gives gunicorn's sync workers (the benchmarks measure those). The port is bound here
@@ -62,7 +62,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iter
     listener.close()  # gunicorn holds its own copy
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{base}/ha/live", timeout=1)
@@ -72,7 +72,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 4) -> Iter
                     raise RuntimeError("gunicorn exited during start-up") from None
                 time.sleep(0.1)
         else:
-            raise RuntimeError("gunicorn did not start within 30 s")
+            raise RuntimeError(f"gunicorn did not start within {start_timeout:g} s")
         yield base
     finally:
         process.terminate()

@@ -1,0 +1,250 @@
+"""Lead intake to delivery: leads posted at a steady rate, delivered by the worker to a dealer system.
+
+wrk posts intake leads (``POST /api/v1/intake/leads/``, JSON, a manufacturer key, an Idempotency-Key
+each) for the largest dealership at a steady 50 leads/s (smoke: 10/s) through the production gunicorn.
+A Celery worker (prefork, 2 processes) relays the ``lead.created`` webhooks to a receiver in this process
+that stands in for the dealer system and notes when each lead arrived. The latency of a lead is its
+arrival minus its ``created_at`` in the database (the request's own parsing before the insert is not in
+it). Target: p99 < 2 s, every lead delivered, and the rate held (>= 90 % of the asked rate).
+
+Then the worker's memory: ``memory_worker_rss`` relays 100,000 more events (smoke: 2,000) of the same
+dealership and compares the worker processes' resident size at the start and the end (flat: <= 1.2x).
+
+The worker runs with ``DJANGO_ENV=development`` and ``DJANGO_DEBUG=0``: production settings refuse
+plain-HTTP webhook targets, and the receiver is plain HTTP on loopback. Everything else is as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from bench.harness import ROOT, BenchContext, Result, _children, _rss_kb, at_most, median
+
+RATE = 50  # leads per second
+CONNECTIONS = 10
+
+
+class Receiver(ThreadingHTTPServer):
+    """The dealer system: answers 200 at once and notes when each lead.created arrived."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.arrived: dict[str, float] = {}
+        self.events = 0
+        self.lock = threading.Lock()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        now = time.time()
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return
+        with self.server.lock:
+            self.server.events += 1
+            if event.get("type") == "lead.created":
+                self.server.arrived.setdefault(str(event["data"]["id"]), now)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def destination(dealer_id: int, url: str) -> Iterator[Any]:
+    """A webhook destination of the dealership pointing at the receiver (removed afterwards)."""
+    from django.test import override_settings
+
+    from dealers.actors import Actor
+    from dealers.models import Dealer
+    from sync.models import Destination
+    from sync.outbound import services
+    from sync.outbound.formats import new_secret
+
+    with override_settings(SYNC_WEBHOOK_ALLOW_HTTP=True, SYNC_WEBHOOK_ALLOWED_TARGETS=["127.0.0.1/32"]):
+        created = services.create_destination(
+            dealer=Dealer.objects.get(pk=dealer_id),
+            actor=Actor.system("bench"),
+            transport="webhook",
+            url=url,
+            secret=new_secret(),
+            name="bench receiver",
+        )
+    try:
+        yield created
+    finally:
+        Destination.objects.filter(pk=created.pk).delete()
+
+
+@contextmanager
+def worker(ctx: BenchContext, receiver_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        **ctx.server_env,
+        "DJANGO_ENV": "development",
+        "DJANGO_DEBUG": "0",
+        "SYNC_WEBHOOK_ALLOWED_TARGETS": f"127.0.0.1:{receiver_port}",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "crm", "worker", "--concurrency", "2"]
+    command += ["--without-gossip", "--without-mingle", "--loglevel", "WARNING", "-n", f"bench-{os.getpid()}@%h"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _worker_rss(process: subprocess.Popen[bytes]) -> int:
+    return sum(_rss_kb(pid) for pid in [process.pid, *_children(process.pid)])
+
+
+def _lua(key: str, dealer_number: str, campaign: str, delay_ms: int) -> str:
+    body = {
+        "source": "website",
+        "campaign": campaign,
+        "dealer_number": dealer_number,
+        "customer": {"salutation": "ms", "first_name": "Erika", "last_name": "Musterfrau", "postcode": "80802"},
+        "vehicle": {"model": "Clio", "condition": "new"},
+        "message": "Bitte um ein Angebot.",
+    }
+    template = json.dumps(body, ensure_ascii=True).replace('"Musterfrau"}', '"Musterfrau", "email": "%s"}')
+    return f"""
+local counter = 0
+local thread_id = tostring(math.random(1, 1000000000))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+request = function()
+  counter = counter + 1
+  local id = thread_id .. "-" .. counter
+  wrk.headers["Idempotency-Key"] = "bench-{campaign}-" .. id
+  local body = string.format([[{template}]], "bench." .. id .. "@intake.bench.example")
+  return wrk.format(nil, "/api/v1/intake/leads/", nil, body)
+end
+delay = function()
+  return {delay_ms}
+end
+"""
+
+
+def _wait(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    assert ctx.manufacturer_key is not None
+    dealer = ctx.largest_dealer_id
+    number = ctx.sql("SELECT number FROM dealers_dealer WHERE id = %s", [dealer])[0][0]
+    rate = 10 if ctx.smoke else RATE
+    seconds = 5 if ctx.smoke else 60
+    campaign = f"BENCH-{uuid.uuid4().hex[:8]}"
+    results = []
+    with (
+        receiving() as receiver,
+        destination(dealer, f"http://127.0.0.1:{receiver.server_port}/hook"),
+        worker(ctx, receiver.server_port) as process,
+    ):
+        time.sleep(5)  # the worker connects to the broker
+        stats = ctx.wrk(
+            "/api/v1/intake/leads/",
+            seconds=seconds,
+            connections=CONNECTIONS,
+            lua=_lua(ctx.manufacturer_key(), number, campaign, CONNECTIONS * 1000 // rate),
+        )
+        leads = {
+            str(pk): created.timestamp()
+            for pk, created in ctx.sql(
+                "SELECT id, created_at FROM crm_lead WHERE dealer_id = %s AND campaign = %s", [dealer, campaign]
+            )
+        }
+        _wait(lambda: set(leads) <= set(receiver.arrived), 60)
+        latencies = sorted(receiver.arrived[pk] - at for pk, at in leads.items() if pk in receiver.arrived)
+        missing = len(set(leads) - set(receiver.arrived))
+        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000 if latencies else 0.0
+        achieved = len(leads) / seconds
+        passed, target = at_most(ctx, p99, 2000, 10000, "p99_ms")
+        held = achieved >= 0.9 * rate
+        extra = {
+            "leads": len(leads),
+            "posted_per_s": round(stats.requests_per_s, 1),
+            "asked_per_s": rate,
+            "delivered_missing": missing,
+            "p50_ms": round(median(latencies) * 1000, 1) if latencies else None,
+            "intake_p99_ms": stats.p99_ms,
+            "intake_errors": stats.errors,
+        }
+        ok = passed and held and not missing and not stats.errors and bool(leads)
+        results.append(
+            Result("lead_intake_to_delivery", p99, 2000, target + f",rate>={0.9 * rate:g}/s", ok, "ms", extra)
+        )
+        results.append(worker_memory(ctx, process, receiver, dealer))
+    return results
+
+
+def worker_memory(ctx: BenchContext, process: subprocess.Popen[bytes], receiver: Receiver, dealer: int) -> Result:
+    """Resident size of the worker processes before and after relaying ``events`` more changes."""
+    events = 2_000 if ctx.smoke else 100_000
+    start_kb = _worker_rss(process)
+    before = receiver.events
+    ctx.sql(
+        "INSERT INTO crm_change (event_id, type, object_type, object_id, version, occurred_at, data, dealer_id) "
+        "SELECT gen_random_uuid(), 'lead.updated', 'lead', gen_random_uuid(), 2, now(), "
+        "jsonb_build_object('stage', 'contacted', 'message', repeat('Rückruf ', 20), 'version', 2), %s "
+        "FROM generate_series(1, %s)",
+        [dealer, events],
+    )
+    from sync.outbound.tasks import relay_dealer
+
+    relay_dealer.delay(dealer)
+    started = time.monotonic()
+    delivered = _wait(lambda: receiver.events - before >= events, 1800)
+    end_kb = _worker_rss(process)
+    passed, target = at_most(ctx, end_kb / start_kb if start_kb else float("inf"), 1.2, 2.0)
+    extra = {
+        "events": events,
+        "delivered": receiver.events - before,
+        "seconds": round(time.monotonic() - started, 1),
+        "start_rss_kb": start_kb,
+        "end_rss_kb": end_kb,
+    }
+    return Result("memory_worker_rss", end_kb / 1024, start_kb / 1024, target, passed and delivered, "MB", extra)

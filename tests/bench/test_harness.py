@@ -1,0 +1,116 @@
+"""The bench harness: BENCH lines, verdicts, wrk's figures, results file and exit code."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import harness
+from bench.harness import BenchContext, Result, WrkStats
+
+
+def _ctx(smoke: bool) -> BenchContext:
+    return BenchContext(database_url="", redis_url="", smoke=smoke, base_url="", largest_dealer_id=1, api_key_for=str)
+
+
+def test_line_has_the_contracted_shape() -> None:
+    result = Result("api_prospect_list", 242.0, 361.0, "ratio>=0.75", False, "req/s")
+    assert result.line() == "BENCH api_prospect_list value=242.0 baseline=361.0 ratio=0.67 target=ratio>=0.75 FAIL"
+    assert Result("x", 12.5, 10.0, "p99<20ms", True).line().endswith("ratio=1.25 target=p99<20ms PASS")
+
+
+def test_full_runs_hold_the_target_and_smoke_runs_only_gross_regressions() -> None:
+    assert harness.at_least(_ctx(smoke=False), 0.70, 0.75, 0.40) == (False, "ratio>=0.75")
+    assert harness.at_least(_ctx(smoke=True), 0.70, 0.75, 0.40) == (True, "ratio>=0.4(smoke)")
+    assert harness.at_least(_ctx(smoke=True), 0.30, 0.75, 0.40)[0] is False
+    assert harness.at_most(_ctx(smoke=False), 1.3, 1.2, 5.0) == (False, "ratio<=1.2")
+    assert harness.at_most(_ctx(smoke=True), 1.3, 1.2, 5.0) == (True, "ratio<=5(smoke)")
+
+
+def test_a_baseline_with_no_finished_request_never_passes() -> None:
+    assert harness.ratio(5.0, 0.0) == float("inf")
+    assert harness.at_most(_ctx(smoke=True), harness.ratio(5.0, 0.0), 1.2, 5.0)[0] is False
+    assert harness.at_least(_ctx(smoke=True), harness.ratio(5.0, 0.0), 0.75, 0.4)[0] is False
+
+
+class _Slow(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as wrk expects
+
+    def do_GET(self) -> None:
+        status = 500 if self.path.startswith("/fail") else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Any:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_wrk_reports_rate_latencies_and_errors(server: str) -> None:
+    good = harness.run_wrk(server + "/", seconds=1, connections=2)
+    assert good.requests > 10
+    assert good.errors == 0
+    assert good.requests_per_s > 10
+    assert 0 < good.p50_ms <= good.p99_ms
+    bad = harness.run_wrk(server + "/fail", seconds=1, connections=2)
+    assert bad.requests > 0
+    assert bad.errors == bad.requests
+
+
+def test_results_file_and_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    outcomes = [Result("good", 2.0, 1.0, "ratio>=1", True), Result("bad", 1.0, 2.0, "ratio>=1", False)]
+
+    class Module:
+        @staticmethod
+        def run(ctx: BenchContext) -> list[Result]:
+            return outcomes
+
+    ctx = _ctx(smoke=True)
+    lines: list[str] = []
+    monkeypatch.setattr(harness.importlib, "import_module", lambda name: Module)
+    results = harness.run_suites(ctx, ["fake"], echo=lines.append)
+    assert [line for line in lines if line.startswith("BENCH")] == [r.line() for r in outcomes]
+    document = harness.write_results(ctx, results, 1.0, tmp_path / "latest.json")
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert saved == json.loads(json.dumps(document))
+    assert saved["passed"] is False
+    assert [r["name"] for r in saved["results"]] == ["good", "bad"]
+    assert saved["machine"]["cores"] >= 1
+
+
+def test_a_suite_that_raises_is_a_failed_result_and_the_rest_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        @staticmethod
+        def run(ctx: BenchContext) -> list[Result]:
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(harness.importlib, "import_module", lambda name: Broken)
+    results = harness.run_suites(_ctx(smoke=True), ["one", "two"], echo=lambda line: None)
+    assert [(r.name, r.passed) for r in results] == [("one", False), ("two", False)]
+    assert "boom" in results[0].extra["error"]
+
+
+def test_wrk_stats_from_a_script_with_its_own_request_function(server: str) -> None:
+    lua = 'request = function() return wrk.format("GET", "/fail") end'
+    stats: WrkStats = harness.run_wrk(server + "/", seconds=1, connections=1, lua=lua)
+    assert stats.requests > 0
+    assert stats.errors == stats.requests
