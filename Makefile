@@ -18,14 +18,16 @@ PYTEST_ARGS ?= --create-db
 # xdist_group share one worker. PYTEST_WORKERS=0 runs in one process against the server devstack found.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help venv run test lint fmt bench drill backup restore system-packages clean clean-var
+.PHONY: help venv run test lint fmt bench bench-data bench-smoke drill backup restore system-packages clean clean-var
 
 help:
 	@echo "make run        start the app with demo data: http://127.0.0.1:8000/ (Ctrl-C stops everything)"
 	@echo "make test       lint, then the whole test suite against real PostgreSQL and Redis"
 	@echo "make lint       ruff, ruff format --check, mypy, import contracts, tenant queries, makemigrations --check, manage.py check, migration linter"
 	@echo "make fmt        ruff format and ruff check --fix"
-	@echo "make bench      benchmarks (bench/): ratios against a baseline in the same run"
+	@echo "make bench      benchmarks on the loaded bench data (docs/performance.md): BENCH lines, exit 1 on a miss"
+	@echo "make bench-data ROWS=1000000   generate and load the bench database (crm_bench)"
+	@echo "make bench-smoke  the benchmarks on a small data set (part of make test)"
 	@echo "make drill      failover drill (root): Patroni/etcd/HAProxy cluster in network namespaces, faults under load, report in drill/results/"
 	@echo "make backup     the database (pg_dump) and the file drop folders into backups/"
 	@echo "make restore FILE=backups/crm-....dump   restore into a fresh database that then replaces the app's"
@@ -69,6 +71,7 @@ run: $(VENV)/.installed-run
 
 test: venv system-packages lint
 	$(DEVSTACK) exec --test -- $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory bench-smoke
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -89,10 +92,23 @@ restore: venv
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/crm-<time>.dump" >&2; exit 2; }
 	$(DEVSTACK) exec -- $(PY) manage.py restore "$(FILE)" --replace --with-files
 
-# Benchmarks report ratios against a baseline measured in the same run (bench/).
-bench: venv
-	$(DEVSTACK) exec -- $(PY) bench/api_list.py
-	$(DEVSTACK) exec -- $(PY) bench/deliveries.py
+# Benchmarks (docs/performance.md): each figure next to its baseline from the same run, under wrk, with
+# production settings. bench-data loads crm_bench on devstack's server; bench measures it; bench-smoke
+# generates a small set (crm_bench_smoke) and fails only on gross regressions. Redis db 15 (--test), as
+# make test uses it, so that the bench worker never takes a make run's tasks.
+$(VENV)/.installed-bench: pyproject.toml | venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	@touch $@
+
+bench: $(VENV)/.installed-bench system-packages
+	$(DEVSTACK) exec --test -- $(PY) -m bench run
+
+bench-data: venv
+	@test -n "$(ROWS)" || { echo "usage: make bench-data ROWS=1000000" >&2; exit 2; }
+	$(DEVSTACK) exec --test -- $(PY) -m bench data --rows $(ROWS)
+
+bench-smoke: venv system-packages
+	$(DEVSTACK) exec --test -- $(PY) -m bench run --smoke
 
 # The failover drill (docs/drill.md): as root with ip netns it builds the cluster and drills it (about
 # 4-6 minutes), else it says why in one line and runs the checker's fast self-check. Exit 1 on a failed run.
@@ -113,6 +129,8 @@ SYSTEM_PACKAGES := chromium:/usr/bin/chromium resource-agents:/usr/sbin/ocf-test
 SYSTEM_PACKAGES += patroni:/usr/bin/patroni etcd-server:/usr/bin/etcd etcd-client:/usr/bin/etcdctl
 SYSTEM_PACKAGES += haproxy:/usr/sbin/haproxy postgresql-15:/usr/lib/postgresql/15/bin/postgres
 SYSTEM_PACKAGES += redis-server:/usr/bin/redis-server
+# wrk: the benchmarks' load generator (C, keep-alive), so the load tool does not take the server's CPU.
+SYSTEM_PACKAGES += wrk:/usr/bin/wrk
 
 system-packages:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
