@@ -153,6 +153,7 @@ def child_env(
         PYTHONUNBUFFERED="1",
         CRM_VAR_DIR=str(var),
         CRM_BASE_URL=ports.base_url,
+        PORT=str(ports.web),  # the web port this run bound (maybe not the one asked for): `ha probe` reads it
     )
     env.update(demo_server_env(ports))
     if ports.demo_servers:

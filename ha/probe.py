@@ -7,7 +7,10 @@ the pool's wait for a connection (seconds) would make a dead database look like 
 
 from __future__ import annotations
 
+import os
+import shlex
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -105,6 +108,48 @@ def migrations_on_disk() -> frozenset[tuple[str, str]]:
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     return frozenset(loader.disk_migrations)
+
+
+DEFAULT_WEB_PORT = 8000  # gunicorn's, when neither --bind nor PORT says otherwise
+_ANY_ADDRESS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "[::]": "[::1]"}  # noqa: S104
+
+
+def local_web_url(environ: Mapping[str, str] | None = None) -> str:
+    """This node's liveness URL, found where the web server's own address was set (``ha probe``'s default).
+
+    ``HA_LOCAL_URL`` when set; else the first TCP address of ``--bind``/``-b`` in ``GUNICORN_CMD_ARGS``;
+    else ``PORT`` (gunicorn binds ``0.0.0.0:$PORT`` then, and ``make run`` passes its web port so);
+    else gunicorn's default port 8000. A wildcard host is probed on loopback.
+    """
+    if settings.HA_LOCAL_URL:
+        return str(settings.HA_LOCAL_URL)
+    environ = os.environ if environ is None else environ
+    address = _tcp_bind(environ.get("GUNICORN_CMD_ARGS", ""))
+    if address is None:
+        address = f"127.0.0.1:{environ.get('PORT') or DEFAULT_WEB_PORT}"
+    return f"http://{address}/ha/live"
+
+
+def _tcp_bind(args: str) -> str | None:
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return None
+    for index, word in enumerate(words):
+        if word in {"--bind", "-b"}:
+            value = words[index + 1] if index + 1 < len(words) else ""
+        elif word.startswith("--bind="):
+            value = word.removeprefix("--bind=")
+        elif word.startswith("-b") and len(word) > 2:
+            value = word[2:]
+        else:
+            continue
+        if value and not value.startswith(("unix:", "fd://")):
+            host, sep, port = value.rpartition(":")
+            if not sep or not port.isdigit():  # a host alone: gunicorn's default port
+                host, port = value, str(DEFAULT_WEB_PORT)
+            return f"{_ANY_ADDRESS.get(host, host)}:{port}"
+    return None
 
 
 def drain_flag() -> Path:

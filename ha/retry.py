@@ -101,7 +101,7 @@ class RetryBudget:
 
 
 def _is_write(sql: str) -> bool:
-    return not sql.lstrip().lower().startswith(_READ_ONLY_STATEMENTS)
+    return not sql[:32].lstrip().lower().startswith(_READ_ONLY_STATEMENTS)  # the head only: statements can be long
 
 
 class WriteLedger:

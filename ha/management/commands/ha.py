@@ -18,7 +18,7 @@ from django.db import connection
 
 from dealers.commands import ContractCommand
 from ha.drain import drain_node, undrain_node
-from ha.probe import node_status
+from ha.probe import local_web_url, node_status
 
 OCF_SUCCESS = 0  # running as replica
 OCF_ERR_GENERIC = 1
@@ -61,15 +61,16 @@ class Command(ContractCommand):
         parser.add_argument("action", choices=["probe", "drain", "undrain"])
         parser.add_argument(
             "--url",
-            default=getattr(settings, "HA_LOCAL_URL", "http://127.0.0.1:8000/ha/live"),
-            help="this node's liveness URL (probe)",
+            default=None,
+            help="this node's liveness URL (probe); default: HA_LOCAL_URL, else the address gunicorn was started on "
+            "(--bind in GUNICORN_CMD_ARGS, else PORT, else 8000)",
         )
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the lease (drain)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "probe":
-            code, verdict = probe_verdict(web_url=options["url"])
+            code, verdict = probe_verdict(web_url=options["url"] or local_web_url())
             self.stdout.write(json.dumps({**verdict, "ocf": code}))
             raise SystemExit(code)
         if action == "drain":
