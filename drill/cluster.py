@@ -231,6 +231,23 @@ class Cluster:
                 return node
         return None
 
+    def primary_identity(self) -> tuple[str, str] | None:
+        """(node, postmaster start time) of the running primary: a restart in place changes it too."""
+        for node in DB_NODES:
+            conn = http.client.HTTPConnection(address(node), PATRONI_PORT, timeout=0.5)
+            try:
+                conn.request("GET", "/primary")
+                answer = conn.getresponse()
+                started = json.loads(answer.read()).get("postmaster_start_time") if answer.status == 200 else None
+                # Right after a crash Patroni still says 200, from its cached state, but cannot read the start time.
+                if started:
+                    return node, str(started)
+            except (OSError, ValueError):
+                continue
+            finally:
+                conn.close()
+        return None
+
     def healthy_pair(self) -> bool:
         """A primary, and the other node its synchronous standby (Patroni's REST, not ``patronictl list``).
 

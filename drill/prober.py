@@ -1,11 +1,12 @@
-"""A client that writes to one PostgreSQL node directly, bypassing HAProxy: the split-brain witness.
+"""The split-brain witnesses: clients that commit one row after another into ``drill_probe``.
 
-``python -m drill.prober NODE`` runs inside that node's namespace and commits one row after another
-into ``drill_probe`` over loopback, reconnecting whenever the node drops it; each acknowledged commit is
-printed as one JSON line. A commit the node acknowledges after it stopped being the primary, and that
-is missing at the end, is a write accepted by a cut-off node (``drill.checker``). It never cancels a
-commit that waits for the synchronous standby: cancelling would let PostgreSQL keep it locally and
-answer success.
+``python -m drill.prober haproxy`` runs in the hub and writes through HAProxy's primary port, as the
+app does; ``python -m drill.prober db1`` runs inside db1's namespace and writes to its PostgreSQL over
+loopback, bypassing HAProxy (as a client with a multi-host connection string would). Each reconnects
+whenever it is dropped and prints every acknowledged commit as one JSON line, with the node that
+acknowledged it. A commit acknowledged and missing at the end was accepted by a cut-off node
+(``drill.checker``). A commit waiting for the synchronous standby is never cancelled: cancelling would
+let PostgreSQL keep it locally and answer success.
 """
 
 from __future__ import annotations
@@ -19,20 +20,23 @@ import uuid
 
 import psycopg
 
-TABLE = "CREATE TABLE IF NOT EXISTS drill_probe (id text PRIMARY KEY, node text NOT NULL, at timestamptz NOT NULL)"
-
 
 def main(argv: list[str]) -> int:
-    node = argv[0]
+    path = "haproxy" if argv[0] == "haproxy" else "direct"
     dsn = os.environ["DRILL_PROBE_DSN"]
+    nodes = json.loads(os.environ.get("DRILL_NODES", "{}"))  # server address -> node name
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         try:
             with psycopg.connect(dsn, connect_timeout=1, autocommit=True) as conn:
                 while True:
                     probe_id = str(uuid.uuid4())
-                    conn.execute("INSERT INTO drill_probe VALUES (%s, %s, now())", [probe_id, node])
-                    print(json.dumps({"id": probe_id, "node": node, "at": time.time()}), flush=True)
+                    row = conn.execute(
+                        "INSERT INTO drill_probe VALUES (%s, %s, now()) RETURNING host(inet_server_addr())",
+                        [probe_id, argv[0]],
+                    ).fetchone()
+                    node = nodes.get(row[0] if row else "", argv[0])
+                    print(json.dumps({"id": probe_id, "node": node, "path": path, "at": time.time()}), flush=True)
                     time.sleep(0.1)
         except psycopg.Error:
             time.sleep(0.2)

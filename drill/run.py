@@ -52,25 +52,33 @@ HEAL_TIMEOUT = 60.0
 SETTLE_TIMEOUT = 60.0
 
 
+Identity = tuple[str, str] | None  # (node, postmaster start time) of the primary; None: no primary
+
+
 @dataclass
 class Timeline:
-    """Which node Patroni's REST API called the primary, sampled from the hub every ~0.25 s."""
+    """Which primary Patroni's REST API named (``GET /primary``), sampled from the hub about every 0.25 s."""
 
-    samples: list[tuple[float, str | None]] = field(default_factory=list)
+    samples: list[tuple[float, Identity]] = field(default_factory=list)
     claims: list[PeriodicClaim] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def manager_seconds(self, start: float, before: str | None, end: float) -> float | None:
-        """Seconds from ``start`` until a primary served again after Patroni acted (went away or moved)."""
+    def manager_seconds(self, start: float, before: Identity, end: float) -> float | None:
+        """Seconds from ``start`` until Patroni served a primary again after it acted.
+
+        Acting is a new primary: another node, or the same one with a new postmaster start time (a
+        restart in place the sampling may not have seen go down), or a primary that went away and came
+        back. None when Patroni did nothing visible in the window.
+        """
         with self.lock:
             samples = [(t, p) for t, p in self.samples if start <= t <= end]
-        acted = False
+        went_away = False
         for at, primary in samples:
-            if primary is None or primary != before:
-                acted = True
-            if acted and primary is not None:
+            if primary is None:
+                went_away = True
+            elif primary != before or went_away:
                 return round(at - start, 2)
-        return None if acted else 0.0
+        return None
 
 
 @dataclass
@@ -86,6 +94,7 @@ class Drill:
     phases: dict[str, float] = field(default_factory=dict)
     stop_monitor: threading.Event = field(default_factory=threading.Event)
     event_types: list[str] = field(default_factory=list)
+    manager_from: float = 0.0  # when the cluster manager's part of the current fault began
 
     # -- setup -------------------------------------------------------------------------------------
     def phase(self, name: str, started: float) -> None:
@@ -123,9 +132,6 @@ class Drill:
 
         t = time.monotonic()
         c.start_patroni(DB_NODES[1])
-        for node in APP_NODES:
-            c.start_holder(node)
-            c.start_app(node)
         script = (
             "import json; from sync.models import DEFAULT_EVENT_TYPES; print(json.dumps(list(DEFAULT_EVENT_TYPES)))"
         )
@@ -141,26 +147,41 @@ class Drill:
             types = pool.submit(c.manage, "shell", "-c", script)
             api_key, intake_key = api.result().strip(), intake.result().strip()
             self.event_types = json.loads(types.result().strip().splitlines()[-1])
+        # The app nodes only now: their periodic jobs racing the demo loader made it fail on a unique key.
+        for node in APP_NODES:
+            c.start_holder(node)
+            c.start_app(node)
         wait_for("both web nodes ready", lambda: all(c.web_ready(n) for n in APP_NODES), 90)
         wait_for("a synchronous standby (Patroni /sync)", c.healthy_pair, 90, 0.5, steady=2.0)
         self.phase("app nodes, demo dealers, keys, sync standby", t)
 
-        for node in DB_NODES:
+        for node in (*DB_NODES, "haproxy"):
             self.start_prober(node)
         threading.Thread(target=self.monitor, name="monitor", daemon=True).start()
         self.load = LoadDriver(f"http://{HUB_ADDRESS}:{WEB_PORT}", intake_key=intake_key, api_key=api_key)
 
     def start_prober(self, node: str) -> None:
-        dsn = f"host=127.0.0.1 port=5432 dbname=drill user=postgres password={self.cluster.superuser_password}"
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DRILL_PROBE_DSN": dsn, "PYTHONUNBUFFERED": "1"}
-        argv = self.network.exec_argv(node, [sys.executable, "-m", "drill.prober", node])
+        """A witness writing to ``node``'s PostgreSQL directly, or through HAProxy for ``node="haproxy"``."""
+        password = self.cluster.superuser_password
+        if node == "haproxy":
+            dsn = self.cluster.dsn("drill")
+            argv = [sys.executable, "-m", "drill.prober", node]
+        else:
+            dsn = f"host=127.0.0.1 port=5432 dbname=drill user=postgres password={password}"
+            argv = self.network.exec_argv(node, [sys.executable, "-m", "drill.prober", node])
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DRILL_PROBE_DSN": dsn,
+            "DRILL_NODES": json.dumps({address(n): n for n in DB_NODES}),
+            "PYTHONUNBUFFERED": "1",
+        }
         # Its stdout (one JSON line per acknowledged commit) is the log file the checker reads.
         self.procs.start(f"prober-{node}", argv, env=env, cwd=REPO_ROOT)
 
     def monitor(self) -> None:
         last_claims = 0.0
         while not self.stop_monitor.is_set():
-            primary = self.cluster.primary()
+            primary = self.cluster.primary_identity()
             with self.timeline.lock:
                 self.timeline.samples.append((time.time(), primary))
             if time.monotonic() - last_claims > 1.0:
@@ -179,13 +200,15 @@ class Drill:
         time.sleep(1.0)
 
     def fault(self, name: str, action: Callable[[], str], *, database: bool) -> None:
-        before = self.cluster.primary()
+        before = self.cluster.primary_identity()
         started = time.time()
+        self.manager_from = started
         say(f"fault: {name}")
         detail = action()
         self.heal()
         ended = time.time()
-        manager = self.timeline.manager_seconds(started, before, ended) if database else None
+        # Patroni's own time, from when its part began (a switchover's starts after the drain).
+        manager = self.timeline.manager_seconds(self.manager_from, before, ended) if database else None
         self.windows.append(Window(name, started, ended, manager, detail))
         say(f"  {detail}; healthy again after {ended - started:.1f} s")
 
@@ -252,6 +275,7 @@ class Drill:
         drained = self.cluster.app_command(node, "ha", "drain", "--timeout", "30")
         if drained.returncode != 0:
             raise DrillError(f"ha drain on {node} failed: {drained.stderr.strip()[-200:]}")
+        self.manager_from = time.time()  # Patroni's part starts here, after the drain
         done = self.cluster.patronictl(primary, "switchover", "--leader", primary, "--candidate", other, "--force")
         if done.returncode != 0:
             raise DrillError(f"patronictl switchover failed: {(done.stderr or done.stdout).strip()[-200:]}")
@@ -294,8 +318,8 @@ class Drill:
         if self.windows:  # the last fault's window ends when the load stops
             last = self.windows[-1]
             self.windows[-1] = Window(last.fault, last.started_at, time.time(), last.manager_seconds, last.detail)
-        self.procs.kill("prober-db1", signal.SIGTERM)
-        self.procs.kill("prober-db2", signal.SIGTERM)
+        for node in (*DB_NODES, "haproxy"):
+            self.procs.kill(f"prober-{node}", signal.SIGTERM)
         events: dict[str, tuple[float, tuple[str, str, int]]] = {}
         simulator = self.simulator
 
@@ -315,11 +339,11 @@ class Drill:
             for r in _query(dsn("crm"), f"SELECT id FROM {table} WHERE id::text = ANY(%s)", [ids])  # noqa: S608
         }
         probe_acks = []
-        for node in DB_NODES:
+        for node in (*DB_NODES, "haproxy"):
             for line in (self.root / "logs" / f"prober-{node}.log").read_text().splitlines():
                 with contextlib.suppress(ValueError, KeyError):
                     data = json.loads(line)
-                    probe_acks.append(ProbeAck(data["id"], data["node"], float(data["at"])))
+                    probe_acks.append(ProbeAck(data["id"], data["node"], float(data["at"]), data["path"]))
         probe_stored = {r[0] for r in _query(dsn("drill"), "SELECT id FROM drill_probe")}
         self.phase("settle: load stopped, deliveries drained, counted", t)
         with self.timeline.lock:
@@ -416,8 +440,11 @@ def run(results: Path = RESULTS, *, keep_logs: bool = True) -> int:
         if drill.load is None:
             raise DrillError("setup made no load driver")
         drill.load.start()
+        load = drill.load
+        # Cold workers answer their first requests slowly: the baseline starts once writes flow.
+        wait_for("the first acknowledged writes", lambda: len(load.acks()) >= 8, 120, 0.2)
         baseline = time.time()
-        time.sleep(4.0)
+        time.sleep(5.0)
         drill.windows.append(Window("steady load", baseline, time.time(), None, "no fault: the baseline"))
         faults_started = time.monotonic()
         drill.faults()

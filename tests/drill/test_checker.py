@@ -82,7 +82,7 @@ def test_a_redelivered_id_is_harmless_but_one_change_under_two_ids_is_applied_tw
     assert "1 changes applied twice" in doubled.failures
 
 
-def test_a_direct_commit_the_end_state_lacks_is_a_write_accepted_by_a_cut_off_node():
+def test_a_commit_through_haproxy_the_end_state_lacks_is_a_write_accepted_by_a_cut_off_node():
     base = selfcheck.clean_run()
     acks = [*base.probe_acks, ProbeAck("kept", "db1", T + 11), ProbeAck("lost", "db1", T + 12)]
 
@@ -90,6 +90,17 @@ def test_a_direct_commit_the_end_state_lacks_is_a_write_accepted_by_a_cut_off_no
 
     assert row.cut_off_writes == 1
     assert row.failures == ["1 writes accepted by a cut-off node"]
+
+
+def test_a_lost_commit_of_a_client_bypassing_haproxy_is_reported_but_not_judged():
+    base = selfcheck.clean_run()
+    acks = [*base.probe_acks, ProbeAck("direct-lost", "db1", T + 12, path="direct")]
+
+    row = rows_by_fault(run_with(probe_acks=acks))["Patroni kill -9"]
+
+    assert (row.direct_lost, row.cut_off_writes) == (1, 0)
+    assert row.passed
+    assert "1 acknowledged direct writes (no HAProxy) lost, reported only" in checker.table([row])
 
 
 def test_a_periodic_slot_claimed_by_two_rows_ran_twice_while_one_row_seen_often_ran_once():
@@ -165,7 +176,7 @@ def test_check_only_runs_the_fast_subset_and_exits_zero():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "judged 9 recorded runs right" in result.stdout
+    assert "judged 10 recorded runs right" in result.stdout
 
 
 def test_windows_are_attributed_by_injection_time_even_when_given_out_of_order():
