@@ -526,6 +526,18 @@ def write_results(ctx: BenchContext, results: list[Result], seconds: float, path
     return document
 
 
+def save_by_size(document: dict[str, Any], path: Path) -> None:
+    """Write ``document`` to ``path``, keeping the results of an earlier run at this size that it did not redo."""
+    if path.exists():
+        earlier = json.loads(path.read_text())
+        if earlier.get("rows") == document["rows"]:
+            names = {r["name"] for r in document["results"]}
+            kept = [r for r in earlier["results"] if r["name"] not in names]
+            document = {**document, "results": kept + document["results"]}
+            document["passed"] = all(r["passed"] for r in document["results"])
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmarks against baselines in the same run")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -566,8 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     with prepared(smoke=args.smoke) as ctx:
         results = run_suites(ctx, names)
         document = write_results(ctx, results, time.monotonic() - started, Path(args.output))
-    if not args.smoke and not args.only:  # the growth curve reads one full run per data size
-        (RESULTS_DIR / f"rows-{ctx.rows}.json").write_text(Path(args.output).read_text())
+    if not args.smoke:  # the growth curve reads one run per data size; a partial run updates its results
+        save_by_size(document, RESULTS_DIR / f"rows-{ctx.rows}.json")
     failed = [r.name for r in results if not r.passed]
     print(f"bench: {len(results)} results, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
     print(f"bench: wrote {args.output} ({document['seconds']} s)")

@@ -138,11 +138,17 @@ def _lua(key: str, dealer_number: str, campaign: str, delay_ms: int) -> str:
         "source": "website",
         "campaign": campaign,
         "dealer_number": dealer_number,
-        "customer": {"salutation": "ms", "first_name": "Erika", "last_name": "Musterfrau", "postcode": "80802"},
+        "customer": {
+            "salutation": "ms",
+            "first_name": "Erika",
+            "last_name": "Musterfrau",
+            "postcode": "80802",
+            "email": "EMAIL",
+        },
         "vehicle": {"model": "Clio", "condition": "new"},
         "message": "Bitte um ein Angebot.",
     }
-    template = json.dumps(body, ensure_ascii=True).replace('"Musterfrau"}', '"Musterfrau", "email": "%s"}')
+    template = json.dumps(body, ensure_ascii=True).replace('"EMAIL"', '"%s"')  # each lead its own customer
     return f"""
 local counter = 0
 local thread_id = tostring(math.random(1, 1000000000))
@@ -185,6 +191,23 @@ def run(ctx: BenchContext) -> list[Result]:
         worker(ctx, receiver.server_port) as process,
     ):
         time.sleep(5)  # the worker connects to the broker
+        # correctness first (httpx): one lead of the same shape is accepted and routed to the dealership
+        import httpx
+
+        probe = json.loads(
+            _lua("", number, campaign, 0)
+            .split("[[", 1)[1]
+            .split("]]", 1)[0]
+            .replace("%s", "probe@intake.bench.example")
+        )
+        answer = httpx.post(
+            ctx.base_url + "/api/v1/intake/leads/",
+            json=probe,
+            headers={"X-Forwarded-Proto": "https", "Authorization": f"Bearer {ctx.manufacturer_key()}"},
+            timeout=60,
+        )
+        if answer.status_code != 201 or answer.json()["dealer"]["number"] != number:
+            raise RuntimeError(f"intake probe: {answer.status_code} {answer.text[:300]}")
         stats = ctx.wrk(
             "/api/v1/intake/leads/",
             seconds=seconds,

@@ -114,3 +114,16 @@ def test_wrk_stats_from_a_script_with_its_own_request_function(server: str) -> N
     stats: WrkStats = harness.run_wrk(server + "/", seconds=1, connections=1, lua=lua)
     assert stats.requests > 0
     assert stats.errors == stats.requests
+
+
+def test_a_partial_run_updates_the_results_of_its_size_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "rows-1000.json"
+    first = {
+        "rows": 1000,
+        "results": [{"name": "a", "value": 1, "passed": True}, {"name": "b", "value": 2, "passed": True}],
+    }
+    harness.save_by_size(first, path)
+    harness.save_by_size({"rows": 1000, "results": [{"name": "b", "value": 3, "passed": False}]}, path)
+    saved = json.loads(path.read_text())
+    assert [(r["name"], r["value"]) for r in saved["results"]] == [("a", 1), ("b", 3)]
+    assert saved["passed"] is False
