@@ -142,7 +142,7 @@ class ProspectFilterSet(UpdatedSinceFilterSet):
     staff_filters = ("owner",)
 
     def search(self, queryset: QuerySet[Prospect], name: str, value: str) -> QuerySet[Prospect]:
-        return search_prospects(queryset, value)
+        return search_prospects(queryset, value, dealer_id=viewer_dealer_id(self.request))
 
 
 class LeadFilterSet(UpdatedSinceFilterSet):

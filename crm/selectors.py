@@ -9,8 +9,8 @@ from typing import Any
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Count, F, Lookup, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models import BigIntegerField, Count, F, Lookup, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils.translation import gettext as _
 
 from crm import reports
@@ -357,13 +357,16 @@ def _prefix_range(field: str, prefix: str) -> Q:
     return condition & Q(PatternAtLeast(F(field), prefix)) & Q(PatternBelow(F(field), upper))
 
 
-def search_prospects(queryset: QuerySet[Prospect], query: str) -> QuerySet[Prospect]:
+def search_prospects(queryset: QuerySet[Prospect], query: str, *, dealer_id: int | None = None) -> QuerySet[Prospect]:
     """Find prospects by name, company, email or phone, tolerating typos and umlaut spellings.
 
     Every word must match. With ``pg_trgm`` a word matches by word similarity (``Mülller``
     finds ``Müller``) or as a substring; without it, by substring of the folded text (``Mueller``
     still finds ``Müller``, as both fold to ``mueller``). A phone number matches the phone or mobile
     numbers (E.164) that start with it, an e-mail address the addresses that start with it.
+
+    ``dealer_id`` (the dealership ``queryset`` is scoped to, if one) lets the trigram index look only at
+    that dealership's entries.
 
     Each condition is one an index serves within the dealership (docs/search.md): ``search_text %>
     word`` (word similarity at least the connection's ``pg_trgm.word_similarity_threshold``, set to
@@ -383,6 +386,11 @@ def search_prospects(queryset: QuerySet[Prospect], query: str) -> QuerySet[Prosp
     if not words:
         return queryset
     trigram = has_trigram_search()
+    if trigram and dealer_id is not None:
+        # As bigint, the column's type: psycopg writes a small int as an int4 literal, which the btree
+        # indexes match across types but btree_gin's opclass does not, so the GIN index scan took the
+        # word's entries of every dealership and filtered them afterwards.
+        queryset = queryset.filter(dealer_id=Cast(Value(dealer_id), BigIntegerField()))
     for word in words:
         if trigram and len(word) >= 3:
             # The substring test first: cheap, and it spares the similarity for the rows it already accepts.
@@ -392,13 +400,15 @@ def search_prospects(queryset: QuerySet[Prospect], query: str) -> QuerySet[Prosp
     return queryset
 
 
-def best_matches(queryset: QuerySet[Prospect], query: str, *, limit: int = 20) -> list[Prospect]:
+def best_matches(
+    queryset: QuerySet[Prospect], query: str, *, dealer_id: int | None = None, limit: int = 20
+) -> list[Prospect]:
     """The ``limit`` prospects of ``queryset`` that match ``query`` best: most similar first, then by name.
 
     With ``pg_trgm`` the rank is the sum of each word's word similarity; without it every match
     ranks the same (substring search), so the order is by name.
     """
-    found = search_prospects(queryset, query)
+    found = search_prospects(queryset, query, dealer_id=dealer_id)
     words = [word for word in fold(query).split() if len(word) >= 3]
     if not words or not has_trigram_search() or "@" in query:
         return list(found.order_by("last_name", "first_name", "id")[:limit])

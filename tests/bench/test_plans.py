@@ -34,12 +34,21 @@ def test_hot_queries_use_their_indexes_and_scan_no_large_table(db: None) -> None
         plans.enter_scope(cursor, synth.LARGEST_DEALER_ID, ROLE)
         try:
             results = plans.check_all(cursor, synth.LARGEST_DEALER_ID)
+            (no_match,) = [q for q in plans.hot_queries() if q.name == "prospect_search_no_match"]
+            search_conditions = [
+                node["Index Cond"]
+                for node in plans._walk(plans.explain(cursor, no_match, synth.LARGEST_DEALER_ID))
+                if node.get("Index Name") == "prospect_search"
+            ]
         finally:
             cursor.execute("RESET ROLE")
     assert {r.name for r in results} == set(EXPECTED_INDEX)
     assert [r.line() for r in results if not r.passed] == []
     missed = [r.line() for r in results if not any(n.endswith(f" {EXPECTED_INDEX[r.name]}") for n in r.nodes)]
     assert missed == []
+    # The trigram index looks at the dealership's entries only (its first column, bigint like the value).
+    assert search_conditions
+    assert all("dealer_id = " in condition for condition in search_conditions)
 
 
 @pytest.mark.parametrize(("large", "flagged"), [(0, ["crm_prospect"]), (10**9, [])])

@@ -138,3 +138,14 @@ def test_best_matches_rank_the_closest_spelling_first(
     found = best_matches(Prospect.objects.for_dealer(dealer_a.dealer.pk), "Mülller", limit=5)
     assert [p.last_name for p in found][:2] == ["Müller", "Müllerschön"]
     assert all(p.dealer_id == dealer_a.dealer.pk for p in found)
+
+
+def test_a_search_for_one_dealership_names_it_as_bigint_for_the_trigram_index(
+    people: dict[str, Prospect], dealer_a: DealerSetup
+) -> None:
+    # btree_gin's opclass matches dealer_id = <bigint>, not the int4 literal psycopg writes for small ints.
+    has_trigram_search.cache_clear()
+    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    found = search_prospects(qs, "Mülller", dealer_id=dealer_a.dealer.pk)
+    assert "::bigint" in str(found.query)
+    assert {p.last_name for p in found} == {"Müller"}
