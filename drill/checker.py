@@ -145,9 +145,12 @@ def _window_of(windows: Sequence[Window], at: float) -> int | None:
 def gap_after(start: float, end: float, acks: Iterable[float]) -> float | None:
     """The longest stretch in ``[start, end]`` without an acknowledgement, counted from ``start``.
 
-    None when nothing was acknowledged after ``start`` at all (writes never came back).
+    When nothing was acknowledged inside the window (a short one, ended by the next fault's
+    injection), the time to the first acknowledgement after ``start`` at all; None when there is none
+    (writes never came back).
     """
-    points = sorted(at for at in acks if start < at <= end)
+    later = sorted(at for at in acks if at > start)
+    points = [at for at in later if at <= end] or later[:1]
     if not points:
         return None
     gap, last = 0.0, start

@@ -97,7 +97,7 @@ class LoadDriver:
                 return
             errors += 1
             time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, 0.5)
         self._record(Write(kind, key, sent_at, None, None, errors))
 
     def _record(self, write: Write) -> None:
