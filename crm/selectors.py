@@ -18,7 +18,8 @@ from crm.dedupe import find_matches
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import fold, normalize_email, normalize_phone
 from crm.routing_decisions import routing_summary
-from dealers.models import Membership, User
+from dealers.actors import api_key_names, describe_actor
+from dealers.models import AuditEvent, Membership, User
 from dealers.scoping import Viewer
 
 
@@ -69,6 +70,14 @@ def lead_timeline(viewer: Viewer, lead: Lead) -> list[TimelineEntry]:
             TimelineEntry(at=activity.occurred_at, kind=activity.kind, title=title, detail=text, by=by, css="activity")
         )
     entries.sort(key=lambda e: e.at, reverse=True)
+    return _in_words(entries)
+
+
+def _in_words(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Technical actor labels (``system:routing``, ``api:<key prefix>``) as people read them: one query for keys."""
+    keys = api_key_names(entry.by for entry in entries)
+    for entry in entries:
+        entry.by = describe_actor(entry.by, api_keys=keys)
     return entries
 
 
@@ -150,6 +159,53 @@ class ProspectOverview:
     tasks: list[Task]
     consents: list[Consent]
     matches: list[Prospect]
+    merges: list[TimelineEntry]
+
+    @property
+    def timeline(self) -> list[Activity | TimelineEntry]:
+        """Activities and merges, newest first (a merge entry's ``css`` is ``merged``)."""
+        items: list[Activity | TimelineEntry] = [*self.activities, *self.merges]
+        return sorted(items, key=lambda i: i.occurred_at if isinstance(i, Activity) else i.at, reverse=True)
+
+
+def merge_survivor(viewer: Viewer, pk: Any) -> Prospect | None:
+    """The prospect a merged one (``pk``) lives on in, if ``viewer`` may see it: its old address leads there."""
+    merged = Prospect.objects.visible_to(viewer).filter(pk=pk, merged_into__isnull=False)
+    target = merged.values_list("merged_into_id", flat=True).first()
+    for _hop in range(10):  # merged again later: follow the chain, a few hops at most
+        if target is None:
+            return None
+        survivor = prospects_for(viewer).filter(pk=target).first()
+        if survivor is not None:
+            return survivor
+        later = Prospect.objects.for_dealer(viewer.dealer_id).filter(pk=target, merged_into__isnull=False)
+        target = later.values_list("merged_into_id", flat=True).first()
+    return None
+
+
+def prospect_merges(viewer: Viewer, prospect: Prospect) -> list[TimelineEntry]:
+    """The prospects merged into ``prospect``, for its timeline: when, whom (the tombstone's name) and by whom."""
+    audits = list(
+        AuditEvent.objects.visible_to(viewer)
+        .filter(action="prospect.merged", object_type="crm.prospect", object_id=str(prospect.pk))
+        .select_related("actor")
+    )
+    ids = [a.data.get("duplicate") for a in audits if a.data.get("duplicate")]
+    names = {str(p.pk): p.display_name for p in Prospect.objects.for_dealer(prospect.dealer_id).filter(pk__in=ids)}
+    return _in_words(
+        [
+            TimelineEntry(
+                at=audit.at,
+                kind="merged",
+                title=_("Merged"),
+                detail=_("%(name)s was merged into this prospect.")
+                % {"name": names.get(audit.data.get("duplicate"), "?")},
+                by=(audit.actor.get_full_name() if audit.actor else "") or audit.actor_label,
+                css="merged",
+            )
+            for audit in audits
+        ]
+    )
 
 
 def prospect_overview(viewer: Membership, prospect: Prospect) -> ProspectOverview:
@@ -169,14 +225,21 @@ def prospect_overview(viewer: Membership, prospect: Prospect) -> ProspectOvervie
                 queryset=prospects_for(viewer),
             ).exclude(pk=prospect.pk)[:5]
         )
+    activities = list(
+        activities_for(viewer)
+        .filter(prospect=prospect)
+        .select_related("author", "lead")
+        .order_by("-occurred_at", "-id")[:100]
+    )
+    keys = api_key_names(a.author_label for a in activities)
+    for activity in activities:  # who, in words: a person's name, "Automatic routing", "API key DMS (...)"
+        by = (activity.author.get_full_name() if activity.author else "") or describe_actor(
+            activity.author_label, api_keys=keys
+        )
+        setattr(activity, "by", by)  # noqa: B010
     return ProspectOverview(
         leads=list(leads_for(viewer).filter(prospect=prospect).order_by("-created_at", "-id")[:50]),
-        activities=list(
-            activities_for(viewer)
-            .filter(prospect=prospect)
-            .select_related("author", "lead")
-            .order_by("-occurred_at", "-id")[:100]
-        ),
+        activities=activities,
         tasks=list(
             tasks_for(viewer)
             .filter(prospect=prospect)
@@ -185,6 +248,7 @@ def prospect_overview(viewer: Membership, prospect: Prospect) -> ProspectOvervie
         ),
         consents=sorted(current_consents(viewer, prospect).values(), key=lambda c: c.purpose),
         matches=matches,
+        merges=prospect_merges(viewer, prospect),
     )
 
 

@@ -16,10 +16,11 @@ from dealers.models import Membership
 View = Callable[..., HttpResponse]
 
 
-def membership_required(*roles: str) -> Callable[[View], View]:
+def membership_required(*roles: str, staff_landing: bool = False) -> Callable[[View], View]:
     """The view needs a signed-in user working for a dealership, in one of ``roles`` if given.
 
-    Users without any dealership (manufacturer staff) get a page that sends them to the admin site.
+    Users without any dealership get a page that says so (403) and sends manufacturer staff to the
+    admin site; with ``staff_landing`` (the start page) manufacturer staff get it as their landing page (200).
     """
 
     def decorator(view: View) -> View:
@@ -29,7 +30,8 @@ def membership_required(*roles: str) -> Callable[[View], View]:
                 return redirect_to_login(request.get_full_path())
             membership: Membership | None = request.membership  # type: ignore[attr-defined]
             if not membership:
-                return render(request, "dealers/no_membership.html", status=403)
+                landing = staff_landing and request.user.is_staff and request.method in ("GET", "HEAD")
+                return render(request, "dealers/no_membership.html", status=200 if landing else 403)
             if roles and membership.role not in roles:
                 raise PermissionDenied
             return view(request, *args, **kwargs)

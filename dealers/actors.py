@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -39,3 +41,47 @@ def record_audit(
         object_id=str(obj.pk) if obj is not None else "",
         data=data or {},
     )
+
+
+# What the system's own actors are called on pages (their labels are ``system:<what>``).
+SYSTEM_ACTOR_NAMES: dict[str, Any] = {
+    "routing": _("Automatic routing"),
+    "intake": _("Manufacturer lead intake"),
+    "first-contact-sla": _("First-contact deadline check"),
+    "retention job": _("Retention rules"),
+    "retention command": _("Retention rules"),
+    "restore": _("Restore from backup"),
+    "seed_demo": _("Demo data"),
+}
+
+
+def describe_actor(label: str, *, api_keys: dict[str, str] | None = None) -> str:
+    """An audit or timeline actor label as people read it: ``system:routing`` is "Automatic routing",
+    ``api:<key prefix>`` is "API key <name> (<dealership>)" when ``api_keys`` (prefix -> that text) knows it.
+    A person's label (their email) is returned as it is; callers prefer the person's name where they have it.
+    """
+    kind, _sep, rest = label.partition(":")
+    if kind == "system" and rest:
+        if rest.startswith("file-import"):
+            return str(_("File import"))
+        known = SYSTEM_ACTOR_NAMES.get(rest)
+        return str(known) if known else str(_("System (%(what)s)") % {"what": rest})
+    if kind == "api" and rest:
+        named = (api_keys or {}).get(rest)
+        return named or str(_("API key %(prefix)s") % {"prefix": rest})
+    return label
+
+
+def api_key_names(labels: Any) -> dict[str, str]:
+    """``prefix -> "API key <name> (<dealership>)"`` for the ``api:`` labels among ``labels``: one query."""
+    from dealers.models import ApiKey
+
+    prefixes = {label.partition(":")[2] for label in labels if label and label.startswith("api:")}
+    if not prefixes:
+        return {}
+    keys = ApiKey.objects.filter(prefix__in=prefixes).select_related("dealer")
+    names = {}
+    for key in keys:
+        owner = key.dealer.name if key.dealer else _("manufacturer")
+        names[key.prefix] = str(_("API key %(name)s (%(dealer)s)") % {"name": key.name, "dealer": owner})
+    return names

@@ -10,7 +10,7 @@ lives in Redis: a lost or repeated Celery message only wakes the relay up, or no
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -19,7 +19,16 @@ from django.utils.translation import gettext_lazy as _
 from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet
 
-__all__ = ["DEFAULT_EVENT_TYPES", "EVENT_TYPES", "DeadLetter", "DeliveryStats", "Destination", "secret_fingerprint"]
+__all__ = [
+    "DEFAULT_EVENT_TYPES",
+    "EVENT_TYPES",
+    "EVENT_TYPE_LABELS",
+    "DeadLetter",
+    "DeliveryStats",
+    "Destination",
+    "event_type_label",
+    "secret_fingerprint",
+]
 
 
 def secret_fingerprint(secret: str) -> str:
@@ -51,6 +60,28 @@ EXTRA_EVENT_TYPES: tuple[str, ...] = (
     "task.updated",
 )
 EVENT_TYPES: tuple[str, ...] = DEFAULT_EVENT_TYPES + EXTRA_EVENT_TYPES
+# How people read them; the code stays beside the words, as the integrator's documentation names it.
+EVENT_TYPE_LABELS: dict[str, Any] = {
+    "lead.created": _("New lead"),
+    "lead.assigned": _("Lead assigned"),
+    "lead.updated": _("Lead changed"),
+    "lead.closed": _("Lead won or lost"),
+    "prospect.created": _("New prospect"),
+    "prospect.updated": _("Prospect changed"),
+    "prospect.merged": _("Prospects merged"),
+    "prospect.erased": _("Prospect anonymised"),
+    "sync.resync_required": _("Full resync needed"),
+    "activity.created": _("New activity"),
+    "activity.updated": _("Activity changed"),
+    "task.created": _("New task"),
+    "task.updated": _("Task changed"),
+}
+
+
+def event_type_label(code: str) -> str:
+    """``New lead (lead.created)``: words first, the code for the integrator; an unknown code as it is."""
+    label = EVENT_TYPE_LABELS.get(code)
+    return f"{label} ({code})" if label else code
 
 
 class Destination(models.Model):
@@ -171,6 +202,10 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+    @property
+    def type_label(self) -> str:
+        return event_type_label(self.type)
 
 
 class DeliveryStats(models.Model):

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from sync.models import DEFAULT_EVENT_TYPES, EVENT_TYPES, Destination
+from sync.models import DEFAULT_EVENT_TYPES, EVENT_TYPES, Destination, event_type_label
 from sync.outbound import services
 from sync.outbound.formats import new_secret
 
@@ -24,7 +24,7 @@ class DestinationForm(forms.Form):
     )
     event_types = forms.MultipleChoiceField(
         label=_("Event types"),
-        choices=[(t, t) for t in EVENT_TYPES],
+        choices=lambda: [(t, event_type_label(t)) for t in EVENT_TYPES],  # in the reader's language, at render
         required=False,
         initial=list(DEFAULT_EVENT_TYPES),
         widget=forms.CheckboxSelectMultiple,

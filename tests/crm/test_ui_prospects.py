@@ -136,7 +136,10 @@ def test_manager_merges_two_prospects_and_nothing_is_lost(dealer_a: DealerSetup,
     assert Prospect.objects.get(pk=duplicate.pk).merged_into_id == keep.pk
     assert AuditEvent.objects.filter(action="prospect.merged", actor=dealer_a.user("sales_manager")).exists()
     # the merged duplicate is gone from lists and pages
-    assert manager.get(reverse("prospect_detail", args=[duplicate.pk])).status_code == 404
+    # The merged prospect's page leads to the survivor (issue 16): bookmarks and old links keep working.
+    assert manager.get(reverse("prospect_detail", args=[duplicate.pk]))["Location"] == reverse(
+        "prospect_detail", args=[keep.pk]
+    )
 
 
 def test_merge_keeps_the_chosen_one(dealer_a: DealerSetup, manager: Client) -> None:

@@ -7,12 +7,18 @@ import io
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import Prospect
+from crm.services import prospects
+from dealers.actors import Actor
 from tests.conftest import DealerSetup
-from tests.factories import ProspectFactory
+from tests.factories import ActivityFactory, LeadFactory, ProspectFactory, TaskFactory
+
+SYSTEM = Actor.system("test")
 
 
 def _seller(dealer_a: DealerSetup, client_for) -> Client:
@@ -88,3 +94,158 @@ def test_every_field_error_of_the_prospect_form_shows_at_once(data, fields, deal
     assert set(response.context["form"].errors) == fields
     assert response.content.decode().count('class="error" role="alert"') == len(fields)
     assert not Prospect.objects.filter(dealer=dealer_a.dealer).exists()
+
+
+def test_a_merged_prospects_old_address_leads_to_the_survivor_whose_timeline_shows_the_merge(
+    dealer_a: DealerSetup, client_for
+) -> None:
+    manager_user = dealer_a.user("sales_manager")
+    keep = ProspectFactory.create(dealer=dealer_a.dealer, first_name="Anna", last_name="Schmidt")
+    duplicate = ProspectFactory.create(dealer=dealer_a.dealer, first_name="Anna", last_name="Schmitt")
+    prospects.merge_prospects(keep=keep, duplicate=duplicate, actor=Actor.for_user(manager_user))
+    manager = client_for(manager_user)
+
+    response = manager.get(reverse("prospect_detail", args=[duplicate.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("prospect_detail", args=[keep.pk])
+
+    page = manager.get(response["Location"]).content.decode()
+    timeline = page[page.index('class="timeline"') :]
+    entry = re.search(r'<li class="tl-merged">(.*?)</li>', timeline, re.S)
+    assert entry is not None, timeline[:2000]
+    assert "Anna Schmitt" in entry.group(1)
+    assert (manager_user.get_full_name() or manager_user.email) in entry.group(1)
+
+
+def test_a_merged_prospect_the_viewer_may_not_see_stays_a_404(dealer_a: DealerSetup, client_for) -> None:
+    colleague = dealer_a.other_salesperson.user
+    keep = ProspectFactory.create(dealer=dealer_a.dealer, owner=colleague)
+    duplicate = ProspectFactory.create(dealer=dealer_a.dealer, owner=dealer_a.user("salesperson"))
+    prospects.merge_prospects(keep=keep, duplicate=duplicate, actor=Actor.system("test"))
+    assert _seller(dealer_a, client_for).get(reverse("prospect_detail", args=[duplicate.pk])).status_code == 404
+
+
+def test_a_missing_page_is_a_404_in_the_apps_layout(dealer_a: DealerSetup, client_for) -> None:
+    response = _seller(dealer_a, client_for).get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert 'class="topbar"' in page
+    assert 'href="/"' in page
+    assert "Page not found" in page
+    german = _seller(dealer_a, client_for).get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Seite nicht gefunden" in german
+
+
+def test_a_forbidden_page_is_a_403_in_the_apps_layout(dealer_a: DealerSetup, client_for) -> None:
+    response = _seller(dealer_a, client_for).get(reverse("duplicate_list"), HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert 'class="topbar"' in page
+    assert "not allowed" in page
+
+
+def test_manufacturer_staff_land_on_a_page_that_says_what_they_can_do(manufacturer_admin, client_for) -> None:
+    response = client_for(manufacturer_admin).get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert response.status_code == 200
+    for url in (
+        reverse("admin:index"),
+        reverse("admin:dealers_dealer_changelist"),
+        reverse("admin:sync_unroutedlead_changelist"),
+        reverse("admin:sync_destination_overview"),
+        "/api/docs/",
+    ):
+        assert f'href="{url}"' in page, url
+    assert "does not belong to any active dealership" not in page
+
+
+def test_the_duplicates_page_comes_in_pages(dealer_a: DealerSetup, client_for) -> None:
+    for n in range(25):
+        for _twin in range(2):
+            ProspectFactory.create(dealer=dealer_a.dealer, last_name=f"Zwilling{n}", email=f"twin{n:02}@example.org")
+    manager = client_for(dealer_a.user("sales_manager"))
+
+    pages = [manager.get(reverse("duplicate_list"), {"page": n}).content.decode() for n in (1, 2, 3)]
+
+    assert [page.count('class="card dup-group"') for page in pages] == [10, 10, 5]
+    assert 'href="?page=2"' in pages[0]
+    assert 'href="?page=3"' not in pages[2]
+
+
+def test_the_task_list_names_each_tasks_customer_in_constant_queries(
+    dealer_a: DealerSetup, client_for, django_assert_max_num_queries
+) -> None:
+    seller_user = dealer_a.user("salesperson")
+    seller = _seller(dealer_a, client_for)
+    TaskFactory.create(
+        prospect=ProspectFactory.create(dealer=dealer_a.dealer, last_name="Warmup"), assignee=seller_user
+    )
+    seller.get(reverse("task_list"))  # session and caches warmed up
+    with CaptureQueriesContext(connection) as few:
+        seller.get(reverse("task_list"))
+    for n in range(20):
+        prospect = ProspectFactory.create(dealer=dealer_a.dealer, first_name="Kundin", last_name=f"Nummer{n}")
+        TaskFactory.create(prospect=prospect, assignee=seller_user, title="Rückruf")
+
+    with django_assert_max_num_queries(len(few)):
+        page = seller.get(reverse("task_list")).content.decode()
+
+    for n in range(20):
+        assert f"Kundin Nummer{n}" in page
+
+
+def test_the_sync_page_names_event_types_in_words(dealer_a: DealerSetup, client_for) -> None:
+    page = client_for(dealer_a.user("dealer_admin")).get(reverse("sync_settings"), HTTP_ACCEPT_LANGUAGE="en")
+    text = page.content.decode()
+    assert "New lead (lead.created)" in text
+    assert re.search(r">\s*lead\.created\s*<", text) is None  # never the bare code as a label
+
+
+def test_timelines_name_the_system_and_api_keys_in_words(dealer_a: DealerSetup, client_for) -> None:
+    from crm.models import LeadEvent
+    from dealers.api_keys import create_api_key
+
+    key = create_api_key(dealer=dealer_a.dealer, name="Autoline DMS", scopes=["activities:write"], actor=SYSTEM)
+    seller_user = dealer_a.user("salesperson")
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, owner=seller_user)
+    lead = LeadFactory.create(prospect=prospect, owner=seller_user)
+    LeadEvent.objects.create(dealer=dealer_a.dealer, lead=lead, kind="assigned", actor_label="system:routing", data={})
+    api_label = f"api:{key.api_key.prefix}"
+    ActivityFactory.create(prospect=prospect, lead=lead, subject="Vom DMS", author_label=api_label)
+    seller = _seller(dealer_a, client_for)
+
+    for url in (reverse("lead_detail", args=[lead.pk]), reverse("prospect_detail", args=[prospect.pk])):
+        page = seller.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert f"API key Autoline DMS ({dealer_a.dealer.name})" in page, url
+        assert "api:" not in page, url
+        assert "system:" not in page, url
+    lead_page = seller.get(reverse("lead_detail", args=[lead.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Automatic routing" in lead_page
+
+
+def test_the_routing_summary_reads_in_the_readers_language(dealer_a: DealerSetup, client_for) -> None:
+    from django.utils import timezone
+
+    from crm.models import LeadEvent
+
+    seller_user = dealer_a.user("salesperson")
+    lead = LeadFactory.create(
+        prospect=ProspectFactory.create(dealer=dealer_a.dealer, owner=seller_user), owner=seller_user
+    )
+    decisions = {
+        "dealer": {"method": "territory", "territory": "80", "number": dealer_a.dealer.number, "name": "Autohaus a"},
+        "prospect": {"matched": True, "by": "email"},
+        "salesperson": {"user_id": seller_user.pk, "name": "Petra", "reason": {"code": "round_robin", "params": {}}},
+        "first_contact": {"due_at": timezone.now().isoformat(), "working_minutes": 120},
+    }
+    LeadEvent.objects.create(
+        dealer=dealer_a.dealer, lead=lead, kind="routed", actor_label="system:routing", data=decisions
+    )
+    seller = _seller(dealer_a, client_for)
+    seller.post(reverse("set_language"), {"language": "en", "next": "/"})
+
+    page = seller.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+    assert "postcode territory 80" in page
+    assert "round robin" in page
+    assert "Postleitzahl" not in page
+    assert "Verkäufer" not in page

@@ -11,6 +11,6 @@ from crm.ui.views.common import viewer
 from dealers.access import membership_required
 
 
-@membership_required()
+@membership_required(staff_landing=True)  # manufacturer staff start here too: their landing page
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/dashboard.html", vars(dashboard_for(viewer(request), timezone.now())))

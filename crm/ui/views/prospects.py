@@ -6,8 +6,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +18,7 @@ from crm.dedupe import duplicate_groups, find_matches
 from crm.filters import ProspectFilterSet
 from crm.models import Prospect
 from crm.read_audit import ReadAudit, record_read
-from crm.selectors import merge_counts, prospect_overview, prospects_for, with_open_leads
+from crm.selectors import merge_counts, merge_survivor, prospect_overview, prospects_for, with_open_leads
 from crm.services import activities as activity_services
 from crm.services import erasure
 from crm.services import prospects as prospect_services
@@ -41,6 +42,8 @@ from crm.ui.views.common import (
 )
 from dealers.access import MANAGERS, membership_required
 from dealers.reauth import reauthentication_required
+
+DUPLICATE_GROUPS_PER_PAGE = 10
 
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "name": (gettext_lazy("Name"), ("last_name", "first_name", "id")),
@@ -79,11 +82,16 @@ def prospect_list(request: HttpRequest) -> HttpResponse:
 
 @membership_required()
 def prospect_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    prospect = prospect_or_404(request, pk)
     membership = viewer(request)
+    survivor = merge_survivor(membership, pk)
+    if survivor is not None:  # merged away: bookmarks and old links lead to the prospect it lives on in
+        return redirect("prospect_detail", survivor.pk)
+    prospect = prospect_or_404(request, pk)
+    overview = prospect_overview(membership, prospect)
     context = {
         "prospect": prospect,
-        **vars(prospect_overview(membership, prospect)),
+        **vars(overview),
+        "timeline": overview.timeline,
         "can_export_personal_data": may_export_personal_data(membership),
     }
     record_read(request, action=ReadAudit.Action.VIEW, obj=prospect)
@@ -183,7 +191,9 @@ def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
 def duplicate_list(request: HttpRequest) -> HttpResponse:
     """Likely duplicate prospects of the dealership, by email, phone or name + postcode."""
     groups = duplicate_groups(prospects_for(viewer(request)).select_related("owner"))
-    return render(request, "crm/prospects/duplicates.html", {"groups": groups})
+    # A few groups a page: all of them at once made a page of 11,000 pixels.
+    page = Paginator(groups, DUPLICATE_GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "crm/prospects/duplicates.html", {"groups": page.object_list, "page_obj": page})
 
 
 @membership_required(*MANAGERS)
