@@ -17,6 +17,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -204,11 +205,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler404`` for the root URLconf: problem+json under /api/, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            problem(404, str(_("No API endpoint at this address. See /api/docs/."))),
-            status=404,
-            content_type=PROBLEM_CONTENT_TYPE,
-        )
+        # As every API answer (crm.api.base.ApiView): English unless Accept-Language asks otherwise.
+        language = translation.get_language() if request.META.get("HTTP_ACCEPT_LANGUAGE") else "en"
+        with translation.override(language):
+            detail = str(_("No API endpoint at this address. See /api/docs/."))
+        return JsonResponse(problem(404, detail), status=404, content_type=PROBLEM_CONTENT_TYPE)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception or Http404())

@@ -116,6 +116,7 @@ class ProspectListView(ProspectResource, ListCreateView):
     @idempotent
     def post(self, request: Request) -> Response:
         data = self.prospect_data(dict(self.validated(self.create_serializer)))
+        data.setdefault("origin", Prospect.Origin.DMS)  # not the UI's "showroom": the dealer system made it
         with transaction.atomic():
             prospect = prospect_services.create_prospect(dealer=self.dealer, actor=self.actor, data=data)
         return self.object_response(prospect.pk, status.HTTP_201_CREATED)
@@ -260,6 +261,8 @@ class ProspectByExternalIdView(ProspectResource, DetailView):
             raise PreconditionFailed(_("No prospect has this id (If-Match needs one)."))
         if existing is not None and existing.merged_into_id:
             raise _merged_conflict(existing)
+        if existing is None:
+            data.setdefault("origin", Prospect.Origin.DMS)  # as for POST; an update keeps the origin it has
         with transaction.atomic():
             if existing is not None and version is not None:
                 prospect = prospect_services.update_prospect(
