@@ -61,6 +61,7 @@ class Result:
         return self.value / self.baseline if self.baseline else 0.0
 
     def line(self) -> str:
+        """One line, space-separated ``key=value`` fields (so the name and target hold no spaces)."""
         verdict = "PASS" if self.passed else "FAIL"
         return (
             f"BENCH {self.name} value={_fmt(self.value)} baseline={_fmt(self.baseline)} "

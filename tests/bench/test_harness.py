@@ -127,3 +127,8 @@ def test_a_partial_run_updates_the_results_of_its_size_and_keeps_the_rest(tmp_pa
     saved = json.loads(path.read_text())
     assert [(r["name"], r["value"]) for r in saved["results"]] == [("a", 1), ("b", 3)]
     assert saved["passed"] is False
+
+
+def test_a_target_with_several_conditions_stays_one_field_of_the_line() -> None:
+    line = Result("deep_page_api", 1, 1, "ratio<=2,no-unfiltered-COUNT", True).line()
+    assert line.split()[-2] == "target=ratio<=2,no-unfiltered-COUNT"
