@@ -1,0 +1,332 @@
+"""The outbox relay against a bare ``FOR UPDATE SKIP LOCKED`` loop, its lag under a burst, and two workers vs one.
+
+Receiver: the simulated dealer system (``python -m sync.simulator``) on loopback, verifying signatures.
+Workers: ``celery -A crm worker --pool solo`` processes with the server's production settings and database
+role, woken through Redis as in production.
+
+- ``relay_vs_bare``: N change rows of one bench dealership delivered by one worker, deliveries per second,
+  next to a bare loop in this process that claims rows of a plain queue table with
+  ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 100``, posts each (same payloads, same signed body, same HTTP
+  client) and marks them delivered: no broker, no lease, no cursor, no horizon. Target ratio >= 0.50.
+- ``relay_burst_lag_p99``: 1,000 events/s written in chunks of 100 (one transaction each, a wake-up each,
+  as the change hooks send) for a few seconds; the lag of a chunk is from its commit until the
+  destination's cursor passed its last row (polled every 20 ms). Target p99 < 5 s.
+- ``relay_two_workers``: N events for each of two dealerships, delivered by one worker, then by two.
+  Target >= 1.8x. On a 2-core machine the receiver, PostgreSQL and this process share the cores with the
+  workers: what two workers can gain is bounded by the cores left, and the figure says so honestly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench.harness import ROOT, BenchContext, Result, at_least, at_most
+
+BARE_TABLE = "bench_bare_outbox"
+
+
+def _wait(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(interval)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class _Setup:
+    """Simulator, two bench dealerships with a webhook destination each, worker processes on demand."""
+
+    def __init__(self, ctx: BenchContext) -> None:
+        from tests.support.servers import free_port
+        from tests.sync.outbound.harness import CeleryProcesses
+
+        self.ctx = ctx
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        from sync.simulator import DEMO_SECRET
+
+        self.secret = DEMO_SECRET
+        self.simulator = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "sync.simulator", "--port", str(port), "--secret", DEMO_SECRET],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Production settings but one: the loopback receiver speaks plain HTTP, which production refuses.
+        self.workers = CeleryProcesses(
+            {
+                **ctx.server_env,
+                "DJANGO_ENV": "development",
+                "DJANGO_DEBUG": "0",
+                "SYNC_WEBHOOK_ALLOWED_TARGETS": f"127.0.0.1:{port}",
+                "SYNC_BATCH_SIZE": "200",
+                "SYNC_TASK_BUDGET_SECONDS": "60",
+            }
+        )
+        import httpx
+
+        try:
+            _wait(lambda: _up(httpx, self.base), 60, "the simulator", interval=0.1)
+            self.dealers = [self._dealer("99980"), self._dealer("99981")]
+            self.bare_dealer = self._dealer("99982", destination=False)
+        except BaseException:
+            self._stop_simulator()
+            raise
+
+    def _dealer(self, number: str, *, destination: bool = True) -> Any:
+        from django.test import override_settings
+
+        from dealers.models import Dealer, Region
+        from sync.models import Destination
+
+        region, _ = Region.objects.get_or_create(code="BN", defaults={"name": "Bench"})
+        dealer, _ = Dealer.objects.get_or_create(
+            number=number,
+            defaults={
+                "name": f"Bench {number}",
+                "region": region,
+                "street": "Weg 1",
+                "postcode": "50667",
+                "city": "Köln",
+            },
+        )
+        Destination.objects.filter(dealer=dealer).delete()
+        if destination:
+            with override_settings(SYNC_WEBHOOK_ALLOW_HTTP=True, SYNC_WEBHOOK_ALLOWED_TARGETS=["127.0.0.1/32"]):
+                self._create_destination(dealer)
+        return dealer
+
+    def _create_destination(self, dealer: Any) -> None:
+        from dealers.actors import Actor
+        from sync.outbound import services
+
+        services.create_destination(
+            dealer=dealer,
+            actor=Actor.system("bench"),
+            transport="webhook",
+            url=f"{self.base}/webhooks/{dealer.number}",
+            secret=self.secret,
+        )
+
+    def destination(self, dealer: Any) -> Any:
+        from sync.models import Destination
+
+        return Destination.objects.get(dealer=dealer)
+
+    def add_changes(self, dealer: Any, count: int) -> list[Any]:
+        from crm.models import Change
+
+        rows = [
+            Change(
+                dealer=dealer,
+                type="lead.updated",
+                object_type="lead",
+                object_id=uuid.uuid4(),
+                version=2,
+                data={
+                    "id": str(uuid.uuid4()),
+                    "stage": "contacted",
+                    "model_name": "Austral",
+                    "source": "website",
+                    "message": "Bitte um Rückruf wegen Probefahrt" * 3,
+                    "owner": "verkauf@bench.example",
+                    "version": 2,
+                },
+            )
+            for _ in range(count)
+        ]
+        return Change.objects.bulk_create(rows, batch_size=1000)
+
+    def wake(self, dealer: Any) -> None:
+        from sync.outbound.tasks import relay_dealer
+
+        relay_dealer.delay(dealer.pk)
+
+    def delivered_past(self, dealer: Any, change_id: int) -> bool:
+        return self.destination(dealer).cursor_change_id >= change_id
+
+    def _stop_simulator(self) -> None:
+        self.simulator.terminate()
+        try:
+            self.simulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.simulator.kill()
+
+    def close(self) -> None:
+        self.workers.stop_all()
+        self._stop_simulator()
+        from crm.models import Change
+
+        Change.objects.filter(dealer__in=[*self.dealers, self.bare_dealer]).delete()
+        self.ctx.sql(f"DROP TABLE IF EXISTS {BARE_TABLE}")
+
+
+def _up(httpx: Any, base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/_health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _settle(setup: _Setup, changes: list[Any]) -> None:
+    """Wait until the rows are below the snapshot horizon, so only delivery is timed."""
+    top = max(change.pk for change in changes)
+    query = "SELECT txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM crm_change WHERE id = %s"
+    _wait(lambda: setup.ctx.sql(query, (top,))[0][0], 60, "the snapshot horizon")
+
+
+def _relay_seconds(setup: _Setup, dealers: list[Any], count: int) -> float:
+    """Seconds until every dealer's destination delivered ``count`` new events (the workers already run)."""
+    tops = {}
+    for dealer in dealers:
+        changes = setup.add_changes(dealer, count)
+        _settle(setup, changes)
+        tops[dealer.pk] = max(change.pk for change in changes)
+    started = time.perf_counter()
+    for dealer in dealers:
+        setup.wake(dealer)
+    _wait(lambda: all(setup.delivered_past(d, tops[d.pk]) for d in dealers), 900, "the relay")
+    return time.perf_counter() - started
+
+
+def _bare_seconds(setup: _Setup, count: int) -> float:
+    """The bare loop: claim 100 at a time with SKIP LOCKED, post each signed body, mark delivered, commit."""
+    import psycopg
+
+    from crm.models import Change
+    from sync.outbound import transports
+    from sync.outbound.formats import Event, json_body, signature_headers
+
+    changes = setup.add_changes(setup.bare_dealer, count)
+    number = setup.bare_dealer.number
+    events = [Event.of(c) for c in Change.objects.filter(pk__in=[c.pk for c in changes]).order_by("id")]
+    setup.ctx.sql(
+        f"CREATE TABLE IF NOT EXISTS {BARE_TABLE} (id bigserial PRIMARY KEY, msg_id text, body text, "
+        "delivered boolean NOT NULL DEFAULT false)"
+    )
+    setup.ctx.sql(f"TRUNCATE {BARE_TABLE}")
+    with psycopg.connect(setup.ctx.database_url) as conn:
+        with conn.cursor() as cursor, cursor.copy(f"COPY {BARE_TABLE} (msg_id, body) FROM STDIN") as copy:
+            for event in events:
+                copy.write_row([event.event_id, json_body(event, dealer_number=number)])
+        conn.commit()
+        client = transports.http_client()
+        url = f"{setup.base}/webhooks/{number}"
+        started = time.perf_counter()
+        while True:
+            rows = conn.execute(
+                f"SELECT id, msg_id, body FROM {BARE_TABLE} WHERE NOT delivered ORDER BY id "  # noqa: S608
+                "LIMIT 100 FOR UPDATE SKIP LOCKED"
+            ).fetchall()
+            if not rows:
+                conn.commit()
+                break
+            for _id, msg_id, body in rows:
+                headers = {"content-type": "application/json"}
+                headers.update(signature_headers(msg_id=msg_id, body=body, secrets_=[setup.secret]))
+                response = client.post(url, content=body.encode(), headers=headers)
+                if response.status_code != 200:
+                    raise RuntimeError(f"the simulator answered {response.status_code}")
+            conn.execute(f"UPDATE {BARE_TABLE} SET delivered = true WHERE id = ANY(%s)", ([r[0] for r in rows],))  # noqa: S608
+            conn.commit()
+        return time.perf_counter() - started
+
+
+def _burst_lag(setup: _Setup, *, seconds: float, rate: int = 1000, chunk: int = 100) -> list[float]:
+    """Write ``rate`` events/s in chunks for ``seconds``; the lag of each chunk until delivered."""
+    dealer = setup.dealers[0]
+    pending: list[tuple[float, int]] = []  # (commit time, last change id)
+    lags: list[float] = []
+
+    def poll() -> bool:
+        """Record the chunks delivered by now; True when none is left."""
+        cursor = setup.destination(dealer).cursor_change_id
+        now = time.perf_counter()
+        while pending and pending[0][1] <= cursor:
+            lags.append(now - pending.pop(0)[0])
+        return not pending
+
+    started = time.perf_counter()
+    sent = 0
+    while sent < seconds * rate:
+        due = started + (sent / rate)
+        while time.perf_counter() < due:
+            poll()
+            time.sleep(0.02)
+        changes = setup.add_changes(dealer, chunk)
+        pending.append((time.perf_counter(), max(c.pk for c in changes)))
+        setup.wake(dealer)
+        sent += chunk
+    _wait(poll, 600, "the burst's deliveries")
+    return lags
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("inf")
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    count = 100 if ctx.smoke else 3000
+    warm = 20 if ctx.smoke else 50
+    setup = _Setup(ctx)
+    results = []
+    try:
+        setup.workers.worker("relay-1")
+        _relay_seconds(setup, setup.dealers[:1], warm)  # warm-up: worker start, connections
+        _bare_seconds(setup, warm)
+        bare_a = _bare_seconds(setup, count)
+        relay = _relay_seconds(setup, setup.dealers[:1], count)
+        bare_b = _bare_seconds(setup, count)
+        relay_rate, bare_rate = count / relay, count / ((bare_a + bare_b) / 2)
+        passed, target = at_least(ctx, relay_rate / bare_rate, 0.50, 0.2)
+        results.append(Result("relay_vs_bare", relay_rate, bare_rate, target, passed, "events/s", {"events": count}))
+
+        lags = _burst_lag(setup, seconds=0.5 if ctx.smoke else 10)  # smoke: 500 events
+        p99 = _p99(lags)
+        passed, target = at_most(ctx, p99, 5.0, 60.0, what="p99_s")
+        results.append(
+            Result(
+                "relay_burst_lag_p99",
+                p99,
+                5.0,
+                target,
+                passed,
+                "s",
+                {"chunks": len(lags), "p50_s": round(sorted(lags)[len(lags) // 2], 3), "rate": 1000},
+            )
+        )
+
+        single = _relay_seconds(setup, setup.dealers, count)
+        setup.workers.worker("relay-2")
+        _relay_seconds(setup, setup.dealers, warm)  # warm-up of the second worker
+        double = _relay_seconds(setup, setup.dealers, count)
+        speedup = single / double
+        passed, target = at_least(ctx, speedup, 1.8, 0.3, what="speedup")
+        results.append(
+            Result(
+                "relay_two_workers",
+                2 * count / double,
+                2 * count / single,
+                target,
+                passed,
+                "events/s",
+                {"speedup": round(speedup, 2), "cores": _cores(), "events_per_dealer": count},
+            )
+        )
+    finally:
+        setup.close()
+    return results
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
