@@ -2,7 +2,9 @@
    the Content-Security-Policy runs scripts from our own static files only (docs/security.md).
    - <select data-autosubmit>: submits its form when the choice changes (a <noscript> button stays);
    - <input data-select-on-focus>: selects its text on focus, for one-time secrets to copy;
-   - <a data-history-back href="...">: goes back a page when there is one, else follows href.
+   - <a data-history-back href="...">: goes back a page when there is one, else follows href;
+   - <button data-copy="ID" data-copied-text="...">: copies the value of the input ID to the clipboard
+     (selecting it where the Clipboard API is unavailable, so Ctrl+C works) and says so on the button.
    No dependencies; works for content htmx swaps in, as the listeners sit on the document. */
 (function () {
   "use strict";
@@ -13,6 +15,20 @@
   document.addEventListener("focusin", function (event) {
     var el = event.target;
     if (el instanceof HTMLInputElement && el.hasAttribute("data-select-on-focus")) el.select();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) return;
+    var copied = function () { button.textContent = button.getAttribute("data-copied-text") || button.textContent; };
+    field.focus();
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(copied, function () {});
+    } else if (document.execCommand && document.execCommand("copy")) {
+      copied();
+    }
   });
   document.addEventListener("click", function (event) {
     var link = event.target instanceof Element ? event.target.closest("a[data-history-back]") : null;

@@ -85,6 +85,9 @@ def test_create_anyway_after_a_duplicate_warning(live_server, chromium) -> None:
 
 # Whether the page scrolls sideways: the document is wider than the window.
 OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+CULPRITS = """() => [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 8).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
 LONG_NOTE = "Fahrgestellnummer-" + "X" * 160  # one unbroken word, as pasted from a DMS
 
 
@@ -107,7 +110,9 @@ def _assert_no_sideways_scrolling(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_load_state("networkidle")
     scroll_width, client_width = page.evaluate(OVERFLOW)
-    assert scroll_width <= client_width, f"{url}: {scroll_width}px wide in a {client_width}px window"
+    if scroll_width > client_width:  # name the elements that stick out, for whoever fixes it
+        culprits = page.evaluate(CULPRITS)
+        raise AssertionError(f"{url}: {scroll_width}px wide in a {client_width}px window: {culprits}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -117,3 +122,71 @@ def test_a_long_unbroken_note_stays_inside_the_page(live_server, chromium) -> No
     _sign_in(page, live_server.url, seller.email)
     for url in (f"/leads/{lead.pk}/", f"/prospects/{prospect.pk}/"):
         _assert_no_sideways_scrolling(page, live_server.url + url)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_api_key_is_copied_with_one_click(live_server, chromium) -> None:
+    dealer = DealerFactory.create()
+    admin = UserFactory.create(email="admin@copy.example")
+    MembershipFactory.create(dealer=dealer, user=admin, role="dealer_admin")
+    context = chromium.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    _sign_in(page, live_server.url, admin.email)
+
+    page.goto(f"{live_server.url}/dealership/api-keys/")
+    form = page.locator("main form:has(input[name=name])")
+    form.locator("input[name=name]").fill("Autoline DMS")
+    form.locator("input[name=scopes][value='prospects:read']").check()
+    form.locator("button[type=submit]").click()
+    key = page.locator("input.secret").input_value()
+    assert key
+
+    button = page.locator("button[data-copy]")
+    before = button.inner_text()
+    button.click()
+    page.wait_for_function("(t) => document.querySelector('button[data-copy]').textContent !== t", arg=before)
+    assert page.evaluate("() => navigator.clipboard.readText()") == key
+
+
+def _right_edges_inside(page: Any, selector: str, width: int) -> None:
+    boxes = [page.locator(selector).nth(i).bounding_box() for i in range(page.locator(selector).count())]
+    assert boxes, selector
+    for box in boxes:
+        assert box is not None, selector
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= width + 0.5, (selector, box)
+
+
+def _overlapping(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+    )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_main_pages_fit_a_phone(live_server, chromium) -> None:
+    seller, prospect, lead = _seller_with_a_lead(long_note=False)
+    for n in range(3):  # more leads waiting for their first contact, each with its SLA countdown
+        other = ProspectFactory.create(dealer=prospect.dealer, owner=seller, last_name=f"Schwarzenberger-Oberhofer{n}")
+        LeadFactory.create(prospect=other, owner=seller, model_name="Scénic E-Tech electric", trim="iconic")
+    page = _page(chromium, width=390, height=844)
+    _sign_in(page, live_server.url, seller.email)
+
+    for url in ("/", "/leads/", f"/leads/{lead.pk}/", f"/prospects/{prospect.pk}/"):
+        _assert_no_sideways_scrolling(page, live_server.url + url)
+        _right_edges_inside(page, "header.topbar", 390)
+        assert page.locator("header.topbar").bounding_box()["height"] <= 140, url  # a compact header
+
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    _right_edges_inside(page, ".countdown", 390)  # the SLA badge
+    _right_edges_inside(page, ".stepper li.current", 390)  # the stage
+
+    page.goto(f"{live_server.url}/")
+    cards = page.locator(".lead-card")
+    assert cards.count() >= 1
+    for i in range(cards.count()):
+        badge = cards.nth(i).locator(".countdown").bounding_box()
+        for text in cards.nth(i).locator(".lead-card-main > *").all():
+            assert not _overlapping(badge, text.bounding_box()), i
