@@ -106,11 +106,11 @@ def _sql(url: str, query: str) -> tuple:
     return tuple(row)
 
 
-def _wait_for(what: str, condition: Callable[[], bool], timeout: float = 60) -> None:
+def _wait_for(what: str, condition: Callable[[], bool], timeout: float = 60, explain: Callable[[], str] = str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what} {explain()}")
         time.sleep(0.1)
 
 
@@ -213,6 +213,38 @@ class Reads:
         return response.text
 
 
+def test_the_standbys_feed_horizon_waits_for_a_transaction_still_running_on_the_primary(pair: Pair) -> None:
+    """The no-gap rule of the change feed holds on the standby (crm/api/feed.py, docs/performance.md).
+
+    The hard case: the held transaction has an id but has written no WAL yet, and a later one commits
+    and is replayed. The standby must still count the held one as running, so rows it may yet commit
+    stay above the horizon the feed reads below.
+    """
+    horizon = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    with psycopg.connect(pair.owner_primary) as held:  # a transaction, left open
+        (held_id,) = held.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        with psycopg.connect(pair.owner_primary, autocommit=True) as later:  # a later transaction commits
+            later.execute("CREATE TABLE replica_horizon_probe (x int)")
+        _wait_for("the standby to replay the later commit", lambda: _caught_up(pair))
+        assert _sql(pair.owner_standby, "SELECT to_regclass('replica_horizon_probe') IS NOT NULL") == (True,)
+        (standby_horizon,) = _sql(pair.owner_standby, horizon)
+        assert standby_horizon <= held_id
+        held.commit()
+    _wait_for("the standby to replay the held commit", lambda: _caught_up(pair))
+    # Once seen to pass a moment after the replay (the primary's own background transactions may hold it too):
+    # passing later only delays the feed; passing while the transaction ran would skip its rows.
+    snapshots = "SELECT pg_current_snapshot()::text, pg_last_wal_replay_lsn()::text"
+    _wait_for(
+        f"the standby's horizon to pass {held_id}",
+        lambda: _sql(pair.owner_standby, horizon)[0] > held_id,
+        timeout=30,
+        explain=lambda: (
+            f"standby {_sql(pair.owner_standby, snapshots)}, primary "
+            f"{_sql(pair.owner_primary, 'SELECT pg_current_snapshot()::text, pg_current_wal_lsn()::text')}"
+        ),
+    )
+
+
 def test_reads_come_from_the_standby_within_the_bound_and_from_the_primary_past_it_or_without_it(pair: Pair) -> None:
     # Given a primary with one prospect and a standby streaming from it
     (senders,) = _sql(pair.owner_primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
@@ -230,7 +262,8 @@ def test_reads_come_from_the_standby_within_the_bound_and_from_the_primary_past_
         assert lenient.fed_names() == ["Vorher"]
         # /ha/replica (docs/high-availability.md) still asks the node's own database: a node on the standby is one
         with gunicorn({"DATABASE_URL": pair.app_standby, "DATABASE_REPLICA_URL": pair.app_standby}) as node_url:
-            assert httpx.get(f"{node_url}/ha/replica", timeout=10).status_code == 200
+            probe = httpx.get(f"{node_url}/ha/replica", timeout=10)
+            assert probe.status_code == 200, probe.text
             assert httpx.get(f"{lenient_url}/ha/replica", timeout=10).status_code == 503
 
         # When replay stops on the standby and a second prospect and lead are written on the primary
