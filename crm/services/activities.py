@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
-from crm.models import Activity, Lead, Prospect
+from crm.models import Activity, Lead, Prospect, Task
 from crm.services._common import apply_changes, bump_and_record, insert, locked_at_version
 from crm.services.leads import mark_first_contact
+from crm.services.tasks import create_task
 from dealers.actors import Actor
 
 CONTACT_KINDS = {Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING, Activity.Kind.TEST_DRIVE}
@@ -21,8 +22,13 @@ EDITABLE_FIELDS = fieldspecs.ACTIVITY.editable
 
 
 @transaction.atomic
-def log_activity(*, prospect: Prospect, actor: Actor, data: dict[str, Any], lead: Lead | None = None) -> Activity:
-    """Add to the timeline; a contact with a new lead's prospect counts as its first contact."""
+def log_activity(
+    *, prospect: Prospect, actor: Actor, data: dict[str, Any], lead: Lead | None = None, reached: bool = True
+) -> Activity:
+    """Add to the timeline; a contact with a new lead's prospect counts as its first contact.
+
+    ``reached=False``: an attempt nobody answered, which is on the timeline but no contact.
+    """
     if lead is not None and lead.prospect_id != prospect.pk:
         raise ValidationError({"lead": _("The lead belongs to another prospect.")})
     activity = Activity(
@@ -37,9 +43,52 @@ def log_activity(*, prospect: Prospect, actor: Actor, data: dict[str, Any], lead
         raise ValidationError({"occurred_at": _("An activity cannot lie in the future; plan a task instead.")})
     insert(activity, id_taken=_("Another activity already has this dealer system id."))
     changes.record(dealer_id=activity.dealer_id, type="activity.created", obj=activity, actor=actor)
-    if lead is not None and activity.kind in CONTACT_KINDS and activity.direction != Activity.Direction.INBOUND:
+    if (
+        reached
+        and lead is not None
+        and activity.kind in CONTACT_KINDS
+        and activity.direction != Activity.Direction.INBOUND
+    ):
         mark_first_contact(lead=lead, at=activity.occurred_at, actor=actor)
     return activity
+
+
+CALL_BACK_AT = time(10, 0)  # mid-morning: people are up, and the salesperson has cleared the overnight leads
+
+
+def next_call_back(after: datetime) -> datetime:
+    """When to try again after an unanswered call: the next day at 10:00 local time, Sunday skipped."""
+    day = timezone.localtime(after).date() + timedelta(days=1)
+    if day.weekday() == 6:
+        day += timedelta(days=1)
+    return datetime.combine(day, CALL_BACK_AT, tzinfo=timezone.get_current_timezone())
+
+
+@transaction.atomic
+def log_call_not_reached(*, lead: Lead, actor: Actor) -> Task:
+    """One click: an outbound call nobody answered goes on the timeline and a call-back task is planned.
+
+    It is no first contact (the SLA clock runs on) and moves no stage; the call-back is the lead's
+    salesperson's (else the caller's), the next day at 10:00 (:func:`next_call_back`).
+    """
+    call = log_activity(
+        prospect=lead.prospect,
+        lead=lead,
+        actor=actor,
+        data={"kind": Activity.Kind.CALL, "direction": Activity.Direction.OUTBOUND, "subject": _("Not reached")},
+        reached=False,
+    )
+    return create_task(
+        dealer=lead.dealer,
+        actor=actor,
+        lead=lead,
+        prospect=lead.prospect,
+        data={
+            "title": (_("Call %(name)s again") % {"name": lead.prospect.display_name})[:200],
+            "due_at": next_call_back(call.occurred_at or timezone.now()),
+            "assignee_id": lead.owner_id or actor.user_id,
+        },
+    )
 
 
 @transaction.atomic

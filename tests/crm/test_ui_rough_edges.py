@@ -249,3 +249,38 @@ def test_the_routing_summary_reads_in_the_readers_language(dealer_a: DealerSetup
     assert "round robin" in page
     assert "Postleitzahl" not in page
     assert "Verkäufer" not in page
+
+
+def test_a_call_nobody_answered_is_logged_and_a_call_back_is_planned_with_one_click(
+    dealer_a: DealerSetup, client_for
+) -> None:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from crm.models import Activity, Lead, Task
+    from crm.services.activities import next_call_back
+
+    seller_user = dealer_a.user("salesperson")
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, owner=seller_user, first_name="Eva", last_name="Roth")
+    lead = LeadFactory.create(prospect=prospect, owner=seller_user, stage="new")
+    seller = _seller(dealer_a, client_for)
+    assert 'name="outcome" value="not_reached"' in seller.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+
+    response = seller.post(reverse("lead_log_activity", args=[lead.pk]), {"outcome": "not_reached"})
+
+    assert response.status_code == 302
+    call = Activity.objects.get(lead=lead)
+    assert (call.kind, call.direction, call.author_id) == ("call", "outbound", seller_user.pk)
+    task = Task.objects.get(lead=lead)
+    assert (task.assignee_id, task.done_at) == (seller_user.pk, None)
+    assert "Eva Roth" in task.title
+    assert task.due_at == next_call_back(call.occurred_at)
+    unreached = Lead.objects.get(pk=lead.pk)
+    assert (unreached.stage, unreached.first_contacted_at) == ("new", None)  # nobody was reached: the SLA runs on
+
+    berlin = ZoneInfo("Europe/Berlin")
+    saturday_evening = datetime(2026, 12, 5, 18, 30, tzinfo=berlin)
+    assert next_call_back(saturday_evening) == datetime(2026, 12, 7, 10, 0, tzinfo=berlin)  # Monday morning
+    wednesday = datetime(2026, 12, 2, 9, 0, tzinfo=berlin)
+    assert next_call_back(wednesday).date() == wednesday.date().replace(day=3)
+    assert next_call_back(wednesday).timetz().replace(tzinfo=None) == time(10, 0)

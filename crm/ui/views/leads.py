@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -208,10 +209,24 @@ def _action_response(
     return render_page_or_partial(request, "crm/leads/action.html", template, context)
 
 
+CALL_NOT_REACHED = "not_reached"
+
+
 @membership_required()
 def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     """Log a call, email, meeting, test drive or note; the first outbound contact stops the SLA clock."""
     lead = lead_for_action(request, pk)
+    if request.method == "POST" and request.POST.get("outcome") == CALL_NOT_REACHED:
+        # One click on the lead page: the unanswered call on the timeline and a call-back task for tomorrow.
+        called = submitted(
+            request,
+            forms.Form(request.POST),  # nothing to fill in; it carries a refusal of the service, if any
+            lambda: activity_services.log_call_not_reached(lead=lead, actor=actor(request)),
+            success=_("Not reached: the call is logged and a call-back is planned for tomorrow."),
+            then=reverse("lead_detail", args=[lead.pk]),
+        )
+        if called is not None:
+            return called
     initial: dict[str, Any] = {"kind": Activity.Kind.CALL, "direction": Activity.Direction.OUTBOUND}
     if request.GET.get("kind") in Activity.Kind.values:
         initial["kind"] = request.GET["kind"]
