@@ -288,7 +288,7 @@ listen postgres_primary
     bind {HUB_ADDRESS}:{PRIMARY_PORT}
     option httpchk GET /primary
     http-check expect status 200
-    default-server inter 500ms fastinter 200ms fall 2 rise 1 on-marked-down shutdown-sessions
+    default-server inter 500ms fastinter 200ms downinter 200ms fall 2 rise 1 on-marked-down shutdown-sessions
 {db}
 listen web
     mode http
