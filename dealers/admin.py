@@ -10,13 +10,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from dealers import roles, services
-from dealers.actors import Actor
+from dealers.actors import Actor, describe_actor
 from dealers.admin_base import ReadOnlyAdmin
 from dealers.api_keys import clean_scopes, create_api_key, revoke_api_key, rotate_api_key
 from dealers.models import (
@@ -281,11 +282,34 @@ class MembershipAdmin(ThroughServices):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor_label", "action", "dealer", "object_type", "object_id")
+    list_display = ("at", "actor_name", "action", "dealer", "object_type", "object_id")
     list_filter = ("action",)
     search_fields = ("actor_label", "object_id", "dealer__number")
-    list_select_related = ("dealer",)
+    list_select_related = ("dealer", "actor")
     date_hierarchy = "at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        # The API key an ``api:<prefix>`` label names, joined in the same query (no lookup per row).
+        key = ApiKey.objects.filter(prefix=Substr(OuterRef("actor_label"), 5))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                api_key_name=Subquery(key.values("name")[:1]),
+                api_key_dealer=Subquery(key.values("dealer__name")[:1]),
+            )
+        )
+
+    @admin.display(description=_("actor"), ordering="actor_label")
+    def actor_name(self, obj: AuditEvent) -> str:
+        """Who, in words: a person's name, "Automatic routing", "API key <name> (<dealership>)"."""
+        if obj.actor is not None:
+            return obj.actor.get_full_name() or obj.actor.email
+        prefix = obj.actor_label.partition(":")[2]
+        name = getattr(obj, "api_key_name", None)
+        owner = getattr(obj, "api_key_dealer", None) or _("manufacturer")
+        keys = {prefix: str(_("API key %(name)s (%(dealer)s)") % {"name": name, "dealer": owner})} if name else {}
+        return describe_actor(obj.actor_label, api_keys=keys)
 
 
 class ApiKeyAddForm(forms.ModelForm):

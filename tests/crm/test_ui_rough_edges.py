@@ -284,3 +284,21 @@ def test_a_call_nobody_answered_is_logged_and_a_call_back_is_planned_with_one_cl
     wednesday = datetime(2026, 12, 2, 9, 0, tzinfo=berlin)
     assert next_call_back(wednesday).date() == wednesday.date().replace(day=3)
     assert next_call_back(wednesday).timetz().replace(tzinfo=None) == time(10, 0)
+
+
+def test_the_audit_trail_names_the_system_and_api_keys_in_words(dealer_a: DealerSetup, manufacturer_admin, client_for):
+    from dealers.actors import record_audit
+    from dealers.api_keys import create_api_key
+
+    key = create_api_key(dealer=dealer_a.dealer, name="Autoline DMS", scopes=["prospects:read"], actor=SYSTEM)
+    record_audit(actor=Actor.system("routing"), action="lead.assigned", dealer_id=dealer_a.dealer.pk)
+    record_audit(
+        actor=Actor(label=f"api:{key.api_key.prefix}"), action="prospect.created", dealer_id=dealer_a.dealer.pk
+    )
+
+    admin = client_for(manufacturer_admin)
+    page = admin.get(reverse("admin:dealers_auditevent_changelist"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Automatic routing" in page
+    assert f"API key Autoline DMS ({dealer_a.dealer.name})" in page
+    assert f"api:{key.api_key.prefix}" not in page
