@@ -5,14 +5,16 @@ Each function runs one aggregate query, whatever the number of leads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from statistics import median
 from typing import Any
 
-from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet
+from django.db.models import Aggregate, Count, DurationField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from crm.models import Lead
+from crm.models import Lead, LeadEvent
 
 
 class Median(Aggregate):
@@ -23,13 +25,20 @@ class Median(Aggregate):
     allow_distinct = False
 
 
+class P90(Median):
+    """PostgreSQL's ``percentile_cont(0.9)``: nine in ten values are at or below it."""
+
+    template = "%(function)s(0.9) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
 @dataclass(frozen=True)
 class Bar:
     key: str
     label: str
     value: int
     total: int = 0  # for rates: value of total
-    share: float = 0.0  # 0..1 of the largest bar (chart width)
+    share: float = 0.0  # 0..1 of the chart's scale (width or height)
+    clipped: bool = False  # the value lies above the scale: drawn full, marked, labelled with its value
 
     @property
     def rate(self) -> float | None:
@@ -104,10 +113,12 @@ def median_first_contact(leads: QuerySet[Lead], since: datetime) -> timedelta | 
     return result["median"]
 
 
-def first_contact_by_week(leads: QuerySet[Lead], since: datetime) -> list[Bar]:
-    """Median minutes to first contact per ISO week (for a trend chart)."""
-    from django.db.models.functions import TruncWeek
+def first_contact_by_week(leads: QuerySet[Lead], since: datetime, now: datetime | None = None) -> list[Bar]:
+    """Median minutes to first contact per ISO week (for a trend chart).
 
+    Every week from ``since`` to ``now`` is there, a week without contacted leads as 0, so the time axis does not
+    close gaps; shares come from ``scale_columns`` so one outlier week does not flatten the others.
+    """
     rows = (
         leads.filter(created_at__gte=since, first_contacted_at__isnull=False)
         .order_by()
@@ -116,16 +127,54 @@ def first_contact_by_week(leads: QuerySet[Lead], since: datetime) -> list[Bar]:
         .annotate(median=Median(F("first_contacted_at") - F("created_at"), output_field=DurationField()))
         .order_by("week")
     )
-    bars = [
-        Bar(
-            key=r["week"].date().isoformat(),
-            label=timezone.localtime(r["week"]).strftime("%d.%m."),
-            value=int(r["median"].total_seconds() // 60),
-        )
+    minutes = {
+        timezone.localtime(r["week"]).date(): int(r["median"].total_seconds() // 60)
         for r in rows
         if r["median"] is not None
+    }
+    bars = [
+        Bar(key=week.isoformat(), label=week.strftime("%d.%m."), value=minutes.get(week, 0))
+        for week in weeks_between(since, now or timezone.now())
     ]
-    return _with_shares(bars)
+    return scale_columns(bars)
+
+
+def weeks_between(since: datetime, until: datetime) -> list[date]:
+    """The Mondays (local time, as ``TruncWeek`` counts) of every week from ``since`` to ``until``, both included."""
+    first = timezone.localtime(since).date()
+    first -= timedelta(days=first.weekday())
+    last = timezone.localtime(until).date()
+    weeks = []
+    while first <= last:
+        weeks.append(first)
+        first += timedelta(days=7)
+    return weeks
+
+
+# A value above this many times the median of the non-empty bars counts as an outlier.
+OUTLIER_FACTOR = 5
+
+
+def scale_columns(bars: list[Bar]) -> list[Bar]:
+    """Shares for a column chart that one outlier cannot flatten.
+
+    Why not the largest value or a percentile: with 5 to 13 weeks on the chart, a single week of 11,627 minutes
+    among weeks of 30 to 90 would make the others 1 % high, and the 90th percentile of 5 values is the outlier
+    itself. Why not a log scale: people read bar heights linearly and compare minutes. So the scale is the largest
+    value that is not an outlier (at most ``OUTLIER_FACTOR`` times the median of the non-empty weeks); a bar above
+    it is drawn to the top, marked as clipped, and labelled with its real value.
+    """
+    values = [b.value for b in bars if b.value > 0]
+    if not values:
+        return [replace(b, share=0.0, clipped=False) for b in bars]
+    fence = OUTLIER_FACTOR * median(values)
+    top = max((v for v in values if v <= fence), default=max(values))
+    return [replace(b, share=min(1.0, b.value / top), clipped=b.value > top) for b in bars]
+
+
+def column_top(bars: list[Bar]) -> int:
+    """The value at the top of a column chart's scale (the largest bar that is not clipped)."""
+    return max((b.value for b in bars if not b.clipped), default=0)
 
 
 def _with_shares(bars: list[Bar]) -> list[Bar]:
@@ -133,3 +182,126 @@ def _with_shares(bars: list[Bar]) -> list[Bar]:
     return [
         Bar(key=b.key, label=b.label, value=b.value, total=b.total, share=(b.value / top) if top else 0.0) for b in bars
     ]
+
+
+@dataclass(frozen=True)
+class SalespersonRow:
+    """One salesperson's figures for a period; ``owner_id`` None is the row of unassigned leads."""
+
+    owner_id: int | None
+    name: str
+    leads: int  # assigned leads created in the period
+    contacted: int
+    median_first_contact: timedelta | None
+    p90_first_contact: timedelta | None
+    won: int
+    closed: int
+    open: int  # open now, whenever created: the salesperson's current workload
+
+    @property
+    def won_of_closed(self) -> float | None:
+        return self.won / self.closed if self.closed else None
+
+    @property
+    def won_of_all(self) -> float | None:
+        return self.won / self.leads if self.leads else None
+
+
+def by_salesperson(leads: QuerySet[Lead], since: datetime) -> list[SalespersonRow]:
+    """Leads, first-contact time (median and 90th percentile, wall-clock) and conversion per salesperson.
+
+    One grouped query with FILTER aggregates; the caller's queryset is already scoped to the viewer, so a
+    salesperson gets their own row only. Conversion counts the leads created in the period.
+    """
+    in_period = Q(created_at__gte=since)
+    contacted = in_period & Q(first_contacted_at__isnull=False)
+    wait = F("first_contacted_at") - F("created_at")
+    rows = (
+        leads.filter(in_period | Q(stage__in=Lead.OPEN_STAGES))
+        .order_by()
+        .values("owner_id", "owner__first_name", "owner__last_name", "owner__email")
+        .annotate(
+            n=Count("id", filter=in_period),
+            contacted=Count("id", filter=contacted),
+            median=Median(wait, filter=contacted, output_field=DurationField()),
+            p90=P90(wait, filter=contacted, output_field=DurationField()),
+            won=Count("id", filter=in_period & Q(stage=Lead.Stage.WON)),
+            closed=Count("id", filter=in_period & Q(stage__in=Lead.CLOSED_STAGES)),
+            open=Count("id", filter=Q(stage__in=Lead.OPEN_STAGES)),
+        )
+    )
+    result = [
+        SalespersonRow(
+            owner_id=r["owner_id"],
+            name=_person(r["owner__first_name"], r["owner__last_name"], r["owner__email"]),
+            leads=r["n"],
+            contacted=r["contacted"],
+            median_first_contact=r["median"],
+            p90_first_contact=r["p90"],
+            won=r["won"],
+            closed=r["closed"],
+            open=r["open"],
+        )
+        for r in rows
+    ]
+    # Unassigned last, the others by name.
+    return sorted(result, key=lambda row: (row.owner_id is None, row.name.casefold()))
+
+
+def _person(first: str | None, last: str | None, email: str | None) -> str:
+    name = f"{first or ''} {last or ''}".strip()
+    return name or email or ""
+
+
+# The funnel's steps in pipeline order; a lead that reached a later step passed the earlier ones.
+FUNNEL_STAGES: tuple[str, ...] = (
+    Lead.Stage.NEW,
+    Lead.Stage.CONTACTED,
+    Lead.Stage.APPOINTMENT,
+    Lead.Stage.TEST_DRIVE,
+    Lead.Stage.OFFER,
+    Lead.Stage.WON,
+)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    key: str
+    label: str
+    count: int
+    of_all: float  # share of the period's leads (0..1)
+    of_previous: float | None  # share of the step before (None for the first step)
+
+
+def funnel(leads: QuerySet[Lead], since: datetime) -> list[FunnelStep]:
+    """Leads created since ``since`` that reached each stage, from their history, not only their current stage.
+
+    A lead reached a stage if it stands at that stage or a later one now, or if a lead event moved it there or
+    later (a lost lead keeps the furthest stage it got to); first contact counts as ``contacted``. One query.
+    """
+    period = leads.filter(created_at__gte=since).order_by()
+    counts: dict[str, Any] = {"n_new": Count("id")}
+    for index, stage in enumerate(FUNNEL_STAGES[1:], start=1):
+        later = FUNNEL_STAGES[index:]
+        moved_there = Exists(LeadEvent.objects.filter(lead=OuterRef("pk"), to_stage__in=later))
+        reached = Q(stage__in=later) | Q(moved_there)
+        if stage == Lead.Stage.CONTACTED:
+            reached |= Q(first_contacted_at__isnull=False)
+        counts[f"n_{stage}"] = Count("id", filter=reached)
+    result = period.aggregate(**counts)
+    labels = dict(Lead.Stage.choices)
+    total = result["n_new"] or 0
+    steps: list[FunnelStep] = []
+    for stage in FUNNEL_STAGES:
+        n = result[f"n_{stage}"] or 0
+        previous = steps[-1].count if steps else None
+        steps.append(
+            FunnelStep(
+                key=stage,
+                label=str(labels[stage]),
+                count=n,
+                of_all=n / total if total else 0.0,
+                of_previous=(n / previous if previous else 0.0) if previous is not None else None,
+            )
+        )
+    return steps

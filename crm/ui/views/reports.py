@@ -1,4 +1,5 @@
-"""The reports page: leads by source, conversion by source and model, time to first contact. Charts are SVG."""
+"""The reports page: leads by source, conversion by source and model, time to first contact, figures per
+salesperson and the funnel from lead to won. Charts are SVG."""
 
 from __future__ import annotations
 
@@ -31,13 +32,16 @@ def report_overview(request: HttpRequest) -> HttpResponse:
     if period not in PERIODS:
         period = "90"
     since = timezone.now() - timedelta(days=int(period))
-    leads = leads_for(viewer(request))
+    who = viewer(request)
+    leads = leads_for(who)
+    # A salesperson also sees the unassigned pool, but the table per salesperson shows them their own row only.
+    own = who.user_id if who.restricted_to_own else None
     # Figures over weeks and months: a replica within its lag bound serves them (crm/replica.py).
-    figures = replica.read_with_fallback(lambda using: _figures(leads.using(using), since))
+    figures = replica.read_with_fallback(lambda using: _figures(leads.using(using), since, own))
     return render(request, "crm/reports.html", {"period": period, "periods": list(PERIODS.items()), **figures})
 
 
-def _figures(leads: QuerySet[Lead], since: datetime) -> dict[str, Any]:
+def _figures(leads: QuerySet[Lead], since: datetime, own: int | None = None) -> dict[str, Any]:
     trend = reports.first_contact_by_week(leads, since)
     return {
         "by_source": reports.leads_by_source(leads, since),
@@ -45,8 +49,11 @@ def _figures(leads: QuerySet[Lead], since: datetime) -> dict[str, Any]:
         "conversion_by_model": reports.conversion_by(leads, "model_name", since),
         "median_first_contact": reports.median_first_contact(leads, since),
         "first_contact_trend": trend,
-        "first_contact_top": max((bar.value for bar in trend), default=0),
+        "first_contact_top": reports.column_top(trend),
+        "first_contact_clipped": any(bar.clipped for bar in trend),
         "first_contact_label_every": max(1, len(trend) // 10),
         "closed": reports.closed_since(leads, since),
         "pipeline": reports.pipeline_by_stage(leads),
+        "by_salesperson": reports.by_salesperson(leads if own is None else leads.filter(owner_id=own), since),
+        "funnel": reports.funnel(leads, since),
     }
