@@ -1,4 +1,4 @@
-"""Web memory: the gunicorn workers' resident size before and after 100,000 requests (smoke: 3,000).
+"""Web memory: the gunicorn workers' resident size before and after 100,000 requests (smoke: 1,000).
 
 The requests are the API prospect list, detail and change feed of the largest dealership, driven by wrk
 until the count is reached. Target: flat, the end at most 1.2x the start (summed over the workers,
@@ -17,7 +17,7 @@ PATHS = ("/api/v1/prospects/?limit=50", "/api/v1/changes/?limit=100")
 
 def run(ctx: BenchContext) -> list[Result]:
     key = {"Authorization": f"Bearer {ctx.api_key_for(ctx.largest_dealer_id)}"}
-    wanted = 3_000 if ctx.smoke else 100_000
+    wanted = 1_000 if ctx.smoke else 100_000
     for path in PATHS:  # warm-up: every worker has imported, connected and filled its caches
         ctx.wrk(path, key, seconds=2)
     start = ctx.web_rss_kb()
