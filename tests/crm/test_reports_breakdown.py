@@ -137,7 +137,9 @@ def test_the_page_marks_a_clipped_week(dealer_a: DealerSetup, client_for) -> Non
     assert "11627 min" in html
 
 
-def test_funnel_counts_stages_reached_not_only_current(dealer_a: DealerSetup, dealer_b: DealerSetup) -> None:
+def test_funnel_counts_stages_reached_not_only_current(
+    dealer_a: DealerSetup, dealer_b: DealerSetup, django_assert_num_queries
+) -> None:
     price = LostReason.objects.get(code="price")
     now = timezone.now()
     _lead(dealer_a)  # still new
@@ -159,7 +161,8 @@ def test_funnel_counts_stages_reached_not_only_current(dealer_a: DealerSetup, de
     _lead(dealer_a, stage="won", close_note="old", created_at=now - timedelta(days=100))  # before the period
     _lead(dealer_b, stage="won", close_note="B")
 
-    steps = reports.funnel(Lead.objects.for_dealer(dealer_a.dealer.pk), now - timedelta(days=30))
+    with django_assert_num_queries(1):
+        steps = reports.funnel(Lead.objects.for_dealer(dealer_a.dealer.pk), now - timedelta(days=30))
     assert [(s.key, s.count) for s in steps] == [
         ("new", 5),
         ("contacted", 4),
