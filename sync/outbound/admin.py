@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dealers.actors import Actor
+from dealers.admin_base import EstimatedCountPaginator
 from sync.models import DeadLetter, Destination
 from sync.outbound import selectors, services
 from sync.outbound.forms import DestinationAdminForm
@@ -214,6 +215,9 @@ class DestinationAdmin(admin.ModelAdmin):
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(admin.ModelAdmin):
+    # Dead letters pile up while a dealer system is down: no COUNT(*) over them (dealers.admin_base).
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     list_display = ("event_id", "type", "dealer", "destination", "attempts", "status", "created_at", "resolved_at")
     list_filter = ("status", "type")
     search_fields = ("event_id", "dealer__number")
