@@ -3,7 +3,7 @@
 Prospects, leads, activities, tasks, consents and the change log are read-only here: rows change only
 through ``crm.services`` (the dealership UI, the API, sync). The lead desk's one write, taking a lead
 back from a salesperson so the dealership reassigns it, is an admin action that calls the service.
-The manufacturer maintains the list of lost reasons.
+The manufacturer maintains the list of lost reasons and the model catalogue.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm.models import Activity, Change, Consent, Lead, LeadEvent, LostReason, Prospect, Task
+from crm.models import Activity, Change, Consent, Lead, LeadEvent, LostReason, Prospect, Task, VehicleModel
 from crm.read_audit import AuditedChangeView
 from crm.services import erasure
 from crm.services import leads as lead_services
@@ -237,6 +237,41 @@ class LostReasonAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("code",) if obj is not None else ()
+
+
+@admin.register(VehicleModel)
+class VehicleModelAdmin(admin.ModelAdmin):
+    """The manufacturer's model range: what the pick lists offer. A retired version is deactivated, never
+    deleted, so the admin's history (Django's log of who changed what) stays with it; leads copy the names."""
+
+    list_display = ("model_name", "trim", "powertrain", "list_price", "is_active", "position")
+    list_editable = ("list_price", "is_active", "position")
+    list_filter = ("is_active", "powertrain", "model_name")
+    search_fields = ("model_name", "trim")
+    actions = ("activate", "deactivate")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Offer the selected versions in the pick lists"), permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[VehicleModel]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description=_("Retire the selected versions from the pick lists"), permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[VehicleModel]) -> None:
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[VehicleModel], *, active: bool) -> None:
+        changed = [version for version in queryset.order_by("pk") if version.is_active != active]
+        for version in changed:  # one by one, so each lands in the admin's history
+            version.is_active = active
+            version.save(update_fields=["is_active"])
+            self.log_change(request, version, [{"changed": {"fields": ["is_active"]}}])
+        self.message_user(
+            request,
+            ngettext("%(n)d version changed.", "%(n)d versions changed.", len(changed)) % {"n": len(changed)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Activity)

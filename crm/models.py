@@ -342,6 +342,34 @@ class Lead(VersionedModel):
         )
 
 
+class VehicleModel(models.Model):
+    """One version of the manufacturer's model range (model, trim, powertrain) with its list price.
+
+    Network-wide reference data the manufacturer maintains in the admin (no dealership, no row-level
+    security, like ``LostReason``). A lead copies the names, not a key, so retiring a version
+    (``is_active`` off) never changes a lead; read it through ``crm.catalogue``.
+    """
+
+    model_name = models.CharField(_("model"), max_length=100)
+    trim = models.CharField(_("trim"), max_length=100, blank=True)
+    powertrain = models.CharField(_("powertrain"), max_length=10, choices=Lead.Powertrain.choices)
+    list_price = models.DecimalField(_("list price (EUR, gross)"), max_digits=10, decimal_places=2)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("vehicle model")
+        verbose_name_plural = _("model catalogue")
+        ordering: ClassVar = ["position", "model_name", "trim", "powertrain"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["model_name", "trim", "powertrain"], name="vehiclemodel_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        name = " ".join(p for p in (self.model_name, self.trim) if p)
+        return f"{name} ({self.get_powertrain_display()})"
+
+
 class LeadEvent(models.Model):
     """The lead's history: stage changes, assignments, routing decisions, escalations; who and when."""
 

@@ -21,7 +21,7 @@ ANALYST = "Analyst (read-only)"
 MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
     NETWORK_ADMIN: [("dealers", action, "*") for action in ("view", "add", "change", "delete")]
     + [("sync", action, "*") for action in ("view", "change")]
-    + [("crm", "view", "*")]
+    + [("crm", "view", "*"), ("crm", "add", "vehiclemodel"), ("crm", "change", "vehiclemodel")]  # model range
     + [("ha", "view", "*"), ("ha", "change", "clusternode")],  # the cluster page, drain and undrain (ha.admin)
     LEAD_DESK: [
         ("dealers", "view", "*"),

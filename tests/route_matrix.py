@@ -609,6 +609,7 @@ API_ROUTE_SPECS: dict[str, ApiRoute] = {
             bodies={"POST": lambda setup: {"owner": setup.staff["salesperson"].user.email}},
         ),
         ApiRoute("api_lost_reasons", {"GET": "leads:read"}),
+        ApiRoute("api_catalogue_models", {"GET": None}),  # reference data: any valid key
         ApiRoute(
             "api_activity_list",
             {"GET": "activities:read", "POST": "activities:write"},

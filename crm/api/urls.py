@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from crm.api import batch, feed, views
+from crm.api import batch, catalogue, feed, views
 
 # Imported for its side effect: the API key's security scheme in the schema.
 from crm.api import schema as _schema  # noqa: F401
@@ -44,6 +44,7 @@ v1: list[URLPattern | URLResolver] = [
     path("leads/<str:pk>/stage/", views.LeadStageView.as_view(), name="api_lead_stage"),
     path("leads/<str:pk>/assign/", views.LeadAssignView.as_view(), name="api_lead_assign"),
     path("lost-reasons/", views.LostReasonListView.as_view(), name="api_lost_reasons"),
+    path("catalogue/models/", catalogue.VehicleModelListView.as_view(), name="api_catalogue_models"),
     path("activities/", views.ActivityListView.as_view(), name="api_activity_list"),
     path("activities/<str:pk>/", views.ActivityDetailView.as_view(), name="api_activity_detail"),
     path("tasks/", views.TaskListView.as_view(), name="api_task_list"),

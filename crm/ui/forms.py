@@ -11,12 +11,12 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm import fieldspecs
+from crm import catalogue, fieldspecs
 from crm.filters import dealership_staff
-from crm.models import Activity, Lead, LostReason, Prospect
+from crm.models import Activity, Lead, LostReason, Prospect, VehicleModel
 from crm.normalize import format_phone
 from crm.services.prospects import require_contact
 from dealers.models import Membership, User
@@ -147,6 +147,25 @@ class ProspectForm(OwnedRecordForm):
         return data
 
 
+VEHICLE_FIELDS = ("model_name", "trim", "powertrain")
+CURRENT_VEHICLE = "current"
+
+
+def _vehicle_of(version: VehicleModel) -> tuple[str, str, str]:
+    return (version.model_name, version.trim, version.powertrain)
+
+
+def _describe(model_name: str, trim: str, powertrain: str) -> str:
+    name = " ".join(part for part in (model_name, trim) if part)
+    label = Lead.Powertrain(powertrain).label if powertrain in Lead.Powertrain.values else powertrain
+    return f"{name} ({label})" if name and label else str(name or label)
+
+
+def _version_label(version: VehicleModel) -> str:
+    price = formats.number_format(version.list_price, 0, use_l10n=True, force_grouping=True)
+    return f"{_describe(*_vehicle_of(version))} · {price} €"
+
+
 class LeadForm(OwnedRecordForm):
     class Meta:
         model = Lead
@@ -161,7 +180,7 @@ class LeadForm(OwnedRecordForm):
         super().__init__(*args, **kwargs)
         # Reassigning a lead is its own action with its own history entry.
         self.offer_owner(membership, allowed=creating and membership.is_manager)
-        self.fields["model_name"].widget.attrs["list"] = "model-names"
+        self._offer_catalogue()
         self.fields["tradein_make"].widget.attrs["list"] = "tradein-makes"
         self.fields["list_price"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
         self.fields["vin"].widget.attrs["autocapitalize"] = "characters"
@@ -178,9 +197,48 @@ class LeadForm(OwnedRecordForm):
             raise ValidationError(_("The first registration cannot lie in the future."))
         return value
 
+    def _offer_catalogue(self) -> None:
+        """Model, trim and powertrain come from one pick list over the active catalogue, grouped by model.
+
+        A lead whose vehicle is not (or no longer) an active version keeps it as the "current" choice,
+        which leaves the three fields as they are; the list never offers to type a new free-text model.
+        """
+        for name in VEHICLE_FIELDS:
+            del self.fields[name]
+        self._versions = {str(v.pk): v for _model, group in catalogue.grouped_by_model() for v in group}
+        model_name, trim, powertrain = (str(self.initial.get(name) or "") for name in VEHICLE_FIELDS)
+        current = (model_name, trim, powertrain)
+        picked = next((pk for pk, v in self._versions.items() if _vehicle_of(v) == current), None)
+        choices: list[Any] = [("", _("(no vehicle chosen)"))]
+        if any(current) and picked is None:
+            choices.append((CURRENT_VEHICLE, _("Current: %(vehicle)s") % {"vehicle": _describe(*current)}))
+        for model_name, group in catalogue.grouped_by_model(list(self._versions.values())):
+            choices.append((model_name, [(str(v.pk), _version_label(v)) for v in group]))
+        self.fields["vehicle"] = forms.ChoiceField(
+            label=_("Vehicle of interest"),
+            choices=choices,
+            required=False,
+            initial=picked or (CURRENT_VEHICLE if any(current) else ""),
+            help_text=_("From the manufacturer's model range; choosing fills model, trim and powertrain."),
+        )
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        choice = self.cleaned_data.get("vehicle") or ""
+        if choice == CURRENT_VEHICLE or self.add_prefix("vehicle") not in self.data:
+            return data  # the vehicle stays as it is (a post without the pick list changes no vehicle)
+        version = self._versions.get(choice)
+        data.update(zip(VEHICLE_FIELDS, _vehicle_of(version) if version else ("", "", ""), strict=True))
+        if version is not None and data.get("list_price") is None:
+            data["list_price"] = version.list_price  # the catalogue's price unless the salesperson gave one
+        return data
+
     def field_groups(self) -> list[tuple[Any, list[Any]]]:
-        groups = fieldspecs.LEAD.fieldsets(present=lambda name: name in self.fields)
-        return [(title, [self[name] for name in names]) for title, names in groups]
+        # The pick list stands where the model name would, at the head of the vehicle fields.
+        groups = fieldspecs.LEAD.fieldsets(present=lambda name: name in self.fields or name == "model_name")
+        return [
+            (title, [self["vehicle" if name == "model_name" else name] for name in names]) for title, names in groups
+        ]
 
 
 class ActivityForm(ServiceModelForm):

@@ -9,13 +9,18 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Activity, Lead, LeadEvent, LostReason, Task
+from crm.models import Activity, Lead, LeadEvent, LostReason, Task, VehicleModel
 from crm.services import leads
 from dealers.actors import Actor
 from tests.conftest import DealerSetup
 from tests.factories import ActivityFactory, LeadFactory, ProspectFactory, TaskFactory
 
 SYSTEM = Actor.system("test")
+
+
+def _version(model_name: str, trim: str = "evolution") -> str:
+    """A version of the model range (seeded by crm 0012), as the lead form's pick list posts it."""
+    return str(VehicleModel.objects.filter(model_name=model_name, trim=trim, is_active=True).values_list("pk")[0][0])
 
 
 @pytest.fixture
@@ -41,8 +46,7 @@ def test_salesperson_creates_a_lead_that_is_theirs_with_a_deadline(dealer_a: Dea
         {
             "lead_type": "new_car",
             "source": "showroom",
-            "model_name": "Austral",
-            "trim": "techno",
+            "vehicle": _version("Austral", "techno"),
             "vehicle_condition": "new",
             "list_price": "39500",
             "tradein_make": "Opel",
@@ -59,6 +63,7 @@ def test_salesperson_creates_a_lead_that_is_theirs_with_a_deadline(dealer_a: Dea
         "Opel",
         39500,
     )
+    assert (lead.model_name, lead.trim) == ("Austral", "techno")
     assert lead.first_contact_due_at is not None
     assert lead.first_contact_due_at > timezone.now()
     assert lead.events.filter(kind="created").exists()
@@ -142,7 +147,13 @@ def test_a_stale_lead_edit_is_reported_not_applied(own_lead: Lead, seller: Clien
     leads.update_lead(lead=own_lead, actor=SYSTEM, data={"model_name": "Rafale"})
     response = seller.post(
         reverse("lead_edit", args=[own_lead.pk]),
-        {"lead_type": "new_car", "source": "website", "vehicle_condition": "new", "model_name": "Clio", "version": 1},
+        {
+            "lead_type": "new_car",
+            "source": "website",
+            "vehicle_condition": "new",
+            "vehicle": _version("Clio"),
+            "version": 1,
+        },
     )
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
@@ -152,7 +163,7 @@ def test_a_stale_lead_edit_is_reported_not_applied(own_lead: Lead, seller: Clien
 def test_a_current_lead_edit_is_saved(own_lead: Lead, seller: Client) -> None:
     response = seller.post(
         reverse("lead_edit", args=[own_lead.pk]),
-        {"lead_type": "new_car", "source": "website", "vehicle_condition": "new", "model_name": "Scenic E-Tech",
+        {"lead_type": "new_car", "source": "website", "vehicle_condition": "new", "vehicle": _version("Scenic E-Tech"),
          "version": 1},
     )  # fmt: skip
     assert response.status_code == 302

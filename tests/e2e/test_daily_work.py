@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm.models import Activity, Lead, LostReason
+from crm.models import Activity, Lead, LostReason, VehicleModel
 from tests.factories import TEST_PASSWORD, DealerFactory, MembershipFactory, ProspectFactory, UserFactory
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test are still synchronous.
@@ -82,15 +82,23 @@ def test_salesperson_daily_work(live_server, browser_page) -> None:
 
     # Create a lead
     page.click(f"a[href='/prospects/{prospect.pk}/leads/new/']")
-    page.fill("input[name=model_name]", "Austral")
-    page.fill("input[name=trim]", "techno")
+    austral, _new = VehicleModel.objects.get_or_create(
+        model_name="Austral", trim="techno", powertrain="hybrid", defaults={"list_price": 39500}
+    )
+    page.select_option("select[name=vehicle]", str(austral.pk))  # the model range's pick list
     page.fill("input[name=list_price]", "39500")
     page.fill("input[name=tradein_make]", "Opel")
     page.fill("input[name=tradein_model]", "Astra")
     page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r".*/leads/[0-9a-f-]{36}/$"))
     lead = Lead.objects.get(prospect=prospect)
-    assert (lead.owner_id, lead.model_name, lead.stage) == (seller.pk, "Austral", "new")
+    assert (lead.owner_id, lead.model_name, lead.trim, lead.powertrain, lead.stage) == (
+        seller.pk,
+        "Austral",
+        "techno",
+        "hybrid",
+        "new",
+    )
 
     # Log a call: the form opens in place (htmx), saving reloads the lead page
     page.click(f"a[href='/leads/{lead.pk}/activity/?kind=call']")

@@ -181,12 +181,11 @@ def lead_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 def _form_page(
     request: HttpRequest, form: LeadForm, prospect: Any, *, title: str, lead: Lead | None = None
 ) -> HttpResponse:
-    """The lead form, with the vehicle catalogue as suggestions."""
+    """The lead form; the model range is its pick list, trade-in makes are suggestions."""
     context = {
         "form": form,
         "lead": lead,
         "prospect": prospect,
-        "model_names": catalogue.MODEL_NAMES,
         "tradein_makes": catalogue.TRADEIN_MAKES,
         "title": title,
     }
