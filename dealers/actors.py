@@ -85,3 +85,18 @@ def api_key_names(labels: Any) -> dict[str, str]:
         owner = key.dealer.name if key.dealer else _("manufacturer")
         names[key.prefix] = str(_("API key %(name)s (%(dealer)s)") % {"name": key.name, "dealer": owner})
     return names
+
+
+def with_api_key_names(audit_events: Any) -> Any:
+    """Audit rows with the name and dealership of the API key an ``api:<prefix>`` label names
+    (``api_key_name``, ``api_key_dealer``), joined in the list's own query: no lookup per row.
+    """
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Substr
+
+    from dealers.models import ApiKey
+
+    key = ApiKey.objects.filter(prefix=Substr(OuterRef("actor_label"), len("api:") + 1))
+    return audit_events.annotate(
+        api_key_name=Subquery(key.values("name")[:1]), api_key_dealer=Subquery(key.values("dealer__name")[:1])
+    )

@@ -10,14 +10,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Substr
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from dealers import roles, services
-from dealers.actors import Actor, describe_actor
+from dealers.actors import Actor, describe_actor, with_api_key_names
 from dealers.admin_base import ReadOnlyAdmin
 from dealers.api_keys import clean_scopes, create_api_key, revoke_api_key, rotate_api_key
 from dealers.models import (
@@ -289,16 +288,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
-        # The API key an ``api:<prefix>`` label names, joined in the same query (no lookup per row).
-        key = ApiKey.objects.filter(prefix=Substr(OuterRef("actor_label"), 5))
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                api_key_name=Subquery(key.values("name")[:1]),
-                api_key_dealer=Subquery(key.values("dealer__name")[:1]),
-            )
-        )
+        return with_api_key_names(super().get_queryset(request))
 
     @admin.display(description=_("actor"), ordering="actor_label")
     def actor_name(self, obj: AuditEvent) -> str:
