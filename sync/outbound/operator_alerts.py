@@ -37,6 +37,12 @@ def _level(value: float, *, warn: float, fail: float) -> str:
     return "fail" if value >= fail else "warn" if value >= warn else "pass"
 
 
+def _measured(value: float, unit: str, *, warn: tuple[str, float], fail: tuple[str, float]) -> list[dict[str, Any]]:
+    """One health check of a measured value against its warn and fail settings (name, default)."""
+    level = _level(value, warn=_setting(*warn), fail=_setting(*fail))
+    return [_check(level, observedValue=value, observedUnit=unit)]
+
+
 def outbox_checks() -> dict[str, list[dict[str, Any]]]:
     """Events not yet delivered, and the age of the oldest, over every delivering destination.
 
@@ -48,28 +54,12 @@ def outbox_checks() -> dict[str, list[dict[str, Any]]]:
     oldest = min((s.oldest_undelivered_at for s in delivering if s.oldest_undelivered_at), default=None)
     age = round((now - oldest).total_seconds(), 1) if oldest else 0.0
     return {
-        "outbox:backlog": [
-            _check(
-                _level(
-                    backlog,
-                    warn=_setting("SYNC_HEALTH_BACKLOG_WARN", 10_000),
-                    fail=_setting("SYNC_HEALTH_BACKLOG_FAIL", 100_000),
-                ),
-                observedValue=backlog,
-                observedUnit="events",
-            )
-        ],
-        "outbox:oldestUndelivered": [
-            _check(
-                _level(
-                    age,
-                    warn=_setting("SYNC_HEALTH_OLDEST_WARN_SECONDS", 900),
-                    fail=_setting("SYNC_HEALTH_OLDEST_FAIL_SECONDS", 3600),
-                ),
-                observedValue=age,
-                observedUnit="s",
-            )
-        ],
+        "outbox:backlog": _measured(
+            backlog, "events", warn=("SYNC_HEALTH_BACKLOG_WARN", 10_000), fail=("SYNC_HEALTH_BACKLOG_FAIL", 100_000)
+        ),
+        "outbox:oldestUndelivered": _measured(
+            age, "s", warn=("SYNC_HEALTH_OLDEST_WARN_SECONDS", 900), fail=("SYNC_HEALTH_OLDEST_FAIL_SECONDS", 3600)
+        ),
     }
 
 
