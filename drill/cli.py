@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drill", description="The failover drill (docs/drill.md).")
     parser.add_argument("--check-only", action="store_true", help="run only the fast subset (the checker's self-check)")
     parser.add_argument("--results", type=Path, default=None, help="where latest.json and latest.txt go")
+    parser.add_argument("--faults", choices=("all", "ci"), default="all", help="every fault, or CI's shorter set")
     args = parser.parse_args(argv)
     if args.check_only:
         return fast_subset()
@@ -61,4 +62,4 @@ def main(argv: list[str] | None = None) -> int:
         return code
     from drill.run import RESULTS, run  # needs psycopg and the project's packages
 
-    return run(args.results or RESULTS)
+    return run(args.results or RESULTS, faults=args.faults)
