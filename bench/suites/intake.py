@@ -132,6 +132,16 @@ def worker(ctx: BenchContext, receiver_port: int) -> Iterator[subprocess.Popen[b
             process.kill()
 
 
+def _wait_until_ready(process: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    """Until the worker answers a ping: on a loaded machine its processes take many seconds to start, and
+    leads posted before would measure the start-up, not the relay."""
+    from crm.celery import app
+
+    name = f"bench-{os.getpid()}@"
+    if not _wait(lambda: any(name in key for reply in app.control.ping(timeout=1) for key in reply), timeout):
+        raise RuntimeError(f"the worker did not answer within {timeout:g} s (exit code {process.poll()})")
+
+
 def _worker_rss(process: subprocess.Popen[bytes]) -> int:
     return sum(_rss_kb(pid) for pid in [process.pid, *_children(process.pid)])
 
@@ -193,7 +203,7 @@ def run(ctx: BenchContext) -> list[Result]:
         destination(dealer, f"http://127.0.0.1:{receiver.server_port}/hook"),
         worker(ctx, receiver.server_port) as process,
     ):
-        time.sleep(5)  # the worker connects to the broker
+        _wait_until_ready(process)
         # correctness first (httpx): one lead of the same shape is accepted and routed to the dealership
         import httpx
 
