@@ -9,7 +9,7 @@ Targets: requests/s >= 0.75 of the baseline's, p99 <= 1.5x the baseline's.
 
 from __future__ import annotations
 
-from bench.harness import BenchContext, Result, at_least, at_most, interleaved, median
+from bench.harness import BenchContext, Result, at_least, at_most, interleaved, median, ratio
 
 PAGE = 50
 
@@ -39,8 +39,8 @@ def run(ctx: BenchContext) -> list[Result]:
         "errors": errors,
         "dealer_id": dealer,
     }
-    rps_ok, rps_target = at_least(ctx, api_rps / bare_rps, 0.75, 0.40)
-    p99_ok, p99_target = at_most(ctx, api_p99 / bare_p99, 1.5, 3.0)
+    rps_ok, rps_target = at_least(ctx, ratio(api_rps, bare_rps), 0.75, 0.40)
+    p99_ok, p99_target = at_most(ctx, ratio(api_p99, bare_p99), 1.5, 3.0)
     return [
         Result("api_prospect_list", api_rps, bare_rps, rps_target, rps_ok and not errors, "req/s", extra),
         Result("api_prospect_list_p99", api_p99, bare_p99, p99_target, p99_ok and not errors, "ms", dict(extra)),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench.harness import RESULTS_DIR, BenchContext, Result, WrkStats, at_most, interleaved, median
+from bench.harness import RESULTS_DIR, BenchContext, Result, WrkStats, at_most, interleaved, median, ratio
 
 REFERENCE_ROWS = 1_000_000
 CONNECTIONS = 2
@@ -78,7 +78,7 @@ def run(ctx: BenchContext) -> list[Result]:
             against = f"p99 of a median-sized dealership ({small_dealer}) in this run"
         value = median([r.p99_ms for r in runs["large"]])
         errors = sum(r.errors for rs in runs.values() for r in rs)
-        passed, target = at_most(ctx, value / baseline if baseline else 0.0, 1.2, 5.0)
+        passed, target = at_most(ctx, ratio(value, baseline), 1.2, 5.0)
         extra = {
             "p99_ms": value,
             "p50_ms": median([r.p50_ms for r in runs["large"]]),
