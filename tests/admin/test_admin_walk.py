@@ -60,6 +60,8 @@ ACTION_PERMISSIONS = {
     ("dealers.apikey", "rotate_keys"): ["change"],
     ("dealers.apikey", "revoke_keys"): ["change"],
     ("crm.lead", "return_to_dealership"): ["change"],
+    ("crm.vehiclemodel", "activate"): ["change"],
+    ("crm.vehiclemodel", "deactivate"): ["change"],
     ("crm.retentionrule", "dry_run"): ["change"],
     ("crm.retentionrule", "run_now"): ["change"],
     ("crm.prospect", "erase_selected"): ["erase"],
