@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -121,6 +122,8 @@ def worker(ctx: BenchContext, receiver_port: int) -> Iterator[subprocess.Popen[b
     # what delivers a row whose wake-up came before the row was below the snapshot horizon
     command = [sys.executable, "-m", "celery", "-A", "crm", "worker", "-B", "--concurrency", "2"]
     command += ["--without-gossip", "--without-mingle", "--loglevel", "WARNING", "-n", f"bench-{os.getpid()}@%h"]
+    # The scheduler's state file goes to the temporary directory, not into the working tree.
+    command += ["--schedule", os.path.join(tempfile.gettempdir(), f"bench-celerybeat-{os.getpid()}")]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
     try:
         yield process
