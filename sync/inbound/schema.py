@@ -86,7 +86,10 @@ class CustomerSerializer(serializers.Serializer):
     preferred_channel = serializers.ChoiceField(
         choices=Prospect.Channel.choices, required=False, allow_blank=True, default=""
     )
-    preferred_language = serializers.ChoiceField(choices=[("de", "de"), ("en", "en")], required=False, default="de")
+    # The prospect's own choice set, so that the API schema names one language enum, not two.
+    preferred_language = serializers.ChoiceField(
+        choices=Prospect._meta.get_field("preferred_language").choices, required=False, default="de"
+    )
     latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180, default=None)
 

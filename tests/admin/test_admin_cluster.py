@@ -50,7 +50,7 @@ def test_the_cluster_page_shows_both_nodes_with_their_roles_and_the_lease_holder
 ) -> None:
     _two_nodes(settings)
 
-    page = client_for(staff_in(ANALYST)).get(reverse(CLUSTER))
+    page = client_for(staff_in(ANALYST)).get(reverse(CLUSTER), HTTP_ACCEPT_LANGUAGE="en")
 
     assert page.status_code == 200
     html = page.content.decode()
