@@ -20,9 +20,13 @@ postcode_validator = RegexValidator(r"^\d{5}$", _("A German postcode has exactly
 postcode_prefix_validator = RegexValidator(r"^\d{1,5}$", _("A postcode area is one to five digits."))
 
 
+# Each language named in itself, so anyone finds theirs.
+LANGUAGE_CHOICES: list[tuple[str, str]] = [("de", "Deutsch"), ("en", "English")]
+
+
 def language_field(verbose_name: Any) -> models.CharField[str, str]:
-    """The language a person is written to in (German or English), each named in itself so anyone finds theirs."""
-    return models.CharField(verbose_name, max_length=8, default="de", choices=[("de", "Deutsch"), ("en", "English")])
+    """The language a person is written to in (German or English)."""
+    return models.CharField(verbose_name, max_length=8, default="de", choices=LANGUAGE_CHOICES)
 
 
 class UserManager(BaseUserManager["User"]):

@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from crm.models import Consent, Lead, Prospect
 from crm.normalize import normalize_phone
+from dealers.models import LANGUAGE_CHOICES
 from sync.inbound.routing import IntakeLead
 
 INTAKE_SOURCES = [
@@ -87,9 +88,7 @@ class CustomerSerializer(serializers.Serializer):
         choices=Prospect.Channel.choices, required=False, allow_blank=True, default=""
     )
     # The prospect's own choice set, so that the API schema names one language enum, not two.
-    preferred_language = serializers.ChoiceField(
-        choices=Prospect._meta.get_field("preferred_language").choices, required=False, default="de"
-    )
+    preferred_language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False, default="de")
     latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180, default=None)
 
