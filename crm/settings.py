@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "dealers",
     "crm",
+    "crm.messaging",  # e-mail from the CRM: templates, sending, replies by SMTP (docs/messaging.md)
     "sync",
     "ha",
 ]
@@ -264,6 +265,11 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".var" / "media")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
+# E-mail from the CRM (docs/messaging.md): replies come back to <dealer number>@ / reply+<token>@ this domain.
+CRM_INBOUND_MAIL_DOMAIN = env.str("CRM_INBOUND_MAIL_DOMAIN", default="")
+CRM_MAIL_INTAKE_HOST = env.str("CRM_MAIL_INTAKE_HOST", default="127.0.0.1")
+CRM_MAIL_INTAKE_PORT = env.int("CRM_MAIL_INTAKE_PORT", default=2525)
+CRM_PUBLIC_BASE_URL = env.str("CRM_PUBLIC_BASE_URL", default="")  # scheme and host of links in e-mails
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
