@@ -486,6 +486,10 @@ HA_LOCAL_URL = env.str("HA_LOCAL_URL", default="")
 # Checks other apps add to /ha/health (dotted paths; each returns {"name": [check, ...]}).
 HA_HEALTH_CHECKS: list[str] = ["sync.outbound.operator_alerts.outbox_checks"]
 # Cluster view and operator alerts (docs/high-availability.md, "Cluster view and alerts").
+# The connection pool's own reconnect pauses (ha.apps): first pause and growth factor. psycopg_pool waits
+# 1, 2, 4, 8 s between attempts, so a 5 s switchover kept the pool empty until 7 s after the outage began.
+HA_POOL_RECONNECT_FIRST_PAUSE = env.float("HA_POOL_RECONNECT_FIRST_PAUSE", default=0.25)
+HA_POOL_RECONNECT_BACKOFF = env.float("HA_POOL_RECONNECT_BACKOFF", default=1.25)
 HA_NODE_NAME = env.str("HA_NODE_NAME", default="")  # empty: the host name
 # Seconds between heartbeats of each web, worker and scheduler process; 0 turns them off (the test default).
 HA_NODE_HEARTBEAT_SECONDS = env.float("HA_NODE_HEARTBEAT_SECONDS", default=0 if DJANGO_ENV == "test" else 10)

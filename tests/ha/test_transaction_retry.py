@@ -275,3 +275,20 @@ def test_a_rerun_resumes_its_own_claim_instead_of_answering_409(dealer_a: Dealer
     assert replay is None
     assert again.pk == first.pk
     assert IdempotencyRecord.objects.filter(key="own-1").count() == 1
+
+
+def test_the_pool_tries_to_reconnect_within_a_quarter_second_and_backs_off_gently() -> None:
+    """A 5 s switchover must not leave the pool waiting 7 s for psycopg_pool's 1, 2, 4 s pauses (ha.apps)."""
+    from psycopg_pool.base import AttemptWithBackoff
+
+    attempt = AttemptWithBackoff(timeout=300)
+    pauses = []
+    for _ in range(12):
+        attempt.update_delay(0.0)
+        pauses.append(attempt.delay)
+
+    assert 0.2 <= pauses[0] <= 0.3
+    # Still trying at least every 1.5 s five seconds into an outage, yet not hammering a long one.
+    within_five_seconds = [p for i, p in enumerate(pauses) if sum(pauses[:i]) < 5.0]
+    assert max(within_five_seconds) < 1.5
+    assert pauses[-1] > 2 * pauses[0]
