@@ -239,6 +239,18 @@ def median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def reference_p99(ctx: BenchContext, rows: int) -> dict[str, float]:
+    """p99 (ms) per result name of the saved run at ``rows`` prospects (``rows-<rows>.json``).
+
+    Empty unless this run holds more rows than that and the file exists: then it is the baseline to judge by.
+    """
+    path = RESULTS_DIR / f"rows-{rows}.json"
+    if ctx.rows <= rows or not path.exists():
+        return {}
+    document = json.loads(path.read_text())
+    return {r["name"]: r["extra"]["p99_ms"] for r in document["results"] if "p99_ms" in r.get("extra", {})}
+
+
 def _children(parent: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):

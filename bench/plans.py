@@ -10,7 +10,9 @@ apply to (``--role``, default ``crm_app`` when the connecting role bypasses them
 ``app.dealer_id`` set, as PostgreSQL uses only leakproof conditions as index conditions there.
 
 Each file holds one statement with ``%(name)s`` parameters; ``dealer_id`` is supplied, the others
-come from its ``-- params: {json}`` line (``%%`` is a literal ``%``, as in psycopg).
+come from its ``-- params: {json}`` line (``%%`` is a literal ``%``, as in psycopg). A
+``-- params as NAME: {json}`` line adds the same statement once more, named NAME, with other values
+(a search nobody matches is the substring search with a word no row holds).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class HotQuery:
     name: str
     sql: str
     params: dict[str, Any]
+    file: str = ""  # the bench/sql file it is taken from
 
 
 @dataclass
@@ -52,16 +55,18 @@ class PlanCheck:
 
 
 def hot_queries(directory: Path = SQL_DIR) -> list[HotQuery]:
+    """Every file's statement with its ``-- params:`` values, and once more per ``-- params as NAME:`` line."""
     queries = []
     for path in sorted(directory.glob("*.sql")):
         text = path.read_text()
-        params: dict[str, Any] = {}
+        variants: dict[str, dict[str, Any]] = {path.stem: {}}
         for line in text.splitlines():
-            if line.startswith("-- params:"):
-                params = json.loads(line.removeprefix("-- params:"))
+            if line.startswith("-- params"):
+                label, _, values = line.removeprefix("-- params").partition(":")
+                variants[label.removeprefix(" as ").strip() or path.stem] = json.loads(values)
         body = "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
-        queries.append(HotQuery(name=path.stem, sql=body, params=params))
-    return queries
+        queries += [HotQuery(name=name, sql=body, params=params, file=path.name) for name, params in variants.items()]
+    return sorted(queries, key=lambda query: query.name)
 
 
 def _walk(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

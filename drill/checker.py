@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 GRACE_SECONDS = 5.0
@@ -237,22 +237,20 @@ def check(obs: Observations) -> list[Row]:
     return rows
 
 
+# A row fails on any of these counts above zero: (count, what it counts).
+FAILING_COUNTS = (
+    ("lost", "acknowledged writes lost"),
+    ("unacked", "writes never acknowledged"),
+    ("events_missing", "events not delivered"),
+    ("events_phantom", "events delivered for changes the database does not have"),
+    ("applied_twice", "changes applied twice"),
+    ("cut_off_writes", "writes accepted by a cut-off node"),
+    ("periodic_twice", "periodic jobs run twice"),
+)
+
+
 def _failures(row: Row) -> list[str]:
-    failures = []
-    if row.lost:
-        failures.append(f"{row.lost} acknowledged writes lost")
-    if row.unacked:
-        failures.append(f"{row.unacked} writes never acknowledged")
-    if row.events_missing:
-        failures.append(f"{row.events_missing} events not delivered")
-    if row.events_phantom:
-        failures.append(f"{row.events_phantom} events delivered for changes the database does not have")
-    if row.applied_twice:
-        failures.append(f"{row.applied_twice} changes applied twice")
-    if row.cut_off_writes:
-        failures.append(f"{row.cut_off_writes} writes accepted by a cut-off node")
-    if row.periodic_twice:
-        failures.append(f"{row.periodic_twice} periodic jobs run twice")
+    failures = [f"{count} {what}" for key, what in FAILING_COUNTS if (count := getattr(row, key))]
     if row.gap_seconds is None:
         failures.append("writes never came back")
     elif row.gap_seconds > row.limit_seconds:
@@ -261,23 +259,7 @@ def _failures(row: Row) -> list[str]:
 
 
 def totals(rows: Sequence[Row]) -> dict[str, int]:
-    keys = [
-        "intake_acked",
-        "intake_stored",
-        "api_acked",
-        "api_stored",
-        "unacked",
-        "client_errors",
-        "events",
-        "events_applied",
-        "events_missing",
-        "events_phantom",
-        "applied_twice",
-        "redelivered",
-        "cut_off_writes",
-        "direct_lost",
-        "periodic_twice",
-    ]
+    keys = [f.name for f in fields(Row) if f.type == "int"]  # every count of a row (annotations are strings here)
     result = {key: sum(getattr(row, key) for row in rows) for key in keys}
     result["lost"] = sum(row.lost for row in rows)
     return result

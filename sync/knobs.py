@@ -6,6 +6,7 @@ None of them need to be set in production; tests shrink retry schedules, leases 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -16,6 +17,16 @@ def number(name: str, default: float) -> float:
     if value is None:
         value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+def number_knob(name: str, default: float) -> Callable[[], float]:
+    """A function that reads ``name`` with :func:`number` at every call (a test may change the setting)."""
+
+    def read() -> float:
+        return number(name, default)
+
+    read.__doc__ = f"The knob ``{name}`` (default {default:g})."
+    return read
 
 
 def text(name: str, default: str = "") -> str:

@@ -1,5 +1,7 @@
 -- The prospect list searched for a name (UI, sorted by name): every word as a substring or by word similarity.
 -- params: {"pattern": "%schmi%", "word": "schmi"}
+-- A search nobody matches (the issue's 3.0 s at 1M rows): the index must say so without visiting rows.
+-- params as prospect_search_no_match: {"pattern": "%xyzqwv%", "word": "xyzqwv"}
 SELECT id, last_name, first_name
 FROM crm_prospect
 WHERE dealer_id = %(dealer_id)s::bigint AND merged_into_id IS NULL AND erased_at IS NULL

@@ -13,21 +13,19 @@ measured in this run.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from bench import plans
-from bench.harness import RESULTS_DIR, BenchContext, Result, at_most
+from bench.harness import BenchContext, Result, at_most, reference_p99
 from crm.normalize import fold
 
 REFERENCE_ROWS = 1_000_000
 SIZE_FACTOR = 1.2
 SAMPLES = 10
-# name: (bench/sql file, p99 limit in ms, smoke limit in ms: a gross regression only)
+# name: (hot query of bench/sql, p99 limit in ms, smoke limit in ms: a gross regression only)
 QUERIES = {
     "search_substring_name": ("prospect_search_substring", 20.0, 200.0),
     "search_substring_email": ("prospect_search_email_prefix", 20.0, 200.0),
@@ -35,14 +33,6 @@ QUERIES = {
     "search_no_match": ("prospect_search_no_match", 20.0, 200.0),
     "search_typo_top20": ("prospect_search_typo_top20", 50.0, 500.0),
 }
-
-
-def reference() -> dict[str, float]:
-    path: Path = RESULTS_DIR / f"rows-{REFERENCE_ROWS}.json"
-    if not path.exists():
-        return {}
-    document = json.loads(path.read_text())
-    return {r["name"]: r["extra"]["p99_ms"] for r in document["results"] if "p99_ms" in r.get("extra", {})}
 
 
 def _upper(prefix: str) -> str:
@@ -118,10 +108,11 @@ def p99(values: list[float]) -> float:
 def run(ctx: BenchContext) -> list[Result]:
     rounds = 40 if ctx.smoke else 300
     largest = measure(ctx, ctx.largest_dealer_id, rounds)
-    ref = reference() if ctx.rows > REFERENCE_ROWS else {}
+    ref = reference_p99(ctx, REFERENCE_ROWS)
     median = {} if ref else measure(ctx, median_dealer(ctx), rounds)
+    files = {q.name: q.file for q in plans.hot_queries()}
     results = []
-    for name, (file, limit, gross) in QUERIES.items():
+    for name, (query, limit, gross) in QUERIES.items():
         value = p99(largest[name])
         passed, target = at_most(ctx, value, limit, gross, what="p99_ms")
         baseline = ref.get(name) or p99(median.get(name, []))
@@ -139,7 +130,7 @@ def run(ctx: BenchContext) -> list[Result]:
                 extra={
                     "p99_ms": value,
                     "p50_ms": sorted(largest[name])[len(largest[name]) // 2] if largest[name] else None,
-                    "query": f"bench/sql/{file}.sql",
+                    "query": f"bench/sql/{files[query]}",
                     "baseline": "p99 at 1M prospects" if name in ref else "p99 for a median dealership",
                     "runs": len(largest[name]),
                 },

@@ -9,24 +9,13 @@ measured in this run for a median-sized dealership (the largest holds 10-20x its
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
-from bench.harness import RESULTS_DIR, BenchContext, Result, WrkStats, at_most, interleaved, median, ratio
+from bench.harness import BenchContext, Result, WrkStats, at_most, interleaved, median, ratio, reference_p99
 
 REFERENCE_ROWS = 1_000_000
 CONNECTIONS = 2
-
-
-def reference() -> dict[str, float]:
-    """p99 per result name of the 1M run, if there is one."""
-    path: Path = RESULTS_DIR / f"rows-{REFERENCE_ROWS}.json"
-    if not path.exists():
-        return {}
-    document = json.loads(path.read_text())
-    return {r["name"]: r["extra"]["p99_ms"] for r in document["results"] if "p99_ms" in r.get("extra", {})}
 
 
 def median_dealer(ctx: BenchContext) -> int:
@@ -64,7 +53,7 @@ def endpoints(ctx: BenchContext, dealer: int) -> dict[str, Callable[[], WrkStats
 
 def run(ctx: BenchContext) -> list[Result]:
     large = endpoints(ctx, ctx.largest_dealer_id)
-    ref = reference() if ctx.rows > REFERENCE_ROWS else {}
+    ref = reference_p99(ctx, REFERENCE_ROWS)
     small_dealer = median_dealer(ctx)
     small = {} if ref else endpoints(ctx, small_dealer)
     results = []

@@ -25,18 +25,18 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 JITTER = 0.2
 
 
-def retry_scale() -> float:
-    """Factor on every delay of the schedule (tests run it in seconds instead of a day)."""
-    return knobs.number("SYNC_RETRY_SCALE", 1.0)
-
-
-def lease_seconds() -> float:
-    """How long a worker owns a destination's stream without renewing; longer than an HTTP attempt."""
-    return knobs.number("SYNC_LEASE_SECONDS", 60.0)
-
-
-def http_timeout() -> float:
-    return knobs.number("SYNC_HTTP_TIMEOUT", 10.0)
+# Factor on every delay of the schedule (tests run it in seconds instead of a day).
+retry_scale = knobs.number_knob("SYNC_RETRY_SCALE", 1.0)
+# How long a worker owns a destination's stream without renewing; longer than an HTTP attempt.
+lease_seconds = knobs.number_knob("SYNC_LEASE_SECONDS", 60.0)
+http_timeout = knobs.number_knob("SYNC_HTTP_TIMEOUT", 10.0)
+# The relay writes the cursor after SYNC_CURSOR_EVERY delivered events or cursor_seconds() at the latest
+# (see relay._Progress).
+cursor_seconds = knobs.number_knob("SYNC_CURSOR_SECONDS", 0.25)
+# How long one relay task delivers before it hands over (it re-queues itself if work remains).
+task_budget_seconds = knobs.number_knob("SYNC_TASK_BUDGET_SECONDS", 30.0)
+# A retry due sooner than this is waited for inside the task instead of by the next sweep.
+inline_wait_seconds = knobs.number_knob("SYNC_INLINE_WAIT_SECONDS", 1.0)
 
 
 def batch_size() -> int:
@@ -46,21 +46,6 @@ def batch_size() -> int:
 def cursor_every() -> int:
     """Write the cursor after this many delivered events at the latest (see relay._Progress)."""
     return max(1, int(knobs.number("SYNC_CURSOR_EVERY", 50)))
-
-
-def cursor_seconds() -> float:
-    """... or after this many seconds."""
-    return knobs.number("SYNC_CURSOR_SECONDS", 0.25)
-
-
-def task_budget_seconds() -> float:
-    """How long one relay task delivers before it hands over (it re-queues itself if work remains)."""
-    return knobs.number("SYNC_TASK_BUDGET_SECONDS", 30.0)
-
-
-def inline_wait_seconds() -> float:
-    """A retry due sooner than this is waited for inside the task instead of by the next sweep."""
-    return knobs.number("SYNC_INLINE_WAIT_SECONDS", 1.0)
 
 
 def secret_overlap() -> timedelta:

@@ -63,34 +63,33 @@ def outbox_checks() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _network_count_signal(kind: str, count: int, threshold: int, summary: str, counted: str) -> list[dict[str, Any]]:
+    """One network-wide condition, active while ``count`` reaches ``threshold``; ``summary`` names the figure."""
+    return [
+        {
+            "kind": kind,
+            "subject": "network",
+            "active": count >= threshold,
+            "summary": f"{summary} (threshold {threshold})",
+            "details": {counted: count, "threshold": threshold},
+        }
+    ]
+
+
 def dead_letter_signal() -> list[dict[str, Any]]:
     """Active while the open dead letters of the whole network reach ``SYNC_ALERT_DEAD_LETTERS``."""
     threshold = int(_setting("SYNC_ALERT_DEAD_LETTERS", 50))
     count = DeadLetter.objects.open().count()
-    return [
-        {
-            "kind": "sync.dead_letters",
-            "subject": "network",
-            "active": count >= threshold,
-            "summary": f"Dead letters piled up: {count} open (threshold {threshold})",
-            "details": {"open_dead_letters": count, "threshold": threshold},
-        }
-    ]
+    summary = f"Dead letters piled up: {count} open"
+    return _network_count_signal("sync.dead_letters", count, threshold, summary, counted="open_dead_letters")
 
 
 def sla_breach_signal() -> list[dict[str, Any]]:
     """Active while open leads past their first-contact deadline reach ``SYNC_ALERT_SLA_BREACHES``."""
     threshold = int(_setting("SYNC_ALERT_SLA_BREACHES", 100))
     count = sla_breaches()
-    return [
-        {
-            "kind": "sync.sla_breaches",
-            "subject": "network",
-            "active": count >= threshold,
-            "summary": f"First-contact SLA breaches: {count} open leads past their deadline (threshold {threshold})",
-            "details": {"open_breaches": count, "threshold": threshold},
-        }
-    ]
+    summary = f"First-contact SLA breaches: {count} open leads past their deadline"
+    return _network_count_signal("sync.sla_breaches", count, threshold, summary, counted="open_breaches")
 
 
 class WebhookChannel:
