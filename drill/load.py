@@ -11,6 +11,7 @@ import itertools
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
@@ -35,6 +36,8 @@ class LoadDriver:
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    # Each error answer on the way by what it was ("503", "429", "connection"), to tell slow from failed.
+    error_answers: Counter[str] = field(default_factory=Counter)
 
     def start(self) -> None:
         for kind in ("intake", "api"):
@@ -96,6 +99,8 @@ class LoadDriver:
                 self._record(Write(kind, key, sent_at, None, None, errors + 1))
                 return
             errors += 1
+            with self.lock:
+                self.error_answers["connection" if answer is None else str(answer.status_code)] += 1
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         self._record(Write(kind, key, sent_at, None, None, errors))

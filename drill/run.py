@@ -402,6 +402,7 @@ def facts(drill: Drill, started: float, faults_started: float | None) -> dict[st
         "patroni": {"ttl": TTL, "loop_wait": LOOP_WAIT, "retry_timeout": RETRY_TIMEOUT, "synchronous_mode": True},
         "versions": _versions(),
         "refused_writes": drill.load.refused[:20] if drill.load else [],
+        "error_answers": dict(drill.load.error_answers) if drill.load else {},
     }
 
 
@@ -464,6 +465,7 @@ def run(results: Path = RESULTS, *, keep_logs: bool = True, faults: str = "all")
         (results / "latest.json").write_text(checker.dumps(document))
         (results / "latest.txt").write_text(text)
         print(text, end="", flush=True)
+        say(f"error answers on the way, by kind: {dict(load.error_answers) or 'none'}")
         say(f"saved {results / 'latest.json'} and latest.txt; total {time.monotonic() - started:.0f} s")
         code = 0 if document["passed"] else 1
     except (DrillError, subprocess.SubprocessError, OSError, psycopg.Error) as error:
