@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "dealers",
     "crm",
+    "crm.appointments",  # appointments and the test-drive fleet (docs/appointments.md)
     "crm.messaging",  # e-mail from the CRM: templates, sending, replies by SMTP (docs/messaging.md)
     "sync",
     "ha",

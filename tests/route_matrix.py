@@ -672,3 +672,37 @@ PUBLIC_ROUTES |= {
     "recovery_codes_regenerate",
     "two_factor_disable",
 }
+
+
+# --- Notifications (crm/notifications): every role's own notifications; another person's is a 404 ---
+def _own_notification(setup: Any, viewer: Membership) -> Any:
+    from crm.notifications.models import Notification
+    from tests.factories import LeadFactory
+
+    lead = LeadFactory(prospect=_crm_prospect(setup, viewer), owner=viewer.user)
+    return Notification.objects.create(dealer=setup.dealer, recipient=viewer.user, kind="lead_assigned", lead=lead)
+
+
+def _unread_notification_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    _own_notification(setup, viewer)  # so that "mark all read" has something to change
+    return {}
+
+
+UI_ROUTES += [
+    UiRoute("notification_list", ALL_ROLES),
+    UiRoute("notification_count", ALL_ROLES),
+    UiRoute("notification_read_all", ALL_ROLES, post=_unread_notification_body, get=False),
+    UiRoute(
+        "notification_read",
+        ALL_ROLES,
+        kwargs=lambda setup, viewer: {"pk": _own_notification(setup, viewer).pk},
+        missing={"pk": 999_999_999},
+        post=lambda s, v, kw: {},
+        get=False,
+    ),
+    UiRoute(
+        "notification_preferences",
+        ALL_ROLES,
+        post=lambda s, v, kw: {"task_due": "digest", "lead_assigned": "immediate", "sla_warning": "ui"},
+    ),
+]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Lead, LeadEvent, LostReason, Prospect
+from crm.notifications.services import notify_lead_assigned
 from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
 from dealers.actors import Actor
 from dealers.models import Membership
@@ -61,6 +62,7 @@ def create_lead(
         _event(lead, LeadEvent.Kind.ROUTED, actor, data=routing)
     if owner_id:
         _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"to": owner_id})
+        notify_lead_assigned(lead=lead, actor=actor)
     changes.record(dealer_id=lead.dealer_id, type="lead.created", obj=lead, actor=actor)
     logger.info("lead_created", extra={"dealer_id": lead.dealer_id, "lead_id": str(lead.pk)})
     return lead
@@ -182,6 +184,7 @@ def _record_assignment(lead: Lead, *, from_user_id: int | None, actor: Actor, re
         prospect.owner_id = lead.owner_id
         bump_and_record(prospect, ["owner_id"], type="prospect.updated", actor=actor, extra={"changed": ["owner_id"]})
     _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"from": from_user_id, "to": lead.owner_id, "reason": reason})
+    notify_lead_assigned(lead=lead, actor=actor)
     changes.record(dealer_id=lead.dealer_id, type="lead.assigned", obj=lead, actor=actor)
 
 
