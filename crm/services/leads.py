@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
-from crm.models import Lead, LeadEvent, LostReason, Prospect
+from crm.models import Lead, LeadEvent, LostReason, Prospect, Task
 from crm.notifications.services import notify_lead_assigned
 from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
 from dealers.actors import Actor
@@ -23,6 +24,10 @@ from dealers.working_hours import first_contact_due
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = fieldspecs.LEAD.editable
+
+# Called inside the closing transaction when a lead is closed as lost, after its open tasks are closed:
+# apps crm does not import cancel what they hold for the lead (crm.appointments: its planned appointments).
+lead_lost_hooks: list[Callable[[Lead, Actor], None]] = []
 
 
 def _event(lead: Lead, kind: str, actor: Actor, **fields: Any) -> LeadEvent:
@@ -133,7 +138,20 @@ def change_stage(
         data={"lost_reason": lost_reason.code if lost_reason and to_stage == Lead.Stage.LOST else None, "note": note},
     )
     changes.record(dealer_id=lead.dealer_id, type=event_type, obj=lead, actor=actor, extra={"from_stage": from_stage})
+    if to_stage == Lead.Stage.LOST:
+        _close_open_work(lead, actor)
     return lead
+
+
+def _close_open_work(lead: Lead, actor: Actor) -> None:
+    """A lost lead needs no more follow-ups: its open tasks are closed, and the hooks cancel the rest."""
+    for task in Task.objects.filter(lead_id=lead.pk, done_at__isnull=True).order_by("pk"):
+        task.done_at = timezone.now()
+        bump_and_record(
+            task, ["done_at"], type="task.updated", actor=actor, audit={"changed": ["done_at"], "reason": "lead_lost"}
+        )
+    for hook in lead_lost_hooks:
+        hook(lead, actor)
 
 
 @transaction.atomic
