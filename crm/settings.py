@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "dealers",
     "crm",
+    "crm.notifications",  # reminders and notifications: bell, list, e-mail digest (docs/notifications.md)
     "crm.appointments",  # appointments and the test-drive fleet (docs/appointments.md)
     "crm.messaging",  # e-mail from the CRM: templates, sending, replies by SMTP (docs/messaging.md)
     "sync",
@@ -368,12 +369,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 def _beat_schedule() -> dict[str, dict[str, object]]:
     from crm.schedule import BEAT_SCHEDULE as crm
+    from crm.notifications.schedule import BEAT_SCHEDULE as notifications
     from dealers.schedule import BEAT_SCHEDULE as dealers
     from ha.schedule import BEAT_SCHEDULE as ha
     from sync.inbound.schedule import BEAT_SCHEDULE as inbound
     from sync.outbound.schedule import BEAT_SCHEDULE as outbound
 
-    return {**crm, **dealers, **ha, **inbound, **outbound}
+    return {**crm, **dealers, **ha, **inbound, **outbound, **notifications}
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()
