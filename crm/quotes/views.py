@@ -1,0 +1,204 @@
+"""Quote pages: issue a quote from a lead, revise it (a new version), open a version's PDF, e-mail it,
+and record the customer's answer (accepted: the lead is won; declined: the timeline says so)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.quotes import selectors
+from crm.quotes import services as quote_services
+from crm.quotes.forms import QuoteForm, initial_for_lead, initial_from_version
+from crm.quotes.models import Quote, QuoteVersion
+from crm.quotes.pdf import render_pdf
+from crm.read_audit import ReadAudit, record_read
+from crm.ui.views.common import (
+    actor,
+    can_act_on,
+    done,
+    lead_for_action,
+    render_page_or_partial,
+    submit,
+    submitted,
+    viewer,
+)
+from dealers.access import membership_required
+
+
+def quote_or_404(request: HttpRequest, pk: Any) -> Quote:
+    """The quote if the viewer may see its lead; a foreign or missing quote is a 404."""
+    return get_object_or_404(selectors.quotes_for(viewer(request)), pk=pk)
+
+
+def quote_for_action(request: HttpRequest, pk: Any) -> Quote:
+    quote = quote_or_404(request, pk)
+    if not can_act_on(viewer(request), quote.lead):
+        raise PermissionDenied
+    return quote
+
+
+def _version(request: HttpRequest, quote: Quote, number: int) -> QuoteVersion:
+    for version in selectors.versions_of(viewer(request), quote):
+        if version.number == number:
+            return version
+    raise Http404
+
+
+def _form_page(
+    request: HttpRequest, form: QuoteForm, lead: Any, *, title: str, quote: Quote | None = None
+) -> HttpResponse:
+    context = {"form": form, "lead": lead, "prospect": lead.prospect, "quote": quote, "title": title}
+    return render(request, "quotes/form.html", context)
+
+
+@membership_required()
+def quote_create(request: HttpRequest, lead_pk: Any) -> HttpResponse:
+    """Issue a quote for the lead: version 1; a lead before ``offer`` moves there."""
+    lead = lead_for_action(request, lead_pk)
+    form = QuoteForm(request.POST if request.method == "POST" else None, initial=initial_for_lead(lead))
+    if request.method == "POST" and form.is_valid():
+        quote = submit(
+            form, lambda: quote_services.create_quote(lead=lead, actor=actor(request), data=form.service_data())
+        )
+        if quote is not None:
+            messages.success(request, _("Quote %(number)s issued.") % {"number": quote.number})
+            return done(request, reverse("quote_detail", args=[quote.pk]))
+    return _form_page(request, form, lead, title=_("New quote"))
+
+
+@membership_required()
+def quote_revise(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Change an open quote: the change is a new version, the earlier versions stay as they were sent."""
+    quote = quote_for_action(request, pk)
+    if not quote.is_open:
+        messages.error(request, _("This quote was already accepted or declined."))
+        return done(request, reverse("quote_detail", args=[quote.pk]))
+    current = _version(request, quote, quote.current_version)
+    form = QuoteForm(request.POST if request.method == "POST" else None, initial=initial_from_version(current))
+    saved = submitted(
+        request,
+        form,
+        lambda: quote_services.revise_quote(
+            quote=quote, actor=actor(request), data=form.service_data(), expected_version=form.cleaned_data["version"]
+        ),
+        success=_("New version of the quote issued."),
+        then=reverse("quote_detail", args=[quote.pk]),
+    )
+    title = _("Revise quote %(number)s") % {"number": quote.number}
+    return saved or _form_page(request, form, quote.lead, title=title, quote=quote)
+
+
+@membership_required()
+def quote_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    quote = quote_or_404(request, pk)
+    record_read(request, action=ReadAudit.Action.VIEW, obj=quote, prospect_id=quote.lead.prospect_id)
+    versions = selectors.versions_of(viewer(request), quote)
+    current = next(v for v in versions if v.number == quote.current_version)
+    context = {
+        "quote": quote,
+        "lead": quote.lead,
+        "prospect": quote.lead.prospect,
+        "versions": versions,
+        "current": current,
+        "breakdown": current.breakdown(),
+        "can_act": can_act_on(viewer(request), quote.lead),
+    }
+    return render(request, "quotes/detail.html", context)
+
+
+@membership_required()
+def quote_pdf(request: HttpRequest, pk: Any, number: int) -> HttpResponse:
+    """A version as PDF, shown in the browser (inline); every version stays readable."""
+    quote = quote_or_404(request, pk)
+    version = _version(request, quote, number)
+    record_read(request, action=ReadAudit.Action.VIEW, obj=quote, prospect_id=quote.lead.prospect_id,
+                data={"pdf_version": number})  # fmt: skip
+    response = HttpResponse(render_pdf(version), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{quote_services.pdf_filename(version)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class SendForm(forms.Form):
+    message = forms.CharField(
+        label=gettext_lazy("Message"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=gettext_lazy("Empty: a short standard text in the prospect's language."),
+    )
+
+
+def _action(request: HttpRequest, quote: Quote, form: forms.Form, template: str, title: str) -> HttpResponse:
+    context = {
+        "form": form,
+        "quote": quote,
+        "lead": quote.lead,
+        "prospect": quote.lead.prospect,
+        "title": title,
+        "action_template": template,
+        "action_url": request.path,
+        "cancel_url": reverse("quote_detail", args=[quote.pk]),
+    }
+    return render_page_or_partial(request, "quotes/action.html", template, context)
+
+
+@membership_required()
+def quote_send(request: HttpRequest, pk: Any) -> HttpResponse:
+    """E-mail the current version as PDF to the prospect; the e-mail goes on the timeline."""
+    quote = quote_for_action(request, pk)
+    form = SendForm(request.POST if request.method == "POST" else None)
+    sent = submitted(
+        request,
+        form,
+        lambda: quote_services.send_quote(
+            quote=quote,
+            actor=actor(request),
+            message=form.cleaned_data["message"],
+            base_url=request.build_absolute_uri("/").rstrip("/"),
+        ),
+        success=_("The quote was e-mailed."),
+        then=reverse("quote_detail", args=[quote.pk]),
+    )
+    return sent or _action(request, quote, form, "quotes/_send_form.html", _("E-mail quote"))
+
+
+@membership_required()
+def quote_accept(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The customer accepted: the quote is closed and the lead is won."""
+    quote = quote_for_action(request, pk)
+    form = NoteForm(request.POST if request.method == "POST" else None)
+    accepted = submitted(
+        request,
+        form,
+        lambda: quote_services.accept_quote(quote=quote, actor=actor(request), note=form.cleaned_data["note"]),
+        success=_("Quote accepted; the lead is won."),
+        then=reverse("quote_detail", args=[quote.pk]),
+    )
+    return accepted or _action(request, quote, form, "quotes/_accept_form.html", _("Quote accepted"))
+
+
+@membership_required()
+def quote_decline(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The customer declined: the quote is closed, the lead stays open."""
+    quote = quote_for_action(request, pk)
+    form = NoteForm(request.POST if request.method == "POST" else None)
+    declined = submitted(
+        request,
+        form,
+        lambda: quote_services.decline_quote(quote=quote, actor=actor(request), note=form.cleaned_data["note"]),
+        success=_("Quote declined."),
+        then=reverse("quote_detail", args=[quote.pk]),
+    )
+    return declined or _action(request, quote, form, "quotes/_decline_form.html", _("Quote declined"))
