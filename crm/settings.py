@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "dealers",
     "crm",
     "crm.notifications",  # reminders and notifications: bell, list, e-mail digest (docs/notifications.md)
+    "crm.quotes",  # quotes (Angebote) as PDF (docs/quotes.md)
     "crm.appointments",  # appointments and the test-drive fleet (docs/appointments.md)
     "crm.messaging",  # e-mail from the CRM: templates, sending, replies by SMTP (docs/messaging.md)
     "sync",
