@@ -199,6 +199,7 @@ PUBLIC_ROUTE_ARGS: dict[str, dict[str, str]] = {
     "invitation_accept": {"token": "not-a-token"},
     "consent_confirm": {"token": "not-a-token"},
     "consent_withdraw": {"token": "not-a-token"},
+    "calendar_feed": {"token": "1-not-a-token-of-any-calendar-feed"},
 }
 
 

@@ -134,8 +134,8 @@ ACTIONS = {
 }
 
 
-@require_POST
 @membership_required()
+@require_POST
 def appointment_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
     """One click on the appointment page: cancel, mark done, start the test drive."""
     if action not in ACTIONS:
@@ -175,7 +175,6 @@ def appointment_licence(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "appointments/licence.html", context)
 
 
-@require_GET
 @membership_required()
 def appointment_agreement(request: HttpRequest, pk: Any) -> HttpResponse:
     """The test-drive agreement, styled for print (the browser's Print, or save as PDF)."""
@@ -185,7 +184,6 @@ def appointment_agreement(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "appointments/agreement.html", {"appointment": appointment, "dealer": appointment.dealer})
 
 
-@require_GET
 @membership_required()
 def appointment_ics(request: HttpRequest, pk: Any) -> HttpResponse:
     """The customer's invitation as an .ics file, to send or hand over."""
