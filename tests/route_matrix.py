@@ -708,7 +708,6 @@ UI_ROUTES += [
     ),
 ]
 
-
 # Appointments and demo cars (crm/appointments, docs/appointments.md): everyone books from the leads they may
 # act on and sees their own appointments; managers keep the demo fleet. The calendar feed is public (token).
 def _demo_car(setup: Any, plate: str = "M-MX 1") -> Any:
@@ -813,3 +812,87 @@ UI_ROUTES += [
     ),
 ]
 PUBLIC_ROUTES |= {"calendar_feed"}  # the secret token is the credential; tests/appointments/test_appointment_pages.py
+
+
+# Quotes (crm/quotes, docs/quotes.md): everyone quotes on the leads they may act on.
+def _own_quote(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from crm.models import Lead, VehicleModel
+    from crm.quotes.services import create_quote
+    from dealers.actors import Actor
+
+    lead_pk = _crm_own_lead(setup, viewer)["pk"]
+    vehicle = VehicleModel.objects.filter(is_active=True).order_by("pk").first()
+    quote = create_quote(lead=Lead.objects.get(pk=lead_pk), actor=Actor.system("t"), data={"vehicle": vehicle})
+    return {"pk": quote.pk}
+
+
+def _quote_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    from crm.models import VehicleModel
+
+    vehicle = VehicleModel.objects.filter(is_active=True).order_by("pk").first()
+    return {"vehicle": str(vehicle.pk if vehicle else ""), "discount": "0", "tradein_credit": "0", "vat_rate": "19",
+            "valid_until": "2030-01-31", "version": "1"}  # fmt: skip
+
+
+UI_ROUTES += [
+    UiRoute(
+        "quote_create",
+        ALL_ROLES,
+        kwargs=lambda s, v: {"lead_pk": _crm_own_lead(s, v)["pk"]},
+        missing={"lead_pk": _NO_SUCH_UUID},
+        post=_quote_body,
+    ),
+    UiRoute("quote_detail", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING),
+    UiRoute("quote_revise", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=_quote_body),
+    UiRoute(
+        "quote_pdf",
+        ALL_ROLES,
+        kwargs=lambda s, v: {**_own_quote(s, v), "number": 1},
+        missing={"pk": _NO_SUCH_UUID, "number": 1},
+    ),
+    UiRoute("quote_send", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"message": ""}),
+    UiRoute("quote_accept", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"note": ""}),
+    UiRoute("quote_decline", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"note": ""}),
+]
+
+
+# Quotes (crm/quotes, docs/quotes.md): everyone quotes on the leads they may act on.
+def _own_quote(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from crm.models import Lead, VehicleModel
+    from crm.quotes.services import create_quote
+    from dealers.actors import Actor
+
+    lead_pk = _crm_own_lead(setup, viewer)["pk"]
+    vehicle = VehicleModel.objects.filter(is_active=True).order_by("pk").first()
+    quote = create_quote(lead=Lead.objects.get(pk=lead_pk), actor=Actor.system("t"), data={"vehicle": vehicle})
+    return {"pk": quote.pk}
+
+
+def _quote_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    from crm.models import VehicleModel
+
+    vehicle = VehicleModel.objects.filter(is_active=True).order_by("pk").first()
+    return {"vehicle": str(vehicle.pk if vehicle else ""), "discount": "0", "tradein_credit": "0", "vat_rate": "19",
+            "valid_until": "2030-01-31", "version": "1"}  # fmt: skip
+
+
+UI_ROUTES += [
+    UiRoute(
+        "quote_create",
+        ALL_ROLES,
+        kwargs=lambda s, v: {"lead_pk": _crm_own_lead(s, v)["pk"]},
+        missing={"lead_pk": _NO_SUCH_UUID},
+        post=_quote_body,
+    ),
+    UiRoute("quote_detail", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING),
+    UiRoute("quote_revise", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=_quote_body),
+    UiRoute(
+        "quote_pdf",
+        ALL_ROLES,
+        kwargs=lambda s, v: {**_own_quote(s, v), "number": 1},
+        missing={"pk": _NO_SUCH_UUID, "number": 1},
+    ),
+    UiRoute("quote_send", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"message": ""}),
+    UiRoute("quote_accept", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"note": ""}),
+    UiRoute("quote_decline", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"note": ""}),
+]
