@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -166,6 +167,22 @@ def node_state() -> State:
     if drain_flag().exists():
         return "draining"
     return "running"
+
+
+def refuses_writes() -> bool:
+    """Writes get 503: in maintenance, or draining for longer than ``HA_DRAIN_GRACE_SECONDS``.
+
+    A drain makes ``/ha/ready`` answer 503 at once, but the load balancer notices only on its next
+    failed checks (HAProxy: ``inter`` x ``fall``). Until then the node keeps serving what still reaches
+    it, so a planned switch costs clients no error answers, only the in-flight wait.
+    """
+    if maintenance_flag().exists():
+        return True
+    try:
+        drained_at = drain_flag().stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return time.time() - drained_at >= settings.HA_DRAIN_GRACE_SECONDS
 
 
 def node_status() -> NodeStatus:

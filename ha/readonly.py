@@ -13,7 +13,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from ha.probe import node_state, node_status
+from ha.probe import node_status, refuses_writes
 from ha.retry import note_unavailable
 
 RETRY_AFTER_SECONDS = 5
@@ -67,8 +67,9 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # A draining node finishes what it has but takes no new writes: the client retries on the other node.
-        if request.method not in SAFE_METHODS and node_state() != "running":
+        # A draining node finishes what it has but, once the load balancer had time to notice, takes no
+        # new writes: the client retries on the other node.
+        if request.method not in SAFE_METHODS and refuses_writes():
             return unavailable_response(request)
         return self.get_response(request)
 

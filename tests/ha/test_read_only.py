@@ -55,3 +55,25 @@ def test_draining_node_refuses_writes_with_503_but_still_serves_reads(
     assert client.get(reverse("staff_list")).status_code == 200
     member.refresh_from_db()
     assert member.role == Membership.Role.SALESPERSON
+
+
+def test_a_node_just_drained_still_serves_writes_while_the_load_balancer_notices(
+    dealer_a: DealerSetup, client_for, settings, tmp_path
+) -> None:
+    """For HA_DRAIN_GRACE_SECONDS /ha/ready is already 503 but writes still succeed: no error answers at a drain."""
+    from ha.probe import drain_flag
+
+    settings.HA_STATE_DIR = tmp_path
+    settings.HA_DRAIN_GRACE_SECONDS = 60
+    drain_flag().touch()
+    client = client_for(dealer_a.user("dealer_admin"))
+    member = dealer_a.other_salesperson
+
+    write = client.post(
+        reverse("staff_edit", args=[member.pk]), {"role": "sales_manager", "is_active": "on", "lead_capacity": "5"}
+    )
+
+    assert client.get("/ha/ready").status_code == 503
+    assert write.status_code == 302
+    member.refresh_from_db()
+    assert member.role == Membership.Role.SALES_MANAGER

@@ -81,9 +81,11 @@ class Command(ContractCommand):
     def _drain(self, *, timeout: float) -> None:
         if not drain_node():
             self.stderr.write("warning: could not reach the workers through the broker")
+        deadline = time.monotonic() + timeout
+        # Writes are still served while the load balancer notices the 503 of /ha/ready (ha.probe.refuses_writes).
+        time.sleep(min(settings.HA_DRAIN_GRACE_SECONDS, timeout))
         # The scheduler sees the flag on its next tick and closes its lease session.
         host = socket.gethostname()
-        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._lease_holder() == host and self._lease_is_locked():
             time.sleep(0.5)
         if self._lease_holder() == host and self._lease_is_locked():
