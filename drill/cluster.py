@@ -275,7 +275,11 @@ class Cluster:
     # -- HAProxy and Redis -------------------------------------------------------------------------
     def start_haproxy(self) -> None:
         db = "\n".join(f"    server {n} {address(n)}:{PG_PORT} check port {PATRONI_PORT}" for n in DB_NODES)
-        web = "\n".join(f"    server {n} {address(n)}:{APP_PORT} check" for n in APP_NODES)
+        # The same nodes again as unchecked backups: while the database moves, /ha/ready fails on both nodes
+        # at once, and rather than answering 503 itself HAProxy hands the request to a node, whose
+        # whole-transaction retry (ha.retry) waits for the new primary: a slow answer, not an error.
+        web = "\n".join(f"    server {n} {address(n)}:{APP_PORT} check" for n in APP_NODES) + "\n"
+        web += "\n".join(f"    server {n}-backup {address(n)}:{APP_PORT} backup" for n in APP_NODES)
         config = f"""global
     maxconn 1000
 defaults
@@ -299,6 +303,7 @@ listen web
     http-check expect status 200
     retries 3
     option redispatch 1
+    option allbackups
     default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
 {web}
 """
