@@ -264,6 +264,18 @@ FUNNEL_STAGES: tuple[str, ...] = (
 )
 
 
+def reached(stage: str) -> Q:
+    """A lead that got to ``stage`` of ``FUNNEL_STAGES`` or further: it stands there or later now, or a lead event
+    moved it there or later (a lost lead keeps the furthest stage it got to); first contact counts as ``contacted``.
+    """
+    later = FUNNEL_STAGES[FUNNEL_STAGES.index(stage) :]
+    moved_there = Exists(LeadEvent.objects.filter(lead=OuterRef("pk"), to_stage__in=later))
+    condition = Q(stage__in=later) | Q(moved_there)
+    if stage == Lead.Stage.CONTACTED:
+        condition |= Q(first_contacted_at__isnull=False)
+    return condition
+
+
 @dataclass(frozen=True)
 class FunnelStep:
     key: str
@@ -281,13 +293,8 @@ def funnel(leads: QuerySet[Lead], since: datetime) -> list[FunnelStep]:
     """
     period = leads.filter(created_at__gte=since).order_by()
     counts: dict[str, Any] = {"n_new": Count("id")}
-    for index, stage in enumerate(FUNNEL_STAGES[1:], start=1):
-        later = FUNNEL_STAGES[index:]
-        moved_there = Exists(LeadEvent.objects.filter(lead=OuterRef("pk"), to_stage__in=later))
-        reached = Q(stage__in=later) | Q(moved_there)
-        if stage == Lead.Stage.CONTACTED:
-            reached |= Q(first_contacted_at__isnull=False)
-        counts[f"n_{stage}"] = Count("id", filter=reached)
+    for stage in FUNNEL_STAGES[1:]:
+        counts[f"n_{stage}"] = Count("id", filter=reached(stage))
     result = period.aggregate(**counts)
     labels = dict(Lead.Stage.choices)
     total = result["n_new"] or 0

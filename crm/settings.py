@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "dealers",
     "crm",
+    "crm.campaigns",  # marketing campaigns: target, consent-checked selection, results (docs/campaigns.md)
     "crm.notifications",  # reminders and notifications: bell, list, e-mail digest (docs/notifications.md)
     "crm.quotes",  # quotes (Angebote) as PDF (docs/quotes.md)
     "crm.appointments",  # appointments and the test-drive fleet (docs/appointments.md)

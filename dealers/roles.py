@@ -22,6 +22,7 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
     NETWORK_ADMIN: [("dealers", action, "*") for action in ("view", "add", "change", "delete")]
     + [("sync", action, "*") for action in ("view", "change")]
     + [("crm", "view", "*"), ("crm", "add", "vehiclemodel"), ("crm", "change", "vehiclemodel")]  # model range
+    + [("campaigns", action, "campaign") for action in ("view", "add", "change")]  # network-wide campaigns
     + [("ha", "view", "*"), ("ha", "change", "clusternode")],  # the cluster page, drain and undrain (ha.admin)
     LEAD_DESK: [
         ("dealers", "view", "*"),
@@ -38,7 +39,13 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
         ("crm", "change", "consent"),
         ("crm", "change", "retentionrule"),
     ],
-    ANALYST: [("dealers", "view", "*"), ("crm", "view", "*"), ("sync", "view", "*"), ("ha", "view", "*")],
+    ANALYST: [
+        ("dealers", "view", "*"),
+        ("crm", "view", "*"),
+        ("sync", "view", "*"),
+        ("ha", "view", "*"),
+        ("campaigns", "view", "*"),
+    ],
 }
 
 

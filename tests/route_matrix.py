@@ -68,8 +68,9 @@ def product_tables() -> list[str]:
     return sorted(
         {
             model._meta.db_table
-            for label in ("dealers", "crm", "sync")
-            for model in apps.get_app_config(label).get_models(include_auto_created=True)
+            for config in apps.get_app_configs()
+            if config.name.split(".")[0] in ("dealers", "crm", "sync")  # crm's own apps too (crm.campaigns ...)
+            for model in config.get_models(include_auto_created=True)
             if model._meta.managed and not model._meta.proxy
         }
     )
@@ -853,4 +854,38 @@ UI_ROUTES += [
     UiRoute("quote_send", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"message": ""}),
     UiRoute("quote_accept", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"note": ""}),
     UiRoute("quote_decline", ALL_ROLES, kwargs=_own_quote, missing=_LEAD_MISSING, post=lambda s, v, kw: {"note": ""}),
+]
+
+
+# Campaigns (crm/campaigns, docs/campaigns.md): managers plan and export; everyone reads the results.
+def _campaign(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from datetime import date
+    from uuid import uuid4
+
+    from crm.campaigns.models import Campaign
+
+    campaign = Campaign.objects.create(
+        dealer=setup.dealer,
+        name="Matrix",
+        code=f"MATRIX-{uuid4().hex[:8]}",
+        channel="email",
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2030, 12, 31),
+    )
+    return {"pk": campaign.pk}
+
+
+def _campaign_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    body = {"name": "Matrix", "channel": "email", "starts_on": "2026-01-01", "ends_on": "2026-03-31"}
+    return body if kw else {**body, "code": f"NEU-{setup.dealer.number}"}
+
+
+UI_ROUTES += [
+    UiRoute("campaign_list", MANAGERS),
+    UiRoute("campaign_create", MANAGERS, post=_campaign_body),
+    UiRoute("campaign_detail", MANAGERS, kwargs=_campaign, missing=_LEAD_MISSING),
+    UiRoute("campaign_edit", MANAGERS, kwargs=_campaign, missing=_LEAD_MISSING, post=_campaign_body),
+    UiRoute("campaign_export", MANAGERS, kwargs=_campaign, missing=_LEAD_MISSING),
+    UiRoute("campaign_report", ALL_ROLES),
+    UiRoute("campaign_report", ALL_ROLES, query="?period=365"),
 ]

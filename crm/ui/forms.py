@@ -15,6 +15,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import catalogue, fieldspecs
+from crm.campaigns.selectors import running_campaigns
 from crm.filters import dealership_staff
 from crm.models import Activity, Lead, LostReason, Prospect, VehicleModel
 from crm.normalize import format_phone
@@ -181,6 +182,7 @@ class LeadForm(OwnedRecordForm):
         # Reassigning a lead is its own action with its own history entry.
         self.offer_owner(membership, allowed=creating and membership.is_manager)
         self._offer_catalogue()
+        self._offer_campaigns(membership)
         self.fields["tradein_make"].widget.attrs["list"] = "tradein-makes"
         self.fields["list_price"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
         self.fields["vin"].widget.attrs["autocapitalize"] = "characters"
@@ -221,6 +223,16 @@ class LeadForm(OwnedRecordForm):
             initial=picked or (CURRENT_VEHICLE if any(current) else ""),
             help_text=_("From the manufacturer's model range; choosing fills model, trim and powertrain."),
         )
+
+    def _offer_campaigns(self, membership: Membership) -> None:
+        """The campaign is picked from the running campaigns (crm.campaigns); a lead keeps a code it carries."""
+        current = str(self.initial.get("campaign") or "")
+        running = [(c.code, f"{c.name} ({c.code})") for c in running_campaigns(membership)]
+        choices: list[Any] = [("", _("(no campaign)"))]
+        if current and current not in {code for code, _label in running}:
+            choices.append((current, _("Current: %(code)s") % {"code": current}))
+        label = self.fields["campaign"].label
+        self.fields["campaign"] = forms.ChoiceField(label=label, choices=choices + running, required=False)
 
     def service_data(self) -> dict[str, Any]:
         data = super().service_data()
