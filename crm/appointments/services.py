@@ -71,7 +71,9 @@ def _check_car(car: DemoCar, dealer_id: int, starts_at: datetime, ends_at: datet
         raise ValidationError({"car": _("Choose one of this dealership's active demo cars.")})
     first, last = timezone.localdate(starts_at), timezone.localdate(ends_at)
     if first < car.available_from or (car.available_until is not None and last > car.available_until):
-        raise ValidationError({"car": _("This demo car is not available on that day.")})
+        raise ValidationError(
+            {"car": ValidationError(_("This demo car is not available on that day."), code="unavailable")}
+        )
 
 
 def _pipeline_position(stage: str) -> int:
@@ -89,10 +91,8 @@ def _save_booking(appointment: Appointment, fields: list[str] | None = None) -> 
                 Appointment.objects.filter(pk=appointment.pk).update(**{f: getattr(appointment, f) for f in fields})
     except IntegrityError as error:
         if _constraint_name(error) == CAR_TAKEN:
-            raise ValidationError(
-                {"car": _("This demo car is already booked at that time. Choose another time or car.")},
-                code="car_taken",
-            ) from error
+            message = _("This demo car is already booked at that time. Choose another time or car.")
+            raise ValidationError({"car": ValidationError(message, code="car_taken")}) from error
         raise
 
 
@@ -282,9 +282,13 @@ def save_demo_car(*, dealer: Dealer, actor: Actor, data: dict[str, Any], car: De
     except IntegrityError as error:
         name = _constraint_name(error)
         if name == "democar_plate":
-            raise ValidationError({"plate": _("Another demo car has this number plate.")}) from error
+            raise ValidationError(
+                {"plate": ValidationError(_("Another demo car has this number plate."), code="plate_taken")}
+            ) from error
         if name == "democar_vin":
-            raise ValidationError({"vin": _("Another demo car has this VIN.")}) from error
+            raise ValidationError(
+                {"vin": ValidationError(_("Another demo car has this VIN."), code="vin_taken")}
+            ) from error
         raise
     _audit(car, "democar.created" if creating else "democar.updated", actor, changed=sorted(data))
     return car

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.appointments import ics, selectors
@@ -128,9 +129,9 @@ def appointment_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 ACTIONS = {
-    "cancel": (appointment_services.cancel, "Appointment cancelled."),
-    "done": (appointment_services.complete, "Appointment marked as done."),
-    "start": (appointment_services.start_test_drive, "Test drive started."),
+    "cancel": (appointment_services.cancel, gettext_lazy("Appointment cancelled.")),
+    "done": (appointment_services.complete, gettext_lazy("Appointment marked as done.")),
+    "start": (appointment_services.start_test_drive, gettext_lazy("Test drive started.")),
 }
 
 
@@ -148,7 +149,7 @@ def appointment_action(request: HttpRequest, pk: Any, action: str) -> HttpRespon
         for message in error.messages:
             messages.error(request, message)
     else:
-        messages.success(request, _(success))
+        messages.success(request, str(success))
     return done(request, reverse("appointment_detail", args=[appointment.pk]))
 
 
