@@ -35,6 +35,7 @@ urlpatterns = [
     path("i18n/setlang/", dealer_views.set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),
     path("", include("crm.ui.urls")),
+    path("", include("crm.messaging.urls")),  # e-mail to prospects, e-mail templates
     path("", include("crm.campaigns.urls")),  # campaigns: selection, export, results
     path("", include("crm.quotes.urls")),  # quotes as PDF (docs/quotes.md)
     path("", include("crm.notifications.urls")),

@@ -889,3 +889,35 @@ UI_ROUTES += [
     UiRoute("campaign_report", ALL_ROLES),
     UiRoute("campaign_report", ALL_ROLES, query="?period=365"),
 ]
+
+
+# E-mail from the CRM (crm/messaging, docs/messaging.md): everyone writes to the prospects they may act on;
+# dealer admins keep the dealership's templates.
+def _email_template(setup: Any, viewer: Membership) -> dict[str, Any]:
+    from crm.messaging.models import EmailTemplate
+
+    template = EmailTemplate.objects.create(dealer=setup.dealer, name="Matrix", subject_de="Hallo", body_de="Text")
+    return {"pk": template.pk}
+
+
+def _email_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    return {"language": "de", "subject": "Matrix", "body": "Guten Tag"}
+
+
+def _email_template_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "Matrix", "purpose": "service", "subject_de": "Hallo", "body_de": "{{ prospect.first_name }}"}
+
+
+UI_ROUTES += [
+    UiRoute("lead_email", ALL_ROLES, kwargs=_crm_own_lead, missing=_LEAD_MISSING, post=_email_body),
+    UiRoute("prospect_email", ALL_ROLES, kwargs=_crm_own_prospect, missing=_LEAD_MISSING, post=_email_body),
+    UiRoute("email_template_list", DEALER_ADMINS),
+    UiRoute("email_template_create", DEALER_ADMINS, post=_email_template_body),
+    UiRoute(
+        "email_template_edit",
+        DEALER_ADMINS,
+        kwargs=_email_template,
+        missing={"pk": 999_999_999},
+        post=_email_template_body,
+    ),
+]

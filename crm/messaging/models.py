@@ -30,10 +30,6 @@ class EmailTemplateQuerySet(DealerScopedQuerySet):
             return self.none()
         return self.filter(Q(dealer_id=viewer.dealer_id) | Q(dealer__isnull=True))
 
-    def editable_by(self, viewer: Viewer | None) -> EmailTemplateQuerySet:
-        """Only the dealership's own; the network defaults are the manufacturer's (admin site)."""
-        return super().visible_to(viewer)
-
     def active(self) -> EmailTemplateQuerySet:
         return self.filter(is_active=True)
 
@@ -102,9 +98,9 @@ class SentEmail(models.Model):
         EmailTemplate, verbose_name=_("template"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     purpose = models.CharField(_("purpose"), max_length=10, choices=EmailTemplate.Purpose.choices)
-    message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255)
     # The local part's token of the reply address (reply+<token>@CRM_INBOUND_MAIL_DOMAIN).
-    reply_token = models.CharField(_("reply token"), max_length=40, unique=True)
+    reply_token = models.CharField(_("reply token"), max_length=40)
     from_address = models.CharField(_("from"), max_length=254)
     to_address = models.CharField(_("to"), max_length=254)
     reply_to = models.CharField(_("reply to"), max_length=254, blank=True)
@@ -129,6 +125,12 @@ class SentEmail(models.Model):
         verbose_name = _("sent e-mail")
         verbose_name_plural = _("sent e-mails")
         ordering: ClassVar = ["-sent_at", "-id"]
+        # Constraints, not unique=True: no second "_like" pattern index (both are looked up by equality only).
+        # Unique network-wide: the intake finds the sent e-mail by either before it knows the dealership.
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["message_id"], name="sentemail_message_id"),
+            models.UniqueConstraint(fields=["reply_token"], name="sentemail_reply_token"),
+        ]
         indexes: ClassVar = [
             models.Index(fields=["dealer", "-sent_at"], name="sentemail_dealer_sent"),
             models.Index(fields=["prospect", "-sent_at"], name="sentemail_prospect"),

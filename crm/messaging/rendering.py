@@ -75,10 +75,8 @@ class Salesperson:
 def salutation_name(prospect: Prospect, language: str) -> str:
     """“Frau Dr. Mustermann” / “Ms Dr. Mustermann”; without a salutation the full name."""
     with translation.override(language):
-        word = {
-            Prospect.Salutation.MR: gettext("Mr"),
-            Prospect.Salutation.MS: gettext("Ms"),
-        }.get(prospect.salutation, "")
+        words: dict[str, str] = {Prospect.Salutation.MR: gettext("Mr"), Prospect.Salutation.MS: gettext("Ms")}
+        word = words.get(prospect.salutation, "")
     if word and prospect.last_name:
         return " ".join(p for p in (word, prospect.title, prospect.last_name) if p)
     return " ".join(p for p in (prospect.title, prospect.first_name, prospect.last_name) if p) or prospect.company
