@@ -16,12 +16,12 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -31,6 +31,9 @@ from crm.models import Lead, Task
 from crm.notifications.models import Delivery, DigestRun, Kind, Notification, NotificationPreference
 from dealers.actors import Actor, record_audit
 from dealers.models import Membership, User
+
+if TYPE_CHECKING:
+    from crm.services.erasure import ErasedPerson
 
 logger = logging.getLogger(__name__)
 
@@ -327,3 +330,18 @@ def send_due_digests(*, now: datetime | None = None) -> int:
         except Exception:
             logger.exception("notification_digest_failed", extra={"user_id": user.pk})
     return sent
+
+
+# --- Erasure ---
+
+
+def forget_erased_person(person: ErasedPerson) -> int:
+    """Erasure hook (``crm.services.erasure.erasure_hooks``): the person's notifications go with them.
+
+    They hold no personal data, but they would keep pointing staff at an erased person's leads and tasks.
+    """
+    ids = list(person.object_ids)
+    deleted, _by_model = Notification.objects.filter(
+        Q(lead_id__in=ids) | Q(task_id__in=ids), dealer_id=person.dealer_id
+    ).delete()
+    return deleted

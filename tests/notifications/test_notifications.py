@@ -236,3 +236,33 @@ def test_the_bell_shows_the_count_in_the_header(dealer_a: DealerSetup) -> None:
     assert 'data-notification-count="/notifications/count/"' in page
     assert 'aria-live="polite"' in page
     assert "1 unread notification" in page
+
+
+# --- Data protection: the export lists them, erasure removes them ---
+
+
+def test_subject_access_export_and_erasure_cover_the_persons_notifications(lead: Lead, dealer_a: DealerSetup) -> None:
+    import io
+    import json
+    import zipfile
+
+    from crm.services.erasure import erase_prospect
+    from crm.services.subject_access import build_zip
+
+    seller = dealer_a.user("salesperson")
+    leads.assign_lead(lead=lead, to_user_id=seller.pk, actor=Actor.system("t"))
+    task = TaskFactory(prospect=lead.prospect, lead=lead, assignee=seller, due_at=lead.created_at)
+    services.create_due_notifications(now=lead.created_at)
+    unrelated = leads.create_lead(
+        prospect=ProspectFactory(dealer=dealer_a.dealer), actor=Actor.system("t"), data={}, owner_id=seller.pk
+    )
+
+    with zipfile.ZipFile(io.BytesIO(build_zip([lead.prospect]))) as archive:
+        exported = json.loads(archive.read("subject.json"))["notifications"]
+        assert "notifications.csv" in archive.namelist()
+    assert sorted((row["kind"], row["lead_id"] or row["task_id"]) for row in exported) == sorted(
+        [("lead_assigned", str(lead.pk)), ("task_due", str(task.pk))]
+    )
+
+    erase_prospect(prospect=lead.prospect, actor=Actor.system("t"))
+    assert list(Notification.objects.values_list("lead_id", flat=True)) == [unrelated.pk]
