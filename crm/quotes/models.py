@@ -56,6 +56,7 @@ class Quote(models.Model):
     objects = LeadChildQuerySet.as_manager()
 
     class Meta:
+        app_label = "quotes"  # explicit: imported before the app registry (a URLconf), it is never crm's
         verbose_name = _("quote")
         verbose_name_plural = _("quotes")
         ordering: ClassVar = ["-created_at", "-id"]
@@ -135,6 +136,7 @@ class QuoteVersion(models.Model):
     objects = DealerScopedQuerySet.as_manager()
 
     class Meta:
+        app_label = "quotes"
         verbose_name = _("quote version")
         verbose_name_plural = _("quote versions")
         ordering: ClassVar = ["quote", "number"]

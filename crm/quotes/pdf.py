@@ -19,9 +19,6 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import translation
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from crm.quotes.models import QuoteVersion
 
@@ -52,23 +49,32 @@ def logo_path(dealer_number: str) -> Path | None:
     return None
 
 
-class LocalFilesOnly(URLFetcher):
-    """Opens ``file:`` URLs inside the allowed folders, refuses everything else (and remembers what)."""
+def local_files_only(*roots: Path) -> Any:
+    """A WeasyPrint URL fetcher that opens ``file:`` URLs inside ``roots`` and refuses everything else.
 
-    def __init__(self, *roots: Path) -> None:
-        super().__init__(timeout=1, allowed_protocols=("file",), allow_redirects=False)
-        self.roots = [root.resolve() for root in roots]
-        self.refused: list[str] = []
+    Its ``refused`` list names what was refused. WeasyPrint (and so Pango) is imported only here and in
+    :func:`render_pdf`: a machine without Pango serves every other page, and only the PDF fails.
+    """
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
-        path = Path(url2pathname(urlsplit(url).path)) if url.startswith("file:") else None
-        resolved = path.resolve() if path is not None else None
-        if resolved is None or not any(resolved.is_relative_to(root) for root in self.roots) or not resolved.is_file():
-            self.refused.append(url[:200])
-            logger.warning("quote_pdf_url_refused", extra={"url": url[:200]})
-            raise ValueError("quote PDFs open no URLs but their own files")
-        mimetype = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(url, resolved.read_bytes(), {"Content-Type": mimetype})
+    allowed = [root.resolve() for root in roots]
+
+    class LocalFilesOnly(URLFetcher):
+        def __init__(self) -> None:
+            super().__init__(timeout=1, allowed_protocols=("file",), allow_redirects=False)
+            self.refused: list[str] = []
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            path = Path(url2pathname(urlsplit(url).path)) if url.startswith("file:") else None
+            resolved = path.resolve() if path is not None else None
+            if resolved is None or not any(resolved.is_relative_to(root) for root in allowed) or not resolved.is_file():
+                self.refused.append(url[:200])
+                logger.warning("quote_pdf_url_refused", extra={"url": url[:200]})
+                raise ValueError("quote PDFs open no URLs but their own files")
+            mimetype = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, resolved.read_bytes(), {"Content-Type": mimetype})
+
+    return LocalFilesOnly()
 
 
 def render_html(version: QuoteVersion) -> str:
@@ -90,9 +96,12 @@ def render_html(version: QuoteVersion) -> str:
         )
 
 
-def render_pdf(version: QuoteVersion, *, fetcher: LocalFilesOnly | None = None) -> bytes:
+def render_pdf(version: QuoteVersion, *, fetcher: Any = None) -> bytes:
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
     static_root = _static_root()
-    fetcher = fetcher or LocalFilesOnly(static_root, logo_dir())
+    fetcher = fetcher or local_files_only(static_root, logo_dir())
     fonts = FontConfiguration()
     stylesheet = CSS(filename=str(static_root / "quote.css"), url_fetcher=fetcher, font_config=fonts)
     document = HTML(string=render_html(version), base_url=static_root.as_uri() + "/", url_fetcher=fetcher)

@@ -180,7 +180,7 @@ def test_the_pdf_renderer_opens_only_its_own_files(dealer_a: DealerSetup, tmp_pa
 
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"not for the pdf")
-    fetcher = pdf.LocalFilesOnly(pdf._static_root())
+    fetcher = pdf.local_files_only(pdf._static_root())
     html = (
         f'<img src="http://127.0.0.1:9/x.png"><img src="{secret.as_uri()}"><img src="file:///etc/passwd">'
         '<link rel="stylesheet" href="https://example.com/x.css"><img src="fonts/LICENSE.txt">'
@@ -195,7 +195,7 @@ def test_the_pdf_renderer_opens_only_its_own_files(dealer_a: DealerSetup, tmp_pa
     quote = services.create_quote(
         lead=_lead(dealer_a), actor=SYSTEM, data=_data(notes='<img src="http://127.0.0.1:9/leak.png">')
     )
-    fetcher = pdf.LocalFilesOnly(pdf._static_root())
+    fetcher = pdf.local_files_only(pdf._static_root())
     pdf.render_pdf(QuoteVersion.objects.get(quote=quote), fetcher=fetcher)
     assert fetcher.refused == []
 
