@@ -134,11 +134,13 @@ SYSTEM_PACKAGES += haproxy:/usr/sbin/haproxy postgresql-15:/usr/lib/postgresql/1
 SYSTEM_PACKAGES += redis-server:/usr/bin/redis-server
 # wrk: the benchmarks' load generator (C, keep-alive), so the load tool does not take the server's CPU.
 SYSTEM_PACKAGES += wrk:/usr/bin/wrk
+# Pango for WeasyPrint (quote PDFs, docs/quotes.md): a library, so the file named is its copyright notice.
+SYSTEM_PACKAGES += libpango-1.0-0:/usr/share/doc/libpango-1.0-0/copyright libpangoft2-1.0-0:/usr/share/doc/libpangoft2-1.0-0/copyright
 
 system-packages:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 		pkg=$${entry%%:*}; file=$${entry#*:}; \
-		if [ -x "$$file" ]; then echo "$$pkg: present, skipping apt-get"; else missing="$$missing $$pkg"; fi; \
+		if [ -e "$$file" ]; then echo "$$pkg: present, skipping apt-get"; else missing="$$missing $$pkg"; fi; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
