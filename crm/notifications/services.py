@@ -335,13 +335,10 @@ def send_due_digests(*, now: datetime | None = None) -> int:
 # --- Erasure ---
 
 
-def forget_erased_person(person: ErasedPerson) -> int:
+def forget_erased_person(person: ErasedPerson) -> None:
     """Erasure hook (``crm.services.erasure.erasure_hooks``): the person's notifications go with them.
 
     They hold no personal data, but they would keep pointing staff at an erased person's leads and tasks.
     """
     ids = list(person.object_ids)
-    deleted, _by_model = Notification.objects.filter(
-        Q(lead_id__in=ids) | Q(task_id__in=ids), dealer_id=person.dealer_id
-    ).delete()
-    return deleted
+    Notification.objects.filter(Q(lead_id__in=ids) | Q(task_id__in=ids), dealer_id=person.dealer_id).delete()
