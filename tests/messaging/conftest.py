@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -39,6 +40,12 @@ class SmtpSink:
 @pytest.fixture
 def smtp_sink(settings: Any) -> Iterator[SmtpSink]:
     """Django's SMTP backend pointed at an aiosmtpd server on 127.0.0.1 for this test."""
+    with running_smtp_sink(settings) as sink:
+        yield sink
+
+
+@contextmanager
+def running_smtp_sink(settings: Any) -> Iterator[SmtpSink]:
     sink = SmtpSink(host="127.0.0.1", port=free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
