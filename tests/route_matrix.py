@@ -789,7 +789,7 @@ UI_ROUTES += [
             post=lambda s, v, kw: {},
             get=False,
         )
-        for action in ("cancel", "start")
+        for action in ("cancel", "start", "email")
     ),
     UiRoute(
         "lead_appointment_create",

@@ -48,7 +48,7 @@ def _event(appointment: Appointment, *, summary: str, description: str) -> Event
     event.add("summary", summary)
     if description:
         event.add("description", description)
-    location = appointment.location or _dealer_address(appointment)
+    location = appointment.location or dealer_address(appointment)
     if location:
         event.add("location", location)
     cancelled = appointment.status == Appointment.Status.CANCELLED
@@ -56,7 +56,7 @@ def _event(appointment: Appointment, *, summary: str, description: str) -> Event
     return event
 
 
-def _dealer_address(appointment: Appointment) -> str:
+def dealer_address(appointment: Appointment) -> str:
     dealer = appointment.dealer
     return ", ".join(part for part in (dealer.name, dealer.street, f"{dealer.postcode} {dealer.city}".strip()) if part)
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.appointments.models import Appointment, CalendarFeed, DemoCar
@@ -249,6 +249,47 @@ def start_test_drive(*, appointment: Appointment, actor: Actor) -> Appointment:
         _bump(appointment, ["drive_started_at"])
         _audit(appointment, "appointment.drive_started", actor)
     return appointment
+
+
+@transaction.atomic
+def send_invitation(*, appointment: Appointment, actor: Actor) -> Any:
+    """E-mail the customer the appointment with its .ics invitation attached (crm.messaging: on the timeline)."""
+    from crm.appointments import ics
+    from crm.messaging.services import language_of, send_prospect_email
+
+    appointment = Appointment.objects.select_related("prospect", "dealer", "car__vehicle_model", "salesperson").get(
+        pk=appointment.pk
+    )
+    if not appointment.is_open:
+        raise ValidationError(_("Only a planned appointment can be sent."))
+    prospect = appointment.prospect
+    with translation.override(language_of(prospect)):
+        start = timezone.localtime(appointment.starts_at)
+        values = {
+            "what": appointment.get_kind_display(),
+            "date": formats.date_format(start, "DATE_FORMAT"),
+            "time": formats.time_format(start, "TIME_FORMAT"),
+            "dealer": appointment.dealer.name,
+            "place": appointment.location or ics.dealer_address(appointment),
+        }
+        subject = _("Your appointment on %(date)s at %(time)s") % values
+        body = (
+            _(
+                "Good day,\n\nwe confirm your appointment (%(what)s) on %(date)s at %(time)s.\n"
+                "Place: %(place)s\n\nThe attached file adds it to your calendar.\n\nKind regards\n%(dealer)s"
+            )
+            % values
+        )
+    sent = send_prospect_email(
+        prospect=prospect,
+        lead=appointment.lead,
+        actor=actor,
+        subject=subject,
+        body=body,
+        attachments=[("termin.ics", ics.invitation(appointment), "text/calendar; method=REQUEST")],
+    )
+    _audit(appointment, "appointment.invitation_sent", actor)
+    return sent
 
 
 # --- demo cars ---

@@ -132,6 +132,7 @@ ACTIONS = {
     "cancel": (appointment_services.cancel, gettext_lazy("Appointment cancelled.")),
     "done": (appointment_services.complete, gettext_lazy("Appointment marked as done.")),
     "start": (appointment_services.start_test_drive, gettext_lazy("Test drive started.")),
+    "email": (appointment_services.send_invitation, gettext_lazy("Invitation sent by e-mail.")),
 }
 
 

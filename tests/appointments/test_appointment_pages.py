@@ -136,3 +136,19 @@ def test_managers_keep_the_demo_fleet_and_salespeople_may_not(dealer_a: DealerSe
     assert edited.status_code == 302
     car.refresh_from_db()
     assert (car.mileage, car.version) == (99, 2)
+
+
+def test_the_invitation_goes_to_the_customer_by_e_mail_with_the_ics(dealer_a: DealerSetup, client_for) -> None:
+    from django.core import mail
+
+    drive = book_drive(dealer_a, demo_car(dealer_a), 1, 2)
+    client = client_for(dealer_a.user("salesperson"))
+
+    with_mail = client.post(reverse("appointment_action", args=[drive.pk, "email"]))
+
+    assert with_mail.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == [drive.prospect.email]
+    (name, content, mimetype) = message.attachments[0]
+    assert (name, mimetype.split(";")[0]) == ("termin.ics", "text/calendar")
+    assert f"UID:{drive.pk}@" in (content.decode() if isinstance(content, bytes) else content)
