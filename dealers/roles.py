@@ -23,7 +23,8 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
     + [("sync", action, "*") for action in ("view", "change")]
     + [("crm", "view", "*"), ("crm", "add", "vehiclemodel"), ("crm", "change", "vehiclemodel")]  # model range
     + [("campaigns", action, "campaign") for action in ("view", "add", "change")]  # network-wide campaigns
-    + [("ha", "view", "*"), ("ha", "change", "clusternode")],  # the cluster page, drain and undrain (ha.admin)
+    + [("ha", "view", "*"), ("ha", "change", "clusternode")]  # the cluster page, drain and undrain (ha.admin)
+    + [("messaging", "view", "*"), ("messaging", "add", "emailtemplate"), ("messaging", "change", "emailtemplate")],
     LEAD_DESK: [
         ("dealers", "view", "*"),
         ("crm", "view", "*"),
@@ -38,6 +39,7 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
         ("crm", "erase", "prospect"),  # the admin's erase actions (crm.admin)
         ("crm", "change", "consent"),
         ("crm", "change", "retentionrule"),
+        ("messaging", "view", "*"),  # e-mails sent and received (crm/messaging)
     ],
     ANALYST: [
         ("dealers", "view", "*"),
