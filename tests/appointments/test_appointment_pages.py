@@ -152,3 +152,11 @@ def test_the_invitation_goes_to_the_customer_by_e_mail_with_the_ics(dealer_a: De
     (name, content, mimetype) = message.attachments[0]
     assert (name, mimetype.split(";")[0]) == ("termin.ics", "text/calendar")
     assert f"UID:{drive.pk}@" in (content.decode() if isinstance(content, bytes) else content)
+
+
+def test_the_lead_page_lists_its_appointments(dealer_a: DealerSetup, client_for) -> None:
+    drive = book_drive(dealer_a, demo_car(dealer_a), 1, 2)
+    page = client_for(dealer_a.user("salesperson")).get(reverse("lead_detail", args=[drive.lead_id]))
+
+    assert reverse("appointment_detail", args=[drive.pk]) in page.content.decode()
+    assert reverse("lead_appointment_create", args=[drive.lead_id]) in page.content.decode()
