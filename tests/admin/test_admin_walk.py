@@ -24,6 +24,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from crm.campaigns.models import Campaign
 from crm.models import Consent
 from crm.services.consents import record_consent
 from dealers.actors import Actor
@@ -138,6 +139,9 @@ def _network(dealer_a: DealerSetup) -> dict[str, Model]:
         "otp_static.staticdevice": StaticDevice.objects.create(user=dealer_a.user("dealer_admin"), name="backup"),
         "ha.clusternode": ClusterNode.objects.create(name="app-1", role="primary", release="r1"),
         "ha.alert": Alert.objects.create(key="node.missing:app-2:1", kind="node.missing", summary="Node app-2 missing"),
+        "campaigns.campaign": Campaign.objects.create(  # the manufacturer's: the admin changes only those
+            name="Netz", code="NETZ", channel="email", starts_on="2026-01-01", ends_on="2026-12-31"
+        ),
     }
     return rows
 

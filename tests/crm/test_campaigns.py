@@ -315,3 +315,64 @@ def test_the_admin_results_page_counts_every_dealership(
         (dealer_a.dealer.pk, 1, 0, "Netzaktion"),
         (dealer_b.dealer.pk, 1, 1, "Netzaktion"),
     }
+
+
+# --- row-level security: the second fence, as the application role ---
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dealership_session_reads_the_manufacturers_campaigns_but_writes_only_its_own(
+    dealer_a: DealerSetup, dealer_b: DealerSetup
+) -> None:
+    import psycopg
+    from django.db import connection
+
+    from dealers import rls
+    from tests.support.app_role import app_url
+
+    network = _campaign(None, code="NETZ")
+    own = _campaign(dealer_a.dealer.pk, code="EIGEN")
+    foreign = _campaign(dealer_b.dealer.pk, code="FREMD")
+    with psycopg.connect(app_url(connection.settings_dict), autocommit=True) as conn:
+        conn.execute("SELECT set_config(%s, %s, false)", [rls.DEALER_SETTING, str(dealer_a.dealer.pk)])
+        seen = {row[0] for row in conn.execute("SELECT code FROM campaigns_campaign")}
+        assert seen == {network.code, own.code}
+        changed = conn.execute(
+            "UPDATE campaigns_campaign SET name = 'x' WHERE id = ANY(%s)", [[network.pk, foreign.pk]]
+        )
+        assert changed.rowcount == 0
+        assert conn.execute("UPDATE campaigns_campaign SET name = 'x' WHERE id = %s", [own.pk]).rowcount == 1
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute(
+                "INSERT INTO campaigns_campaign (id, name, code, offer, starts_on, ends_on, channel, target_stages, "
+                "target_sources, target_model_name, target_postcode_prefix, created_at, updated_at) VALUES "
+                "(gen_random_uuid(), 'x', 'NEU', '', current_date, current_date, 'email', '{}', '{}', '', '', "
+                "now(), now())"
+            )
+
+
+def test_the_manufacturer_creates_a_network_campaign_in_the_admin_through_the_service(
+    dealer_a: DealerSetup, manufacturer_admin: Any, client_for
+) -> None:
+    client = client_for(manufacturer_admin)
+    body = {
+        "name": "Netzaktion",
+        "code": "netz-26",
+        "channel": "phone",
+        "starts_on": "2026-03-01",
+        "ends_on": "2026-03-31",
+        "target_stages": ["offer"],
+    }
+
+    response = client.post(reverse("admin:campaigns_campaign_add"), body)
+
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(code="NETZ-26")
+    assert (campaign.dealer_id, campaign.target_stages) == (None, ["offer"])
+    audit = AuditEvent.objects.get(object_id=str(campaign.pk))
+    assert (audit.action, audit.actor_id) == ("campaign.created", manufacturer_admin.pk)
+    clash = client.post(reverse("admin:campaigns_campaign_add"), {**body, "code": "NETZ-26"})
+    assert clash.status_code == 200
+    assert "code" in clash.context["adminform"].form.errors
+    own = _campaign(dealer_a.dealer.pk, code="EIGEN")
+    assert client.post(reverse("admin:campaigns_campaign_change", args=[own.pk]), body).status_code == 403
