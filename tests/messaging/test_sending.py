@@ -180,3 +180,12 @@ def test_erasure_and_subject_access_cover_the_emails(dealer_a: DealerSetup, smtp
     sent.refresh_from_db()
     assert (sent.to_address, sent.body) == ("", "")
     assert "Termin" not in sent.subject
+
+
+def test_the_network_default_templates_use_only_known_placeholders() -> None:
+    from crm.messaging.services import TEMPLATE_FIELDS, check_template
+
+    defaults = list(EmailTemplate.objects.filter(dealer=None))
+    assert {t.purpose for t in defaults} == {"service", "marketing"}
+    for template in defaults:
+        check_template({field: getattr(template, field) for field in TEMPLATE_FIELDS})

@@ -114,7 +114,7 @@ def test_the_dealer_admin_keeps_templates_and_unknown_placeholders_are_form_erro
     assert refused.status_code == 200
     assert "Unknown placeholder: {{ prospect.iban }}" in refused.content.decode()
     assert saved.status_code == 302
-    template = EmailTemplate.objects.get()
+    template = EmailTemplate.objects.get(dealer=dealer_a.dealer)
     assert template.dealer_id == dealer_a.dealer.pk
     assert AuditEvent.objects.filter(action="email_template.created", dealer_id=dealer_a.dealer.pk).exists()
     edited = client.post(f"/email-templates/{template.pk}/", {**body, "body_de": "Neu {{ salesperson.name }}"})
