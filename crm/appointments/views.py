@@ -22,6 +22,7 @@ from crm.appointments import ics, selectors
 from crm.appointments import services as appointment_services
 from crm.appointments.forms import AppointmentForm, DemoCarForm, LicenceCheckForm
 from crm.appointments.models import Appointment
+from crm.read_audit import ReadAudit, record_read
 from crm.ui.forms import focus
 from crm.ui.views.common import actor, done, lead_for_action, submitted, viewer
 from dealers import rls
@@ -124,6 +125,7 @@ def lead_appointment_create(request: HttpRequest, pk: Any) -> HttpResponse:
 @membership_required()
 def appointment_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     appointment = _appointment(request, pk)
+    record_read(request, action=ReadAudit.Action.VIEW, obj=appointment)
     context = {"appointment": appointment, "licence_form": LicenceCheckForm(), "title": str(appointment)}
     return render(request, "appointments/detail.html", context)
 
@@ -183,6 +185,7 @@ def appointment_agreement(request: HttpRequest, pk: Any) -> HttpResponse:
     appointment = _appointment(request, pk)
     if appointment.kind != Appointment.Kind.TEST_DRIVE:
         raise Http404
+    record_read(request, action=ReadAudit.Action.VIEW, obj=appointment)  # it shows the driver's address
     return render(request, "appointments/agreement.html", {"appointment": appointment, "dealer": appointment.dealer})
 
 
