@@ -27,6 +27,7 @@ from crm.services import erasure
 from crm.services import leads as lead_services
 from dealers.actors import Actor
 from dealers.admin_base import ChoicesFilter, ExtraPagesAdmin, ReadOnlyAdmin
+from dealers.forms import bound_form
 from dealers.reauth import confirmed_recently, reauthentication_redirect
 from dealers.rls import manufacturer_wide
 
@@ -93,8 +94,8 @@ class ProspectAdmin(AuditedChangeView, ExtraPagesAdmin, ReadOnlyAdmin):
         """The DPO pastes emails and phone numbers, sees the matching prospects of every dealership, confirms."""
         if not self.has_erase_permission(request):
             raise PermissionDenied
-        form = EraseByContactForm(request.POST if request.method == "POST" else None)
-        if request.method != "POST" or not form.is_valid():
+        form = bound_form(request, EraseByContactForm)
+        if not form.is_valid():
             return self._render(request, "crm/admin/erase_by_contact.html", {"form": form})
         if not confirmed_recently(request):
             return reauthentication_redirect(request, request.path)

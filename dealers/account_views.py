@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from dealers import login_throttle, two_factor
+from dealers.forms import bound_form
 from dealers.models import User
 from dealers.reauth import mark_confirmed, mark_signed_in, reauthentication_required, safe_next
 
@@ -145,8 +146,8 @@ def _second_factor_step(page: str) -> Callable[[_SecondFactorView], Callable[[Ht
 @_second_factor_step("login_verify")
 def login_verify(request: HttpRequest, pending: two_factor.Pending) -> HttpResponse:
     """After the password: the code from the app or a recovery code, then the real sign-in."""
-    form = CodeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, CodeForm)
+    if form.is_valid():
         device = two_factor.verify_token(pending.user, form.cleaned_data["otp_token"])
         if device is not None:
             if device.persistent_id.startswith("otp_static"):
@@ -183,8 +184,8 @@ def _recovery_codes_page(request: HttpRequest, codes: list[str], next_url: str) 
 @_second_factor_step("login_enroll")
 def login_enroll(request: HttpRequest, pending: two_factor.Pending) -> HttpResponse:
     """Manufacturer staff without a device set one up after the password, before they are signed in."""
-    form = EnrolForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, EnrolForm)
+    if form.is_valid():
         device = two_factor.enrolment_device(pending.user)
         codes = two_factor.confirm_enrolment(device=device, token=form.cleaned_data["otp_token"])
         if codes is not None:
@@ -218,8 +219,8 @@ def account_security(request: HttpRequest) -> HttpResponse:
 def account_enroll(request: HttpRequest) -> HttpResponse:
     """Set up (or replace) the authenticator app while signed in; the new one counts once confirmed."""
     user: User = request.user  # type: ignore[assignment]
-    form = EnrolForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, EnrolForm)
+    if form.is_valid():
         device = two_factor.enrolment_device(user)
         codes = two_factor.confirm_enrolment(device=device, token=form.cleaned_data["otp_token"])
         if codes is not None:

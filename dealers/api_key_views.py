@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
 from dealers.api_keys import IssuedKey, create_api_key, revoke_api_key, rotate_api_key
+from dealers.forms import bound_form
 from dealers.models import ApiKey, Membership
 from dealers.reauth import reauthentication_required
 
@@ -59,8 +60,8 @@ def _created(request: HttpRequest, issued: list[IssuedKey]) -> HttpResponse:
 @reauthentication_required  # creating shows a new key
 def api_keys(request: HttpRequest) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
-    form = ApiKeyForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, ApiKeyForm)
+    if form.is_valid():
         try:
             issued = create_api_key(
                 dealer=membership.dealer,
@@ -80,8 +81,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 def api_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
     key = get_object_or_404(ApiKey.objects.visible_to(membership), pk=pk)
-    form = RotateForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, RotateForm)
+    if form.is_valid():
         try:
             issued = rotate_api_key(
                 api_key=key, actor=Actor.for_user(request.user), overlap=timedelta(hours=form.cleaned_data["overlap"])

@@ -1,11 +1,23 @@
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Membership, User
+
+F = TypeVar("F", bound=forms.BaseForm)
+
+
+def bound_form(request: HttpRequest, form_class: type[F], /, **kwargs: Any) -> F:
+    """A page's form: bound to the posted data on a POST, else unbound (it shows its ``initial``).
+
+    An unbound form is never valid, so ``form.is_valid()`` alone tells a valid POST. The pages of every
+    app use it (crm and sync may import dealers, never the other way round).
+    """
+    return form_class(request.POST if request.method == "POST" else None, **kwargs)
 
 
 class StaffInviteForm(forms.Form):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from dealers import services
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
-from dealers.forms import InvitationSignupForm
+from dealers.forms import InvitationSignupForm, bound_form
 from dealers.middleware import SESSION_KEY
 from dealers.models import Membership, User
 from dealers.selectors import pending_invitations_of
@@ -47,8 +47,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         if User.objects.filter(email__iexact=invitation.email).exists():
             return redirect_to_login(request.get_full_path())
-        form = InvitationSignupForm(request.POST if request.method == "POST" else None, email=invitation.email)
-        if request.method == "POST" and form.is_valid():
+        form = bound_form(request, InvitationSignupForm, email=invitation.email)
+        if form.is_valid():
             try:
                 membership = services.register_invited_user(
                     token=token,

@@ -36,6 +36,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from redis.exceptions import RedisError
 
+from dealers.forms import bound_form
+
 logger = logging.getLogger(__name__)
 
 STARTED_KEY = "auth_started_at"  # when the password (and second factor) were given at sign-in
@@ -229,8 +231,8 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     from dealers import two_factor
 
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    form = ReauthenticateForm(request.POST if request.method == "POST" else None, request=request)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, ReauthenticateForm, request=request)
+    if form.is_valid():
         if form.device is not None:
             two_factor.otp_login(request, form.device)
         mark_confirmed(request)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from dealers import services
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
-from dealers.forms import StaffEditForm, StaffInviteForm, SwitchDealerForm
+from dealers.forms import StaffEditForm, StaffInviteForm, SwitchDealerForm, bound_form
 from dealers.middleware import SESSION_KEY
 from dealers.models import Membership, User
 from dealers.reauth import confirmed_recently, reauthentication_redirect, reauthentication_required
@@ -44,8 +44,8 @@ def switch_dealer(request: HttpRequest) -> HttpResponse:
 def staff_list(request: HttpRequest) -> HttpResponse:
     """The dealership's staff and open invitations; posting invites an address (nobody joins unasked)."""
     membership: Membership = request.membership  # type: ignore[attr-defined]
-    form = StaffInviteForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, StaffInviteForm)
+    if form.is_valid():
         try:
             services.invite_staff_member(
                 dealer=membership.dealer,
@@ -73,8 +73,8 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "is_available": member.is_available,
         "lead_capacity": member.lead_capacity,
     }
-    form = StaffEditForm(request.POST if request.method == "POST" else None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, StaffEditForm, initial=initial)
+    if form.is_valid():
         grants = form.cleaned_data["role"] != member.role or form.cleaned_data["is_active"] != member.is_active
         if grants and not confirmed_recently(request):  # a role change needs the password again
             return reauthentication_redirect(request)

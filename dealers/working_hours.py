@@ -8,7 +8,8 @@ datetimes of the same ``ZoneInfo`` by wall clock, which would be an hour off).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -50,76 +51,70 @@ def _intervals_by_weekday(opening_hours: Iterable[OpeningInterval]) -> dict[int,
     return days
 
 
-def add_working_minutes(
-    start: datetime,
-    minutes: int,
-    opening_hours: Iterable[OpeningInterval],
-    *,
-    closed_dates: Collection[date] = (),
-    tz: ZoneInfo = BERLIN,
-) -> datetime:
+@dataclass(frozen=True)
+class WorkingWeek:
+    """When minutes count: the opening intervals (wall clock in ``tz``) of every day but the ``closed_dates``."""
+
+    opening_hours: Collection[OpeningInterval]
+    closed_dates: Collection[date] = ()  # holidays
+    tz: ZoneInfo = BERLIN
+
+    def open_spans(self, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
+        """The opening intervals of the days ``first`` to ``last`` (both included) as UTC instants, in order."""
+        days = _intervals_by_weekday(self.opening_hours)
+        day = first
+        while day <= last:
+            if day not in self.closed_dates:
+                for opens, closes in days.get(day.weekday(), []):
+                    yield _local(day, opens, self.tz), _local(day, closes, self.tz)
+            day += timedelta(days=1)
+
+
+def add_working_minutes(start: datetime, minutes: int, week: WorkingWeek) -> datetime:
     """The instant at which ``minutes`` of opening time have passed since ``start``.
 
-    Time before opening, after closing, on closed weekdays and on ``closed_dates`` (holidays) does
-    not count. A deadline that is used up exactly at closing time is that closing time. ``start`` must
-    be timezone-aware; the result is in ``tz`` (Europe/Berlin). Without any opening interval there is
-    no working time at all: ``ValueError``.
+    Time before opening, after closing, on closed weekdays and on the week's closed dates (holidays)
+    does not count. A deadline that is used up exactly at closing time is that closing time. ``start``
+    must be timezone-aware; the result is in the week's ``tz`` (Europe/Berlin). Without any opening
+    interval there is no working time at all: ``ValueError``.
     """
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("start must be timezone-aware")
     if minutes < 0:
         raise ValueError("minutes must not be negative")
-    days = _intervals_by_weekday(opening_hours)
-    if not days:
+    if not _intervals_by_weekday(week.opening_hours):
         raise ValueError("no opening hours: there is no working time to count")
     if minutes == 0:
-        return start.astimezone(tz)
+        return start.astimezone(week.tz)
 
     remaining = timedelta(minutes=minutes)
     now = start.astimezone(UTC)
-    day = start.astimezone(tz).date() - timedelta(days=1)  # an interval of the day before may still run
-    for _ in range(_MAX_DAYS):
-        if day not in closed_dates:
-            for opens, closes in days.get(day.weekday(), []):
-                begin, end = _local(day, opens, tz), _local(day, closes, tz)
-                begin = max(begin, now)
-                if begin >= end:
-                    continue
-                available = end - begin
-                if remaining <= available:
-                    return (begin + remaining).astimezone(tz)
-                remaining -= available
-                now = end
-        day += timedelta(days=1)
+    first = start.astimezone(week.tz).date() - timedelta(days=1)  # an interval of the day before may still run
+    for begin, end in week.open_spans(first, first + timedelta(days=_MAX_DAYS - 1)):
+        begin = max(begin, now)
+        if begin >= end:
+            continue
+        available = end - begin
+        if remaining <= available:
+            return (begin + remaining).astimezone(week.tz)
+        remaining -= available
+        now = end
     raise ValueError("no working time within the next three years (closed dates cover everything)")
 
 
-def working_minutes_between(
-    start: datetime,
-    end: datetime,
-    opening_hours: Iterable[OpeningInterval],
-    *,
-    closed_dates: Collection[date] = (),
-    tz: ZoneInfo = BERLIN,
-) -> int:
+def working_minutes_between(start: datetime, end: datetime, week: WorkingWeek) -> int:
     """Whole minutes of opening time between two instants (0 when ``end`` is not after ``start``)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if end <= start:
         return 0
-    days = _intervals_by_weekday(opening_hours)
     total = timedelta()
     begin_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
-    day = start.astimezone(tz).date() - timedelta(days=1)
-    last = end.astimezone(tz).date()
-    while day <= last:
-        if day not in closed_dates:
-            for opens, closes in days.get(day.weekday(), []):
-                lo = max(_local(day, opens, tz), begin_utc)
-                hi = min(_local(day, closes, tz), end_utc)
-                if hi > lo:
-                    total += hi - lo
-        day += timedelta(days=1)
+    first = start.astimezone(week.tz).date() - timedelta(days=1)
+    for opens, closes in week.open_spans(first, end.astimezone(week.tz).date()):
+        lo, hi = max(opens, begin_utc), min(closes, end_utc)
+        if hi > lo:
+            total += hi - lo
     return int(total.total_seconds() // 60)
 
 
@@ -131,7 +126,7 @@ def first_contact_due(*, dealer: Any, start: datetime) -> tuple[datetime, dict[s
     minutes = dealer.first_contact_minutes
     hours = list(dealer.opening_hours.all())
     if hours:
-        due = add_working_minutes(start, minutes, hours)
+        due = add_working_minutes(start, minutes, WorkingWeek(hours))
         return due, {"due_at": due.isoformat(), "working_minutes": minutes, "counted": "opening hours"}
     due = start + timedelta(minutes=minutes)
     counted = "around the clock (no opening hours)"

@@ -14,7 +14,7 @@ sweep once its deadline has passed (method "dealership"), and from then on escal
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -30,7 +30,7 @@ from crm.models import Lead
 from crm.services import leads as lead_services
 from dealers.actors import Actor
 from dealers.models import Dealer, Membership, User
-from dealers.working_hours import add_working_minutes
+from dealers.working_hours import first_contact_due
 from sync.models import LeadRouting
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,9 @@ BATCH = 500
 
 
 def _next_breach(dealer: Dealer, after: datetime) -> datetime:
-    hours = list(dealer.opening_hours.all())
-    if hours:
-        return add_working_minutes(after, dealer.first_contact_minutes, hours)
-    return after + timedelta(minutes=dealer.first_contact_minutes)
+    """One more first-contact period after ``after``, counted as the first deadline was."""
+    due, _counted = first_contact_due(dealer=dealer, start=after)
+    return due
 
 
 def _recipients(dealer: Dealer, level: int) -> list[User]:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import Actor
+from dealers.forms import bound_form
 from dealers.models import Membership
 from dealers.reauth import confirmed_recently, reauthentication_redirect, reauthentication_required
 from sync.models import DEFAULT_EVENT_TYPES, DeadLetter, Destination
@@ -40,8 +41,8 @@ def _apply_errors(form: Any, error: ValidationError) -> None:
 @reauthentication_required  # adding a webhook destination shows its signing secret
 def sync_settings(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
-    form = DestinationForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, DestinationForm)
+    if form.is_valid():
         try:
             destination = services.create_destination(
                 dealer=viewer.dealer, actor=Actor.for_user(request.user), **form.cleaned_config()
@@ -69,8 +70,8 @@ def sync_settings(request: HttpRequest) -> HttpResponse:
 def sync_destination(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = _viewer(request)
     destination = get_object_or_404(Destination.objects.visible_to(viewer), pk=pk)
-    form = DestinationForm(request.POST if request.method == "POST" else None, initial=_initial(destination))
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, DestinationForm, initial=_initial(destination))
+    if form.is_valid():
         try:
             services.update_destination(
                 destination=destination, actor=Actor.for_user(request.user), **form.cleaned_config()

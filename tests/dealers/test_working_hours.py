@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from dealers.working_hours import BERLIN, add_working_minutes, working_minutes_between
+from dealers.working_hours import BERLIN, WorkingWeek, add_working_minutes, working_minutes_between
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ def _berlin(*args: int) -> datetime:
 
 
 # A typical showroom: Monday to Friday 9-18, Saturday 9-13 (short), Sunday closed.
-SHOWROOM = [Interval(day, time(9), time(18)) for day in range(5)] + [Interval(5, time(9), time(13))]
+SHOWROOM_HOURS = [Interval(day, time(9), time(18)) for day in range(5)] + [Interval(5, time(9), time(13))]
+SHOWROOM = WorkingWeek(SHOWROOM_HOURS)
 # 2026-03-27 is a Friday; the spring DST switch is on Sunday 2026-03-29, the autumn one on 2026-10-25.
 
 
@@ -51,7 +52,7 @@ def test_friday_evening_lead_runs_through_short_saturday_into_monday() -> None:
 
 
 def test_friday_evening_lead_without_saturday_hours_is_due_monday() -> None:
-    weekdays_only = [i for i in SHOWROOM if i.weekday < 5]
+    weekdays_only = WorkingWeek([i for i in SHOWROOM_HOURS if i.weekday < 5])
     assert add_working_minutes(_berlin(2026, 3, 6, 17, 30), 120, weekdays_only) == _berlin(2026, 3, 9, 10, 30)
 
 
@@ -64,7 +65,7 @@ def test_sunday_lead_waits_for_monday() -> None:
 
 
 def test_lunch_break_does_not_count() -> None:
-    split = [Interval(0, time(8), time(12)), Interval(0, time(13, 30), time(18))]
+    split = WorkingWeek([Interval(0, time(8), time(12)), Interval(0, time(13, 30), time(18))])
     assert add_working_minutes(_berlin(2026, 3, 23, 11, 30), 60, split) == _berlin(2026, 3, 23, 14, 0)
 
 
@@ -78,7 +79,7 @@ def test_weekend_across_spring_dst_switch_uses_real_time() -> None:
 
 def test_interval_spanning_the_spring_switch_is_an_hour_shorter() -> None:
     # Open Sunday 0:00-6:00 (a call centre): on the switch night 2:00-3:00 does not exist.
-    night = [Interval(6, time(0), time(6))]
+    night = WorkingWeek([Interval(6, time(0), time(6))])
     due = add_working_minutes(_berlin(2026, 3, 29, 1, 0), 120, night)
     assert due.astimezone(UTC) == datetime(2026, 3, 29, 2, 0, tzinfo=UTC)
     assert due == _berlin(2026, 3, 29, 4, 0)  # wall clock jumped from 2:00 to 3:00
@@ -86,7 +87,7 @@ def test_interval_spanning_the_spring_switch_is_an_hour_shorter() -> None:
 
 
 def test_interval_spanning_the_autumn_switch_is_an_hour_longer() -> None:
-    night = [Interval(6, time(0), time(6))]
+    night = WorkingWeek([Interval(6, time(0), time(6))])
     due = add_working_minutes(_berlin(2026, 10, 25, 1, 0), 120, night)
     # 01:00 CEST is 23:00 UTC; two real hours later it is 01:00 UTC = 02:00 CET (the second 2 o'clock).
     assert due.astimezone(UTC) == datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_start_given_in_utc_is_read_as_berlin_time() -> None:
 def test_closed_dates_are_skipped() -> None:
     # Good Friday 2026-04-03 and Easter Monday 2026-04-06 closed: Thursday 17:00 + 2h -> Saturday 10:00.
     holidays = {date(2026, 4, 3), date(2026, 4, 6)}
-    due = add_working_minutes(_berlin(2026, 4, 2, 17, 0), 120, SHOWROOM, closed_dates=holidays)
+    due = add_working_minutes(_berlin(2026, 4, 2, 17, 0), 120, WorkingWeek(SHOWROOM_HOURS, closed_dates=holidays))
     assert due == _berlin(2026, 4, 4, 10, 0)
 
 
@@ -124,7 +125,7 @@ def test_naive_start_is_refused() -> None:
 
 def test_no_opening_hours_is_refused_instead_of_looping() -> None:
     with pytest.raises(ValueError, match="no opening hours"):
-        add_working_minutes(_berlin(2026, 3, 23, 10, 0), 10, [])
+        add_working_minutes(_berlin(2026, 3, 23, 10, 0), 10, WorkingWeek([]))
 
 
 def test_working_minutes_between_counts_only_open_time() -> None:

@@ -8,12 +8,14 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from crm.errors import StaleObject
+from crm.filters import LeadFilterSet, ProspectFilterSet
 from crm.models import Lead, Prospect
 from crm.selectors import leads_for, prospects_for
 from crm.ui.forms import apply_service_error
@@ -105,6 +107,19 @@ def viewer_filterset(request: HttpRequest, filterset_class: Any, queryset: Any, 
     if viewer(request).is_salesperson:
         del filterset.filters[own]
     return label_empty_choices(filterset)
+
+
+def lead_filterset(request: HttpRequest, queryset: QuerySet[Lead], *, default_open: bool = True) -> LeadFilterSet:
+    """The lead list's filters (open leads unless asked otherwise), for its page and its export."""
+    data = request.GET.copy()
+    if default_open and "open" not in data:
+        data["open"] = "true"
+    return viewer_filterset(request, LeadFilterSet, queryset, data=data, own="owner")
+
+
+def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet:
+    """The prospect list's filters, for its page and its export."""
+    return viewer_filterset(request, ProspectFilterSet, queryset, own="owner")
 
 
 def label_empty_choices(filterset: Any) -> Any:

@@ -13,9 +13,7 @@ from crm import exports, replica
 from crm.read_audit import ReadAudit, record_read
 from crm.selectors import leads_for, prospects_for
 from crm.services import subject_access
-from crm.ui.views.common import actor, prospect_or_404, viewer
-from crm.ui.views.leads import lead_filterset
-from crm.ui.views.prospects import prospect_filterset
+from crm.ui.views.common import actor, lead_filterset, prospect_filterset, prospect_or_404, viewer
 from dealers.access import DEALER_ADMINS, membership_required
 from dealers.actors import record_audit
 from dealers.models import Membership

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm import catalogue
-from crm.filters import LeadFilterSet
 from crm.models import Activity, Lead
 from crm.read_audit import ReadAudit, record_read
 from crm.selectors import board_columns, lead_overview, leads_for
@@ -37,6 +36,7 @@ from crm.ui.views.common import (
     can_act_on,
     done,
     is_htmx,
+    lead_filterset,
     lead_for_action,
     lead_or_404,
     prospect_or_404,
@@ -44,9 +44,9 @@ from crm.ui.views.common import (
     submit,
     submitted,
     viewer,
-    viewer_filterset,
 )
 from dealers.access import MANAGERS, membership_required
+from dealers.forms import bound_form
 from dealers.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -58,14 +58,6 @@ LEAD_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 BOARD_CARDS_PER_STAGE = 25
 OPEN_STAGES: list[str] = [str(stage) for stage in Lead.OPEN_STAGES]
-
-
-def lead_filterset(request: HttpRequest, queryset: QuerySet[Lead], *, default_open: bool = True) -> LeadFilterSet:
-    """The shared LeadFilterSet, with the owner choices limited to this dealership's staff."""
-    data = request.GET.copy()
-    if default_open and "open" not in data:
-        data["open"] = "true"
-    return viewer_filterset(request, LeadFilterSet, queryset, data=data, own="owner")
 
 
 @membership_required()
@@ -131,13 +123,14 @@ def lead_create(request: HttpRequest, prospect_pk: Any) -> HttpResponse:
     """A new lead for a prospect; a salesperson's lead is theirs, a manager picks the salesperson."""
     membership = viewer(request)
     prospect = prospect_or_404(request, prospect_pk)
-    form = LeadForm(
-        request.POST if request.method == "POST" else None,
+    form = bound_form(
+        request,
+        LeadForm,
         membership=membership,
         creating=True,
         initial={"source": Lead.Source.SHOWROOM, "owner": membership.user_id},
     )
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         if membership.is_manager:
             owner = form.cleaned_data.get("owner")
             owner_id = owner.pk if owner else None
@@ -160,8 +153,9 @@ def lead_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     membership = viewer(request)
     lead = lead_for_action(request, pk)
     fields = [name for name in LeadForm.Meta.fields]
-    form = LeadForm(
-        request.POST if request.method == "POST" else None,
+    form = bound_form(
+        request,
+        LeadForm,
         membership=membership,
         creating=False,
         initial={**_initial_from(lead, fields), "version": lead.version},
@@ -208,6 +202,23 @@ def _action_response(
     return render_page_or_partial(request, "crm/leads/action.html", template, context)
 
 
+def _lead_action(
+    request: HttpRequest,
+    lead: Lead,
+    form: forms.BaseForm,
+    change: Callable[[], object],
+    template: str,
+    title: str,
+    *,
+    success: str,
+) -> HttpResponse:
+    """A one-form action on the lead, shown in ``template``: a valid POST runs ``change``, says ``success`` and
+    returns to the lead page; else the form (again, with its errors)."""
+    back = reverse("lead_detail", args=[lead.pk])
+    changed = submitted(request, form, change, success=success, then=back)
+    return changed or _action_response(request, lead, form, template, title)
+
+
 CALL_NOT_REACHED = "not_reached"
 
 
@@ -229,40 +240,38 @@ def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     initial: dict[str, Any] = {"kind": Activity.Kind.CALL, "direction": Activity.Direction.OUTBOUND}
     if request.GET.get("kind") in Activity.Kind.values:
         initial["kind"] = request.GET["kind"]
-    form = ActivityForm(request.POST if request.method == "POST" else None, initial=initial)
+    form = bound_form(request, ActivityForm, initial=initial)
     focus(form, "subject")
-    logged = submitted(
-        request,
-        form,
-        lambda: activity_services.log_activity(
+
+    def log() -> object:
+        return activity_services.log_activity(
             prospect=lead.prospect, lead=lead, actor=actor(request), data=form.service_data()
-        ),
-        success=_("Activity logged."),
-        then=reverse("lead_detail", args=[lead.pk]),
+        )
+
+    return _lead_action(
+        request, lead, form, log, "crm/_activity_form.html", _("Log activity"), success=_("Activity logged.")
     )
-    return logged or _action_response(request, lead, form, "crm/_activity_form.html", _("Log activity"))
 
 
 @membership_required()
 def lead_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     """Schedule an appointment, a test drive or a follow-up: a task, and the lead moves forward to that stage."""
     lead = lead_for_action(request, pk)
-    form = ScheduleForm(request.POST if request.method == "POST" else None, initial={"kind": "appointment"})
+    form = bound_form(request, ScheduleForm, initial={"kind": "appointment"})
     focus(form, "due_at")
-    scheduled = submitted(
-        request,
-        form,
-        lambda: task_services.schedule_for_lead(
+
+    def schedule() -> object:
+        return task_services.schedule_for_lead(
             lead=lead,
             kind=form.cleaned_data["kind"],
             due_at=form.cleaned_data["due_at"],
             notes=form.cleaned_data["notes"],
             actor=actor(request),
-        ),
-        success=_("Scheduled."),
-        then=reverse("lead_detail", args=[lead.pk]),
+        )
+
+    return _lead_action(
+        request, lead, form, schedule, "crm/leads/_schedule_form.html", _("Schedule"), success=_("Scheduled.")
     )
-    return scheduled or _action_response(request, lead, form, "crm/leads/_schedule_form.html", _("Schedule"))
 
 
 @membership_required()
@@ -270,7 +279,7 @@ def lead_stage(request: HttpRequest, pk: Any) -> HttpResponse:
     """Move the lead to another stage; won needs what was sold, lost a reason from the managed list."""
     lead = lead_for_action(request, pk)
     initial: dict[str, Any] = {"version": lead.version, "stage": request.GET.get("stage") or lead.stage}
-    form = StageForm(request.POST if request.method == "POST" else None, initial=initial)
+    form = bound_form(request, StageForm, initial=initial)
     focus(
         form,
         "lost_reason"
@@ -279,7 +288,7 @@ def lead_stage(request: HttpRequest, pk: Any) -> HttpResponse:
         if initial["stage"] == Lead.Stage.WON
         else "stage",
     )
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         data = form.cleaned_data
         moved = submit(
             form,
@@ -306,24 +315,24 @@ def lead_stage(request: HttpRequest, pk: Any) -> HttpResponse:
 def lead_assign(request: HttpRequest, pk: Any) -> HttpResponse:
     """Managers assign or reassign a lead to a salesperson of the dealership (or back to nobody)."""
     lead = lead_or_404(request, pk)
-    form = AssignForm(
-        request.POST if request.method == "POST" else None,
+    form = bound_form(
+        request,
+        AssignForm,
         dealer_id=viewer(request).dealer_id,
         initial={"owner": lead.owner_id},
     )
-    assigned = submitted(
-        request,
-        form,
-        lambda: lead_services.assign_lead(
+
+    def assign() -> object:
+        return lead_services.assign_lead(
             lead=lead,
             to_user_id=getattr(form.cleaned_data["owner"], "pk", None),
             actor=actor(request),
             reason=form.cleaned_data["reason"],
-        ),
-        success=_("Lead assigned."),
-        then=reverse("lead_detail", args=[lead.pk]),
+        )
+
+    return _lead_action(
+        request, lead, form, assign, "crm/leads/_assign_form.html", _("Assign lead"), success=_("Lead assigned.")
     )
-    return assigned or _action_response(request, lead, form, "crm/leads/_assign_form.html", _("Assign lead"))
 
 
 @membership_required()

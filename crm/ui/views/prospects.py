@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy
 
 from crm import fieldspecs
 from crm.dedupe import duplicate_groups, find_matches
-from crm.filters import ProspectFilterSet
 from crm.models import Prospect
 from crm.read_audit import ReadAudit, record_read
 from crm.selectors import merge_counts, merge_survivor, prospect_overview, prospects_for, with_open_leads
@@ -33,14 +32,15 @@ from crm.ui.pagination import keyset_page
 from crm.ui.views.common import (
     actor,
     done,
+    prospect_filterset,
     prospect_or_404,
     render_page_or_partial,
     submit,
     submitted,
     viewer,
-    viewer_filterset,
 )
 from dealers.access import MANAGERS, membership_required
+from dealers.forms import bound_form
 from dealers.reauth import reauthentication_required
 
 DUPLICATE_GROUPS_PER_PAGE = 10
@@ -50,10 +50,6 @@ PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "newest": (gettext_lazy("Newest first"), ("-created_at", "-id")),
     "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
 }
-
-
-def prospect_filterset(request: HttpRequest, queryset: Any) -> ProspectFilterSet:
-    return viewer_filterset(request, ProspectFilterSet, queryset, own="owner")
 
 
 @membership_required()
@@ -102,14 +98,15 @@ def prospect_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 def prospect_create(request: HttpRequest) -> HttpResponse:
     """A new prospect; similar existing ones are shown first, so a duplicate is not created by accident."""
     membership = viewer(request)
-    form = ProspectForm(
-        request.POST if request.method == "POST" else None,
+    form = bound_form(
+        request,
+        ProspectForm,
         membership=membership,
         creating=True,
         initial={"owner": membership.user_id, "country": "DE", "preferred_language": "de"},
     )
     matches: list[Prospect] = []
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         data = form.service_data()
         if not form.cleaned_data.get("confirm_new"):
             matches = list(
@@ -142,9 +139,7 @@ def prospect_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     prospect = prospect_or_404(request, pk)
     initial = {name: getattr(prospect, name) for name in fieldspecs.PROSPECT.form_fields}
     initial.update(version=prospect.version, owner=prospect.owner_id)
-    form = ProspectForm(
-        request.POST if request.method == "POST" else None, membership=membership, creating=False, initial=initial
-    )
+    form = bound_form(request, ProspectForm, membership=membership, creating=False, initial=initial)
     saved = submitted(
         request,
         form,
@@ -166,7 +161,7 @@ def prospect_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 def prospect_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     """A note, call or email with the prospect that belongs to no particular lead."""
     prospect = prospect_or_404(request, pk)
-    form = ActivityForm(request.POST if request.method == "POST" else None, initial={"kind": "note"})
+    form = bound_form(request, ActivityForm, initial={"kind": "note"})
     focus(form, "subject")
     logged = submitted(
         request,
@@ -205,8 +200,8 @@ def prospect_merge(request: HttpRequest, pk: Any, other: Any) -> HttpResponse:
     if pk == other or len(pair) != 2:
         raise Http404
     first, second = pair[pk], pair[other]
-    form = MergeForm(request.POST if request.method == "POST" else None, first=first, second=second)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, MergeForm, first=first, second=second)
+    if form.is_valid():
         keep, duplicate = (first, second) if form.cleaned_data["keep"] == str(first.pk) else (second, first)
         kept = submit(
             form, lambda: prospect_services.merge_prospects(keep=keep, duplicate=duplicate, actor=actor(request))
@@ -247,8 +242,8 @@ def prospect_erase(request: HttpRequest, pk: Any) -> HttpResponse:
     """The right to erasure: a page naming the consequences, then the erasure (crm.services.erasure)."""
     membership = viewer(request)
     prospect = prospect_or_404(request, pk)
-    form = EraseForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, EraseForm)
+    if form.is_valid():
         erased = submit(form, lambda: erasure.erase_prospect(prospect=prospect, actor=actor(request)))
         if erased is not None:
             messages.success(request, _("The person's data was erased."))

@@ -20,6 +20,7 @@ from crm.ui.forms import TaskForm, apply_service_error
 from crm.ui.pagination import keyset_page
 from crm.ui.views.common import actor, done, is_htmx, render_page_or_partial, viewer, viewer_filterset
 from dealers.access import membership_required
+from dealers.forms import bound_form
 
 TASK_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "due": (gettext_lazy("Due first"), ("due_at", "id")),
@@ -40,8 +41,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
     if sort not in TASK_SORTS:
         sort = "due"
     page = keyset_page(filterset.qs, ordering=TASK_SORTS[sort][1], cursor=request.GET.get("after"))
-    form = TaskForm(request.POST if request.method == "POST" else None, membership=membership)
-    if request.method == "POST" and form.is_valid():
+    form = bound_form(request, TaskForm, membership=membership)
+    if form.is_valid():
         assignee = form.cleaned_data.get("assignee")
         try:
             task_services.create_task(
