@@ -81,9 +81,6 @@ class Notification(models.Model):
                 condition=Q(kind="sla_warning"),
                 name="notification_sla_warning_once",
             ),
-            models.CheckConstraint(
-                condition=Q(lead__isnull=False) | Q(task__isnull=False), name="notification_has_subject"
-            ),
         ]
         indexes: ClassVar = [
             models.Index(fields=["dealer", "recipient", "-created_at"], name="notification_inbox"),
