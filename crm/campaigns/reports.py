@@ -1,8 +1,8 @@
 """Campaign results: the leads that carry a campaign's code, per campaign and dealership, in one grouped query.
 
 A lead counts for a step when it got there at any time (``crm.reports.reached``: its stage now, its history,
-its first contact), so a lead lost after its test drive still counts as a test drive. Offers are leads that
-reached the stage ``offer`` (or won).
+its first contact), so a lead lost after its test drive still counts as a test drive. Quotes are leads with a
+quote of ``crm.quotes`` or that reached the stage ``offer`` (a quote made in the dealer's own system).
 """
 
 from __future__ import annotations
@@ -10,11 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.apps import apps
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Trim, Upper
 
 from crm.models import Lead
 from crm.reports import reached
+
+
+def quoted() -> Q:
+    """A lead with a quote: one made with ``crm.quotes`` (when installed), or the stage ``offer`` reached."""
+    condition = reached(Lead.Stage.OFFER)
+    if apps.is_installed("crm.quotes"):
+        from crm.quotes.models import Quote
+
+        condition |= Q(Exists(Quote.objects.filter(lead=OuterRef("pk"))))
+    return condition
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,7 @@ class CampaignRow:
     leads: int
     contacted: int
     test_drives: int
-    offers: int
+    quotes: int
     won: int
 
     @property
@@ -45,7 +56,7 @@ def campaign_results(leads: QuerySet[Lead], since: datetime) -> list[CampaignRow
             n=Count("id"),
             contacted=Count("id", filter=reached(Lead.Stage.CONTACTED)),
             test_drives=Count("id", filter=reached(Lead.Stage.TEST_DRIVE)),
-            offers=Count("id", filter=reached(Lead.Stage.OFFER)),
+            quotes=Count("id", filter=quoted()),
             won=Count("id", filter=Q(stage=Lead.Stage.WON)),
         )
         .order_by("code", "dealer__number")
@@ -58,7 +69,7 @@ def campaign_results(leads: QuerySet[Lead], since: datetime) -> list[CampaignRow
             leads=r["n"],
             contacted=r["contacted"],
             test_drives=r["test_drives"],
-            offers=r["offers"],
+            quotes=r["quotes"],
             won=r["won"],
         )
         for r in rows

@@ -132,7 +132,7 @@ def campaign_export(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @membership_required()
 def campaign_report(request: HttpRequest) -> HttpResponse:
-    """Leads per campaign and dealership: contacted, test drives, offers, won (a salesperson: their own leads)."""
+    """Leads per campaign and dealership: contacted, test drives, quotes, won (a salesperson: their own leads)."""
     period = request.GET.get("period", "90")
     if period not in PERIODS:
         period = "90"

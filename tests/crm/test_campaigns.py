@@ -19,6 +19,7 @@ from crm.campaigns.models import Campaign
 from crm.campaigns.selectors import selection
 from crm.campaigns.services import create_campaign, update_campaign
 from crm.models import Consent, Lead, LeadEvent, Prospect
+from crm.quotes.models import Quote
 from crm.read_audit import ReadAudit
 from crm.services.consents import record_consent
 from dealers.actors import Actor
@@ -263,7 +264,7 @@ def _lead(dealer: Any, code: str, stage: str, **fields: Any) -> Lead:
     return LeadFactory.create(prospect__dealer=dealer, campaign=code, stage=stage, **fields)
 
 
-def test_the_results_count_contacted_test_drives_offers_and_won_per_campaign_and_dealership(
+def test_the_results_count_contacted_test_drives_quotes_and_won_per_campaign_and_dealership(
     dealer_a: DealerSetup, dealer_b: DealerSetup, client_for
 ) -> None:
     a, b = dealer_a.dealer, dealer_b.dealer
@@ -275,16 +276,18 @@ def test_the_results_count_contacted_test_drives_offers_and_won_per_campaign_and
     _lead(a, "NETZ", Lead.Stage.WON, close_note="Kaufvertrag")
     lost = _lead(a, "NETZ", Lead.Stage.LOST, lost_reason_id=_a_lost_reason())
     LeadEvent.objects.create(dealer=a, lead=lost, kind="stage_changed", to_stage="test_drive", actor_label="t")
+    with_quote = _lead(a, "NETZ", Lead.Stage.CONTACTED)
+    Quote.objects.create(dealer=a, lead=with_quote, year=2026, sequence=1)  # a quote counts before the stage
     _lead(a, "UNBEKANNT", Lead.Stage.NEW, first_contacted_at=timezone.now())
     _lead(a, "", Lead.Stage.WON, close_note="ohne Kampagne")
     _lead(b, "NETZ", Lead.Stage.WON, close_note="Kaufvertrag")
 
     network = reports.campaign_results(Lead.objects.all(), timezone.now() - timedelta(days=30))
     figures = {
-        (row.code, row.dealer_id): (row.leads, row.contacted, row.test_drives, row.offers, row.won) for row in network
+        (row.code, row.dealer_id): (row.leads, row.contacted, row.test_drives, row.quotes, row.won) for row in network
     }
     assert figures == {
-        ("NETZ", a.pk): (6, 5, 4, 2, 1),
+        ("NETZ", a.pk): (7, 6, 4, 3, 1),
         ("NETZ", b.pk): (1, 1, 1, 1, 1),
         ("UNBEKANNT", a.pk): (1, 1, 0, 0, 0),
     }
@@ -311,7 +314,7 @@ def test_the_admin_results_page_counts_every_dealership(
     page = client_for(manufacturer_admin).get(reverse("admin:campaigns_campaign_results"))
 
     assert page.status_code == 200
-    assert {(row.dealer_id, row.leads, row.offers, name) for row, name in page.context["rows"]} == {
+    assert {(row.dealer_id, row.leads, row.quotes, name) for row, name in page.context["rows"]} == {
         (dealer_a.dealer.pk, 1, 0, "Netzaktion"),
         (dealer_b.dealer.pk, 1, 1, "Netzaktion"),
     }
