@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
@@ -50,6 +51,10 @@ CHILD_TABLES = {
     "dealers_idempotencyrecord": ("api_key_id", "dealers_apikey"),
 }
 _unique = itertools.count(1)
+# Columns a generated row must set because a check constraint refuses the filler (e.g. an end after its start).
+FIXED_COLUMNS: dict[str, dict[str, object]] = {
+    "appointments_appointment": {"ends_at": datetime.now(UTC) + timedelta(days=3650)},
+}
 
 
 def _dealer_tables(cur: psycopg.Cursor) -> set[str]:
@@ -138,7 +143,9 @@ def two_dealers() -> tuple[int, int]:
         policed = {name for name, (enabled, _) in _rls_tables(cur).items() if enabled}
         for table in sorted(policed - set(CHILD_TABLES), key=lambda t: t != "dealers_apikey"):
             for dealer in (a, b):
-                parents[(table, dealer)] = _insert_row(cur, table, {"dealer_id": dealer})
+                parents[(table, dealer)] = _insert_row(
+                    cur, table, {"dealer_id": dealer, **FIXED_COLUMNS.get(table, {})}
+                )
         for table, (column, parent) in CHILD_TABLES.items():
             for dealer in (a, b):
                 _insert_row(cur, table, {column: parents[(parent, dealer)]})
