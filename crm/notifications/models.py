@@ -84,6 +84,8 @@ class Notification(models.Model):
         ]
         indexes: ClassVar = [
             models.Index(fields=["dealer", "recipient", "-created_at"], name="notification_inbox"),
+            # The bell's count on every page: a person's unread ones only.
+            models.Index(fields=["dealer", "recipient"], condition=Q(read_at__isnull=True), name="notification_unread"),
             # The digest: a person's notifications not yet sent in one (leads with a foreign key column).
             models.Index(
                 fields=["recipient", "created_at"],

@@ -133,20 +133,30 @@ def _immediate_recipients(pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
 
 
 def _send_immediately(notification_ids: list[int]) -> None:
-    """After commit: one e-mail per notification, in the recipient's language."""
+    """After commit: one e-mail per notification, in the recipient's language.
+
+    A mail server that refuses is logged, not raised: the assignment or sweep that created the
+    notification has committed, and the bell shows it anyway.
+    """
+    sent = 0
     for notification in _with_subjects(notification_ids).select_related("recipient"):
         user = notification.recipient
         if not user.is_active:
             continue
-        with translation.override(user.language):
-            send_mail(
-                str(notification.get_kind_display()),
-                _mail_line(notification),
-                settings.DEFAULT_FROM_EMAIL,
-                [user.email],
-                fail_silently=False,
-            )
-    logger.info("notifications_mailed", extra={"notifications": len(notification_ids)})
+        try:
+            with translation.override(user.language):
+                send_mail(
+                    str(notification.get_kind_display()),
+                    _mail_line(notification),
+                    settings.DEFAULT_FROM_EMAIL,
+                    [user.email],
+                    fail_silently=False,
+                )
+        except Exception:
+            logger.exception("notification_mail_failed", extra={"notification_id": notification.pk})
+        else:
+            sent += 1
+    logger.info("notifications_mailed", extra={"notifications": sent})
 
 
 def _deliver(notifications: list[Notification]) -> None:
