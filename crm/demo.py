@@ -24,9 +24,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from crm.campaigns.samples import DEMO_CODES, ensure_demo_campaigns
 from crm.models import Activity, Consent, Lead, LeadEvent, LostReason, Prospect, Task
 from crm.normalize import normalize_phone
 from crm.services.prospects import fill_search_fields
+from dealers.actors import Actor
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, DemoResult
 from dealers.demo_data import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, SURNAMES, towns
 from dealers.models import Dealer, Membership
@@ -85,7 +87,7 @@ SOURCES: tuple[tuple[str, int, float], ...] = (  # (source, weight, chance to wi
     ("dms", 3, 0.30),
 )
 LEAD_TYPES = (("new_car", 66), ("used_car", 14), ("test_drive", 10), ("finance", 6), ("brochure", 4))
-CAMPAIGNS = ("", "", "", "", "Frühjahrsaktion", "E-Tech Wochen", "Tag der offenen Tür", "Gewerbewochen", "Herbst-Bonus")
+CAMPAIGNS = ("", "", "", "", *DEMO_CODES)  # the codes of the manufacturer's demo campaigns (crm.campaigns)
 LEAD_MESSAGES = (
     "",
     "",
@@ -188,6 +190,7 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
     staff = _staff_by_dealer([d.pk for d in dealers])
     town_by_name = {t.name: t for t in towns()}
     totals = {"prospects": 0, "leads": 0, "activities": 0, "tasks": 0}
+    ensure_demo_campaigns(today=timezone.localdate(now), actor=Actor.system("seed_demo"))
     batch = _Batch()
     for dealer in dealers:
         dealer_rng = random.Random(f"{rng.random()}:{dealer.number}")

@@ -379,3 +379,14 @@ def test_the_manufacturer_creates_a_network_campaign_in_the_admin_through_the_se
     assert "code" in clash.context["adminform"].form.errors
     own = _campaign(dealer_a.dealer.pk, code="EIGEN")
     assert client.post(reverse("admin:campaigns_campaign_change", args=[own.pk]), body).status_code == 403
+
+
+def test_the_demo_campaigns_name_the_codes_the_demo_leads_carry(dealer_a: DealerSetup) -> None:
+    from crm import demo
+    from crm.campaigns.samples import ensure_demo_campaigns
+    from crm.campaigns.selectors import names_by_code
+
+    assert ensure_demo_campaigns(today=timezone.localdate(), actor=ACTOR) == 5
+    assert ensure_demo_campaigns(today=timezone.localdate(), actor=ACTOR) == 0
+    known = names_by_code(dealer_a.staff["sales_manager"])
+    assert {code for code in demo.CAMPAIGNS if code} <= set(known)
