@@ -382,6 +382,14 @@ def cancel_for_lost_lead(lead: Lead, actor: Actor) -> None:
         cancel(appointment=appointment, actor=actor, reason="lead_lost")
 
 
+def move_for_merge(keep: Prospect, duplicate: Prospect, actor: Actor) -> None:
+    """Two prospects merged: the duplicate's appointments are the kept prospect's now."""
+    for appointment in Appointment.objects.for_dealer(duplicate.dealer_id).filter(prospect_id=duplicate.pk):
+        appointment.prospect_id = keep.pk
+        _bump(appointment, ["prospect_id"])
+        _audit(appointment, "appointment.moved", actor, from_prospect=str(duplicate.pk), to_prospect=str(keep.pk))
+
+
 def scrub_erased_person(person: ErasedPerson) -> None:
     """Right to erasure: the person's appointments keep kind, times and car, not notes, place or licence."""
     rows = Appointment.objects.for_dealer(person.dealer_id).filter(prospect_id=person.prospect_id)

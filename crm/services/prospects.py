@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 EDITABLE_FIELDS = fieldspecs.PROSPECT.editable
+# Called inside the merge's transaction with (keep, duplicate, actor) after crm's rows moved: apps crm does
+# not import move what they hold of the duplicate (crm.appointments: its appointments).
+merge_hooks: list[Callable[[Prospect, Prospect, Actor], None]] = []
 
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +174,8 @@ def merge_prospects(*, keep: Prospect, duplicate: Prospect, actor: Actor) -> Pro
         )
         for lead_id in moved_lead_ids
     )
+    for hook in merge_hooks:
+        hook(keep, duplicate, actor)
     fill_search_fields(keep)
     bump(keep, [*filled, "email_normalized", "search_text"])
     duplicate.merged_into = keep

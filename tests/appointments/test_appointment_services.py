@@ -241,3 +241,16 @@ def test_erasure_blanks_the_appointments_and_the_export_holds_them(dealer_a: Dea
     drive.refresh_from_db()
     assert (drive.notes, drive.location, drive.licence_number_last_digits) == ("", "", "")
     assert drive.starts_at == at(1)
+
+
+def test_a_merge_moves_the_duplicates_appointments_to_the_kept_prospect(dealer_a: DealerSetup) -> None:
+    from crm.services.prospects import merge_prospects
+
+    drive = book_drive(dealer_a, demo_car(dealer_a), 1, 2)
+    keep = ProspectFactory(dealer=dealer_a.dealer)
+
+    merge_prospects(keep=keep, duplicate=drive.prospect, actor=ACTOR)
+
+    drive.refresh_from_db()
+    assert (drive.prospect_id, drive.version) == (keep.pk, 2)
+    assert AuditEvent.objects.filter(action="appointment.moved", object_id=str(drive.pk)).exists()
