@@ -5,4 +5,6 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "notifications-create-due": {"task": "crm.notifications.tasks.create_due_notifications", "schedule": 300.0},
     # Hourly: each person's digest goes out once a day, at the first run after NOTIFICATIONS_DIGEST_HOUR.
     "notifications-send-digests": {"task": "crm.notifications.tasks.send_daily_digests", "schedule": 3600.0},
+    # Daily: reminders are kept NOTIFICATIONS_KEEP_DAYS (90), then deleted.
+    "notifications-purge": {"task": "crm.notifications.tasks.purge_old_notifications", "schedule": 86400.0},
 }

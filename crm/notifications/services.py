@@ -342,6 +342,26 @@ def send_due_digests(*, now: datetime | None = None) -> int:
     return sent
 
 
+# --- Retention ---
+
+
+def keep_days() -> int:
+    return int(getattr(settings, "NOTIFICATIONS_KEEP_DAYS", 90))
+
+
+def purge_old_notifications(*, now: datetime | None = None) -> int:
+    """Delete notifications older than ``NOTIFICATIONS_KEEP_DAYS``, read or not: they are reminders, not records.
+
+    One statement across dealerships (the daily job runs manufacturer-wide); the sweep's kinds are
+    never created again for them, as the sweep looks back one day only.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=keep_days())
+    deleted, _by_model = Notification.objects.filter(created_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("notifications_purged", extra={"notifications": deleted})
+    return deleted
+
+
 # --- Erasure ---
 
 

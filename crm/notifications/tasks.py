@@ -17,3 +17,9 @@ def create_due_notifications() -> int:
 def send_daily_digests() -> int:
     """Periodic: each person who chose the daily digest gets it once a day."""
     return services.send_due_digests()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def purge_old_notifications() -> int:
+    """Daily: notifications older than NOTIFICATIONS_KEEP_DAYS go."""
+    return services.purge_old_notifications()

@@ -266,3 +266,16 @@ def test_subject_access_export_and_erasure_cover_the_persons_notifications(lead:
 
     erase_prospect(prospect=lead.prospect, actor=Actor.system("t"))
     assert list(Notification.objects.values_list("lead_id", flat=True)) == [unrelated.pk]
+
+
+def test_old_notifications_are_purged(lead: Lead, dealer_a: DealerSetup) -> None:
+    seller = dealer_a.user("salesperson")
+    leads.assign_lead(lead=lead, to_user_id=seller.pk, actor=Actor.system("t"))
+    old = Notification.objects.get()
+    Notification.objects.filter(pk=old.pk).update(created_at=old.created_at - timedelta(days=91))
+    fresh = leads.create_lead(
+        prospect=ProspectFactory(dealer=dealer_a.dealer), actor=Actor.system("t"), data={}, owner_id=seller.pk
+    )
+
+    assert services.purge_old_notifications() == 1
+    assert list(Notification.objects.values_list("lead_id", flat=True)) == [fresh.pk]
