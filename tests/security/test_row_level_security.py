@@ -41,6 +41,7 @@ OPEN_TABLES = {
 # Readable by every session (the API looks keys up by prefix before it knows the dealership; only
 # the hash of the secret is stored), written only for one's own dealership.
 READ_OPEN_TABLES = {"dealers_apikey"}
+READ_OPEN_TABLES |= {"messaging_emailtemplate"}  # the manufacturer's network templates: tests/messaging/test_rls.py
 # Append-only for the application role (a trigger refuses every UPDATE and DELETE before the policies
 # are asked); tests/crm/test_read_audit.py proves it, and the reads below prove their isolation.
 APPEND_ONLY_TABLES = {"crm_readaudit"}
