@@ -498,13 +498,18 @@ def marketing_audience(viewer: Viewer | None, purpose: str) -> QuerySet[Prospect
     E-mail marketing also needs the double opt-in (German UWG section 7); each person must have the
     contact detail the purpose uses. Erased and merged prospects are never selected.
     """
+    return consenting(prospects_for(viewer), purpose)
+
+
+def consenting(prospects: QuerySet[Prospect], purpose: str) -> QuerySet[Prospect]:
+    """``prospects`` (already scoped) that ``marketing_audience`` would select for ``purpose``."""
     contact = MARKETING_CONTACT[Consent.Purpose(purpose)]
     latest = Consent.objects.filter(prospect=OuterRef("pk"), purpose=purpose).order_by("-at", "-id")
     reachable = Q()
     for field in contact:
         reachable |= ~Q(**{field: ""})
     audience = (
-        prospects_for(viewer)
+        prospects.filter(merged_into__isnull=True, erased_at__isnull=True)
         .filter(reachable)
         .annotate(
             consent_status=Subquery(latest.values("status")[:1]),

@@ -9,14 +9,17 @@ from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.campaigns import reports, services
 from crm.campaigns.forms import CampaignForm
 from crm.campaigns.models import Campaign
-from crm.models import Lead
+from crm.campaigns.selectors import selection_by_dealership
+from crm.models import Lead, Prospect
 from dealers.actors import Actor
 from dealers.admin_base import ExtraPagesAdmin
 
@@ -42,12 +45,20 @@ class CampaignAdminForm(CampaignForm):
 @admin.register(Campaign)
 class CampaignAdmin(ExtraPagesAdmin):
     form = CampaignAdminForm
-    list_display = ("name", "code", "dealer", "channel", "starts_on", "ends_on", "vehicle_model")
+    list_display = ("name", "code", "dealer", "channel", "starts_on", "ends_on", "vehicle_model", "selection")
     list_filter = ("channel", ("dealer", admin.EmptyFieldListFilter))
     search_fields = ("name", "code", "=dealer__number")
     list_select_related = ("dealer", "vehicle_model")
     ordering = ("-starts_on", "name")
-    extra_pages: ClassVar = (("results/", "results_view", "campaigns_campaign_results"),)
+    extra_pages: ClassVar = (
+        ("results/", "results_view", "campaigns_campaign_results"),
+        ("<path:object_id>/selection/", "selection_view", "campaigns_campaign_selection"),
+    )
+
+    @admin.display(description=_("Selection"))
+    def selection(self, obj: Campaign) -> str:
+        url = reverse("admin:campaigns_campaign_selection", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("by dealership"))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A dealership's own campaign is its managers' to change; the manufacturer reads it.
@@ -68,6 +79,18 @@ class CampaignAdmin(ExtraPagesAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """Nothing beside the campaign: the service saved it."""
+
+    def selection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """How many prospects a campaign reaches per dealership now (counts only, no person)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        campaign = self.get_object(request, object_id)
+        if campaign is None:
+            raise Http404
+        prospects = self.admin_site._registry[Prospect].get_queryset(request)  # the admin's audited scope
+        rows = selection_by_dealership(prospects, campaign)
+        context = {"campaign": campaign, "rows": rows, "total": sum(n for _number, _name, n in rows)}
+        return self.render_page(request, "admin/campaigns/selection.html", _("Selection by dealership"), context)
 
     def results_view(self, request: HttpRequest) -> HttpResponse:
         """Leads per campaign and dealership in the last 12 months, network-wide (the admin's audited scope)."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.db.models.functions import Upper
 from django.utils import timezone
 
 from crm.campaigns.filters import CampaignTargetFilterSet
 from crm.campaigns.models import Campaign
 from crm.models import Prospect
-from crm.selectors import marketing_audience
+from crm.selectors import consenting, marketing_audience
 from dealers.scoping import Viewer
 
 PREVIEW_SIZE = 25
@@ -40,7 +40,20 @@ def selection(viewer: Viewer | None, campaign: Campaign) -> QuerySet[Prospect]:
     ``crm.selectors.marketing_audience`` decides consent (latest ledger entry per purpose; double opt-in for
     email; the contact detail the channel needs); the target filters that audience further.
     """
-    audience = marketing_audience(viewer, campaign.purpose)
+    return _targeted(marketing_audience(viewer, campaign.purpose), campaign)
+
+
+def selection_by_dealership(prospects: QuerySet[Prospect], campaign: Campaign) -> list[tuple[str, str, int]]:
+    """The selection's size per dealership among ``prospects`` (the admin's manufacturer-wide queryset).
+
+    Numbers only: the manufacturer sees how many people a network campaign reaches, never who.
+    """
+    chosen = _targeted(consenting(prospects, campaign.purpose), campaign)
+    rows = chosen.order_by().values("dealer__number", "dealer__name").annotate(n=Count("id"))
+    return [(r["dealer__number"], r["dealer__name"], r["n"]) for r in rows.order_by("dealer__number")]
+
+
+def _targeted(audience: QuerySet[Prospect], campaign: Campaign) -> QuerySet[Prospect]:
     target = CampaignTargetFilterSet(campaign.target(), queryset=audience)
     if not target.is_valid():  # the model's own fields are checked when saved: only a changed schema gets here
         return audience.none()

@@ -390,3 +390,27 @@ def test_the_demo_campaigns_name_the_codes_the_demo_leads_carry(dealer_a: Dealer
     assert ensure_demo_campaigns(today=timezone.localdate(), actor=ACTOR) == 0
     known = names_by_code(dealer_a.staff["sales_manager"])
     assert {code for code in demo.CAMPAIGNS if code} <= set(known)
+
+
+def test_the_admin_counts_a_network_campaigns_selection_per_dealership(
+    dealer_a: DealerSetup, dealer_b: DealerSetup, manufacturer_admin: Any, client_for
+) -> None:
+    for dealer, names in ((dealer_a.dealer, ("Eins", "Zwei")), (dealer_b.dealer, ("Drei",))):
+        for name in names:
+            _consenting(dealer, last_name=name)
+    withdrew = _consenting(dealer_b.dealer, last_name="Widerruf")
+    record_consent(prospect=withdrew, purpose=EMAIL, status=Consent.Status.WITHDRAWN, actor=ACTOR)
+    network = _campaign(None, code="NETZ")
+    client = client_for(manufacturer_admin)
+
+    page = client.get(reverse("admin:campaigns_campaign_selection", args=[network.pk]))
+
+    assert page.status_code == 200
+    assert [(number, n) for number, _name, n in page.context["rows"]] == sorted(
+        [(dealer_a.dealer.number, 2), (dealer_b.dealer.number, 1)]
+    )
+    assert "Widerruf" not in page.content.decode()
+    assert (
+        reverse("admin:campaigns_campaign_selection", args=[network.pk])
+        in client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
+    )
