@@ -774,6 +774,13 @@ UI_ROUTES += [
     UiRoute("appointment_agreement", ALL_ROLES, kwargs=_appointment_kwargs, missing=_LEAD_MISSING),
     UiRoute("appointment_ics", ALL_ROLES, kwargs=_appointment_kwargs, missing=_LEAD_MISSING),
     UiRoute(
+        "appointment_move",
+        ALL_ROLES,
+        kwargs=_appointment_kwargs,
+        missing=_LEAD_MISSING,
+        post=lambda s, v, kw: {"starts_at": "2031-02-01T10:00", "duration": "30"},
+    ),
+    UiRoute(
         "appointment_licence",
         ALL_ROLES,
         kwargs=_appointment_kwargs,
@@ -921,3 +928,109 @@ UI_ROUTES += [
         post=_email_template_body,
     ),
 ]
+
+
+# Appointments and demo cars (crm/appointments, docs/appointments.md): everyone books from the leads they may
+# act on and sees their own appointments; managers keep the demo fleet. The calendar feed is public (token).
+def _demo_car(setup: Any, plate: str = "M-MX 1") -> Any:
+    from crm.appointments.models import DemoCar
+    from crm.models import VehicleModel
+
+    model, _created = VehicleModel.objects.get_or_create(
+        model_name="Matrix", trim="", powertrain="electric", defaults={"list_price": "30000.00"}
+    )
+    car = DemoCar.objects.filter(dealer=setup.dealer, plate=plate).first()
+    return car or DemoCar.objects.create(dealer=setup.dealer, vehicle_model=model, plate=plate, vin=f"VIN{plate}")
+
+
+_appointment_slots = itertools.count()
+
+
+def _own_appointment(setup: Any, viewer: Membership, *, licence: bool = False) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from crm.appointments.services import book, record_licence_check
+    from dealers.actors import Actor
+
+    start = datetime(2030, 1, 15, 9, tzinfo=UTC) + timedelta(hours=next(_appointment_slots))
+    appointment = book(
+        prospect=_crm_prospect(setup, viewer),
+        actor=Actor.system("t"),
+        kind="test_drive",
+        starts_at=start,
+        ends_at=start + timedelta(minutes=30),
+        salesperson_id=viewer.user_id,
+        car=_demo_car(setup),
+    )
+    if licence:
+        record_licence_check(appointment=appointment, actor=Actor.system("t"), last_digits="1234", expires_on=None)
+    return appointment
+
+
+def _appointment_kwargs(setup: Any, viewer: Membership) -> dict[str, Any]:
+    return {"pk": _own_appointment(setup, viewer).pk}
+
+
+def _appointment_action(action: str) -> KwargsBuilder:
+    return lambda setup, viewer: {"pk": _own_appointment(setup, viewer, licence=True).pk, "action": action}
+
+
+def _demo_car_body(setup: Any, viewer: Membership, kw: dict[str, Any]) -> dict[str, Any]:
+    car = _demo_car(setup, plate="M-MX 99")
+    return {
+        "vehicle_model": car.vehicle_model_id,
+        "plate": "M-MX 2" if not kw else car.plate,
+        "vin": f"VINM-MX2{setup.dealer.number}" if not kw else car.vin,
+        "mileage": "1200",
+        "available_from": "2026-01-01",
+        "is_active": "on",
+    }
+
+
+UI_ROUTES += [
+    UiRoute("appointment_calendar", ALL_ROLES),
+    UiRoute("appointment_calendar", ALL_ROLES, query="?view=day&scope=dealership&date=2030-01-15"),
+    UiRoute("calendar_feed_settings", ALL_ROLES, post=lambda s, v, kw: {}),
+    UiRoute("appointment_detail", ALL_ROLES, kwargs=_appointment_kwargs, missing=_LEAD_MISSING),
+    UiRoute("appointment_agreement", ALL_ROLES, kwargs=_appointment_kwargs, missing=_LEAD_MISSING),
+    UiRoute("appointment_ics", ALL_ROLES, kwargs=_appointment_kwargs, missing=_LEAD_MISSING),
+    UiRoute(
+        "appointment_licence",
+        ALL_ROLES,
+        kwargs=_appointment_kwargs,
+        missing=_LEAD_MISSING,
+        post=lambda s, v, kw: {"last_digits": "12AB", "seen": "on"},
+    ),
+    *(
+        UiRoute(
+            "appointment_action",
+            ALL_ROLES,
+            kwargs=_appointment_action(action),
+            missing={"pk": _NO_SUCH_UUID, "action": action},
+            post=lambda s, v, kw: {},
+            get=False,
+        )
+        for action in ("cancel", "start", "email")
+    ),
+    UiRoute(
+        "lead_appointment_create",
+        ALL_ROLES,
+        kwargs=_crm_own_lead,
+        missing=_LEAD_MISSING,
+        post=lambda s, v, kw: {
+            "kind": "consultation",
+            "starts_at": _LATER,
+            "duration": "60",
+            "salesperson": v.user_id,
+        },
+    ),
+    UiRoute("democar_list", MANAGERS, post=_demo_car_body),
+    UiRoute(
+        "democar_edit",
+        MANAGERS,
+        kwargs=lambda setup, viewer: {"pk": _demo_car(setup, plate="M-MX 99").pk},
+        missing=_LEAD_MISSING,
+        post=_demo_car_body,
+    ),
+]
+PUBLIC_ROUTES |= {"calendar_feed"}  # the secret token is the credential; tests/appointments/test_appointment_pages.py

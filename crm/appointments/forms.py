@@ -59,6 +59,17 @@ class AppointmentForm(forms.Form):
         return data
 
 
+class MoveForm(forms.Form):
+    starts_at = forms.DateTimeField(label=_("Starts"), widget=DateTimeLocalInput())
+    duration = forms.TypedChoiceField(label=_("Duration"), choices=DURATIONS, coerce=int, initial=60)
+
+    def clean_starts_at(self) -> Any:
+        value = self.cleaned_data["starts_at"]
+        if value < timezone.now() - timedelta(minutes=5):
+            raise ValidationError(_("Choose a time in the future."))
+        return value
+
+
 class LicenceCheckForm(forms.Form):
     last_digits = forms.CharField(
         label=_("Licence number: last 4 characters"),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("appointments/", views.appointment_calendar, name="appointment_calendar"),
     path("appointments/feed/", views.calendar_feed_settings, name="calendar_feed_settings"),
     path("appointments/<uuid:pk>/", views.appointment_detail, name="appointment_detail"),
+    path("appointments/<uuid:pk>/move/", views.appointment_move, name="appointment_move"),
     path("appointments/<uuid:pk>/licence/", views.appointment_licence, name="appointment_licence"),
     path("appointments/<uuid:pk>/agreement/", views.appointment_agreement, name="appointment_agreement"),
     path("appointments/<uuid:pk>/invitation.ics", views.appointment_ics, name="appointment_ics"),

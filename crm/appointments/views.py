@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm.appointments import ics, selectors
 from crm.appointments import services as appointment_services
-from crm.appointments.forms import AppointmentForm, DemoCarForm, LicenceCheckForm
+from crm.appointments.forms import DURATIONS, AppointmentForm, DemoCarForm, LicenceCheckForm, MoveForm
 from crm.appointments.models import Appointment
 from crm.read_audit import ReadAudit, record_read
 from crm.ui.forms import focus
@@ -154,6 +154,36 @@ def appointment_action(request: HttpRequest, pk: Any, action: str) -> HttpRespon
     else:
         messages.success(request, str(success))
     return done(request, reverse("appointment_detail", args=[appointment.pk]))
+
+
+@membership_required()
+def appointment_move(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Move a planned appointment to another time; a test drive keeps its car only if it is free then."""
+    appointment = _appointment(request, pk)
+    minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+    initial = {
+        "starts_at": timezone.localtime(appointment.starts_at),
+        "duration": minutes if minutes in dict(DURATIONS) else 60,
+    }
+    form = MoveForm(request.POST if request.method == "POST" else None, initial=initial)
+    focus(form, "starts_at")
+
+    def move() -> Appointment:
+        data = form.cleaned_data
+        return appointment_services.reschedule(
+            appointment=appointment,
+            actor=actor(request),
+            starts_at=data["starts_at"],
+            ends_at=data["starts_at"] + timedelta(minutes=data["duration"]),
+        )
+
+    moved = submitted(
+        request, form, move, success=_("Appointment moved."), then=reverse("appointment_detail", args=[appointment.pk])
+    )
+    if moved is not None:
+        return moved
+    context = {"appointment": appointment, "form": form, "title": _("Move the appointment")}
+    return render(request, "appointments/move.html", context)
 
 
 @membership_required()

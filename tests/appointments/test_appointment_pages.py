@@ -160,3 +160,20 @@ def test_the_lead_page_lists_its_appointments(dealer_a: DealerSetup, client_for)
 
     assert reverse("appointment_detail", args=[drive.pk]) in page.content.decode()
     assert reverse("lead_appointment_create", args=[drive.lead_id]) in page.content.decode()
+
+
+def test_moving_a_test_drive_onto_a_booked_slot_is_refused_naming_the_car(dealer_a: DealerSetup, client_for) -> None:
+    car = demo_car(dealer_a)
+    first, second = book_drive(dealer_a, car, 1, 2), book_drive(dealer_a, car, 3, 4)
+    client = client_for(dealer_a.user("salesperson"))
+    url = reverse("appointment_move", args=[second.pk])
+
+    taken = client.post(
+        url, {"starts_at": timezone.localtime(first.starts_at).strftime("%Y-%m-%dT%H:%M"), "duration": "60"}
+    )
+    assert [error.code for error in taken.context["form"].non_field_errors().as_data()] == ["car_taken"]
+    free = client.post(url, {"starts_at": timezone.localtime(at(5)).strftime("%Y-%m-%dT%H:%M"), "duration": "30"})
+
+    assert free.status_code == 302
+    second.refresh_from_db()
+    assert (second.starts_at, second.ends_at, second.version) == (at(5), at(5.5), 2)
