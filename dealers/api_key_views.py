@@ -5,6 +5,7 @@ A new key is shown once, on the answer to the POST that made it (never stored, n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django import forms
@@ -56,24 +57,34 @@ def _created(request: HttpRequest, issued: list[IssuedKey]) -> HttpResponse:
     return response
 
 
+def _issued(request: HttpRequest, form: forms.Form, issue: Callable[[], IssuedKey]) -> HttpResponse | None:
+    """A valid POST issues a key (``issue``) and shows it, once; ``None``: show the form (again, with a refusal)."""
+    if not form.is_valid():
+        return None
+    try:
+        issued = issue()
+    except ValidationError as error:
+        form.add_error(None, error)
+        return None
+    return _created(request, [issued])
+
+
 @membership_required(*DEALER_ADMINS)
 @reauthentication_required  # creating shows a new key
 def api_keys(request: HttpRequest) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
     form = bound_form(request, ApiKeyForm)
-    if form.is_valid():
-        try:
-            issued = create_api_key(
-                dealer=membership.dealer,
-                name=form.cleaned_data["name"],
-                scopes=form.cleaned_data["scopes"],
-                actor=Actor.for_user(request.user),
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return _created(request, [issued])
-    return render(request, "dealers/api_keys.html", {"keys": _keys_of(membership), "form": form})
+
+    def create() -> IssuedKey:
+        return create_api_key(
+            dealer=membership.dealer,
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            actor=Actor.for_user(request.user),
+        )
+
+    created = _issued(request, form, create)
+    return created or render(request, "dealers/api_keys.html", {"keys": _keys_of(membership), "form": form})
 
 
 @membership_required(*DEALER_ADMINS)
@@ -82,16 +93,13 @@ def api_key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     membership: Membership = request.membership  # type: ignore[attr-defined]
     key = get_object_or_404(ApiKey.objects.visible_to(membership), pk=pk)
     form = bound_form(request, RotateForm)
-    if form.is_valid():
-        try:
-            issued = rotate_api_key(
-                api_key=key, actor=Actor.for_user(request.user), overlap=timedelta(hours=form.cleaned_data["overlap"])
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return _created(request, [issued])
-    return render(
+
+    def rotate() -> IssuedKey:
+        overlap = timedelta(hours=form.cleaned_data["overlap"])
+        return rotate_api_key(api_key=key, actor=Actor.for_user(request.user), overlap=overlap)
+
+    created = _issued(request, form, rotate)
+    return created or render(
         request,
         "dealers/api_key_confirm.html",
         {"key": key, "form": form, "action": "rotate", "title": _("Rotate API key")},
