@@ -126,3 +126,50 @@ def test_a_message_that_cannot_be_parsed_is_a_dead_letter_not_an_error(dealer_a:
 
     assert row.status in ("malformed", "unmatched")
     assert InboundEmail.objects.filter(pk=row.pk).exists()
+
+
+def test_manage_py_mail_intake_runs_as_the_application_role_and_stops_on_sigterm(dealer_a: DealerSetup) -> None:
+    """The command as deployed: its own process, row-level security (crm_app), a dead letter stored, exit 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from tests.support.servers import ROOT, database_url
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "CRM_INBOUND_MAIL_DOMAIN": INBOUND_DOMAIN,
+    }
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "mail_intake", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.strip() == f"mail_intake listening on 127.0.0.1:{port} for {INBOUND_DOMAIN}"
+        address = f"{dealer_a.dealer.number}@{INBOUND_DOMAIN}"
+        _deliver(("127.0.0.1", port), _reply(address, sender="fremd@example.org"), to=[address])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+    row = InboundEmail.objects.get()
+    assert (row.status, row.dealer_id) == ("unmatched", dealer_a.dealer.pk)
+
+
+def test_mail_intake_needs_the_inbound_domain(settings: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    settings.CRM_INBOUND_MAIL_DOMAIN = ""
+    with pytest.raises(CommandError, match="CRM_INBOUND_MAIL_DOMAIN"):
+        call_command("mail_intake")
