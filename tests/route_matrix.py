@@ -709,6 +709,7 @@ UI_ROUTES += [
     ),
 ]
 
+
 # Appointments and demo cars (crm/appointments, docs/appointments.md): everyone books from the leads they may
 # act on and sees their own appointments; managers keep the demo fleet. The calendar feed is public (token).
 def _demo_car(setup: Any, plate: str = "M-MX 1") -> Any:
