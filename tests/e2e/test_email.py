@@ -29,6 +29,8 @@ CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--no-first-run"]  # fmt: skip
 
+SCREENSHOTS = os.environ.get("E2E_SCREENSHOTS", "")
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"),
@@ -98,6 +100,8 @@ def test_send_a_templated_email_and_see_the_reply_on_the_lead(
         expect(page.locator("#action-panel input[name=subject]")).to_have_value("Ihr ID.7 Tourer")
         body = page.locator("#action-panel textarea[name=body]")
         expect(body).to_have_value("Guten Tag Frau Mustermann,\n\nanbei Ihr Angebot.\n\nPetra Krüger")
+        if SCREENSHOTS:
+            page.screenshot(path=os.path.join(SCREENSHOTS, "email-1-compose.png"), full_page=True)
         body.fill(body.input_value() + "\n\nPS: Probefahrt am Samstag?")
         page.click("#action-panel button.primary[type=submit]")
         page.wait_for_url(f"{live_server.url}/leads/{lead.pk}/")
@@ -130,6 +134,8 @@ def test_send_a_templated_email_and_see_the_reply_on_the_lead(
         page.reload()
         expect(page.locator(f"a[href='/leads/{lead.pk}/email/']")).to_be_visible()
         expect(page.locator(".timeline li.tl-email")).to_have_count(2)
+        if SCREENSHOTS:
+            page.screenshot(path=os.path.join(SCREENSHOTS, "email-2-phone.png"), full_page=True)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390 + 1, f"the lead page scrolls sideways at phone size ({width}px)"
     finally:
