@@ -95,7 +95,7 @@ def test_salesperson_issues_a_quote_and_opens_its_pdf(live_server, browser_page)
     assert response.headers["content-type"] == "application/pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.body())).pages)
     for expected in (quote.number, "Autohaus Sonnenschein", "Regensburg", "Jürgen Müller", "Austral techno",
-                     "Winterkompletträder", "39.000,00", "30.000,00", "4,06"):  # fmt: skip
+                     "Winterkompletträder", "39.000,00", "30.000,00", "4,06", "Petra Krüger"):  # fmt: skip
         assert expected in text, expected
 
     # The same pages at a phone's size: the actions and the form's button stay within reach
