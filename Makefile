@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A fresh test database each run: a run killed midway must not leave rows for the next one to trip on.
-PYTEST_ARGS ?= --create-db
+PYTEST_ARGS ?= --create-db --durations=25
 # pytest-xdist workers, each with a PostgreSQL server of its own (tests/support/worker_postgres.py: the
 # change feed's horizon spans a whole server) and a Redis db (15 - K, see crm/settings.py); tests marked
 # xdist_group share one worker. PYTEST_WORKERS=0 runs in one process against the server devstack found.

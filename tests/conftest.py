@@ -110,15 +110,34 @@ def read_only_database(transactional_db: None) -> Iterator[None]:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, tests that start real servers (``worker``, ``browser``, ``servers``) run one after another.
+    """Under pytest-xdist, tests that start real servers (``worker``, ``browser``, ``servers``) join a group per kind.
 
-    Each waits on subprocesses against wall-clock timeouts; side by side (say, the embedded
-    ``devstack run`` seeding beside a Celery import being killed and resumed) they starve each other on
-    a two-core machine. ``--dist loadgroup`` sends one group to one worker; the other workers meanwhile
-    run the in-process tests. Without xdist (``-p no:xdist``) there are no groups to join.
+    Each waits on subprocesses against wall-clock timeouts; ``--dist loadgroup`` sends one group to
+    one worker, and the other workers meanwhile run the in-process tests (:func:`real_server_group`).
+    Without xdist (``-p no:xdist``) there are no groups to join.
     """
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        if any(item.get_closest_marker(name) for name in ("worker", "browser", "servers")):
-            item.add_marker(pytest.mark.xdist_group("real_servers"))
+        group = real_server_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def real_server_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that starts real servers: one group per kind of server, three in all.
+
+    Within a group the tests run one after another; the three groups run side by side, each on its own
+    xdist worker with its own PostgreSQL server (tests.support.worker_postgres). They spend most of their
+    time waiting on subprocesses, so three at once fit two cores; one group of all of them ran for
+    more than ten minutes alone. ``make run``'s embedded stack (tests/devstack) goes with the browser
+    tests, away from the Celery tests it starved when it seeded beside an import being killed and resumed.
+    """
+    path = str(item.path)
+    if item.get_closest_marker("browser") or "/tests/devstack/" in path:
+        return "real_servers_browser"
+    if item.get_closest_marker("servers"):
+        return "real_servers_postgres"
+    if item.get_closest_marker("worker"):
+        return "real_servers_celery"
+    return None

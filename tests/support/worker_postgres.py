@@ -14,6 +14,7 @@ directory, made with the same binaries devstack uses for a private server, and r
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -42,6 +43,8 @@ def _start_private_server(worker: str, database_url: str) -> str:
     dbname = urlsplit(database_url).path.lstrip("/") or "crm"
 
     def remove() -> None:
+        # At exit pytest has closed the streams the log handlers write to: say nothing while stopping.
+        logging.disable(logging.CRITICAL)
         try:
             cluster.stop()
         finally:
