@@ -20,7 +20,7 @@ from tests.support.servers import ROOT, free_port
 
 
 def eventually(
-    check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str | Callable[[], str] = ""
+    check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1, what: str | Callable[[], str] = ""
 ) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` (or its result) after ``timeout`` s."""
     deadline = time.monotonic() + timeout

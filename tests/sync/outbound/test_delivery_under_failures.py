@@ -99,7 +99,7 @@ def test_worker_killed_mid_delivery_is_redelivered_by_another_worker_and_applied
     first = celery.worker("doomed")
 
     _changes(dealer, 2)
-    eventually(lambda: simulator.book(dealer.number)["arrived"] >= 1, timeout=30, what="a delivery in flight")
+    eventually(lambda: simulator.book(dealer.number)["arrived"] >= 1, timeout=90, what="a delivery in flight")
     celery.kill(first)  # SIGKILL while the receiver holds the request
     simulator.control(mode="ok")
     celery.worker("survivor")
