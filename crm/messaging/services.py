@@ -209,6 +209,8 @@ def send_prospect_email(
     subject, body = subject.strip(), body.strip()
     if not subject or not body:
         raise ValidationError(_("An e-mail needs a subject and a text."))
+    if "\n" in subject or "\r" in subject:  # a header of its own would follow (header injection)
+        raise ValidationError({"subject": _("The subject must be one line.")})
     language = language or language_of(prospect)
     if purpose == EmailTemplate.Purpose.MARKETING:
         refusal = marketing_refusal(prospect)

@@ -118,7 +118,8 @@ def template_list(request: HttpRequest) -> HttpResponse:
     templates = EmailTemplate.objects.visible_to(viewer(request)).order_by("dealer_id", "name", "id")
     own = [t for t in templates if t.dealer_id is not None]
     network = [t for t in templates if t.dealer_id is None]
-    return render(request, "messaging/template_list.html", {"own": own, "network": network})
+    context = {"own": own, "network": network, "inbound_address": services.dealer_address(viewer(request).dealer)}
+    return render(request, "messaging/template_list.html", context)
 
 
 def _template_form(request: HttpRequest, form: EmailTemplateForm, title: str) -> HttpResponse:

@@ -192,3 +192,12 @@ def test_the_network_default_templates_use_only_known_placeholders() -> None:
     assert {entry["purpose"] for entry in defaults} == {"service", "marketing"}
     for entry in defaults:
         check_template(entry)
+
+
+def test_a_subject_with_a_line_break_is_refused(dealer_a: DealerSetup, smtp_sink: SmtpSink) -> None:
+    with pytest.raises(ValidationError) as refused:
+        send_prospect_email(
+            prospect=_prospect(dealer_a), actor=_actor(dealer_a), subject="Hallo\nBcc: x@evil.example", body="Text"
+        )
+    assert "subject" in refused.value.message_dict
+    assert smtp_sink.received == []

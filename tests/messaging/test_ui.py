@@ -123,5 +123,7 @@ def test_the_dealer_admin_keeps_templates_and_unknown_placeholders_are_form_erro
     assert template.body_de == "Neu {{ salesperson.name }}"
     network = EmailTemplate.objects.create(dealer=None, name="Netz", subject_de="N", body_de="N")
     assert client.get(f"/email-templates/{network.pk}/").status_code == 404  # the manufacturer's, not editable here
-    assert "Netz" in client.get("/email-templates/").content.decode()
+    listing = client.get("/email-templates/").content.decode()
+    assert "Netz" in listing
+    assert f"{dealer_a.dealer.number}@" not in listing  # no inbound domain set in this test
     assert _client(dealer_a, "sales_manager").get("/email-templates/").status_code == 403
