@@ -269,6 +269,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".var" / "media")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
+# Quote PDFs (docs/quotes.md): a folder of logos named <dealer number>.png|.jpg|.svg; empty: static/quotes/logos.
+QUOTE_LOGO_DIR = env.str("QUOTE_LOGO_DIR", default="")
 # E-mail from the CRM (docs/messaging.md): replies come back to <dealer number>@ / reply+<token>@ this domain.
 CRM_INBOUND_MAIL_DOMAIN = env.str("CRM_INBOUND_MAIL_DOMAIN", default="")
 CRM_MAIL_INTAKE_HOST = env.str("CRM_MAIL_INTAKE_HOST", default="127.0.0.1")
