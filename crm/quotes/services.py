@@ -242,7 +242,7 @@ def accept_quote(*, quote: Quote, actor: Actor, note: str = "") -> Quote:
     quote = _decide(_locked_open(quote), Quote.Status.ACCEPTED, actor, note)
     _audit(quote, "quote.accepted", actor)
     lead = quote.lead
-    if not lead.is_closed:
+    if lead.stage != Lead.Stage.WON:  # a lead lost meanwhile is won after all; one already won stays as it is
         what = _("Quote %(number)s v%(version)s accepted") % {"number": quote.number, "version": quote.current_version}
         change_stage(lead=lead, to_stage=Lead.Stage.WON, note=f"{what}. {note.strip()}".strip(), actor=actor)
     return quote

@@ -132,6 +132,18 @@ def test_accepting_wins_the_lead_and_closes_the_quote(dealer_a: DealerSetup) -> 
         services.revise_quote(quote=quote, actor=SYSTEM, data=_data())
 
 
+def test_accepting_a_quote_of_a_lead_lost_meanwhile_wins_it_after_all(dealer_a: DealerSetup) -> None:
+    from crm.models import LostReason
+    from crm.services.leads import change_stage
+
+    lead = _lead(dealer_a)
+    quote = services.create_quote(lead=lead, actor=SYSTEM, data=_data())
+    change_stage(lead=lead, to_stage="lost", lost_reason=LostReason.objects.get(code="competitor"), actor=SYSTEM)
+    services.accept_quote(quote=quote, actor=SYSTEM)
+    lead.refresh_from_db()
+    assert (lead.stage, lead.lost_reason_id) == (Lead.Stage.WON, None)
+
+
 def test_declining_is_recorded_on_the_timeline_and_the_lead_stays_open(dealer_a: DealerSetup) -> None:
     lead = _lead(dealer_a)
     quote = services.create_quote(lead=lead, actor=SYSTEM, data=_data())
