@@ -8,6 +8,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Trim, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -149,6 +150,7 @@ class LeadFilterSet(UpdatedSinceFilterSet):
     stage = django_filters.MultipleChoiceFilter(choices=Lead.Stage.choices, label=_("stage"))
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label=_("created after"))
     model_name = django_filters.CharFilter(field_name="model_name", lookup_expr="icontains", label=_("model"))
+    campaign = django_filters.CharFilter(method="filter_campaign", label=_("campaign"), max_length=100)
     prospect = django_filters.UUIDFilter(field_name="prospect_id", label=_("prospect"))
     external_id = django_filters.CharFilter(field_name="external_id", label=_("dealer system id"))
     q = SearchFilter(method="search", label=_("Search"))
@@ -171,6 +173,11 @@ class LeadFilterSet(UpdatedSinceFilterSet):
             return queryset
         matching = search_prospects(Prospect.objects.filter(pk=OuterRef("prospect_id")), value)
         return queryset.filter(Exists(matching))
+
+    def filter_campaign(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        """Leads carrying a campaign's code, as the campaign results count them (any case, blanks trimmed)."""
+        code = value.strip().upper()
+        return queryset.alias(code=Upper(Trim("campaign"))).filter(code=code) if code else queryset
 
     def filter_open(self, queryset: QuerySet[Lead], name: str, value: bool | None) -> QuerySet[Lead]:
         if value is None:

@@ -4,7 +4,7 @@ results per campaign (every role: a salesperson sees the figures of their own le
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -147,5 +147,6 @@ def campaign_report(request: HttpRequest) -> HttpResponse:
         "period": period,
         "periods": list(PERIODS.items()),
         "rows": [(row, known.get(row.code)) for row in rows],
+        "since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),  # the lead list's created_after
     }
     return render(request, "campaigns/report.html", context)

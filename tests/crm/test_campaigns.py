@@ -414,3 +414,19 @@ def test_the_admin_counts_a_network_campaigns_selection_per_dealership(
         reverse("admin:campaigns_campaign_selection", args=[network.pk])
         in client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
     )
+
+
+def test_the_results_link_to_the_lead_list_filtered_by_the_campaign(dealer_a: DealerSetup, client_for) -> None:
+    carries = [
+        _lead(dealer_a.dealer, code, Lead.Stage.LOST if n else Lead.Stage.NEW, lost_reason_id=_a_lost_reason())
+        for n, code in enumerate(("netz", "NETZ "))
+    ]
+    _lead(dealer_a.dealer, "ANDERE", Lead.Stage.NEW)
+    manager = client_for(dealer_a.user("sales_manager"))
+    report = manager.get(reverse("campaign_report")).content.decode()
+    link = next(part for part in report.split('"') if part.startswith(reverse("lead_list") + "?campaign=NETZ"))
+
+    listing = manager.get(link.replace("&amp;", "&"))
+
+    assert listing.status_code == 200
+    assert {lead.pk for lead in listing.context["page"]} == {lead.pk for lead in carries}
