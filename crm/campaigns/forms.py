@@ -47,6 +47,7 @@ class CampaignForm(forms.ModelForm):
         if self.instance.vehicle_model_id is not None:  # a retired model stays on the campaign that names it
             versions = versions | VehicleModel.objects.filter(pk=self.instance.vehicle_model_id)
         model_field.queryset = versions  # type: ignore[attr-defined]
+        model_field.empty_label = _("(none)")  # type: ignore[attr-defined]
         if not self.instance._state.adding:
             self.fields["code"].disabled = True  # leads carry it
         self.fields["target_model_name"].widget.attrs["list"] = "campaign-models"
