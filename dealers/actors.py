@@ -30,8 +30,14 @@ def record_audit(
     obj: Any = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    """One audit row: ``actor`` did ``action`` to ``obj``, in the dealership ``dealer_id``.
+
+    Without ``dealer_id`` the row belongs to the object's dealership (its ``dealer_id``), if it has one.
+    """
     from dealers.models import AuditEvent
 
+    if dealer_id is None and obj is not None:
+        dealer_id = getattr(obj, "dealer_id", None)
     AuditEvent.objects.create(
         dealer_id=dealer_id,
         actor_id=actor.user_id,

@@ -115,7 +115,6 @@ def create_api_key(
     record_audit(
         actor=actor,
         action="api_key.created",
-        dealer_id=api_key.dealer_id,
         obj=api_key,
         data={"prefix": prefix, "scopes": cleaned},
     )
@@ -142,7 +141,6 @@ def rotate_api_key(*, api_key: ApiKey, actor: Actor, overlap: timedelta = DEFAUL
     record_audit(
         actor=actor,
         action="api_key.rotated",
-        dealer_id=old.dealer_id,
         obj=old,
         data={"prefix": old.prefix, "successor": issued.api_key.prefix, "expires_at": old.expires_at.isoformat()},
     )
@@ -158,7 +156,7 @@ def revoke_api_key(*, api_key: ApiKey, actor: Actor) -> ApiKey:
         return key
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
-    record_audit(actor=actor, action="api_key.revoked", dealer_id=key.dealer_id, obj=key, data={"prefix": key.prefix})
+    record_audit(actor=actor, action="api_key.revoked", obj=key, data={"prefix": key.prefix})
     logger.info("api_key_revoked", extra={"dealer_id": key.dealer_id, "api_key_id": key.pk})
     return key
 

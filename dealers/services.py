@@ -53,7 +53,7 @@ def update_staff_member(
     membership.save(update_fields=["role", "is_active", "is_available", "lead_capacity"])
     after = {"role": role, "is_active": is_active, "is_available": is_available, "lead_capacity": lead_capacity}
     changed = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
-    record_audit(actor=actor, action="staff.changed", dealer_id=membership.dealer_id, obj=membership, data=changed)
+    record_audit(actor=actor, action="staff.changed", obj=membership, data=changed)
     return membership
 
 
@@ -210,7 +210,7 @@ def revoke_invitation(*, invitation: Invitation, actor: Actor) -> None:
         revoked_at=timezone.now()
     )
     if updated:
-        record_audit(actor=actor, action="staff.invitation_revoked", dealer_id=invitation.dealer_id, obj=invitation)
+        record_audit(actor=actor, action="staff.invitation_revoked", obj=invitation)
 
 
 # --- The admin site: accounts, their rights and memberships (dealers/roles.py says who may what) ---
@@ -297,7 +297,6 @@ def save_membership(*, membership: Membership, by: User | AnonymousUser, actor: 
     record_audit(
         actor=actor,
         action="staff.added" if added else "staff.changed",
-        dealer_id=membership.dealer_id,
         obj=membership,
         data={"role": membership.role, "is_active": membership.is_active},
     )
@@ -307,7 +306,7 @@ def save_membership(*, membership: Membership, by: User | AnonymousUser, actor: 
 @transaction.atomic
 def delete_membership(*, membership: Membership, by: User | AnonymousUser, actor: Actor) -> None:
     _ensure_may_manage_membership(membership=membership, by=by)
-    record_audit(actor=actor, action="staff.removed", dealer_id=membership.dealer_id, obj=membership)
+    record_audit(actor=actor, action="staff.removed", obj=membership)
     membership.delete()
 
 

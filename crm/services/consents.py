@@ -67,9 +67,7 @@ def record_consent(
         recorded_by=actor.label,
     )
     changes.record(dealer_id=prospect.dealer_id, type="consent.recorded", obj=consent, actor=actor)
-    record_audit(
-        actor=actor, action=f"consent.{status}", dealer_id=prospect.dealer_id, obj=prospect, data={"purpose": purpose}
-    )
+    record_audit(actor=actor, action=f"consent.{status}", obj=prospect, data={"purpose": purpose})
     return consent
 
 

@@ -115,7 +115,6 @@ def update_destination(*, destination: Destination, actor: Actor, **changes: Any
     record_audit(
         actor=actor,
         action="sync.destination_updated",
-        dealer_id=destination.dealer_id,
         obj=destination,
         data={"fields": sorted(changes)},
     )
@@ -134,7 +133,7 @@ def rotate_secret(*, destination: Destination, actor: Actor, secret: str = "") -
     destination.secret = secret or new_secret()
     destination.updated_at = timezone.now()
     destination.save()
-    record_audit(actor=actor, action="sync.secret_rotated", dealer_id=destination.dealer_id, obj=destination)
+    record_audit(actor=actor, action="sync.secret_rotated", obj=destination)
     return destination
 
 
@@ -153,7 +152,6 @@ def set_paused(*, destination: Destination, actor: Actor, paused: bool) -> Desti
     record_audit(
         actor=actor,
         action="sync.paused" if paused else "sync.resumed",
-        dealer_id=destination.dealer_id,
         obj=destination,
     )
     logger.info("sync_paused" if paused else "sync_resumed", extra={"destination_id": destination.pk})
@@ -218,9 +216,7 @@ def replay(*, destination: Destination, actor: Actor, since: str) -> Destination
     destination.leased_until = None
     destination.updated_at = timezone.now()
     destination.save()
-    record_audit(
-        actor=actor, action="sync.replayed", dealer_id=destination.dealer_id, obj=destination, data={"since": since}
-    )
+    record_audit(actor=actor, action="sync.replayed", obj=destination, data={"since": since})
     logger.info("sync_replayed", extra={"destination_id": destination.pk, "cursor_change_id": change_id})
     _wake_after_commit(destination.dealer_id)
     return destination
@@ -245,7 +241,7 @@ def retry_dead_letter(*, letter: DeadLetter, actor: Actor) -> DeadLetter:
         Destination.objects.filter(pk=letter.destination_id, next_attempt_at__gt=timezone.now()).update(
             next_attempt_at=timezone.now()
         )
-        record_audit(actor=actor, action="sync.dead_letter_retried", dealer_id=letter.dealer_id, obj=letter)
+        record_audit(actor=actor, action="sync.dead_letter_retried", obj=letter)
         _wake_after_commit(letter.dealer_id)
     letter.refresh_from_db()
     return letter
@@ -257,7 +253,7 @@ def discard_dead_letter(*, letter: DeadLetter, actor: Actor) -> DeadLetter:
         pk=letter.pk, status__in=[DeadLetter.Status.DEAD, DeadLetter.Status.RETRYING]
     ).update(status=DeadLetter.Status.DISCARDED, resolved_at=timezone.now(), resolved_by=actor.label[:200])
     if updated:
-        record_audit(actor=actor, action="sync.dead_letter_discarded", dealer_id=letter.dealer_id, obj=letter)
+        record_audit(actor=actor, action="sync.dead_letter_discarded", obj=letter)
     letter.refresh_from_db()
     return letter
 
