@@ -304,7 +304,9 @@ listen web
     retries 3
     option redispatch 1
     option allbackups
-    default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
+    # No shutdown-sessions here: a request in flight on a node marked down (draining, or its check
+    # slow under load) finishes there; cutting it made the client send it again while it still ran.
+    default-server inter 1s fall 2 rise 1
 {web}
 """
         path = self.root / "haproxy.cfg"

@@ -38,6 +38,7 @@ class LoadDriver:
     counter: itertools.count[int] = field(default_factory=itertools.count)
     # Each error answer on the way by what it was ("503", "429", "connection"), to tell slow from failed.
     error_answers: Counter[str] = field(default_factory=Counter)
+    error_samples: dict[str, str] = field(default_factory=dict)  # the first answer of each kind, shortened
 
     def start(self) -> None:
         for kind in ("intake", "api"):
@@ -100,7 +101,10 @@ class LoadDriver:
                 return
             errors += 1
             with self.lock:
-                self.error_answers["connection" if answer is None else str(answer.status_code)] += 1
+                kind_of_error = "connection" if answer is None else str(answer.status_code)
+                self.error_answers[kind_of_error] += 1
+                if answer is not None:
+                    self.error_samples.setdefault(kind_of_error, f"{kind} {path}: {answer.text[:160]}")
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         self._record(Write(kind, key, sent_at, None, None, errors))

@@ -403,6 +403,7 @@ def facts(drill: Drill, started: float, faults_started: float | None) -> dict[st
         "versions": _versions(),
         "refused_writes": drill.load.refused[:20] if drill.load else [],
         "error_answers": dict(drill.load.error_answers) if drill.load else {},
+        "error_samples": drill.load.error_samples if drill.load else {},
     }
 
 
