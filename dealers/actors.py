@@ -58,6 +58,7 @@ SYSTEM_ACTOR_NAMES: dict[str, Any] = {
     "retention command": _("Retention rules"),
     "restore": _("Restore from backup"),
     "seed_demo": _("Demo data"),
+    "mail intake": _("E-mail intake"),  # replies received by SMTP (crm/messaging/intake.py)
 }
 
 

@@ -80,7 +80,7 @@ def test_a_reply_to_the_dealer_address_is_matched_by_in_reply_to(
     assert (activity.kind, activity.direction, activity.lead_id) == ("email", "inbound", lead.pk)
     assert activity.subject == "Re: Ihr Angebot"
     assert "Donnerstag um 10?" in activity.body
-    assert activity.author_label == "system:mail intake"
+    assert activity.author_label == "system:mail intake"  # shown as "E-mail intake" (dealers.actors)
 
 
 def test_the_reply_address_and_the_senders_address_match_too(dealer_a: DealerSetup, intake: tuple[str, int]) -> None:
