@@ -823,6 +823,28 @@ UI_ROUTES += [
 PUBLIC_ROUTES |= {"calendar_feed"}  # the secret token is the credential; tests/appointments/test_appointment_pages.py
 
 
+def _test_drive_body(setup: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2032, 3, 1, 9, tzinfo=UTC) + timedelta(hours=next(_appointment_slots))
+    return {
+        "car": _demo_car(setup).plate,
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=45)).isoformat(),
+        "salesperson": setup.staff["salesperson"].user.email,
+    }
+
+
+API_ROUTE_SPECS["api_lead_test_drive"] = ApiRoute(
+    "api_lead_test_drive",
+    {"POST": "leads:write"},
+    kwargs=_api_pk(_api_lead),
+    missing={"pk": _NO_SUCH_UUID},
+    bodies={"POST": _test_drive_body},
+)
+API_ROUTES["api_lead_test_drive"] = "POST: book a test drive with a demo car (409 naming car when it is taken)"
+
+
 # Quotes (crm/quotes, docs/quotes.md): everyone quotes on the leads they may act on.
 def _own_quote(setup: Any, viewer: Membership) -> dict[str, Any]:
     from crm.models import Lead, VehicleModel

@@ -9,6 +9,7 @@ from crm.api import batch, catalogue, feed, views
 
 # Imported for its side effect: the API key's security scheme in the schema.
 from crm.api import schema as _schema  # noqa: F401
+from crm.appointments import api as appointments_api
 
 
 class SchemaView(SpectacularAPIView):
@@ -43,6 +44,7 @@ v1: list[URLPattern | URLResolver] = [
     path("leads/<str:pk>/", views.LeadDetailView.as_view(), name="api_lead_detail"),
     path("leads/<str:pk>/stage/", views.LeadStageView.as_view(), name="api_lead_stage"),
     path("leads/<str:pk>/assign/", views.LeadAssignView.as_view(), name="api_lead_assign"),
+    path("leads/<str:pk>/test-drives/", appointments_api.LeadTestDriveView.as_view(), name="api_lead_test_drive"),
     path("lost-reasons/", views.LostReasonListView.as_view(), name="api_lost_reasons"),
     path("catalogue/models/", catalogue.VehicleModelListView.as_view(), name="api_catalogue_models"),
     path("activities/", views.ActivityListView.as_view(), name="api_activity_list"),

@@ -27,6 +27,7 @@ from dealers.actors import Actor, record_audit
 from dealers.models import Dealer, Membership
 
 CAR_TAKEN = "appointment_car_no_overlap"
+CAR_TAKEN_CODE = "car_taken"  # the ValidationError's code, the API's 409 problem code too
 
 # The open stage a lead moves forward to when this kind of appointment is booked from it.
 LEAD_STAGE_FOR: dict[str, str] = {
@@ -92,7 +93,7 @@ def _save_booking(appointment: Appointment, fields: list[str] | None = None) -> 
     except IntegrityError as error:
         if _constraint_name(error) == CAR_TAKEN:
             message = _("This demo car is already booked at that time. Choose another time or car.")
-            raise ValidationError({"car": ValidationError(message, code="car_taken")}) from error
+            raise ValidationError({"car": ValidationError(message, code=CAR_TAKEN_CODE)}) from error
         raise
 
 
