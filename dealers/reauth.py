@@ -44,6 +44,9 @@ STARTED_KEY = "auth_started_at"  # when the password (and second factor) were gi
 CONFIRMED_KEY = "auth_confirmed_at"  # the latest proof: sign-in or re-authentication
 SEEN_PREFIX = "auth-seen:"  # Redis, per session key: the latest request (no database write per request)
 _SEEN_EVERY = 60  # seconds between updates of the idle clock
+# A page's own background poll (the notification bell) sends this header: it is checked like any request
+# but does not count as activity, so an open tab nobody uses still reaches the idle timeout.
+BACKGROUND_HEADER = "X-Background-Poll"
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -174,7 +177,9 @@ class SessionLimitsMiddleware:
             return ""
         if isinstance(seen, int | float) and now - seen > settings.SESSION_IDLE_TIMEOUT:
             return "idle"
-        if not isinstance(seen, int | float) or now - seen > _SEEN_EVERY:
+        if (not isinstance(seen, int | float) or now - seen > _SEEN_EVERY) and not request.headers.get(
+            BACKGROUND_HEADER
+        ):
             _touch(request, now)
         return ""
 

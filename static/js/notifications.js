@@ -1,6 +1,8 @@
 /* The header's bell: asks the server for the unread count every few seconds (data-poll-seconds) and shows
    it without a reload. The count's text for screen readers sits in an aria-live region, so a new
-   notification is announced. No dependencies, no inline code (Content-Security-Policy). */
+   notification is announced. The X-Background-Poll header tells the session limits (dealers.reauth) that
+   this request is no sign of activity: an open tab nobody uses still reaches the idle timeout.
+   No dependencies, no inline code (Content-Security-Policy). */
 (function () {
   "use strict";
   var bell = document.querySelector("a.bell[data-notification-count]");
@@ -19,7 +21,7 @@
   function poll() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" })
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json", "X-Background-Poll": "1" }, cache: "no-store" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (data) { if (data) show(data); })
       .catch(function () {})

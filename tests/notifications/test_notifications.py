@@ -279,3 +279,25 @@ def test_old_notifications_are_purged(lead: Lead, dealer_a: DealerSetup) -> None
 
     assert services.purge_old_notifications() == 1
     assert list(Notification.objects.values_list("lead_id", flat=True)) == [fresh.pk]
+
+
+def test_the_bells_poll_does_not_keep_an_idle_session_alive(dealer_a: DealerSetup) -> None:
+    import time
+
+    from django.core.cache import cache
+
+    from dealers.reauth import BACKGROUND_HEADER, SEEN_PREFIX
+
+    client = signed_in_client(dealer_a.user("salesperson"))
+    assert client.get(reverse("dashboard")).status_code == 200
+    key = f"{SEEN_PREFIX}{client.session.session_key}"
+    idle_since = time.time() - 29 * 60
+    cache.set(key, idle_since)
+
+    poll = client.get(reverse("notification_count"), headers={BACKGROUND_HEADER: "1"})
+    assert poll.status_code == 200
+    assert cache.get(key) == idle_since  # checked, not counted as activity
+
+    cache.set(key, time.time() - 31 * 60)
+    assert client.get(reverse("notification_count"), headers={BACKGROUND_HEADER: "1"}).status_code == 302
+    assert "_auth_user_id" not in client.session  # the idle timeout ended the session
