@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -132,3 +133,16 @@ def test_a_partial_run_updates_the_results_of_its_size_and_keeps_the_rest(tmp_pa
 def test_a_target_with_several_conditions_stays_one_field_of_the_line() -> None:
     line = Result("deep_page_api", 1, 1, "ratio<=2,no-unfiltered-COUNT", True).line()
     assert line.split()[-2] == "target=ratio<=2,no-unfiltered-COUNT"
+
+
+def test_the_reference_p99_is_the_saved_larger_run_only_when_this_run_is_larger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path)
+    ctx = BenchContext(database_url="", redis_url="", smoke=False, base_url="", largest_dealer_id=1, api_key_for=str)
+    bigger = dataclasses.replace(ctx, rows=2_000)
+    assert harness.reference_p99(bigger, 1_000) == {}  # no saved run
+    results = [{"name": "search_no_match", "extra": {"p99_ms": 4.5}}, {"name": "api_ratio", "extra": {}}]
+    (tmp_path / "rows-1000.json").write_text(json.dumps({"results": results}))
+    assert harness.reference_p99(bigger, 1_000) == {"search_no_match": 4.5}
+    assert harness.reference_p99(ctx, 1_000) == {}  # this run is not larger: measured in the run instead
