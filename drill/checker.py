@@ -85,6 +85,7 @@ class Window:
     ended_at: float
     manager_seconds: float | None = None  # the cluster manager's own time to a new primary; None: not its job
     detail: str = ""
+    timed: bool = True  # False for the warm-up before the baseline: counted, but its gap is not judged
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Row:
     direct_lost: int = 0  # reported, not judged (see the module's docstring)
     periodic_twice: int = 0
     detail: str = ""
+    timed: bool = True
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -169,6 +171,7 @@ def check(obs: Observations) -> list[Row]:
             manager_seconds=w.manager_seconds,
             limit_seconds=round((w.manager_seconds or 0.0) + GRACE_SECONDS, 2),
             detail=w.detail,
+            timed=w.timed,
         )
         for w in windows
     ]
@@ -251,6 +254,8 @@ FAILING_COUNTS = (
 
 def _failures(row: Row) -> list[str]:
     failures = [f"{count} {what}" for key, what in FAILING_COUNTS if (count := getattr(row, key))]
+    if not row.timed:
+        return failures
     if row.gap_seconds is None:
         failures.append("writes never came back")
     elif row.gap_seconds > row.limit_seconds:

@@ -449,11 +449,15 @@ def run(results: Path = RESULTS, *, keep_logs: bool = True, faults: str = "all")
         drill.setup()
         if drill.load is None:
             raise DrillError("setup made no load driver")
+        load_started = time.time()
         drill.load.start()
         load = drill.load
-        # Cold workers answer their first requests slowly: the baseline starts once writes flow.
+        # Cold workers answer their first requests slowly: the baseline starts once writes flow. The
+        # warm-up before it is counted (every write must be stored) but its slowness is not judged.
         wait_for("the first acknowledged writes", lambda: len(load.acks()) >= 8, 120, 0.2)
         baseline = time.time()
+        warm_up = "no fault: load starting on cold app nodes; counted, its time not judged"
+        drill.windows.append(Window("warm-up", load_started, baseline, None, warm_up, timed=False))
         time.sleep(5.0)
         drill.windows.append(Window("steady load", baseline, time.time(), None, "no fault: the baseline"))
         faults_started = time.monotonic()

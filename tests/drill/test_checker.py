@@ -189,3 +189,30 @@ def test_windows_are_attributed_by_injection_time_even_when_given_out_of_order()
 
     assert [row.fault for row in rows] == ["steady load", "Patroni kill -9", "cable pull"]
     assert rows[2].api_acked == 1
+
+
+def test_the_warm_up_counts_its_writes_and_errors_but_its_slowness_is_not_judged():
+    base = selfcheck.clean_run()
+    warm_up = Window("warm-up", T - 60, T, None, "cold app nodes", timed=False)
+    slow_first = Write("intake", "cold", T - 59, T - 20, "lead-cold", errors=80)  # answered after 39 s
+    observations = run_with(
+        windows=[warm_up, *base.windows], writes=[*base.writes, slow_first], stored=base.stored | {"lead-cold"}
+    )
+
+    rows = rows_by_fault(observations)
+
+    assert list(rows)[0] == "warm-up"
+    assert rows["warm-up"].client_errors == 80
+    assert (rows["warm-up"].intake_acked, rows["warm-up"].intake_stored) == (1, 1)
+    assert rows["warm-up"].passed
+    assert rows["steady load"].client_errors == 0
+
+
+def test_a_write_lost_during_the_warm_up_still_fails_it():
+    base = selfcheck.clean_run()
+    warm_up = Window("warm-up", T - 60, T, None, "cold app nodes", timed=False)
+    lost = Write("intake", "cold", T - 59, T - 20, "lead-cold", errors=0)
+
+    rows = rows_by_fault(run_with(windows=[warm_up, *base.windows], writes=[*base.writes, lost]))
+
+    assert rows["warm-up"].failures == ["1 acknowledged writes lost"]
