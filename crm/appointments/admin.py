@@ -11,7 +11,7 @@ from crm.appointments import services
 from crm.appointments.models import Appointment, DemoCar
 from crm.read_audit import AuditedChangeView
 from dealers.actors import Actor
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import EstimatedCountPaginator, ReadOnlyAdmin
 
 
 @admin.register(DemoCar)
@@ -22,6 +22,7 @@ class DemoCarAdmin(admin.ModelAdmin):
     list_select_related = ("dealer", "vehicle_model")
     fields = ("dealer", *services.DEMO_CAR_FIELDS)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no COUNT(*) over the network's fleet
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("dealer",) if obj is not None else ()
