@@ -42,7 +42,8 @@ class Quote(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
-    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.PROTECT, related_name="+")
+    # A quote belongs to its lead: a lead deleted (admin, shell) takes its quotes along.
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="+")
     year = models.PositiveSmallIntegerField(_("year"))
     sequence = models.PositiveIntegerField(_("sequence"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)

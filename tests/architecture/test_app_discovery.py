@@ -11,7 +11,12 @@ from crm.management.commands.seed_demo import demo_modules
 def test_demo_modules_are_every_app_with_one_in_installed_apps_order() -> None:
     found = [(label, module.__name__) for label, module in demo_modules()]
 
-    assert found == [("dealers", "dealers.demo"), ("crm", "crm.demo"), ("sync", "sync.demo")]
+    assert found == [
+        ("dealers", "dealers.demo"),
+        ("crm", "crm.demo"),
+        ("quotes", "crm.quotes.demo"),
+        ("sync", "sync.demo"),
+    ]
     order = [config.label for config in apps.get_app_configs()]
     assert [order.index(label) for label, _ in found] == sorted(order.index(label) for label, _ in found)
 

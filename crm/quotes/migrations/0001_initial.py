@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                 (
                     "lead",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.CASCADE,
                         related_name="+",
                         to="crm.lead",
                         verbose_name="lead",
