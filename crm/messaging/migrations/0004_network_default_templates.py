@@ -44,9 +44,9 @@ DEFAULTS = [
 
 
 def add(apps: Any, schema_editor: Any) -> None:
-    template = apps.get_model("messaging", "EmailTemplate")
+    EmailTemplate = apps.get_model("messaging", "EmailTemplate")
     for entry in DEFAULTS:
-        template.objects.get_or_create(dealer=None, name=entry["name"], defaults=entry)
+        EmailTemplate.objects.get_or_create(dealer=None, name=entry["name"], defaults=entry)
 
 
 def remove(apps: Any, schema_editor: Any) -> None:
