@@ -107,6 +107,9 @@ class Row:
     gap_seconds: float | None  # None: no write acknowledged in the window after the fault
     manager_seconds: float | None
     limit_seconds: float
+    # The same measure for the witness writing straight to PostgreSQL through HAProxy: the floor the
+    # application's own gap sits on (its retry, pool and web tier add the rest).
+    database_gap_seconds: float | None = None
     intake_acked: int = 0
     intake_stored: int = 0
     api_acked: int = 0
@@ -168,6 +171,9 @@ def check(obs: Observations) -> list[Row]:
         Row(
             fault=w.fault,
             gap_seconds=gap_after(w.started_at, w.ended_at, [x.acked_at for x in obs.writes if x.acked_at]),
+            database_gap_seconds=gap_after(
+                w.started_at, w.ended_at, [a.at for a in obs.probe_acks if a.path == "haproxy"]
+            ),
             manager_seconds=w.manager_seconds,
             limit_seconds=round((w.manager_seconds or 0.0) + GRACE_SECONDS, 2),
             detail=w.detail,
@@ -277,6 +283,7 @@ def _seconds(value: float | None) -> str:
 COLUMNS = (
     ("fault", 22),
     ("back s", 7),
+    ("db s", 5),
     ("patroni s", 9),
     ("limit", 6),
     ("intake ack/stored", 17),
@@ -298,6 +305,7 @@ def table(rows: Sequence[Row]) -> str:
         cells = (
             row.fault,
             _seconds(row.gap_seconds),
+            _seconds(row.database_gap_seconds),
             _seconds(row.manager_seconds),
             f"{row.limit_seconds:.1f}",
             f"{row.intake_acked}/{row.intake_stored}",

@@ -201,7 +201,7 @@ def test_the_warm_up_counts_its_writes_and_errors_but_its_slowness_is_not_judged
 
     rows = rows_by_fault(observations)
 
-    assert list(rows)[0] == "warm-up"
+    assert next(iter(rows)) == "warm-up"
     assert rows["warm-up"].client_errors == 80
     assert (rows["warm-up"].intake_acked, rows["warm-up"].intake_stored) == (1, 1)
     assert rows["warm-up"].passed
@@ -216,3 +216,17 @@ def test_a_write_lost_during_the_warm_up_still_fails_it():
     rows = rows_by_fault(run_with(windows=[warm_up, *base.windows], writes=[*base.writes, lost]))
 
     assert rows["warm-up"].failures == ["1 acknowledged writes lost"]
+
+
+def test_the_database_gap_is_measured_from_the_witness_through_haproxy_only():
+    base = selfcheck.clean_run()
+    witness = [ProbeAck(f"w{i}", "db2", T + 10 + 3 * i) for i in range(1, 5)]  # back 3 s after the injection
+    direct = [ProbeAck("d1", "db1", T + 10.5, "direct")]  # a direct client's ack says nothing of HAProxy's path
+    observations = run_with(
+        probe_acks=[*base.probe_acks, *witness, *direct],
+        probe_stored={"w1", "w2", "w3", "w4", "d1"} | base.probe_stored,
+    )
+
+    row = rows_by_fault(observations)["Patroni kill -9"]
+
+    assert row.database_gap_seconds == 3.0
