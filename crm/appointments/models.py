@@ -95,7 +95,8 @@ class Appointment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.CONSULTATION)
-    prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="+")
+    # Prospects are anonymised, not deleted (crm.services.erasure); a deleted one takes its appointments along.
+    prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.CASCADE, related_name="+")
     lead = models.ForeignKey(
         Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -28,6 +28,8 @@ from dealers.models import Dealer, Membership
 
 CAR_TAKEN = "appointment_car_no_overlap"
 CAR_TAKEN_CODE = "car_taken"  # the ValidationError's code, the API's 409 problem code too
+DEADLOCK_DETECTED = "40P01"
+BOOKING_ATTEMPTS = 3
 
 # The open stage a lead moves forward to when this kind of appointment is booked from it.
 LEAD_STAGE_FOR: dict[str, str] = {
@@ -82,19 +84,39 @@ def _pipeline_position(stage: str) -> int:
     return open_stages.index(stage) if stage in open_stages else len(open_stages)
 
 
+def _is_deadlock(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
+
+
 def _save_booking(appointment: Appointment, fields: list[str] | None = None) -> None:
-    """Insert or update; the exclusion constraint's refusal becomes the ``car`` field's error."""
-    try:
-        with transaction.atomic():
-            if fields is None:
-                appointment.save(force_insert=True)
-            else:
-                Appointment.objects.filter(pk=appointment.pk).update(**{f: getattr(appointment, f) for f in fields})
-    except IntegrityError as error:
-        if _constraint_name(error) == CAR_TAKEN:
-            message = _("This demo car is already booked at that time. Choose another time or car.")
-            raise ValidationError({"car": ValidationError(message, code=CAR_TAKEN_CODE)}) from error
-        raise
+    """Insert or update; the exclusion constraint's refusal becomes the ``car`` field's error.
+
+    Two bookings of one car inserted at the same instant each find the other's row in the constraint's
+    index and wait for each other: PostgreSQL breaks that deadlock by failing one statement. Only that
+    statement is lost (a savepoint), so it runs again: it then waits for the other booking's transaction
+    and is refused by the constraint, or goes through if the other one rolled back.
+    """
+    for attempt in range(1, BOOKING_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                if fields is None:
+                    appointment.save(force_insert=True)
+                else:
+                    changed = {f: getattr(appointment, f) for f in fields}
+                    Appointment.objects.filter(pk=appointment.pk).update(**changed)
+            return
+        except OperationalError as error:
+            if not _is_deadlock(error) or attempt == BOOKING_ATTEMPTS:
+                raise
+        except IntegrityError as error:
+            _refuse_taken_car(error)
+            raise
+
+
+def _refuse_taken_car(error: IntegrityError) -> None:
+    if _constraint_name(error) == CAR_TAKEN:
+        message = _("This demo car is already booked at that time. Choose another time or car.")
+        raise ValidationError({"car": ValidationError(message, code=CAR_TAKEN_CODE)}) from error
 
 
 @transaction.atomic

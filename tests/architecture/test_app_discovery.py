@@ -15,6 +15,7 @@ def test_demo_modules_are_every_app_with_one_in_installed_apps_order() -> None:
         ("dealers", "dealers.demo"),
         ("crm", "crm.demo"),
         ("quotes", "crm.quotes.demo"),
+        ("appointments", "crm.appointments.demo"),
         ("sync", "sync.demo"),
     ]
     order = [config.label for config in apps.get_app_configs()]

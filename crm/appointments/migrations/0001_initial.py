@@ -171,7 +171,7 @@ class Migration(migrations.Migration):
                 (
                     "prospect",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.CASCADE,
                         related_name="+",
                         to="crm.prospect",
                         verbose_name="prospect",
