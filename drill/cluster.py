@@ -340,9 +340,6 @@ listen web
             "SYNC_WEBHOOK_ALLOWED_TARGETS": f"{HUB_ADDRESS}:{RECEIVER_PORT}",
             "HA_ALLOWED_NETWORKS": f"{HUB_ADDRESS.rsplit('.', 1)[0]}.0/24,127.0.0.0/8",
             "API_RATE_LIMIT": "100000/minute",
-            # The whole-transaction retry pauses at most 0.5 s (default 2 s): HAProxy follows a new
-            # primary within 200 ms here, so a shorter pause brings writes back sooner (docs/drill.md).
-            "HA_RETRY_MAX_PAUSE": "0.5",
             "MEDIA_ROOT": str(self.root / "media"),
             "SYNC_EXCHANGE_DIR": str(self.root / "exchange"),
             "CRM_VAR_DIR": str(self.root / "var"),
