@@ -272,7 +272,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 # Quote PDFs (docs/quotes.md): a folder of logos named <dealer number>.png|.jpg|.svg; empty: static/quotes/logos.
 QUOTE_LOGO_DIR = env.str("QUOTE_LOGO_DIR", default="")
 # E-mail from the CRM (docs/messaging.md): replies come back to <dealer number>@ / reply+<token>@ this domain.
-CRM_INBOUND_MAIL_DOMAIN = env.str("CRM_INBOUND_MAIL_DOMAIN", default="")
+# In development (`make run` starts the intake, docs/messaging.md) replies go to a local demo domain.
+CRM_INBOUND_MAIL_DOMAIN = env.str(
+    "CRM_INBOUND_MAIL_DOMAIN", default="antwort.crm.localhost" if DJANGO_ENV == "development" else ""
+)
 CRM_MAIL_INTAKE_HOST = env.str("CRM_MAIL_INTAKE_HOST", default="127.0.0.1")
 CRM_MAIL_INTAKE_PORT = env.int("CRM_MAIL_INTAKE_PORT", default=2525)
 CRM_PUBLIC_BASE_URL = env.str("CRM_PUBLIC_BASE_URL", default="")  # scheme and host of links in e-mails

@@ -9,6 +9,8 @@ class MessagingConfig(AppConfig):
     label = "messaging"
     verbose_name = _("E-mail")
     default_auto_field = "django.db.models.BigAutoField"
+    # `make run` starts the reply intake (SMTP) beside the web (crm/management/commands/demo_servers.py).
+    demo_servers = {"mail_intake": "crm.messaging.intake_server"}
 
     def ready(self) -> None:
         from crm.messaging.erasure import scrub_erased_person

@@ -19,6 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
+import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -234,8 +238,36 @@ class IntakeHandler:
         return "250 2.0.0 Message accepted"
 
 
-def controller(*, host: str, port: int) -> Any:
-    """The SMTP server in a thread of its own (``start()``/``stop()``)."""
+def controller(*, host: str, port: int, sock: socket.socket | None = None) -> Any:
+    """The SMTP server in a thread of its own (``start()``/``stop()``).
+
+    With ``sock`` (a socket bound and listening already, e.g. the one ``devstack run`` holds for
+    ``make run``) it serves on that socket; ``host`` and ``port`` are then the socket's own.
+    """
     from aiosmtpd.controller import Controller
 
-    return Controller(IntakeHandler(), hostname=host, port=port, data_size_limit=25 * 1024 * 1024)
+    if sock is None:
+        return Controller(IntakeHandler(), hostname=host, port=port, data_size_limit=25 * 1024 * 1024)
+    listening = sock
+
+    class SocketController(Controller):
+        def _create_server(self) -> Any:
+            return self.loop.create_server(self._factory_invoker, sock=listening, ssl=self.ssl_context)
+
+    host, port = listening.getsockname()[:2]
+    return SocketController(IntakeHandler(), hostname=host, port=port, data_size_limit=25 * 1024 * 1024)
+
+
+def serve(*, host: str, port: int, announce: Callable[[str], None], sock: socket.socket | None = None) -> None:
+    """Run the intake until SIGINT/SIGTERM (``manage.py mail_intake``; ``python -m crm.messaging.intake_server``
+    under ``make run``), announcing ``mail_intake listening on HOST:PORT for DOMAIN`` once it accepts mail."""
+    server = controller(host=host, port=port, sock=sock)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+    server.start()
+    announce(f"mail_intake listening on {server.hostname}:{server.port} for {inbound_domain()}")
+    try:
+        stop.wait()
+    finally:
+        server.stop()

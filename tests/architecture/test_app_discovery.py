@@ -16,6 +16,7 @@ def test_demo_modules_are_every_app_with_one_in_installed_apps_order() -> None:
         ("crm", "crm.demo"),
         ("quotes", "crm.quotes.demo"),
         ("appointments", "crm.appointments.demo"),
+        ("messaging", "crm.messaging.demo"),
         ("sync", "sync.demo"),
     ]
     order = [config.label for config in apps.get_app_configs()]
@@ -23,4 +24,7 @@ def test_demo_modules_are_every_app_with_one_in_installed_apps_order() -> None:
 
 
 def test_demo_servers_come_from_the_app_configs() -> None:
-    assert demo_servers() == [{"app": "sync", "name": "simulator", "module": "sync.simulator"}]
+    assert demo_servers() == [
+        {"app": "messaging", "name": "mail_intake", "module": "crm.messaging.intake_server"},
+        {"app": "sync", "name": "simulator", "module": "sync.simulator"},
+    ]

@@ -1,10 +1,11 @@
 """``make run`` on a bare machine, end to end: ``devstack run`` with ``CRM_DEVSTACK_FORCE=embedded``.
 
 One run in a fresh state directory (a clean checkout's ``.var``), with a small demo network
-(``CRM_DEMO_DEALERS``) and the simulator's first-choice port taken by another program. Once the URL
+(``CRM_DEMO_DEALERS``) and the demo servers' first-choice port taken by another program. Once the URL
 is printed, the product must be the real one: typo-tolerant search finds the demo's Müllers from
 "Mueler" (pg_trgm in the embedded PostgreSQL), API answers carry the rate limit's headers (the limiter
-works on the embedded Redis 6.2), and a change at dealer 10001 reaches this run's own simulator.
+works on the embedded Redis 6.2), a change at dealer 10001 reaches this run's own simulator, and the
+reply intake (crm.messaging's demo server) answers SMTP on the port the run's output names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -31,7 +33,7 @@ from devstack.net import LOOPBACK, free_port
 START_TIMEOUT = 240.0
 DELIVERY_TIMEOUT = 60.0
 DEMO_DEALERS = "12"
-SIMULATOR_FIRST_CHOICE = 8700
+SIMULATOR_FIRST_CHOICE = 8700  # the demo servers' first port: the intake's (INSTALLED_APPS order), then the simulator's
 # Set by an outer pytest(-xdist) or `devstack exec`: the run under test must resolve and configure itself.
 INHERITED_PREFIXES = ("PYTEST_", "CRM_TEST_", "DATABASE_", "REDIS_")
 
@@ -51,6 +53,13 @@ class Run:
         match = re.search(pattern, self.text())
         assert match, f"{pattern!r} not in the output of devstack run:\n{self.text()[-4000:]}"
         return match.group(1)
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+        """``find`` for a line a server prints once it is up, which may come just after the banner."""
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self.find(pattern)
 
 
 @pytest.fixture
@@ -100,6 +109,7 @@ def test_make_run_on_a_bare_machine_is_the_full_product(embedded_run: Run, first
     app = run.find(r"App:\s+(http://\S+/)")
     owner_url = run.find(r"PostgreSQL: using (postgres://\S+) \(embedded\)")
     simulator_port = int(run.find(r"simulator_listening host=\S+ port=(\d+)"))
+    intake_port = int(run.wait_for(r"mail_intake listening on \S+:(\d+) for "))
     for step in ("database", "migrate", "demo data", "servers"):
         assert re.search(rf"progress: {step}\s+\d+\.\d s", run.text()), step
     assert "typo-tolerant (pg_trgm)" in run.text()
@@ -129,7 +139,13 @@ def test_make_run_on_a_bare_machine_is_the_full_product(embedded_run: Run, first
     assert status == 201
     received = _wait_for_delivery(simulator_port, "10001")
     assert received >= 1
+
+    # The reply intake answers SMTP on its port, and the demo output says where replies go.
+    with smtplib.SMTP(LOOPBACK, intake_port, timeout=10) as smtp:
+        assert smtp.ehlo()[0] == 250
+    assert f"replies by SMTP to smtp://{LOOPBACK}:{intake_port}" in run.text()
     if first_choice_taken is not None:
+        assert intake_port != SIMULATOR_FIRST_CHOICE
         with pytest.raises(BlockingIOError):  # nothing was delivered to the other program on 8700
             first_choice_taken.accept()
 

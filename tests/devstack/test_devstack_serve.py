@@ -68,19 +68,27 @@ def test_scheme_aliases_become_urls_libpq_reads() -> None:
 def test_the_demo_servers_are_what_the_apps_declare_and_run_on_their_own_ports(tmp_path: Path) -> None:
     servers = serve.discover_demo_servers(os.environ)  # a real manage.py run: the tooling imports no app
 
-    assert servers == (serve.DemoServer(app="sync", name="simulator", module="sync.simulator"),)
+    assert servers == (
+        serve.DemoServer(app="messaging", name="mail_intake", module="crm.messaging.intake_server"),
+        serve.DemoServer(app="sync", name="simulator", module="sync.simulator"),
+    )
     ports = serve.choose_ports({"PORT": str(free_port())}, servers)
     commands = serve.process_commands(ports=ports, var=tmp_path)
     web_fd, simulator_fd = ports.sockets["web"].fileno(), ports.sockets["simulator"].fileno()
+    intake_fd = ports.sockets["mail_intake"].fileno()
     ports.close()
 
-    ((_simulator, port),) = ports.demo_servers
-    assert port >= serve.DEMO_SERVER_PORT
-    assert port != ports.web
-    assert next(iter(commands)) == "simulator"  # first: seeded webhooks point at it
+    (_intake, intake_port), (_simulator, port) = ports.demo_servers
+    assert serve.DEMO_SERVER_PORT <= intake_port < port
+    assert ports.web not in (intake_port, port)
+    assert list(commands)[:2] == ["mail_intake", "simulator"]  # first: seeded webhooks point at them
     assert commands["simulator"][1:] == ["-m", "sync.simulator", "--port", str(port), f"--fd={simulator_fd}"]
+    intake_argv = ["-m", "crm.messaging.intake_server", "--port", str(intake_port), f"--fd={intake_fd}"]
+    assert commands["mail_intake"][1:] == intake_argv
     assert f"fd://{web_fd}" in commands["web"]
     assert serve.demo_server_env(ports) == {
+        "MAIL_INTAKE_URL": f"http://127.0.0.1:{intake_port}/",
+        "MESSAGING_MAIL_INTAKE_URL": f"http://127.0.0.1:{intake_port}",
         "SIMULATOR_URL": f"http://127.0.0.1:{port}/",
         "SYNC_SIMULATOR_URL": f"http://127.0.0.1:{port}",
     }

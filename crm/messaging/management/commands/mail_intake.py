@@ -7,14 +7,12 @@ accepting mail for ``<dealer number>@`` and ``reply+<token>@CRM_INBOUND_MAIL_DOM
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
-from crm.messaging.intake import controller
+from crm.messaging.intake import serve
 from crm.messaging.services import inbound_domain
 from dealers.commands import ContractCommand
 
@@ -30,14 +28,8 @@ class Command(ContractCommand):
         domain = inbound_domain()
         if not domain:
             raise CommandError("CRM_INBOUND_MAIL_DOMAIN is not set: no address to take mail for", returncode=2)
-        server = controller(host=options["host"], port=options["port"])
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_args: stop.set())
-        server.start()
-        self.stdout.write(f"mail_intake listening on {options['host']}:{options['port']} for {domain}")
+        serve(host=options["host"], port=options["port"], announce=self._announce)
+
+    def _announce(self, line: str) -> None:
+        self.stdout.write(line)
         self.stdout.flush()
-        try:
-            stop.wait()
-        finally:
-            server.stop()
