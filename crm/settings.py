@@ -375,8 +375,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 
 def _beat_schedule() -> dict[str, dict[str, object]]:
-    from crm.schedule import BEAT_SCHEDULE as crm
     from crm.notifications.schedule import BEAT_SCHEDULE as notifications
+    from crm.schedule import BEAT_SCHEDULE as crm
     from dealers.schedule import BEAT_SCHEDULE as dealers
     from ha.schedule import BEAT_SCHEDULE as ha
     from sync.inbound.schedule import BEAT_SCHEDULE as inbound
@@ -486,19 +486,19 @@ def _networks(name: str) -> list[str]:
 HA_TOKEN = _operator_token("HA_TOKEN")
 HA_ALLOWED_NETWORKS = _networks("HA_ALLOWED_NETWORKS")
 HA_STATE_DIR = env.path("HA_STATE_DIR", default=BASE_DIR / ".var" / "ha")
-# Whole-transaction retry on connection errors and SQLSTATE 25006 (ha/retry.py): seconds to keep trying
 # After `ha drain`, writes are still served this long while the load balancer notices /ha/ready's 503
 # (HAProxy: inter x fall); then they get 503. None in tests, where a drained node must refuse at once.
 HA_DRAIN_GRACE_SECONDS = env.float("HA_DRAIN_GRACE_SECONDS", default=0.0 if DJANGO_ENV == "test" else 5.0)
+# Whole-transaction retry on connection errors and SQLSTATE 25006 (ha/retry.py): seconds to keep trying
 # before the 503 (short in tests, where a read-only database is a fixture), first and longest pause.
 HA_RETRY_SECONDS = env.float("HA_RETRY_SECONDS", default=1.0 if DJANGO_ENV == "test" else 15.0)
 HA_RETRY_FIRST_PAUSE = env.float("HA_RETRY_FIRST_PAUSE", default=0.1)
 HA_RETRY_MAX_PAUSE = env.float("HA_RETRY_MAX_PAUSE", default=2.0)
-# This node's liveness URL for `ha probe`; empty: from the address gunicorn was started on (ha/probe.py).
 # The connection pool's own reconnect pauses (ha.apps): first pause and growth factor. psycopg_pool waits
 # 1, 2, 4, 8 s between attempts, so a 5 s switchover kept the pool empty until 7 s after the outage began.
 HA_POOL_RECONNECT_FIRST_PAUSE = env.float("HA_POOL_RECONNECT_FIRST_PAUSE", default=0.25)
 HA_POOL_RECONNECT_BACKOFF = env.float("HA_POOL_RECONNECT_BACKOFF", default=1.25)
+# This node's liveness URL for `ha probe`; empty: from the address gunicorn was started on (ha/probe.py).
 HA_LOCAL_URL = env.str("HA_LOCAL_URL", default="")
 # Checks other apps add to /ha/health (dotted paths; each returns {"name": [check, ...]}).
 HA_HEALTH_CHECKS: list[str] = ["sync.outbound.operator_alerts.outbox_checks"]
