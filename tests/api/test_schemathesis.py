@@ -2,7 +2,7 @@
 
 Every operation gets valid (positive) and invalid (negative) requests with a real key, once with
 random ids and once with ids of existing objects. Nothing may answer 5xx; status codes, content
-types, headers and bodies must be the documented ones. Bounded examples keep it well under 2 minutes.
+types, headers and bodies must be the documented ones. Bounded examples keep it under a minute.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from tests.factories import ActivityFactory, LeadFactory, ProspectFactory, TaskF
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "20"))
+# Per operation, mode and id set. CI keeps it short (the API grew to 40+ operations); explore deeper
+# with API_FUZZ_EXAMPLES=100 API_FUZZ_RANDOM=1.
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "8"))
 POSITIVE_CHECKS = [
     not_a_server_error,
     status_code_conformance,

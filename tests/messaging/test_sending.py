@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.messaging import rendering
 from crm.messaging.models import EmailTemplate, SentEmail
@@ -126,6 +126,7 @@ def test_a_refused_message_leaves_nothing_behind(dealer_a: DealerSetup, settings
     assert not Activity.objects.filter(prospect=prospect).exists()
 
 
+@translation.override("en")  # the refusals are read in English here
 def test_marketing_needs_the_current_double_opt_in_consent_and_carries_the_withdrawal_link(
     dealer_a: DealerSetup, smtp_sink: SmtpSink
 ) -> None:

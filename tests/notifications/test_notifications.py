@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 
 from crm.models import Lead
 from crm.notifications import services
@@ -42,7 +43,10 @@ def test_assigning_a_lead_notifies_its_salesperson_once(lead: Lead, dealer_a: De
         lead.pk,
         lead.dealer_id,
     )
-    assert services.describe(notification) == "New lead assigned to you: Mégane E-Tech"
+    with translation.override("en"):  # shown in the viewer's language, read in English here
+        assert services.describe(notification) == "New lead assigned to you: Mégane E-Tech"
+    with translation.override("de"):
+        assert services.describe(notification) == "Ihnen wurde ein neuer Lead zugewiesen: Mégane E-Tech"
 
 
 def test_a_lead_created_for_a_salesperson_notifies_them_and_taking_one_does_not(dealer_a: DealerSetup) -> None:
@@ -188,7 +192,7 @@ def test_count_list_and_mark_read_are_the_persons_own(lead: Lead, dealer_a: Deal
     )
 
     client = signed_in_client(seller)
-    assert client.get(reverse("notification_count")).json() == {"unread": 1, "label": "1 unread notification"}
+    assert client.get(reverse("notification_count")).json() == {"unread": 1, "label": "1 ungelesene Benachrichtigung"}
     listing = client.get(reverse("notification_list"))
     assert f"notification-{mine.pk}" in listing.content.decode()
     assert f"notification-{foreign.pk}" not in listing.content.decode()
@@ -235,7 +239,7 @@ def test_the_bell_shows_the_count_in_the_header(dealer_a: DealerSetup) -> None:
     page = signed_in_client(seller).get(reverse("dashboard")).content.decode()
     assert 'data-notification-count="/notifications/count/"' in page
     assert 'aria-live="polite"' in page
-    assert "1 unread notification" in page
+    assert "1 ungelesene Benachrichtigung" in page
 
 
 # --- Data protection: the export lists them, erasure removes them ---
