@@ -16,7 +16,7 @@ PYTEST_ARGS ?= --create-db --durations=25
 # pytest-xdist workers, each with a PostgreSQL server of its own (tests/support/worker_postgres.py: the
 # change feed's horizon spans a whole server) and a Redis db (15 - K, see crm/settings.py); tests marked
 # xdist_group share one worker. PYTEST_WORKERS=0 runs in one process against the server devstack found.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 4
 
 .PHONY: help venv run test lint fmt bench bench-data bench-smoke drill backup restore system-packages clean clean-var
 
