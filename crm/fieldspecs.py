@@ -254,6 +254,7 @@ ACTIVITY = Resource(
         FieldSpec("lead", REFERENCE, edit=ON_CREATE, payload=False),
         FieldSpec("kind", form=DETAILS),
         FieldSpec("direction", form=DETAILS),
+        FieldSpec("outcome", form=DETAILS),  # calls only (crm.services.activities)
         FieldSpec("subject", form=DETAILS),
         FieldSpec("body", form=DETAILS),
         FieldSpec("occurred_at", form=DETAILS),

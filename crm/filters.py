@@ -198,7 +198,7 @@ class ActivityFilterSet(UpdatedSinceFilterSet):
 
     class Meta:
         model = Activity
-        fields = ["kind"]
+        fields = ["kind", "outcome"]
 
 
 class TaskFilterSet(UpdatedSinceFilterSet):

@@ -434,6 +434,16 @@ class Activity(VersionedModel):
         INBOUND = "inbound", _("Inbound")
         OUTBOUND = "outbound", _("Outbound")
 
+    class Outcome(models.TextChoices):
+        """How a call went; other kinds of activity have none (crm.services.activities checks)."""
+
+        NONE = "", _("(none)")
+        REACHED = "reached", _("Reached")
+        NOT_REACHED = "not_reached", _("Not reached")
+        VOICEMAIL = "voicemail", _("Voicemail left")
+        WRONG_NUMBER = "wrong_number", _("Wrong number")
+        CALL_BACK_REQUESTED = "call_back_requested", _("Call-back requested")
+
     prospect = models.ForeignKey(
         Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="activities"
     )
@@ -442,6 +452,10 @@ class Activity(VersionedModel):
     )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, blank=True)
+    # db_default too: an insert by code of the release before (a rolling deploy, bench/datagen.py) names no outcome.
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=Outcome.choices, blank=True, default="", db_default=""
+    )
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("notes"), blank=True)
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)

@@ -64,6 +64,8 @@ def lead_timeline(viewer: Viewer, lead: Lead) -> list[TimelineEntry]:
         title = activity.get_kind_display()
         if activity.direction:
             title += f" ({activity.get_direction_display()})"
+        if activity.outcome:
+            title += f": {activity.get_outcome_display()}"
         text = " \u2013 ".join(p for p in (activity.subject, activity.body) if p)
         by = (activity.author.get_full_name() if activity.author else "") or activity.author_label
         entries.append(

@@ -424,6 +424,7 @@ SPECTACULAR_SETTINGS = {
         "ProspectOriginEnum": "crm.models.Prospect.Origin",
         "ConsentStatusEnum": "crm.models.Consent.Status",
         "ActivityDirectionEnum": "crm.models.Activity.Direction",
+        "ActivityOutcomeEnum": "crm.models.Activity.Outcome",
         "VehicleConditionEnum": "crm.models.Lead.Condition",
         # The prospect's preferred channel and the lead's contact channel share one choice set;
         # the name predates the lead's field.

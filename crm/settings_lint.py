@@ -34,6 +34,8 @@ REVIEWED_MIGRATIONS = {
     # crm: a NOT NULL column with a constant default (""): PostgreSQL 11+ stores the default in the
     # catalogue and rewrites no rows, so the ALTER TABLE holds its lock for milliseconds on any size.
     "0005_lead_contact_channel": "constant default: catalogue-only on PostgreSQL 11+",
+    # crm: Activity.outcome, the same case: a NOT NULL column with the constant default "" (its data step is 0014).
+    "0013_activity_outcome": "constant default: catalogue-only on PostgreSQL 11+",
     # crm: the read audit's indexes (BRIN on time, by person) are on crm_readaudit, which this same
     # migration creates: an empty table, so building them locks nothing anyone waits for.
     "0009_read_audit": "indexes on the table the migration creates",

@@ -455,6 +455,7 @@ class ActivityListView(ActivityResource, ListCreateView):
                 "prospect": "0190f1d2-8c3b-7a51-9e2a-3f4b5c6d7e8f",
                 "kind": "call",
                 "direction": "outbound",
+                "outcome": "reached",
                 "subject": "Rückruf Probefahrt",
                 "occurred_at": "2024-05-02T08:30:00Z",
             },

@@ -18,7 +18,15 @@ from crm.services.tasks import create_task
 from dealers.actors import Actor
 
 CONTACT_KINDS = {Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING, Activity.Kind.TEST_DRIVE}
+# Call outcomes that are an attempt, not a contact: on the timeline, but the first-contact clock runs on.
+NO_CONTACT_OUTCOMES = {Activity.Outcome.NOT_REACHED, Activity.Outcome.VOICEMAIL, Activity.Outcome.WRONG_NUMBER}
 EDITABLE_FIELDS = fieldspecs.ACTIVITY.editable
+
+
+def check_outcome(activity: Activity) -> None:
+    """Only a call has an outcome (reached, not reached, ...); it may stay blank, as before outcomes existed."""
+    if activity.outcome and activity.kind != Activity.Kind.CALL:
+        raise ValidationError({"outcome": _("Only a call has an outcome.")})
 
 
 @transaction.atomic
@@ -27,7 +35,8 @@ def log_activity(
 ) -> Activity:
     """Add to the timeline; a contact with a new lead's prospect counts as its first contact.
 
-    ``reached=False``: an attempt nobody answered, which is on the timeline but no contact.
+    ``reached=False``, or a call whose outcome is one of :data:`NO_CONTACT_OUTCOMES`: an attempt nobody
+    answered, which is on the timeline but no contact.
     """
     if lead is not None and lead.prospect_id != prospect.pk:
         raise ValidationError({"lead": _("The lead belongs to another prospect.")})
@@ -41,10 +50,12 @@ def log_activity(
     )
     if activity.occurred_at and activity.occurred_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"occurred_at": _("An activity cannot lie in the future; plan a task instead.")})
+    check_outcome(activity)
     insert(activity, id_taken=_("Another activity already has this dealer system id."))
     changes.record(dealer_id=activity.dealer_id, type="activity.created", obj=activity, actor=actor)
     if (
         reached
+        and activity.outcome not in NO_CONTACT_OUTCOMES
         and lead is not None
         and activity.kind in CONTACT_KINDS
         and activity.direction != Activity.Direction.INBOUND
@@ -66,7 +77,8 @@ def next_call_back(after: datetime) -> datetime:
 
 @transaction.atomic
 def log_call_not_reached(*, lead: Lead, actor: Actor) -> Task:
-    """One click: an outbound call nobody answered goes on the timeline and a call-back task is planned.
+    """One click: an outbound call nobody answered (outcome ``not_reached``) goes on the timeline and a
+    call-back task is planned.
 
     It is no first contact (the SLA clock runs on) and moves no stage; the call-back is the lead's
     salesperson's (else the caller's), the next day at 10:00 (:func:`next_call_back`).
@@ -75,8 +87,11 @@ def log_call_not_reached(*, lead: Lead, actor: Actor) -> Task:
         prospect=lead.prospect,
         lead=lead,
         actor=actor,
-        data={"kind": Activity.Kind.CALL, "direction": Activity.Direction.OUTBOUND, "subject": _("Not reached")},
-        reached=False,
+        data={
+            "kind": Activity.Kind.CALL,
+            "direction": Activity.Direction.OUTBOUND,
+            "outcome": Activity.Outcome.NOT_REACHED,
+        },
     )
     return create_task(
         dealer=lead.dealer,
@@ -97,6 +112,7 @@ def update_activity(
 ) -> Activity:
     activity = locked_at_version(Activity, activity.pk, expected_version)
     changed = apply_changes(activity, data, EDITABLE_FIELDS)
+    check_outcome(activity)
     if changed:
         bump_and_record(activity, changed, type="activity.updated", actor=actor, audit={"changed": changed})
     return activity

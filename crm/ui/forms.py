@@ -265,6 +265,7 @@ class ActivityForm(ServiceModelForm):
         self.fields["occurred_at"].initial = None  # empty means "now", to the second
         self.fields["occurred_at"].show_hidden_initial = False
         self.fields["occurred_at"].help_text = _("Leave empty for now.")
+        self.fields["outcome"].help_text = _("Calls only: how the call went.")
 
     def clean_occurred_at(self) -> Any:
         value = self.cleaned_data.get("occurred_at")

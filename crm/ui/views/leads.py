@@ -219,15 +219,16 @@ def _lead_action(
     return changed or _action_response(request, lead, form, template, title)
 
 
-CALL_NOT_REACHED = "not_reached"
+CALL_NOT_REACHED = Activity.Outcome.NOT_REACHED.value
 
 
 @membership_required()
 def lead_log_activity(request: HttpRequest, pk: Any) -> HttpResponse:
     """Log a call, email, meeting, test drive or note; the first outbound contact stops the SLA clock."""
     lead = lead_for_action(request, pk)
-    if request.method == "POST" and request.POST.get("outcome") == CALL_NOT_REACHED:
-        # One click on the lead page: the unanswered call on the timeline and a call-back task for tomorrow.
+    if request.method == "POST" and request.POST.get("outcome") == CALL_NOT_REACHED and "kind" not in request.POST:
+        # One click on the lead page (only the outcome, no kind: the log form below always sends one):
+        # the unanswered call on the timeline and a call-back task for tomorrow.
         called = submitted(
             request,
             forms.Form(request.POST),  # nothing to fill in; it carries a refusal of the service, if any
