@@ -26,7 +26,7 @@ from crm.read_audit import AuditedChangeView
 from crm.services import erasure
 from crm.services import leads as lead_services
 from dealers.actors import Actor
-from dealers.admin_base import ChoicesFilter, ExtraPagesAdmin, ReadOnlyAdmin
+from dealers.admin_base import ActorNamesAdmin, ChoicesFilter, ExtraPagesAdmin, ReadOnlyAdmin
 from dealers.forms import bound_form
 from dealers.reauth import confirmed_recently, reauthentication_redirect
 from dealers.rls import manufacturer_wide
@@ -52,8 +52,9 @@ class LeadInline(ReadOnlyInline):
     ordering = ("-created_at",)
 
 
-class LeadEventInline(ReadOnlyInline):
+class LeadEventInline(ActorNamesAdmin, ReadOnlyInline):
     model = LeadEvent
+    actor_fields = ("actor_label",)  # shown in words, like every actor label (dealers.admin_base)
     fields = ("at", "kind", "from_stage", "to_stage", "actor_label", "data")
     readonly_fields = fields
     show_change_link = False
@@ -276,7 +277,8 @@ class VehicleModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(AuditedChangeView, ReadOnlyAdmin):
+class ActivityAdmin(AuditedChangeView, ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("author_label",)
     list_display = ("occurred_at", "dealer", "prospect", "kind", "direction", "subject", "author_label")
     list_filter = ("kind", "direction")
     search_fields = ("subject", "prospect__last_name", "=dealer__number")
@@ -284,7 +286,8 @@ class ActivityAdmin(AuditedChangeView, ReadOnlyAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(AuditedChangeView, ReadOnlyAdmin):
+class TaskAdmin(AuditedChangeView, ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("created_by_label",)
     list_display = ("due_at", "dealer", "title", "assignee", "done_at")
     list_filter = (("done_at", admin.EmptyFieldListFilter),)
     search_fields = ("title", "=dealer__number")
@@ -292,7 +295,8 @@ class TaskAdmin(AuditedChangeView, ReadOnlyAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(AuditedChangeView, ReadOnlyAdmin):
+class ConsentAdmin(AuditedChangeView, ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("recorded_by",)
     list_display = ("at", "dealer", "prospect", "purpose", "status", "source", "double_opt_in_at")
     list_filter = ("purpose", "status")
     search_fields = ("prospect__last_name", "prospect__email_normalized", "=dealer__number")

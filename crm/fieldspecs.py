@@ -25,7 +25,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Lead, Prospect, Task
-from crm.normalize import normalize_phone, valid_phone
+from crm.normalize import dialling_region, normalize_phone, valid_phone
 
 Kind = Literal["value", "staff", "reference", "flag"]
 VALUE: Kind = "value"
@@ -63,14 +63,14 @@ def e164(raw: Any) -> Any:
     return normalized
 
 
-def dialable_phone(raw: Any) -> Any:
+def dialable_phone(raw: Any, region: str | None = None) -> Any:
     """A number typed in the UI or sent by a dealer system: in any common format, but one that can be dialled.
 
-    National numbers are read as German: every dealership is in Germany (crm.normalize.DEFAULT_REGION).
+    National numbers are read in ``region``, by default the dealership's country (crm.normalize.dialling_region).
     """
     if not raw:
         return raw
-    normalized = valid_phone(raw)
+    normalized = valid_phone(raw, region)
     if not normalized:
         raise ValidationError(
             gettext("%(value)s is not a valid phone number: give it with the area code, e.g. 089 1234567.")
@@ -161,20 +161,22 @@ class Resource:
     def merge_compared(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.fields if spec.merge)
 
-    def normalised(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def normalised(self, data: Mapping[str, Any], *, region: str | None = None) -> dict[str, Any]:
         """``data`` with each given field through its normaliser; each refused value is an error on its field.
 
         Every field is checked before raising, so a form shows all its errors at once, not one per try.
+        National phone numbers are read in ``region`` (the dealership's country), else the current one.
         """
         result = dict(data)
         errors: dict[str, list[str]] = {}
-        for spec in self.fields:
-            if spec.normalise is None or spec.attribute not in result:
-                continue
-            try:
-                result[spec.attribute] = spec.normalise(result[spec.attribute])
-            except ValidationError as error:
-                errors[spec.attribute] = error.messages
+        with dialling_region(region):
+            for spec in self.fields:
+                if spec.normalise is None or spec.attribute not in result:
+                    continue
+                try:
+                    result[spec.attribute] = spec.normalise(result[spec.attribute])
+                except ValidationError as error:
+                    errors[spec.attribute] = error.messages
         if errors:
             raise ValidationError(errors)
         return result

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import phonenumbers
 
 DEFAULT_REGION = "DE"
+# The country national numbers are read in: the dealership's (``Dealer.country``) while a service or form
+# works for one (:func:`dialling_region`), else Germany.
+_REGION: ContextVar[str] = ContextVar("dialling_region", default=DEFAULT_REGION)
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe"})
 
 
@@ -15,12 +21,30 @@ def normalize_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-def normalize_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
-    """E.164 (``+4989123456``) when the number parses, else ``""``: a bad number never blocks a save."""
+def current_region() -> str:
+    """The country a national number is read in now: the dealership's inside :func:`dialling_region`, else DE."""
+    return _REGION.get()
+
+
+@contextmanager
+def dialling_region(country: str | None) -> Iterator[str]:
+    """National numbers given inside are read as numbers of ``country`` (ISO 3166 alpha-2; empty: as before)."""
+    token = _REGION.set((country or _REGION.get()).upper())
+    try:
+        yield _REGION.get()
+    finally:
+        _REGION.reset(token)
+
+
+def normalize_phone(value: str | None, region: str | None = None) -> str:
+    """E.164 (``+4989123456``) when the number parses, else ``""``: a bad number never blocks a save.
+
+    A national number (``089 1234567``) is read in ``region``, by default the current dealership's country.
+    """
     if not value or not value.strip():
         return ""
     try:
-        number = phonenumbers.parse(value, region)
+        number = phonenumbers.parse(value, region or current_region())
     except phonenumbers.NumberParseException:
         return ""
     if not phonenumbers.is_possible_number(number):
@@ -28,7 +52,7 @@ def normalize_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def valid_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
+def valid_phone(value: str | None, region: str | None = None) -> str:
     """E.164 when ``value`` can be dialled (its length and prefixes fit the country's numbering plan), else ``""``.
 
     Stricter than :func:`normalize_phone`, which matching uses: what a user enters must be a real number
@@ -45,7 +69,7 @@ def format_phone(value: str | None) -> str:
     if not value:
         return ""
     try:
-        number = phonenumbers.parse(value, DEFAULT_REGION)
+        number = phonenumbers.parse(value, current_region())
     except phonenumbers.NumberParseException:
         return value
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import RetentionRule, RetentionRun
 from crm.services.retention import kinds, run_retention
 from dealers.actors import Actor
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import ActorNamesAdmin, ReadOnlyAdmin
 
 
 class RetentionRuleForm(forms.ModelForm):
@@ -70,8 +70,10 @@ class RetentionRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(ReadOnlyAdmin):
+class RetentionRunAdmin(ActorNamesAdmin, ReadOnlyAdmin):
     """Every run's report: counts and ids per rule, no personal values."""
+
+    actor_fields = ("started_by",)  # "Retention rules" or the person's name, not system:retention job
 
     list_display = ("started_at", "dry_run", "trigger", "started_by", "total", "finished_at", "error")
     list_filter = ("dry_run", "trigger")

@@ -21,6 +21,7 @@ from crm.routing_decisions import routing_summary
 from dealers.actors import api_key_names, describe_actor
 from dealers.models import AuditEvent, Membership, User
 from dealers.scoping import Viewer
+from dealers.selectors import dealer_country
 
 
 def prospects_for(viewer: Viewer | None) -> QuerySet[Prospect]:
@@ -443,7 +444,9 @@ def search_prospects(queryset: QuerySet[Prospect], query: str, *, dealer_id: int
     query = query.strip()
     if not query:
         return queryset
-    phone = normalize_phone(query) if sum(ch.isdigit() for ch in query) >= 6 else ""
+    # A national number is read in the dealership's country (Dealer.country): 0664 ... is +43 664 ... in Austria.
+    region = dealer_country(dealer_id) if dealer_id else None
+    phone = normalize_phone(query, region) if sum(ch.isdigit() for ch in query) >= 6 else ""
     if phone:  # the number, or numbers that start with it (typed so far)
         return queryset.filter(_prefix_range("phone", phone) | _prefix_range("mobile", phone))
     if "@" in query:

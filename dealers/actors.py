@@ -107,3 +107,62 @@ def with_api_key_names(audit_events: Any) -> Any:
     return audit_events.annotate(
         api_key_name=Subquery(key.values("name")[:1]), api_key_dealer=Subquery(key.values("dealer__name")[:1])
     )
+
+
+def _annotation(field: str, part: str) -> str:
+    return f"_actor_{field}_{part}"
+
+
+def with_actor_names(queryset: Any, *fields: str) -> Any:
+    """Rows with, for each actor label column in ``fields``, what :func:`actor_in_words` needs: the name and
+    dealership of the API key an ``api:<prefix>`` label names and the name of the person an email label
+    names, joined in the list's own query (no lookup per row).
+    """
+    from django.db.models import CharField, OuterRef, Subquery, Value
+    from django.db.models.functions import Concat, Substr, Trim
+
+    from dealers.models import ApiKey, User
+
+    annotations: dict[str, Any] = {}
+    for field in fields:
+        key = ApiKey.objects.filter(prefix=Substr(OuterRef(field), len("api:") + 1))
+        person = User.objects.filter(email=OuterRef(field)).annotate(
+            full_name=Trim(Concat("first_name", Value(" "), "last_name", output_field=CharField()))
+        )
+        annotations[_annotation(field, "key")] = Subquery(key.values("name")[:1])
+        annotations[_annotation(field, "dealer")] = Subquery(key.values("dealer__name")[:1])
+        annotations[_annotation(field, "person")] = Subquery(person.values("full_name")[:1])
+    return queryset.annotate(**annotations) if annotations else queryset
+
+
+def actor_in_words(obj: Any, field: str) -> str:
+    """The actor label in ``obj.<field>`` as people read it: a person's name, "Automatic routing",
+    "API key <name> (<dealership>)"; with the names :func:`with_actor_names` joined in, else looked up.
+    """
+    label = getattr(obj, field, "") or ""
+    if not label:
+        return ""
+    if not hasattr(obj, _annotation(field, "key")):  # not from an annotated list: look the names up
+        return actor_label_in_words(label)
+    person = getattr(obj, _annotation(field, "person"), None)
+    if person:
+        return str(person)
+    name = getattr(obj, _annotation(field, "key"), None)
+    owner = getattr(obj, _annotation(field, "dealer"), None) or _("manufacturer")
+    keys = {label.partition(":")[2]: str(_("API key %(name)s (%(dealer)s)") % {"name": name, "dealer": owner})}
+    return describe_actor(label, api_keys=keys if name else {})
+
+
+def actor_label_in_words(label: str | None) -> str:
+    """One actor label as people read it (a page showing one record): at most one query for its name."""
+    from dealers.models import User
+
+    if not label:
+        return ""
+    if label.startswith("api:"):
+        return describe_actor(label, api_keys=api_key_names([label]))
+    if "@" in label and ":" not in label:
+        person = User.objects.filter(email=label).first()
+        if person is not None and person.get_full_name():
+            return str(person.get_full_name())
+    return describe_actor(label)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dealers import roles, services
 from dealers.actors import Actor, describe_actor, with_api_key_names
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import ActorNamesAdmin, ReadOnlyAdmin
 from dealers.api_keys import clean_scopes, create_api_key, revoke_api_key, rotate_api_key
 from dealers.models import (
     ApiKey,
@@ -237,7 +237,7 @@ class RegionAdmin(ThroughServices):
 @admin.register(Dealer)
 class DealerAdmin(CountedRelations, ThroughServices):
     list_display = ("number", "name", "city", "postcode", "region", "group", "is_active", "staff_count")
-    list_filter = ("is_active", "region", "group")
+    list_filter = ("is_active", "region", "group", "country")
     search_fields = ("number", "name", "city", "postcode")
     list_select_related = ("region", "group")
     autocomplete_fields = ("group",)
@@ -246,7 +246,7 @@ class DealerAdmin(CountedRelations, ThroughServices):
         (None, {"fields": ("number", "name", "group", "region", "is_active")}),
         (
             _("Address and contact"),
-            {"fields": ("street", "postcode", "city", "phone", "email", "latitude", "longitude")},
+            {"fields": ("street", "postcode", "city", "country", "phone", "email", "latitude", "longitude")},
         ),
         (_("Lead handling"), {"fields": ("first_contact_minutes", "salespeople_see_unassigned")}),
     )
@@ -280,7 +280,8 @@ class MembershipAdmin(ThroughServices):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("actor_label",)  # the change page too: in words, like the list's actor column
     list_display = ("at", "actor_name", "action", "dealer", "object_type", "object_id")
     list_filter = ("action",)
     search_fields = ("actor_label", "object_id", "dealer__number")
@@ -327,8 +328,10 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ActorNamesAdmin, admin.ModelAdmin):
     """Manufacturer staff issue, rotate and revoke keys; a new key is shown once, on the page that made it."""
+
+    actor_fields = ("created_by",)  # the person's name, not their sign-in (dealers.admin_base)
 
     list_display = ("prefix", "name", "dealer", "scope_list", "key_status", "created_at", "last_used_at", "expires_at")
     list_filter = (("dealer", admin.EmptyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter))
@@ -354,12 +357,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return () if obj is None else self.readonly_fields
+        return () if obj is None else self._in_words(self.readonly_fields)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ("dealer", "name", "scopes", "expires_at")
-        return ("name", *self.readonly_fields)
+        return ("name", *self._in_words(self.readonly_fields))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead: the audit trail keeps the key's prefix

@@ -8,12 +8,15 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.options import BaseModelAdmin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.cache import add_never_cache_headers
+
+from dealers.actors import actor_in_words, with_actor_names
 
 
 class EstimatedCountPaginator(Paginator):
@@ -94,3 +97,48 @@ class ChoicesFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         chosen = self.narrowings.get(self.value() or "")
         return chosen[1](queryset) if chosen else queryset
+
+
+def actor_column(field: str) -> str:
+    """The admin's column (list and change page) that shows the actor label column ``field`` in words."""
+    return f"{field}_name"
+
+
+class ActorNamesAdmin(BaseModelAdmin):
+    """Shows the actor label columns in ``actor_fields`` (``system:routing``, ``api:<prefix>``, an email) as
+    people read them ("Automatic routing", "API key DMS (Autohaus ...)", the person's name), in lists and on
+    change pages: ``list_display``, ``fields`` and ``readonly_fields`` may name the column as it is, and show
+    :func:`actor_column`'s column in its place; the names are joined in the list's own query.
+    """
+
+    actor_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.actor_fields:
+            setattr(self, actor_column(field), _actor_display(self.model, field))
+
+    def _in_words(self, names: Any) -> Any:
+        return [actor_column(name) if name in self.actor_fields else name for name in names]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return with_actor_names(super().get_queryset(request), *self.actor_fields)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return self._in_words(super().get_list_display(request))  # type: ignore[misc]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self._in_words(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self._in_words(super().get_readonly_fields(request, obj))
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*(super().get_exclude(request, obj) or ()), *self.actor_fields)  # never the label itself
+
+
+def _actor_display(model: Any, field: str) -> Callable[[Any], str]:
+    def show(obj: Any) -> str:
+        return actor_in_words(obj, field)
+
+    return admin.display(description=model._meta.get_field(field).verbose_name, ordering=field)(show)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dealers.access import DEALER_ADMINS, membership_required
-from dealers.actors import Actor
+from dealers.actors import Actor, with_actor_names
 from dealers.api_keys import IssuedKey, create_api_key, revoke_api_key, rotate_api_key
 from dealers.forms import bound_form
 from dealers.models import ApiKey, Membership
@@ -48,7 +48,8 @@ class RotateForm(forms.Form):
 
 
 def _keys_of(membership: Membership) -> object:
-    return ApiKey.objects.visible_to(membership).select_related("replaced_by").order_by("-created_at")
+    keys = ApiKey.objects.visible_to(membership).select_related("replaced_by").order_by("-created_at")
+    return with_actor_names(keys, "created_by")  # who made each key, in words, in the list's one query
 
 
 def _created(request: HttpRequest, issued: list[IssuedKey]) -> HttpResponse:

@@ -163,7 +163,7 @@ def revoke_api_key(*, api_key: ApiKey, actor: Actor) -> ApiKey:
 
 KEY_LOOKUP_SQL = (
     "SELECT k.id, k.dealer_id, k.name, k.secret_hash, k.scopes, k.created_at, k.expires_at, k.last_used_at, "
-    "k.replaced_by_id, d.number, d.name, d.is_active "
+    "k.replaced_by_id, d.number, d.name, d.is_active, d.country "
     'FROM "dealers_apikey" k LEFT JOIN "dealers_dealer" d ON d.id = k.dealer_id '
     "WHERE k.prefix = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
 )
@@ -202,10 +202,10 @@ def verify_api_key(plaintext: str) -> ApiKey | None:
     api_key._state.adding = False
     api_key._state.db = connection.alias
     if dealer_id is not None:
-        number, dealer_name, is_active = dealer
+        number, dealer_name, is_active, country = dealer
         if not is_active:
             return None
-        dealer_obj = Dealer(pk=dealer_id, number=number, name=dealer_name, is_active=is_active)
+        dealer_obj = Dealer(pk=dealer_id, number=number, name=dealer_name, is_active=is_active, country=country)
         dealer_obj._state.adding = False
         dealer_obj._state.db = connection.alias
         api_key.dealer = dealer_obj

@@ -132,6 +132,15 @@ class Region(models.Model):
 class Dealer(models.Model):
     """A franchised dealership: the tenant every dealer-owned row belongs to."""
 
+    class Country(models.TextChoices):
+        """The countries the network serves (ISO 3166 alpha-2): national phone numbers are read in the dealer's."""
+
+        GERMANY = "DE", _("Germany")
+        AUSTRIA = "AT", _("Austria")
+        SWITZERLAND = "CH", _("Switzerland")
+
+    DEFAULT_COUNTRY = Country.GERMANY.value
+
     number = models.CharField(_("dealer number"), max_length=5, unique=True, validators=[dealer_number_validator])
     name = models.CharField(_("name"), max_length=200)
     group = models.ForeignKey(
@@ -146,6 +155,14 @@ class Dealer(models.Model):
     street = models.CharField(_("street"), max_length=200)
     postcode = models.CharField(_("postcode"), max_length=5, validators=[postcode_validator])
     city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        choices=Country.choices,
+        default=DEFAULT_COUNTRY,
+        db_default=DEFAULT_COUNTRY,  # also for inserts by code still running an older release during a deploy
+        help_text=_("Phone numbers without a country code are read as numbers of this country."),
+    )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
     latitude = models.DecimalField(_("latitude"), max_digits=8, decimal_places=5, null=True, blank=True)
@@ -303,7 +320,9 @@ class AuditEvent(models.Model):
         indexes: ClassVar = [models.Index(fields=["dealer", "-at"]), models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+        from dealers.actors import describe_actor  # the page title in words too, not ``system:routing``
+
+        return f"{self.at:%Y-%m-%d %H:%M} {describe_actor(self.actor_label)} {self.action}"
 
 
 class ApiKeyQuerySet(DealerScopedQuerySet):

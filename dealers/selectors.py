@@ -33,6 +33,12 @@ def pending_invitations_of(viewer: Membership) -> QuerySet[Invitation]:
     return Invitation.objects.visible_to(viewer).pending().select_related("invited_by").order_by("-created_at")
 
 
+def dealer_country(dealer_id: int | None) -> str:
+    """The country (ISO 3166 alpha-2) the dealership's national phone numbers are read in; Germany if unknown."""
+    country = Dealer.objects.filter(pk=dealer_id).values_list("country", flat=True).first() if dealer_id else None
+    return country or Dealer.DEFAULT_COUNTRY
+
+
 def dealer_for_postcode(postcode: str) -> Dealer | None:
     """The active dealer whose territory holds the longest prefix of ``postcode``."""
     prefixes = [postcode[:n] for n in range(len(postcode), 0, -1)]

@@ -21,6 +21,7 @@ from rest_framework import serializers
 
 from crm import fieldspecs
 from crm.models import Consent, Lead
+from crm.normalize import dialling_region
 from dealers.models import ApiKey
 
 
@@ -41,7 +42,10 @@ def _has_nul(value: Any) -> bool:
 
 
 class StrictSerializerMixin:
-    """Rejects unknown fields; tolerates (and ignores) read-only ones."""
+    """Rejects unknown fields; tolerates (and ignores) read-only ones.
+
+    National phone numbers are read in the country of the API key's dealership (``Dealer.country``).
+    """
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -49,7 +53,14 @@ class StrictSerializerMixin:
             unknown = [key for key in data if key not in known]
             if unknown:
                 raise serializers.ValidationError({key: [_("Unknown field.")] for key in unknown})
-        return super().to_internal_value(data)  # type: ignore[misc]
+        with dialling_region(_key_country(getattr(self, "context", {}))):
+            return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def _key_country(context: Mapping[str, Any]) -> str | None:
+    """The country of the requesting API key's dealership (loaded with the key: no query), or None."""
+    dealer = getattr(getattr(context.get("request"), "auth", None), "dealer", None)
+    return getattr(dealer, "country", None)
 
 
 class StrictModelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -70,7 +81,10 @@ EXTERNAL_ID_UNCHECKED: dict[str, Any] = {"external_id": {"validators": []}}
 PHONE_INPUT: dict[str, Any] = {
     "max_length": 40,
     "validators": [fieldspecs.dialable_phone],  # the services accept odd numbers from intake; a dealer system's not
-    "help_text": _("Any common format (a national number is read as German); answers give it in E.164."),
+    "help_text": _(
+        "Any common format (a national number is read in the country of the key's dealership, usually Germany); "
+        "answers give it in E.164."
+    ),
 }
 
 

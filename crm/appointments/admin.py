@@ -11,7 +11,7 @@ from crm.appointments import services
 from crm.appointments.models import Appointment, DemoCar
 from crm.read_audit import AuditedChangeView
 from dealers.actors import Actor
-from dealers.admin_base import EstimatedCountPaginator, ReadOnlyAdmin
+from dealers.admin_base import ActorNamesAdmin, EstimatedCountPaginator, ReadOnlyAdmin
 
 
 @admin.register(DemoCar)
@@ -39,7 +39,8 @@ class DemoCarAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(AuditedChangeView, ReadOnlyAdmin):
+class AppointmentAdmin(AuditedChangeView, ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("created_by_label", "licence_checked_by_label")
     list_display = ("starts_at", "dealer", "kind", "status", "salesperson", "car")
     list_filter = ("kind", "status")
     list_select_related = ("dealer", "salesperson", "car")

@@ -14,7 +14,7 @@ from crm.messaging.forms import EmailTemplateForm
 from crm.messaging.models import EmailTemplate, InboundEmail, SentEmail
 from crm.read_audit import AuditedChangeView
 from dealers.actors import Actor
-from dealers.admin_base import ReadOnlyAdmin
+from dealers.admin_base import ActorNamesAdmin, ReadOnlyAdmin
 
 
 class EmailTemplateAdminForm(EmailTemplateForm):
@@ -48,7 +48,8 @@ class EmailTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(SentEmail)
-class SentEmailAdmin(AuditedChangeView, ReadOnlyAdmin):
+class SentEmailAdmin(AuditedChangeView, ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("sent_by_label",)  # in words: the person's name, "API key ... (...)" (dealers.admin_base)
     list_display = ("sent_at", "dealer", "prospect", "subject", "purpose", "sent_by_label")
     list_filter = ("purpose",)
     search_fields = ("=message_id", "=dealer__number", "subject")

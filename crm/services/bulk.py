@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
 from crm.models import Change, ErasureTombstone, Prospect
+from crm.normalize import dialling_region
 from crm.payloads import prospect_payload
 from crm.services._common import apply_changes
 from crm.services.erasure import identity_digests
@@ -46,6 +47,7 @@ from crm.services.prospects import _require_name, fill_search_fields
 from dealers.actors import Actor
 from dealers.ids import uuid7
 from dealers.models import AuditEvent, User
+from dealers.selectors import dealer_country
 
 logger = logging.getLogger(__name__)
 
@@ -178,33 +180,39 @@ _NORMALISERS = {spec.attribute: spec.normalise for spec in fieldspecs.PROSPECT.f
 
 
 @functools.lru_cache(maxsize=65536)
-def _normalised_text(attribute: str, value: str) -> Any:
+def _normalised_text(attribute: str, value: str, region: str) -> Any:
     """One field's normaliser (``Resource.normalised``'s), remembered: parsing a phone number costs far more
-    than writing the row, and a dealer system sends the same numbers again with every full export."""
-    return _NORMALISERS[attribute](value)
+    than writing the row, and a dealer system sends the same numbers again with every full export.
+    ``region`` is the dealership's country national numbers are read in (part of the key: 0664 ... differs)."""
+    with dialling_region(region):
+        return _NORMALISERS[attribute](value)
 
 
-def _normalised(data: Mapping[str, Any]) -> dict[str, Any]:
+def _normalised(data: Mapping[str, Any], region: str) -> dict[str, Any]:
     result = dict(data)
     for attribute, value in data.items():
         if attribute not in _NORMALISERS:
             continue
         try:
             if isinstance(value, str):
-                result[attribute] = _normalised_text(attribute, value)
+                result[attribute] = _normalised_text(attribute, value, region)
             else:
-                result[attribute] = _NORMALISERS[attribute](value)
+                with dialling_region(region):
+                    result[attribute] = _NORMALISERS[attribute](value)
         except ValidationError as error:
             raise ValidationError({attribute: error.messages}) from error
     return result
 
 
-def _clean(item: Item) -> dict[str, Any]:
-    """The item's data through the services' normalisers and the columns' lengths; ``ValidationError`` if not."""
+def _clean(item: Item, region: str) -> dict[str, Any]:
+    """The item's data through the services' normalisers and the columns' lengths; ``ValidationError`` if not.
+
+    National phone numbers are read in ``region``, the dealership's country.
+    """
     unknown = set(item.data) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"{', '.join(sorted(unknown))} cannot be changed here")
-    data = _normalised(item.data)
+    data = _normalised(item.data, region)
     for name in ("external_id", *data):
         value = item.external_id if name == "external_id" else data[name]
         limit = _MAX_LENGTHS.get(name)
@@ -270,9 +278,10 @@ def _round(
     }
     now = timezone.now()
     pending: list[_Pending] = []
+    region = dealer_country(dealer_id)
     for item, attempt in work:
         try:
-            data = _clean(item)
+            data = _clean(item, region)
             prospect = existing.get(item.external_id)
             if prospect is None:
                 prospect = _new_prospect(

@@ -19,6 +19,7 @@ from crm.services._common import apply_changes, bump, bump_and_record, bump_uniq
 from crm.services.erasure import erase_prospect, flag_if_erased_before
 from dealers.actors import Actor
 from dealers.models import Dealer
+from dealers.selectors import dealer_country
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,12 @@ EDITABLE_FIELDS = fieldspecs.PROSPECT.editable
 merge_hooks: list[Callable[[Prospect, Prospect, Actor], None]] = []
 
 
-def _normalize(data: dict[str, Any]) -> dict[str, Any]:
-    """Phone numbers to E.164, names and addresses trimmed (crm.fieldspecs); a bad number is a field error."""
-    return fieldspecs.PROSPECT.normalised(data)
+def _normalize(data: dict[str, Any], *, country: str) -> dict[str, Any]:
+    """Phone numbers to E.164, names and addresses trimmed (crm.fieldspecs); a bad number is a field error.
+
+    A national number is read in the dealership's country (``Dealer.country``): 0664 ... at an Austrian one is +43.
+    """
+    return fieldspecs.PROSPECT.normalised(data, region=country)
 
 
 def require_contact(values: Mapping[str, Any]) -> None:
@@ -71,7 +75,7 @@ def fill_search_fields(prospect: Prospect) -> None:
 
 @transaction.atomic
 def create_prospect(*, dealer: Dealer, actor: Actor, data: dict[str, Any]) -> Prospect:
-    prospect = Prospect(dealer=dealer, **_normalize(data))
+    prospect = Prospect(dealer=dealer, **_normalize(data, country=dealer.country))
     _require_name(prospect)
     fill_search_fields(prospect)
     flag_if_erased_before(prospect)  # an erased person coming back is flagged to staff, never silently re-created
@@ -88,7 +92,7 @@ def update_prospect(
     prospect = locked_at_version(Prospect, prospect.pk, expected_version)
     if prospect.erased_at:
         raise ValidationError(_("This prospect was anonymised and cannot be changed."))
-    changed = apply_changes(prospect, _normalize(data), EDITABLE_FIELDS)
+    changed = apply_changes(prospect, _normalize(data, country=dealer_country(prospect.dealer_id)), EDITABLE_FIELDS)
     if not changed:
         return prospect
     _require_name(prospect)

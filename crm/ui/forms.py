@@ -18,7 +18,7 @@ from crm import catalogue, fieldspecs
 from crm.campaigns.selectors import running_campaigns
 from crm.filters import dealership_staff
 from crm.models import Activity, Lead, LostReason, Prospect, VehicleModel
-from crm.normalize import format_phone
+from crm.normalize import dialling_region, format_phone
 from crm.services.prospects import require_contact
 from dealers.models import Membership, User
 
@@ -59,6 +59,11 @@ class ServiceModelForm(forms.ModelForm):
     """A form over a resource's fields (crm.fieldspecs): it checks their shape, the service validates and saves."""
 
     resource: fieldspecs.Resource | None = None
+    region: str | None = None  # the dealership's country: national phone numbers are read in it
+
+    def full_clean(self) -> None:
+        with dialling_region(self.region):
+            super().full_clean()
 
     def _post_clean(self) -> None:
         # The model instance is not touched here; the resource's normalisers (a phone number that cannot be
@@ -121,6 +126,7 @@ class ProspectForm(OwnedRecordForm):
 
     def __init__(self, *args: Any, membership: Membership, creating: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.region = membership.dealer.country
         self.offer_owner(membership, allowed=membership.is_manager)
         if not creating:
             del self.fields["confirm_new"]  # a visible checkbox, shown only beside the duplicate warning

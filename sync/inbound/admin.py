@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Lead
 from crm.routing_decisions import routing_summary
-from dealers.admin_base import ChoicesFilter, ReadOnlyAdmin
+from dealers.admin_base import ActorNamesAdmin, ChoicesFilter, ReadOnlyAdmin
 from dealers.models import Region
 from sync.inbound.lead_desk import assign_unrouted
 from sync.models import ImportRowError, ImportRun, IntakeDocument, LeadRouting, UnroutedLead
@@ -291,7 +291,8 @@ class ImportRowErrorInline(admin.TabularInline):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(ReadOnlyAdmin):
+class ImportRunAdmin(ActorNamesAdmin, ReadOnlyAdmin):
+    actor_fields = ("actor_label",)  # "File import", "API key DMS (...)" or the person (dealers.admin_base)
     list_display = (
         "started_at",
         "dealer",

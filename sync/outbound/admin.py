@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dealers.actors import Actor
-from dealers.admin_base import EstimatedCountPaginator
+from dealers.admin_base import ActorNamesAdmin, EstimatedCountPaginator
 from sync.models import DeadLetter, Destination
 from sync.outbound import selectors, services
 from sync.outbound.forms import DestinationAdminForm
@@ -214,7 +214,8 @@ class DestinationAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(ActorNamesAdmin, admin.ModelAdmin):
+    actor_fields = ("resolved_by",)  # the person's name, not their sign-in (dealers.admin_base)
     # Dead letters pile up while a dealer system is down: no COUNT(*) over them (dealers.admin_base).
     show_full_result_count = False
     paginator = EstimatedCountPaginator
