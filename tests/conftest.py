@@ -118,10 +118,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    grouped = []
     for item in items:
         group = real_server_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+            grouped.append(item)
+    # The groups first: xdist hands out work in collection order, and a group that started last (the
+    # Celery tests sort after everything in tests/sync) ran alone for minutes after the rest had finished.
+    chosen = set(grouped)
+    items[:] = grouped + [item for item in items if item not in chosen]
 
 
 def real_server_group(item: pytest.Item) -> str | None:
