@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.template import Context, Template
 from django.urls import reverse
+from django.utils import translation
 
 from crm.models import Activity
 from dealers.actors import Actor, record_audit
@@ -48,9 +49,14 @@ def test_the_filter_names_a_person_by_name_and_leaves_a_blank_blank(dealer_a: De
     user.save(update_fields=["first_name", "last_name"])
     template = Template("{% load actors %}[{{ person|actor_name }}|{{ system|actor_name }}|{{ blank|actor_name }}]")
 
-    shown = template.render(Context({"person": user.email, "system": "system:file-import:10001", "blank": ""}))
+    context = {"person": user.email, "system": "system:file-import:10001", "blank": ""}
+    with translation.override("en"):
+        shown = template.render(Context(context))
+    with translation.override("de"):
+        shown_in_german = template.render(Context(context))
 
     assert shown == "[Petra Sommer|File import|]"
+    assert shown_in_german == "[Petra Sommer|Dateiimport|]"
 
 
 def test_admin_lists_and_change_pages_show_actors_in_words(
