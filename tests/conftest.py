@@ -88,6 +88,17 @@ def client_for():
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> None:
+    """Each test starts in the default language (German): a request of the test before, read in another
+    language, would otherwise leave its language active in this thread, and a test would pass or fail
+    by the order the tests ran in."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_password_reset_counters() -> None:
     """Password reset limits count per address in Redis for an hour; each test starts with none."""
     from dealers.login_throttle import clear_password_reset_counters
