@@ -96,7 +96,8 @@ def check_plan(name: str, plan: dict[str, Any], rows: dict[str, float], large: i
             result.nodes.append(f"{kind} {node.get('Index Name') or relation}")
         elif "Index Name" in node:
             result.nodes.append(f"{kind} {node['Index Name']}")
-        if kind == "Seq Scan" and rows.get(relation or "", 0) >= large:
+        # reltuples is -1 for a table never analyzed: count it as empty, not as smaller than empty.
+        if kind == "Seq Scan" and max(rows.get(relation or "", 0.0), 0.0) >= large:
             result.seq_scans.append(relation or "?")
     return result
 
