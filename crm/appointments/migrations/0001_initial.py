@@ -14,23 +14,9 @@ from django.db import migrations, models
 
 import crm.appointments.models
 import dealers.ids
+from dealers.rls_sql import OWN_ROWS, disable, enable
 
-OWN_ROWS = "dealer_id = app_dealer_id() OR app_manufacturer_wide()"
 TABLES = ["appointments_democar", "appointments_appointment", "appointments_calendarfeed"]
-
-
-def enable(table: str, using: str) -> str:
-    return (
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
-        f"CREATE POLICY dealer_isolation ON {table} USING ({using}) WITH CHECK ({using});"
-    )
-
-
-def disable(table: str) -> str:
-    return (
-        f"DROP POLICY IF EXISTS dealer_isolation ON {table}; "
-        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;"
-    )
 
 
 class Migration(migrations.Migration):

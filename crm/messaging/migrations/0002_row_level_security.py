@@ -7,19 +7,7 @@ of no dealership, a malformed message) is the manufacturer's only: ``NULL = app_
 
 from django.db import migrations
 
-OWN_ROWS = "dealer_id = app_dealer_id() OR app_manufacturer_wide()"
-
-
-def enable(table: str, using: str) -> str:
-    return (
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
-        f"CREATE POLICY dealer_isolation ON {table} USING ({using}) WITH CHECK ({using});"
-    )
-
-
-def disable(table: str, *extra_policies: str) -> str:
-    drops = " ".join(f"DROP POLICY IF EXISTS {name} ON {table};" for name in ("dealer_isolation", *extra_policies))
-    return f"{drops} ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;"
+from dealers.rls_sql import OWN_ROWS, disable, enable
 
 
 class Migration(migrations.Migration):

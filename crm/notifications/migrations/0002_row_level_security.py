@@ -6,22 +6,9 @@ data and have no dealership: they stay open like ``dealers_user``.
 
 from django.db import migrations
 
-OWN_ROWS = "dealer_id = app_dealer_id() OR app_manufacturer_wide()"
+from dealers.rls_sql import OWN_ROWS, disable, enable
+
 TABLE = "notifications_notification"
-
-
-def enable(table: str, using: str) -> str:
-    return (
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
-        f"CREATE POLICY dealer_isolation ON {table} USING ({using}) WITH CHECK ({using});"
-    )
-
-
-def disable(table: str) -> str:
-    return (
-        f"DROP POLICY IF EXISTS dealer_isolation ON {table}; "
-        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;"
-    )
 
 
 class Migration(migrations.Migration):

@@ -6,22 +6,9 @@ manufacturer-wide; with neither set, no row (docs/security.md, section 2.2).
 
 from django.db import migrations
 
-OWN_ROWS = "dealer_id = app_dealer_id() OR app_manufacturer_wide()"
+from dealers.rls_sql import OWN_ROWS, disable, enable
+
 DEALER_TABLES = ["quotes_quote", "quotes_quoteversion"]
-
-
-def enable(table: str, using: str) -> str:
-    return (
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
-        f"CREATE POLICY dealer_isolation ON {table} USING ({using}) WITH CHECK ({using});"
-    )
-
-
-def disable(table: str) -> str:
-    return (
-        f"DROP POLICY IF EXISTS dealer_isolation ON {table}; "
-        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;"
-    )
 
 
 class Migration(migrations.Migration):
