@@ -141,24 +141,11 @@ def initial_for_lead(lead: Lead) -> dict[str, Any]:
 
 def initial_from_version(version: QuoteVersion) -> dict[str, Any]:
     """A revision starts from the version it revises."""
-    from crm.quotes.services import default_valid_until
+    from crm.quotes.services import VERSION_FIELDS, default_valid_until
 
-    initial: dict[str, Any] = {
-        name: getattr(version, name)
-        for name in (
-            "list_price",
-            "discount",
-            "tradein_credit",
-            "vat_rate",
-            "financing_kind",
-            "term_months",
-            "down_payment",
-            "nominal_rate",
-            "final_payment",
-            "annual_mileage",
-            "notes",
-        )
-    }
+    # The version's fields as they are; the vehicle, the validity and the options are set below.
+    copied = VERSION_FIELDS - {"vehicle", "valid_until", "options"}
+    initial: dict[str, Any] = {name: getattr(version, name) for name in copied}
     initial["vehicle"] = version.vehicle_id
     initial["valid_until"] = max(version.valid_until, default_valid_until())
     initial["version"] = version.quote.current_version

@@ -3,6 +3,7 @@ and record the customer's answer (accepted: the lead is won; declined: the timel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -31,6 +32,7 @@ from crm.ui.views.common import (
     viewer,
 )
 from dealers.access import membership_required
+from dealers.forms import bound_form
 
 
 def quote_or_404(request: HttpRequest, pk: Any) -> Quote:
@@ -63,7 +65,7 @@ def _form_page(
 def quote_create(request: HttpRequest, lead_pk: Any) -> HttpResponse:
     """Issue a quote for the lead: version 1; a lead before ``offer`` moves there."""
     lead = lead_for_action(request, lead_pk)
-    form = QuoteForm(request.POST if request.method == "POST" else None, initial=initial_for_lead(lead))
+    form = bound_form(request, QuoteForm, initial=initial_for_lead(lead))
     if request.method == "POST" and form.is_valid():
         quote = submit(
             form, lambda: quote_services.create_quote(lead=lead, actor=actor(request), data=form.service_data())
@@ -82,7 +84,7 @@ def quote_revise(request: HttpRequest, pk: Any) -> HttpResponse:
         messages.error(request, _("This quote was already accepted or declined."))
         return done(request, reverse("quote_detail", args=[quote.pk]))
     current = _version(request, quote, quote.current_version)
-    form = QuoteForm(request.POST if request.method == "POST" else None, initial=initial_from_version(current))
+    form = bound_form(request, QuoteForm, initial=initial_from_version(current))
     saved = submitted(
         request,
         form,
@@ -154,51 +156,69 @@ def _action(request: HttpRequest, quote: Quote, form: forms.Form, template: str,
     return render_page_or_partial(request, "quotes/action.html", template, context)
 
 
+def _quote_action(
+    request: HttpRequest,
+    pk: Any,
+    form_class: type[forms.Form],
+    change: Callable[[Quote, dict[str, Any]], object],
+    *,
+    success: str,
+    template: str,
+    title: str,
+) -> HttpResponse:
+    """A quote action: a valid POST runs ``change(quote, cleaned_data)`` and returns to the quote, else the form."""
+    quote = quote_for_action(request, pk)
+    form = bound_form(request, form_class)
+    changed = submitted(
+        request,
+        form,
+        lambda: change(quote, form.cleaned_data),
+        success=success,
+        then=reverse("quote_detail", args=[quote.pk]),
+    )
+    return changed or _action(request, quote, form, template, title)
+
+
 @membership_required()
 def quote_send(request: HttpRequest, pk: Any) -> HttpResponse:
     """E-mail the current version as PDF to the prospect; the e-mail goes on the timeline."""
-    quote = quote_for_action(request, pk)
-    form = SendForm(request.POST if request.method == "POST" else None)
-    sent = submitted(
+
+    def send(quote: Quote, data: dict[str, Any]) -> object:
+        base_url = request.build_absolute_uri("/").rstrip("/")
+        return quote_services.send_quote(quote=quote, actor=actor(request), message=data["message"], base_url=base_url)
+
+    return _quote_action(
         request,
-        form,
-        lambda: quote_services.send_quote(
-            quote=quote,
-            actor=actor(request),
-            message=form.cleaned_data["message"],
-            base_url=request.build_absolute_uri("/").rstrip("/"),
-        ),
+        pk,
+        SendForm,
+        send,
         success=_("The quote was e-mailed."),
-        then=reverse("quote_detail", args=[quote.pk]),
+        template="quotes/_send_form.html",
+        title=_("E-mail quote"),
     )
-    return sent or _action(request, quote, form, "quotes/_send_form.html", _("E-mail quote"))
+
+
+# The customer's answer (crm/quotes/urls.py names it): the service recording it, its message and page title.
+ANSWERS = {
+    "accept": (
+        quote_services.accept_quote,
+        gettext_lazy("Quote accepted; the lead is won."),
+        gettext_lazy("Quote accepted"),
+    ),
+    "decline": (quote_services.decline_quote, gettext_lazy("Quote declined."), gettext_lazy("Quote declined")),
+}
 
 
 @membership_required()
-def quote_accept(request: HttpRequest, pk: Any) -> HttpResponse:
-    """The customer accepted: the quote is closed and the lead is won."""
-    quote = quote_for_action(request, pk)
-    form = NoteForm(request.POST if request.method == "POST" else None)
-    accepted = submitted(
+def quote_answer(request: HttpRequest, pk: Any, answer: str) -> HttpResponse:
+    """The customer accepted (the quote is closed and the lead is won) or declined (closed, the lead stays open)."""
+    record, success, title = ANSWERS[answer]
+    return _quote_action(
         request,
-        form,
-        lambda: quote_services.accept_quote(quote=quote, actor=actor(request), note=form.cleaned_data["note"]),
-        success=_("Quote accepted; the lead is won."),
-        then=reverse("quote_detail", args=[quote.pk]),
+        pk,
+        NoteForm,
+        lambda quote, data: record(quote=quote, actor=actor(request), note=data["note"]),
+        success=str(success),
+        template=f"quotes/_{answer}_form.html",
+        title=str(title),
     )
-    return accepted or _action(request, quote, form, "quotes/_accept_form.html", _("Quote accepted"))
-
-
-@membership_required()
-def quote_decline(request: HttpRequest, pk: Any) -> HttpResponse:
-    """The customer declined: the quote is closed, the lead stays open."""
-    quote = quote_for_action(request, pk)
-    form = NoteForm(request.POST if request.method == "POST" else None)
-    declined = submitted(
-        request,
-        form,
-        lambda: quote_services.decline_quote(quote=quote, actor=actor(request), note=form.cleaned_data["note"]),
-        success=_("Quote declined."),
-        then=reverse("quote_detail", args=[quote.pk]),
-    )
-    return declined or _action(request, quote, form, "quotes/_decline_form.html", _("Quote declined"))
