@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from crm.appointments.models import Appointment
-from crm.services.subject_access import Section, Subject, register_section
+from crm.services.subject_access import model_section, register_section
 
 APPOINTMENT_COLUMNS = [
     "id",
@@ -30,19 +27,14 @@ APPOINTMENT_COLUMNS = [
 ]
 
 
-def appointment_rows(subject: Subject) -> Iterable[dict[str, Any]]:
-    return (
-        Appointment.objects.filter(dealer_id__in=subject.dealer_ids, prospect_id__in=subject.prospect_ids)
-        .order_by("starts_at", "id")
-        .values(*APPOINTMENT_COLUMNS)
-    )
-
-
 register_section(
-    Section(
+    model_section(
         "appointments",
         "Consultations, test drives (with the demo car and the driving-licence check) and handovers.",
-        APPOINTMENT_COLUMNS,
-        appointment_rows,
+        Appointment,
+        "prospect_ids",
+        by="prospect_id",
+        columns=APPOINTMENT_COLUMNS,
+        order_by=("starts_at", "id"),
     )
 )

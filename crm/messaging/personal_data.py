@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from crm.messaging.models import InboundEmail, SentEmail
-from crm.services.subject_access import Section, Subject, register_section
+from crm.services.subject_access import model_section, register_section
 
 SENT_COLUMNS = [
     "id",
@@ -40,30 +37,25 @@ INBOUND_COLUMNS = [
 ]
 
 
-def sent_rows(subject: Subject) -> Iterable[dict[str, Any]]:
-    return (
-        SentEmail.objects.filter(prospect_id__in=subject.prospect_ids, dealer_id__in=subject.dealer_ids)
-        .order_by("sent_at")
-        .values(*SENT_COLUMNS)
-    )
-
-
-def inbound_rows(subject: Subject) -> Iterable[dict[str, Any]]:
-    return (
-        InboundEmail.objects.filter(prospect_id__in=subject.prospect_ids, dealer_id__in=subject.dealer_ids)
-        .order_by("received_at")
-        .values(*INBOUND_COLUMNS)
-    )
-
-
 register_section(
-    Section("emails_sent", "E-mails the dealership sent to the person from the CRM, as sent.", SENT_COLUMNS, sent_rows)
+    model_section(
+        "emails_sent",
+        "E-mails the dealership sent to the person from the CRM, as sent.",
+        SentEmail,
+        "prospect_ids",
+        by="prospect_id",
+        columns=SENT_COLUMNS,
+        order_by=("sent_at",),
+    )
 )
 register_section(
-    Section(
+    model_section(
         "emails_received",
         "E-mails from the person that the CRM received and attached to their record.",
-        INBOUND_COLUMNS,
-        inbound_rows,
+        InboundEmail,
+        "prospect_ids",
+        by="prospect_id",
+        columns=INBOUND_COLUMNS,
+        order_by=("received_at",),
     )
 )

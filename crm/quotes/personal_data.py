@@ -5,39 +5,31 @@ Found by the export as Django finds ``admin`` modules (``autodiscover_modules("p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from crm.quotes.models import Quote, QuoteVersion
-from crm.services.subject_access import Section, Subject, register_section
+from crm.services.subject_access import model_section, register_section
 
 QUOTE_COLUMNS = ["id", "dealer_id", "lead_id", "year", "sequence", "status", "current_version", "created_at",
                  "decided_at", "decided_by_label", "decision_note"]  # fmt: skip
-VERSION_COLUMNS = [field.attname for field in QuoteVersion._meta.concrete_fields if field.name not in ("issued_by",)]
 
-
-def quote_rows(subject: Subject) -> Iterable[dict[str, Any]]:
-    return (
-        Quote.objects.filter(dealer_id__in=subject.dealer_ids, lead_id__in=subject.lead_ids)
-        .order_by("created_at", "id")
-        .values(*QUOTE_COLUMNS)
-    )
-
-
-def version_rows(subject: Subject) -> Iterable[dict[str, Any]]:
-    return (
-        QuoteVersion.objects.filter(dealer_id__in=subject.dealer_ids, quote__lead_id__in=subject.lead_ids)
-        .order_by("quote_id", "number")
-        .values(*VERSION_COLUMNS)
-    )
-
-
-register_section(Section("quotes", "Quotes made to the person: number, status and answer.", QUOTE_COLUMNS, quote_rows))
 register_section(
-    Section(
+    model_section(
+        "quotes",
+        "Quotes made to the person: number, status and answer.",
+        Quote,
+        "lead_ids",
+        by="lead_id",
+        columns=QUOTE_COLUMNS,
+        order_by=("created_at", "id"),
+    )
+)
+register_section(
+    model_section(
         "quote_versions",
         "Every version of those quotes as it was issued: addressee, vehicle, prices and financing example.",
-        VERSION_COLUMNS,
-        version_rows,
+        QuoteVersion,
+        "lead_ids",
+        by="quote__lead_id",
+        leave_out=("issued_by",),
+        order_by=("quote_id", "number"),
     )
 )

@@ -169,76 +169,74 @@ def _model_columns(model: type[Model], *, leave_out: tuple[str, ...] = ()) -> li
     return [f.attname for f in model._meta.concrete_fields if f.name not in leave_out]
 
 
-def _model_section(
+def model_section(
     name: str,
     description: str,
     model: type[Model],
     ids: str,
     *,
     by: str = "pk",
+    columns: list[str] | None = None,
     leave_out: tuple[str, ...] = (),
+    order_by: tuple[str, ...] = (),
 ) -> Section:
-    """The ``model`` rows whose ``by`` is in the subject's list named ``ids`` (in the subject's dealerships)."""
-    columns = _model_columns(model, leave_out=leave_out)
+    """The ``model`` rows whose ``by`` is in the subject's list named ``ids`` (in the subject's dealerships).
+
+    ``columns`` default to every concrete field but ``leave_out``. Other apps' ``personal_data`` modules
+    build their sections with it too.
+    """
+    exported = columns if columns is not None else _model_columns(model, leave_out=leave_out)
 
     def rows(subject: Subject) -> Iterable[dict[str, Any]]:
         selected = model._default_manager.filter(**{f"{by}__in": getattr(subject, ids)})
-        return selected.filter(dealer_id__in=subject.dealer_ids).values(*columns)
+        selected = selected.filter(dealer_id__in=subject.dealer_ids)
+        if order_by:  # else the model's own ordering (an empty order_by() would drop it)
+            selected = selected.order_by(*order_by)
+        return selected.values(*exported)
 
-    return Section(name, description, columns, rows)
-
-
-def _audit_entries(subject: Subject) -> Iterable[dict[str, Any]]:
-    columns = ["at", "dealer_id", "actor_label", "action", "object_type", "object_id", "data"]
-    return (
-        AuditEvent.objects.filter(dealer_id__in=subject.dealer_ids, object_id__in=subject.object_ids)
-        .order_by("at", "id")
-        .values(*columns)
-    )
-
-
-def _read_entries(subject: Subject) -> Iterable[dict[str, Any]]:
-    return (
-        ReadAudit.objects.filter(dealer_id__in=subject.dealer_ids, prospect_id__in=subject.prospect_ids)
-        .order_by("at", "id")
-        .values(*READ_COLUMNS)
-    )
+    return Section(name, description, exported, rows)
 
 
 READ_COLUMNS = ["at", "dealer_id", "user_id", "api_key_id", "action", "object_type", "object_id", "route"]
 
 CRM_SECTIONS = [
-    _model_section(
+    model_section(
         "prospects",
         "The person's records, one per dealership (and any merged into them).",
         Prospect,
         "prospect_ids",
         leave_out=("search_text",),
     ),
-    _model_section("leads", "Purchase interests (leads).", Lead, "lead_ids"),
-    _model_section(
+    model_section("leads", "Purchase interests (leads).", Lead, "lead_ids"),
+    model_section(
         "lead_history",
         "Each lead's history: stage changes, assignments, routing, escalations.",
         LeadEvent,
         "lead_ids",
         by="lead_id",
     ),
-    _model_section("activities", "Calls, emails, meetings, test drives and notes.", Activity, "activity_ids"),
-    _model_section("tasks", "Follow-ups about the person.", Task, "task_ids"),
-    _model_section(
+    model_section("activities", "Calls, emails, meetings, test drives and notes.", Activity, "activity_ids"),
+    model_section("tasks", "Follow-ups about the person.", Task, "task_ids"),
+    model_section(
         "consents", "The consent ledger: every grant and withdrawal with its evidence.", Consent, "consent_ids"
     ),
-    Section(
+    model_section(
         "audit_changes",
         "Who changed the person's records, and when.",
-        ["at", "dealer_id", "actor_label", "action", "object_type", "object_id", "data"],
-        _audit_entries,
+        AuditEvent,
+        "object_ids",
+        by="object_id",
+        columns=["at", "dealer_id", "actor_label", "action", "object_type", "object_id", "data"],
+        order_by=("at", "id"),
     ),
-    Section(
+    model_section(
         "audit_reads",
         "Who opened, read through the API or exported the person's records, and when.",
-        READ_COLUMNS,
-        _read_entries,
+        ReadAudit,
+        "prospect_ids",
+        by="prospect_id",
+        columns=READ_COLUMNS,
+        order_by=("at", "id"),
     ),
 ]
 
