@@ -4,7 +4,7 @@ results per campaign (every role: a salesperson sees the figures of their own le
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any
 
 from django.contrib import messages
@@ -25,7 +25,7 @@ from crm.read_audit import ReadAudit, record_read
 from crm.selectors import leads_for
 from crm.services.consents import withdrawal_url
 from crm.ui.views.common import actor, done, submit, submitted, viewer
-from crm.ui.views.reports import PERIODS
+from crm.ui.views.reports import PERIODS, chosen_period
 from dealers.access import MANAGERS, membership_required
 from dealers.actors import record_audit
 
@@ -133,10 +133,7 @@ def campaign_export(request: HttpRequest, pk: Any) -> HttpResponse:
 @membership_required()
 def campaign_report(request: HttpRequest) -> HttpResponse:
     """Leads per campaign and dealership: contacted, test drives, quotes, won (a salesperson: their own leads)."""
-    period = request.GET.get("period", "90")
-    if period not in PERIODS:
-        period = "90"
-    since = timezone.now() - timedelta(days=int(period))
+    period, since = chosen_period(request)
     who = viewer(request)
     leads = leads_for(who)
     if who.restricted_to_own:

@@ -25,13 +25,18 @@ PERIODS = {
 }
 
 
-@membership_required()
-def report_overview(request: HttpRequest) -> HttpResponse:
-    """A salesperson sees their own numbers, managers the dealership's."""
+def chosen_period(request: HttpRequest) -> tuple[str, datetime]:
+    """The period a report page shows (``?period=``, one of ``PERIODS``, else 90 days) and when it began."""
     period = request.GET.get("period", "90")
     if period not in PERIODS:
         period = "90"
-    since = timezone.now() - timedelta(days=int(period))
+    return period, timezone.now() - timedelta(days=int(period))
+
+
+@membership_required()
+def report_overview(request: HttpRequest) -> HttpResponse:
+    """A salesperson sees their own numbers, managers the dealership's."""
+    period, since = chosen_period(request)
     who = viewer(request)
     leads = leads_for(who)
     # A salesperson also sees the unassigned pool, but the table per salesperson shows them their own row only.
