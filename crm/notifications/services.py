@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -184,41 +184,31 @@ def notify_lead_assigned(*, lead: Lead, actor: Actor) -> Notification | None:
     return notification
 
 
+# The sweep's kinds: the field naming whom to tell and the field saying when the record is due.
+DUE_FIELDS = {Kind.TASK_DUE: ("assignee", "due_at"), Kind.SLA_WARNING: ("owner", "first_contact_due_at")}
+
+
+def _coming_due(records: QuerySet[Any], kind: Kind, *, now: datetime, window: timedelta) -> QuerySet[Any]:
+    """``(pk, dealer_id, person_id)`` of the ``records`` due within ``window`` (and not long overdue) whose
+    person is active and has no ``kind`` notification about them yet; the earliest first, ``BATCH`` at most."""
+    person, due = DUE_FIELDS[kind]
+    about = records.model._meta.model_name  # the notification's field naming the record: task, lead
+    told = Notification.objects.filter(kind=kind, recipient=OuterRef(person), **{about: OuterRef("pk")})
+    in_window = {f"{due}__gt": now - LOOKBACK, f"{due}__lte": now + window}
+    coming = records.filter(**{f"{person}__isnull": False, f"{person}__is_active": True}, **in_window)
+    return coming.exclude(Exists(told)).order_by(due).values_list("pk", "dealer_id", f"{person}_id")[:BATCH]
+
+
 @transaction.atomic
 def create_due_notifications(*, now: datetime | None = None) -> int:
     """Notify tasks due within ``NOTIFICATIONS_TASK_DUE_MINUTES`` and open leads whose first contact is
     due within ``NOTIFICATIONS_SLA_WARNING_MINUTES``, each once per person. Returns how many were new.
     """
     now = now or timezone.now()
-    tasks = (
-        Task.objects.filter(
-            done_at__isnull=True,
-            assignee__isnull=False,
-            assignee__is_active=True,
-            due_at__gt=now - LOOKBACK,
-            due_at__lte=now + task_due_window(),
-        )
-        .exclude(
-            Exists(Notification.objects.filter(kind=Kind.TASK_DUE, task=OuterRef("pk"), recipient=OuterRef("assignee")))
-        )
-        .order_by("due_at")
-        .values_list("pk", "dealer_id", "assignee_id")[:BATCH]
-    )
-    leads = (
-        Lead.objects.filter(
-            first_contacted_at__isnull=True,
-            stage__in=Lead.OPEN_STAGES,
-            owner__isnull=False,
-            owner__is_active=True,
-            first_contact_due_at__gt=now - LOOKBACK,
-            first_contact_due_at__lte=now + sla_warning_window(),
-        )
-        .exclude(
-            Exists(Notification.objects.filter(kind=Kind.SLA_WARNING, lead=OuterRef("pk"), recipient=OuterRef("owner")))
-        )
-        .order_by("first_contact_due_at")
-        .values_list("pk", "dealer_id", "owner_id")[:BATCH]
-    )
+    open_tasks = Task.objects.filter(done_at__isnull=True)
+    tasks = _coming_due(open_tasks, Kind.TASK_DUE, now=now, window=task_due_window())
+    uncontacted = Lead.objects.filter(first_contacted_at__isnull=True, stage__in=Lead.OPEN_STAGES)
+    leads = _coming_due(uncontacted, Kind.SLA_WARNING, now=now, window=sla_warning_window())
     fresh = [
         Notification(dealer_id=dealer_id, recipient_id=user_id, kind=Kind.TASK_DUE, task_id=pk, created_at=now)
         for pk, dealer_id, user_id in tasks
