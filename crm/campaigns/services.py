@@ -12,10 +12,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.campaigns.models import Campaign
+from crm.services._common import save_audited
 from dealers.actors import Actor, record_audit
 
 EDITABLE = (
@@ -97,13 +97,11 @@ def update_campaign(*, campaign: Campaign, data: dict[str, Any], actor: Actor) -
     for name in changed:
         setattr(campaign, name, fields[name])
     validate(campaign)
-    campaign.updated_at = timezone.now()
-    campaign.save(update_fields=[*changed, "updated_at"])
-    record_audit(
+    save_audited(
+        campaign,
+        changed,
         actor=actor,
         action="campaign.changed",
-        dealer_id=campaign.dealer_id,
-        obj=campaign,
         data={"code": campaign.code, "fields": sorted(changed)},
     )
     return campaign

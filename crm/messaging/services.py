@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from crm.messaging import rendering
 from crm.messaging.models import EmailTemplate, SentEmail
 from crm.models import Activity, Consent, Lead, Prospect
+from crm.services._common import save_audited
 from crm.services.activities import log_activity
 from crm.services.consents import withdrawal_url
 from dealers.actors import Actor, record_audit
@@ -88,15 +89,7 @@ def update_template(*, template: EmailTemplate, actor: Actor, data: dict[str, An
     for field in changed:
         setattr(template, field, data[field])
     if changed:
-        template.updated_at = timezone.now()
-        template.save(update_fields=[*changed, "updated_at"])
-        record_audit(
-            actor=actor,
-            action="email_template.updated",
-            dealer_id=template.dealer_id,
-            obj=template,
-            data={"changed": changed},
-        )
+        save_audited(template, changed, actor=actor, action="email_template.updated", data={"changed": changed})
     return template
 
 

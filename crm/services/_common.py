@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from crm import changes
 from crm.errors import StaleObject
-from dealers.actors import Actor
+from dealers.actors import Actor, record_audit
 
 M = TypeVar("M", bound=models.Model)
 
@@ -50,6 +50,13 @@ def apply_changes(obj: Any, changes: dict[str, Any], allowed: set[str]) -> list[
             setattr(obj, field, value)
             changed.append(field)
     return changed
+
+
+def save_audited(obj: Any, fields: list[str], *, actor: Actor, action: str, data: dict[str, Any]) -> None:
+    """Save the changed ``fields`` of an unversioned row with a new ``updated_at``, and its audit row."""
+    obj.updated_at = timezone.now()
+    obj.save(update_fields=[*fields, "updated_at"])
+    record_audit(actor=actor, action=action, obj=obj, data=data)
 
 
 def bump(obj: Any, fields: list[str]) -> None:
