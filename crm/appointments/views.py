@@ -4,9 +4,11 @@ the printable test-drive agreement, the customer's .ics invitation, the calendar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -27,6 +29,7 @@ from crm.ui.forms import focus
 from crm.ui.views.common import actor, done, lead_for_action, submitted, viewer
 from dealers import rls
 from dealers.access import MANAGERS, membership_required
+from dealers.forms import bound_form
 
 VIEWS = {"day": 1, "week": 7}
 
@@ -156,6 +159,24 @@ def appointment_action(request: HttpRequest, pk: Any, action: str) -> HttpRespon
     return done(request, reverse("appointment_detail", args=[appointment.pk]))
 
 
+def _appointment_form(
+    request: HttpRequest,
+    appointment: Appointment,
+    form: forms.Form,
+    change: Callable[[], object],
+    *,
+    success: str,
+    template: str,
+    title: str,
+    form_name: str = "form",
+) -> HttpResponse:
+    """A form about the appointment: a valid POST runs ``change`` and returns to the appointment, else the form."""
+    changed = submitted(
+        request, form, change, success=success, then=reverse("appointment_detail", args=[appointment.pk])
+    )
+    return changed or render(request, template, {"appointment": appointment, form_name: form, "title": title})
+
+
 @membership_required()
 def appointment_move(request: HttpRequest, pk: Any) -> HttpResponse:
     """Move a planned appointment to another time; a test drive keeps its car only if it is free then."""
@@ -165,7 +186,7 @@ def appointment_move(request: HttpRequest, pk: Any) -> HttpResponse:
         "starts_at": timezone.localtime(appointment.starts_at),
         "duration": minutes if minutes in dict(DURATIONS) else 60,
     }
-    form = MoveForm(request.POST if request.method == "POST" else None, initial=initial)
+    form = bound_form(request, MoveForm, initial=initial)
     focus(form, "starts_at")
 
     def move() -> Appointment:
@@ -177,22 +198,25 @@ def appointment_move(request: HttpRequest, pk: Any) -> HttpResponse:
             ends_at=data["starts_at"] + timedelta(minutes=data["duration"]),
         )
 
-    moved = submitted(
-        request, form, move, success=_("Appointment moved."), then=reverse("appointment_detail", args=[appointment.pk])
+    return _appointment_form(
+        request,
+        appointment,
+        form,
+        move,
+        success=_("Appointment moved."),
+        template="appointments/move.html",
+        title=_("Move the appointment"),
     )
-    if moved is not None:
-        return moved
-    context = {"appointment": appointment, "form": form, "title": _("Move the appointment")}
-    return render(request, "appointments/move.html", context)
 
 
 @membership_required()
 def appointment_licence(request: HttpRequest, pk: Any) -> HttpResponse:
     """Record the driving-licence check of a test drive (before it may start)."""
     appointment = _appointment(request, pk)
-    form = LicenceCheckForm(request.POST if request.method == "POST" else None)
-    checked = submitted(
+    form = bound_form(request, LicenceCheckForm)
+    return _appointment_form(
         request,
+        appointment,
         form,
         lambda: appointment_services.record_licence_check(
             appointment=appointment,
@@ -201,12 +225,10 @@ def appointment_licence(request: HttpRequest, pk: Any) -> HttpResponse:
             expires_on=form.cleaned_data["expires_on"],
         ),
         success=_("Licence check recorded."),
-        then=reverse("appointment_detail", args=[appointment.pk]),
+        template="appointments/licence.html",
+        title=_("Driving licence check"),
+        form_name="licence_form",  # its name on the appointment page as well
     )
-    if checked is not None:
-        return checked
-    context = {"appointment": appointment, "licence_form": form, "title": _("Driving licence check")}
-    return render(request, "appointments/licence.html", context)
 
 
 @membership_required()
