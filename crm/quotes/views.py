@@ -4,7 +4,8 @@ and record the customer's answer (accepted: the lead is won; declined: the timel
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -33,6 +34,9 @@ from crm.ui.views.common import (
 )
 from dealers.access import membership_required
 from dealers.forms import bound_form
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def quote_or_404(request: HttpRequest, pk: Any) -> Quote:
@@ -156,69 +160,61 @@ def _action(request: HttpRequest, quote: Quote, form: forms.Form, template: str,
     return render_page_or_partial(request, "quotes/action.html", template, context)
 
 
-def _quote_action(
-    request: HttpRequest,
-    pk: Any,
-    form_class: type[forms.Form],
-    change: Callable[[Quote, dict[str, Any]], object],
-    *,
-    success: str,
-    template: str,
-    title: str,
-) -> HttpResponse:
-    """A quote action: a valid POST runs ``change(quote, cleaned_data)`` and returns to the quote, else the form."""
-    quote = quote_for_action(request, pk)
-    form = bound_form(request, form_class)
-    changed = submitted(
-        request,
-        form,
-        lambda: change(quote, form.cleaned_data),
-        success=success,
-        then=reverse("quote_detail", args=[quote.pk]),
-    )
-    return changed or _action(request, quote, form, template, title)
+# An action's service call: given the request, the quote and the form's cleaned data.
+QuoteChange = Callable[[HttpRequest, Quote, dict[str, Any]], object]
 
 
-@membership_required()
-def quote_send(request: HttpRequest, pk: Any) -> HttpResponse:
-    """E-mail the current version as PDF to the prospect; the e-mail goes on the timeline."""
-
-    def send(quote: Quote, data: dict[str, Any]) -> object:
-        base_url = request.build_absolute_uri("/").rstrip("/")
-        return quote_services.send_quote(quote=quote, actor=actor(request), message=data["message"], base_url=base_url)
-
-    return _quote_action(
-        request,
-        pk,
-        SendForm,
-        send,
-        success=_("The quote was e-mailed."),
-        template="quotes/_send_form.html",
-        title=_("E-mail quote"),
-    )
+def _send(request: HttpRequest, quote: Quote, data: dict[str, Any]) -> object:
+    base_url = request.build_absolute_uri("/").rstrip("/")
+    return quote_services.send_quote(quote=quote, actor=actor(request), message=data["message"], base_url=base_url)
 
 
-# The customer's answer (crm/quotes/urls.py names it): the service recording it, its message and page title.
-ANSWERS = {
-    "accept": (
-        quote_services.accept_quote,
-        gettext_lazy("Quote accepted; the lead is won."),
+def _answer(record: Callable[..., object]) -> QuoteChange:
+    """The customer's answer, recorded by ``record`` (``accept_quote``, ``decline_quote``) with the form's note."""
+    return lambda request, quote, data: record(quote=quote, actor=actor(request), note=data["note"])
+
+
+@dataclass(frozen=True)
+class QuoteAction:
+    """An action on a quote: its form, its service call, its page's title and the message after it.
+
+    Its form's template is ``quotes/_<action>_form.html``; crm/quotes/urls.py gives each its own address.
+    """
+
+    form_class: type[forms.Form]
+    run: QuoteChange
+    title: StrOrPromise
+    success: StrOrPromise
+
+
+QUOTE_ACTIONS = {
+    # E-mail the current version as PDF to the prospect; the e-mail goes on the timeline.
+    "send": QuoteAction(SendForm, _send, gettext_lazy("E-mail quote"), gettext_lazy("The quote was e-mailed.")),
+    # The customer accepted: the quote is closed and the lead is won.
+    "accept": QuoteAction(
+        NoteForm,
+        _answer(quote_services.accept_quote),
         gettext_lazy("Quote accepted"),
+        gettext_lazy("Quote accepted; the lead is won."),
     ),
-    "decline": (quote_services.decline_quote, gettext_lazy("Quote declined."), gettext_lazy("Quote declined")),
+    # The customer declined: the quote is closed, the lead stays open.
+    "decline": QuoteAction(
+        NoteForm, _answer(quote_services.decline_quote), gettext_lazy("Quote declined"), gettext_lazy("Quote declined.")
+    ),
 }
 
 
 @membership_required()
-def quote_answer(request: HttpRequest, pk: Any, answer: str) -> HttpResponse:
-    """The customer accepted (the quote is closed and the lead is won) or declined (closed, the lead stays open)."""
-    record, success, title = ANSWERS[answer]
-    return _quote_action(
+def quote_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
+    """One of ``QUOTE_ACTIONS``: a valid POST runs it and returns to the quote, else its form (again)."""
+    chosen = QUOTE_ACTIONS[action]
+    quote = quote_for_action(request, pk)
+    form = bound_form(request, chosen.form_class)
+    changed = submitted(
         request,
-        pk,
-        NoteForm,
-        lambda quote, data: record(quote=quote, actor=actor(request), note=data["note"]),
-        success=str(success),
-        template=f"quotes/_{answer}_form.html",
-        title=str(title),
+        form,
+        lambda: chosen.run(request, quote, form.cleaned_data),
+        success=str(chosen.success),
+        then=reverse("quote_detail", args=[quote.pk]),
     )
+    return changed or _action(request, quote, form, f"quotes/_{action}_form.html", str(chosen.title))
