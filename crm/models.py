@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
 from dealers.models import Dealer, language_field
 from dealers.scoping import DealerScopedQuerySet, Viewer
@@ -37,13 +38,13 @@ class VersionedModel(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    dealer = dealership_field()
     external_id = models.CharField(  # noqa: DJ001 -- NULL, not "", so the unique key skips rows without one
         _("dealer system id"), max_length=100, null=True, blank=True, help_text=_("The id in the dealer's own system.")
     )
     version = models.PositiveIntegerField(_("version"), default=1)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
 
     class Meta:
         abstract = True
@@ -106,21 +107,12 @@ class Prospect(VersionedModel):
     country = models.CharField(_("country"), max_length=2, default="DE")
     preferred_channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices, blank=True)
     preferred_language = language_field(_("preferred language"))
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("salesperson"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    owner = optional_link(settings.AUTH_USER_MODEL, _("salesperson"))
     origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices, default=Origin.SHOWROOM)
     # Folded text (see crm.normalize.fold) that search and duplicate detection run on.
     search_text = models.TextField(editable=False, default="")
     email_normalized = models.CharField(max_length=254, editable=False, default="")
-    merged_into = models.ForeignKey(
-        "self", verbose_name=_("merged into"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    merged_into = optional_link("self", _("merged into"))
     erased_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
     # Set when this prospect's email or phone matches an erasure tombstone of the dealership: the person
     # asked to be erased on that date, and staff must check before working with them again.
@@ -278,19 +270,10 @@ class Lead(VersionedModel):
     contact_channel = models.CharField(
         _("preferred contact channel"), max_length=10, choices=Prospect.Channel.choices, blank=True, default=""
     )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("salesperson"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    owner = optional_link(settings.AUTH_USER_MODEL, _("salesperson"))
     first_contact_due_at = models.DateTimeField(_("first contact due"), null=True, blank=True)
     first_contacted_at = models.DateTimeField(_("first contacted"), null=True, blank=True)
-    lost_reason = models.ForeignKey(
-        LostReason, verbose_name=_("lost reason"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    lost_reason = optional_link(LostReason, _("lost reason"), on_delete=models.PROTECT)
     close_note = models.TextField(_("close note"), blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     message = models.TextField(_("customer message"), blank=True)
@@ -390,10 +373,8 @@ class LeadEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     from_stage = models.CharField(_("from"), max_length=12, blank=True)
     to_stage = models.CharField(_("to"), max_length=12, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    actor_label = models.CharField(_("by"), max_length=200)
+    actor = actor_field()
+    actor_label = actor_label_field(_("by"), blank=False)
     data = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now)
 
@@ -447,9 +428,7 @@ class Activity(VersionedModel):
     prospect = models.ForeignKey(
         Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="activities"
     )
-    lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
-    )
+    lead = optional_link(Lead, _("lead"), related_name="activities")
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, blank=True)
     # db_default too: an insert by code of the release before (a rolling deploy, bench/datagen.py) names no outcome.
@@ -459,15 +438,8 @@ class Activity(VersionedModel):
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("notes"), blank=True)
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    author_label = models.CharField(_("by"), max_length=200, blank=True)
+    author = actor_field(_("by"))
+    author_label = actor_label_field(_("by"))
 
     objects = ProspectChildQuerySet.as_manager()
 
@@ -495,25 +467,14 @@ class TaskQuerySet(DealerScopedQuerySet):
 class Task(VersionedModel):
     """A follow-up someone must do by a due time."""
 
-    prospect = models.ForeignKey(
-        Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
-    )
-    lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
-    )
+    prospect = optional_link(Prospect, _("prospect"), on_delete=models.PROTECT, related_name="tasks")
+    lead = optional_link(Lead, _("lead"), related_name="tasks")
     title = models.CharField(_("title"), max_length=200)
     notes = models.TextField(_("notes"), blank=True)
     due_at = models.DateTimeField(_("due"))
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("assignee"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    assignee = optional_link(settings.AUTH_USER_MODEL, _("assignee"))
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
-    created_by_label = models.CharField(_("created by"), max_length=200, blank=True)
+    created_by_label = actor_label_field(_("created by"))
 
     objects = TaskQuerySet.as_manager()
 
@@ -559,7 +520,7 @@ class Consent(models.Model):
     text_version = models.CharField(_("consent text version"), max_length=50, blank=True)
     double_opt_in_at = models.DateTimeField(_("double opt-in confirmed"), null=True, blank=True)
     evidence = models.JSONField(_("evidence"), default=dict, blank=True)
-    recorded_by = models.CharField(_("recorded by"), max_length=200, blank=True)
+    recorded_by = actor_label_field(_("recorded by"))
 
     objects = ProspectChildQuerySet.as_manager()
 
@@ -736,7 +697,8 @@ class RetentionRun(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     dry_run = models.BooleanField(_("dry run"), default=False)
     trigger = models.CharField(_("started by"), max_length=10, choices=Trigger.choices)
-    started_by = models.CharField(_("who"), max_length=200, blank=True)
+    started_by = actor_label_field(_("who"))
+
     # {kind: {"action": ..., "cutoff": iso, "count": n, "ids": [...]}}, ids capped (crm.services.retention).
     report = models.JSONField(_("report"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)

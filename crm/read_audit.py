@@ -29,6 +29,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dealers.fields import optional_link
 from dealers.login_throttle import client_ip
 from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet
@@ -40,16 +41,7 @@ READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
 
 def _unchecked_reference(to: Any, verbose_name: Any) -> models.ForeignKey[Any, Any]:
     """A nullable reference with neither a database constraint nor an index (see the module for why)."""
-    return models.ForeignKey(
-        to,
-        verbose_name=verbose_name,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    return optional_link(to, verbose_name, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False)
 
 
 class ReadAudit(models.Model):

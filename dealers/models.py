@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link
 from dealers.scoping import DealerScopedQuerySet
 
 dealer_number_validator = RegexValidator(r"^\d{5}$", _("A dealer number has exactly five digits."))
@@ -111,14 +112,7 @@ class Region(models.Model):
 
     code = models.CharField(_("code"), max_length=10, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    manager = models.ForeignKey(
-        User,
-        verbose_name=_("regional manager"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="managed_regions",
-    )
+    manager = optional_link(User, _("regional manager"), related_name="managed_regions")
 
     class Meta:
         verbose_name = _("region")
@@ -143,14 +137,7 @@ class Dealer(models.Model):
 
     number = models.CharField(_("dealer number"), max_length=5, unique=True, validators=[dealer_number_validator])
     name = models.CharField(_("name"), max_length=200)
-    group = models.ForeignKey(
-        DealerGroup,
-        verbose_name=_("dealer group"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="dealers",
-    )
+    group = optional_link(DealerGroup, _("dealer group"), on_delete=models.PROTECT, related_name="dealers")
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="dealers")
     street = models.CharField(_("street"), max_length=200)
     postcode = models.CharField(_("postcode"), max_length=5, validators=[postcode_validator])
@@ -220,9 +207,7 @@ class Territory(models.Model):
     neighbour holds ``803``.
     """
 
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="territories"
-    )
+    dealer = dealership_field(models.CASCADE, related_name="territories")
     postcode_prefix = models.CharField(
         _("postcode area"), max_length=5, unique=True, validators=[postcode_prefix_validator]
     )
@@ -249,9 +234,7 @@ class Membership(models.Model):
         SALES_MANAGER = "sales_manager", _("Sales manager")
         DEALER_ADMIN = "dealer_admin", _("Dealer administrator")
 
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="memberships"
-    )
+    dealer = dealership_field(models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALESPERSON)
     is_active = models.BooleanField(_("active"), default=True)
@@ -298,13 +281,9 @@ class Membership(models.Model):
 class AuditEvent(models.Model):
     """Who did what to which record, and when: staff changes, exports, views of personal data."""
 
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    actor = models.ForeignKey(
-        User, verbose_name=_("actor"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    actor_label = models.CharField(_("actor"), max_length=200)
+    dealer = dealership_field(models.CASCADE, optional=True)
+    actor = actor_field(_("actor"))
+    actor_label = actor_label_field(_("actor"), blank=False)
     action = models.CharField(_("action"), max_length=64)
     object_type = models.CharField(_("object type"), max_length=64, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
@@ -370,12 +349,9 @@ class ApiKey(models.Model):
     )
     MANUFACTURER_SCOPES: ClassVar[tuple[str, ...]] = ("intake:write",)
 
-    dealer = models.ForeignKey(
-        Dealer,
-        verbose_name=_("dealership"),
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
+    dealer = dealership_field(
+        models.CASCADE,
+        optional=True,
         related_name="api_keys",
         help_text=_("Empty for the manufacturer's own keys (lead intake)."),
     )
@@ -383,14 +359,12 @@ class ApiKey(models.Model):
     prefix = models.CharField(_("prefix"), max_length=32, unique=True, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
     scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices), verbose_name=_("scopes"))
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    created_at = created_field()
     created_by = models.CharField(_("created by"), max_length=200, blank=True, editable=False)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-    replaced_by = models.ForeignKey(
-        "self", verbose_name=_("replaced by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    replaced_by = optional_link("self", _("replaced by"))
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -451,21 +425,16 @@ class Invitation(models.Model):
     stored only as its SHA-256.
     """
 
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="invitations"
-    )
+    dealer = dealership_field(models.CASCADE, related_name="invitations")
     email = models.EmailField(_("email address"))
     role = models.CharField(_("role"), max_length=20, choices=Membership.Role.choices)
     secret_hash = models.CharField(max_length=64, editable=False)
-    invited_by = models.ForeignKey(
-        User, verbose_name=_("invited by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    invited_by = actor_field(_("invited by"))
+    created_at = created_field()
     expires_at = models.DateTimeField(_("expires"))
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
-    accepted_by = models.ForeignKey(
-        User, verbose_name=_("accepted by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    accepted_by = actor_field(_("accepted by"))
+
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()

@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dealers.fields import actor_label_field
+
 
 class SchedulerLease(models.Model):
     """One row: who holds the scheduler lease and its epoch, bumped on every acquisition.
@@ -64,7 +66,7 @@ class ClusterNode(models.Model):
         _("requested state"), max_length=16, choices=RequestedState.choices, blank=True, default=""
     )
     requested_at = models.DateTimeField(_("requested at"), null=True, blank=True)
-    requested_by = models.CharField(_("requested by"), max_length=200, blank=True)
+    requested_by = actor_label_field(_("requested by"))
 
     class Meta:
         verbose_name = _("cluster node")

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Lead, Prospect, VehicleModel
+from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
-from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet
 
 
@@ -40,7 +40,7 @@ class DemoCar(models.Model):
     """A car of the dealership's demo fleet that prospects test-drive."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    dealer = dealership_field()
     vehicle_model = models.ForeignKey(VehicleModel, verbose_name=_("model"), on_delete=models.PROTECT, related_name="+")
     plate = models.CharField(_("number plate"), max_length=15)
     vin = models.CharField(_("VIN"), max_length=17)
@@ -50,8 +50,8 @@ class DemoCar(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     notes = models.TextField(_("notes"), blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
 
     objects = DemoCarQuerySet.as_manager()
 
@@ -93,19 +93,15 @@ class Appointment(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    dealer = dealership_field()
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.CONSULTATION)
     # Prospects are anonymised, not deleted (crm.services.erasure); a deleted one takes its appointments along.
     prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.CASCADE, related_name="+")
-    lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    lead = optional_link(Lead, _("lead"))
     salesperson = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("salesperson"), on_delete=models.PROTECT, related_name="+"
     )
-    car = models.ForeignKey(
-        DemoCar, verbose_name=_("demo car"), on_delete=models.PROTECT, null=True, blank=True, related_name="bookings"
-    )
+    car = optional_link(DemoCar, _("demo car"), on_delete=models.PROTECT, related_name="bookings")
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
     location = models.CharField(_("location"), max_length=200, blank=True)
@@ -113,22 +109,15 @@ class Appointment(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PLANNED)
     # The driving licence, seen before a test drive starts: who checked, when, and only what identifies it.
     licence_checked_at = models.DateTimeField(_("licence checked"), null=True, blank=True)
-    licence_checked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("licence checked by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    licence_checked_by_label = models.CharField(_("licence checked by"), max_length=200, blank=True)
+    licence_checked_by = actor_field(_("licence checked by"))
+    licence_checked_by_label = actor_label_field(_("licence checked by"))
     licence_number_last_digits = models.CharField(_("licence number (last 4 characters)"), max_length=4, blank=True)
     licence_expires_on = models.DateField(_("licence valid until"), null=True, blank=True)
     drive_started_at = models.DateTimeField(_("test drive started"), null=True, blank=True)
-    created_by_label = models.CharField(_("created by"), max_length=200, blank=True)
+    created_by_label = actor_label_field(_("created by"))
     version = models.PositiveIntegerField(_("version"), default=1)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -175,7 +164,8 @@ class CalendarFeed(models.Model):
     """A user's secret calendar feed address at one dealership: only a hash of its token is kept."""
 
     id = models.BigAutoField(primary_key=True)
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="+")
+    dealer = dealership_field(models.CASCADE)
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
     )

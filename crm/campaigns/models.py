@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Consent, Lead, VehicleModel
+from dealers.fields import created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
-from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet, Viewer
 
 
@@ -54,29 +54,14 @@ class Campaign(models.Model):
     }
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = models.ForeignKey(
-        Dealer,
-        verbose_name=_("dealership"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text=_("Empty: the manufacturer's campaign, for every dealership."),
-    )
+    dealer = dealership_field(optional=True, help_text=_("Empty: the manufacturer's campaign, for every dealership."))
     name = models.CharField(_("name"), max_length=200)
     code = models.CharField(
         _("code"),
         max_length=40,
         help_text=_("The code leads carry (intake and API field campaign); it cannot be changed later."),
     )
-    vehicle_model = models.ForeignKey(
-        VehicleModel,
-        verbose_name=_("model"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    vehicle_model = optional_link(VehicleModel, _("model"), on_delete=models.PROTECT)
     offer = models.TextField(_("offer"), blank=True)
     starts_on = models.DateField(_("starts"))
     ends_on = models.DateField(_("ends"))
@@ -102,8 +87,8 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Only prospects with no activity on or after this day."),
     )
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
 
     objects = CampaignQuerySet.as_manager()
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Lead, Prospect, ProspectChildQuerySet
+from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
-from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet, Viewer
 
 
@@ -41,14 +40,8 @@ class EmailTemplate(models.Model):
         SERVICE = "service", _("Service (reply to the prospect's request)")
         MARKETING = "marketing", _("Marketing (needs the e-mail marketing consent)")
 
-    dealer = models.ForeignKey(
-        Dealer,
-        verbose_name=_("dealership"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text=_("Empty: a network-wide default of the manufacturer, offered to every dealership."),
+    dealer = dealership_field(
+        optional=True, help_text=_("Empty: a network-wide default of the manufacturer, offered to every dealership.")
     )
     name = models.CharField(_("name"), max_length=100)
     purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.SERVICE)
@@ -57,8 +50,8 @@ class EmailTemplate(models.Model):
     subject_en = models.CharField(_("subject (English)"), max_length=200, blank=True)
     body_en = models.TextField(_("text (English)"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
 
     objects = EmailTemplateQuerySet.as_manager()
 
@@ -86,17 +79,11 @@ class SentEmail(models.Model):
     """One e-mail sent to a prospect, as sent: the timeline shows it as an outbound e-mail activity."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    dealer = dealership_field()
     prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="+")
-    lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    activity = models.ForeignKey(
-        Activity, verbose_name=_("activity"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    template = models.ForeignKey(
-        EmailTemplate, verbose_name=_("template"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    lead = optional_link(Lead, _("lead"))
+    activity = optional_link(Activity, _("activity"))
+    template = optional_link(EmailTemplate, _("template"))
     purpose = models.CharField(_("purpose"), max_length=10, choices=EmailTemplate.Purpose.choices)
     message_id = models.CharField(_("Message-ID"), max_length=255)
     # The local part's token of the reply address (reply+<token>@CRM_INBOUND_MAIL_DOMAIN).
@@ -109,15 +96,8 @@ class SentEmail(models.Model):
     language = models.CharField(_("language"), max_length=8, default="de")
     attachments = models.JSONField(_("attachments"), default=list, blank=True)  # [{"filename", "mimetype", "size"}]
     sent_at = models.DateTimeField(_("sent"), default=timezone.now)
-    sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("sent by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    sent_by_label = models.CharField(_("sent by"), max_length=200, blank=True)
+    sent_by = actor_field(_("sent by"))
+    sent_by_label = actor_label_field(_("sent by"))
 
     objects = ProspectChildQuerySet.as_manager()
 
@@ -156,9 +136,7 @@ class InboundEmail(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # Null while no dealership is known (an address of no dealership, a malformed message): the admin's only.
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    dealer = dealership_field(optional=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     matched_by = models.CharField(_("matched by"), max_length=16, choices=MatchedBy.choices, blank=True)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
@@ -171,18 +149,10 @@ class InboundEmail(models.Model):
     body = models.TextField(_("text"), blank=True)
     raw = models.BinaryField(_("message as received"))
     error = models.TextField(_("why not attached"), blank=True)
-    prospect = models.ForeignKey(
-        Prospect, verbose_name=_("prospect"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    activity = models.ForeignKey(
-        Activity, verbose_name=_("activity"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    in_reply_to_email = models.ForeignKey(
-        SentEmail, verbose_name=_("reply to"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    prospect = optional_link(Prospect, _("prospect"))
+    lead = optional_link(Lead, _("lead"))
+    activity = optional_link(Activity, _("activity"))
+    in_reply_to_email = optional_link(SentEmail, _("reply to"))
 
     objects = ProspectChildQuerySet.as_manager()
 

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dealers.models import Dealer
+from dealers.fields import dealership_field, optional_link
 from dealers.scoping import DealerScopedQuerySet, Viewer
 
 
@@ -50,17 +50,14 @@ class Notification(models.Model):
 
     Kind = Kind
 
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    dealer = dealership_field()
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="+"
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    lead = models.ForeignKey(
-        "crm.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    task = models.ForeignKey(
-        "crm.Task", verbose_name=_("task"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+    lead = optional_link("crm.Lead", _("lead"), on_delete=models.CASCADE)
+    task = optional_link("crm.Task", _("task"), on_delete=models.CASCADE)
+
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
     digested_at = models.DateTimeField(_("sent in a digest"), null=True, blank=True)

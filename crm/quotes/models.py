@@ -12,13 +12,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Lead, VehicleModel
 from crm.quotes import pricing
+from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
 from dealers.models import Dealer
 from dealers.scoping import DealerScopedQuerySet, Viewer
@@ -41,17 +41,17 @@ class Quote(models.Model):
         DECLINED = "declined", _("Declined")
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.PROTECT, related_name="+")
+    dealer = dealership_field()
     # A quote belongs to its lead: a lead deleted (admin, shell) takes its quotes along.
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="+")
     year = models.PositiveSmallIntegerField(_("year"))
     sequence = models.PositiveIntegerField(_("sequence"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     current_version = models.PositiveIntegerField(_("current version"), default=1)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
-    decided_by_label = models.CharField(_("decided by"), max_length=200, blank=True)
+    decided_by_label = actor_label_field(_("decided by"))
     decision_note = models.TextField(_("note"), blank=True)
 
     objects = LeadChildQuerySet.as_manager()
@@ -92,9 +92,7 @@ class QuoteVersion(models.Model):
     recipient_name = models.CharField(_("recipient"), max_length=300, blank=True)
     recipient_address = models.TextField(_("address"), blank=True)
     # The vehicle, copied from the catalogue like a lead copies it (a retired version still reads).
-    vehicle = models.ForeignKey(
-        VehicleModel, verbose_name=_("vehicle"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    vehicle = optional_link(VehicleModel, _("vehicle"))
     model_name = models.CharField(_("model"), max_length=100)
     trim = models.CharField(_("trim"), max_length=100, blank=True)
     powertrain = models.CharField(_("powertrain"), max_length=10, choices=Lead.Powertrain.choices, blank=True)
@@ -128,10 +126,9 @@ class QuoteVersion(models.Model):
     )
     apr = models.DecimalField(_("APR (%)"), max_digits=5, decimal_places=2, null=True, blank=True)
     issued_at = models.DateTimeField(_("issued"), default=timezone.now)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    issued_by_label = models.CharField(_("issued by"), max_length=200, blank=True)
+    issued_by = actor_field()
+    issued_by_label = actor_label_field(_("issued by"))
+
     sent_at = models.DateTimeField(_("emailed"), null=True, blank=True)
 
     objects = DealerScopedQuerySet.as_manager()

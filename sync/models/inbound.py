@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dealers.fields import actor_field, actor_label_field, dealership_field, optional_link
 from dealers.ids import uuid7
 from dealers.models import ApiKey, Dealer, Membership
 from dealers.scoping import DealerScopedQuerySet
@@ -36,9 +37,7 @@ class IntakeDocument(models.Model):
     body = models.BinaryField(_("body as received"))
     size = models.PositiveIntegerField(_("size (bytes)"), default=0)
     truncated = models.BooleanField(_("body truncated"), default=False)
-    api_key = models.ForeignKey(
-        ApiKey, verbose_name=_("API key"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    api_key = optional_link(ApiKey, _("API key"))
     api_key_prefix = models.CharField(_("API key prefix"), max_length=40, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, blank=True)
     external_reference = models.CharField(_("channel reference"), max_length=200, blank=True)
@@ -46,12 +45,8 @@ class IntakeDocument(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     errors = models.JSONField(_("field errors"), default=dict, blank=True)
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    lead = models.ForeignKey(
-        "crm.Lead", verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    dealer = dealership_field(models.SET_NULL, optional=True)
+    lead = optional_link("crm.Lead", _("lead"))
 
     class Meta:
         verbose_name = _("intake document")
@@ -89,7 +84,7 @@ class LeadRouting(models.Model):
     lead = models.OneToOneField(
         "crm.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, primary_key=True, related_name="routing"
     )
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="+")
+    dealer = dealership_field(models.CASCADE)
     method = models.CharField(_("routed by"), max_length=10, choices=Method.choices)
     decisions = models.JSONField(_("decisions"), default=dict)
     first_contact_due_at = models.DateTimeField(_("first contact due"), null=True, blank=True)
@@ -146,20 +141,9 @@ class UnroutedLead(models.Model):
     due_at = models.DateTimeField(_("lead desk deadline"))
     desk_alerted_at = models.DateTimeField(_("lead desk alerted"), null=True, blank=True)
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
-    assigned_by = models.ForeignKey(
-        "dealers.User",
-        verbose_name=_("assigned by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    lead = models.ForeignKey(
-        "crm.Lead", verbose_name=_("lead"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    assigned_by = actor_field(_("assigned by"))
+    dealer = dealership_field(models.SET_NULL, optional=True)
+    lead = optional_link("crm.Lead", _("lead"))
 
     objects = UnroutedLeadQuerySet.as_manager()
 
@@ -184,7 +168,7 @@ class RoundRobinPointer(models.Model):
     """Per dealership: the salesperson who got the last lead. Locked (FOR UPDATE) while choosing the next."""
 
     dealer = models.OneToOneField(Dealer, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    last_membership = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_membership = optional_link(Membership)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -219,7 +203,7 @@ class ImportRun(models.Model):
         PARTIAL = "partial", _("Done with row errors")
         FAILED = "failed", _("File rejected")
 
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="+")
+    dealer = dealership_field(models.CASCADE)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.UNKNOWN)
     origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices)
     filename = models.CharField(_("file name"), max_length=255)
@@ -237,16 +221,13 @@ class ImportRun(models.Model):
     rows_processed = models.PositiveIntegerField(
         _("rows processed"), default=0, db_default=0, help_text=_("Rows of the file already applied or reported.")
     )
-    actor_label = models.CharField(_("by"), max_length=200, blank=True)
-    uploaded_by = models.ForeignKey(
+    actor_label = actor_label_field(_("by"))
+    uploaded_by = optional_link(
         Membership,
-        verbose_name=_("uploaded by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
+        _("uploaded by"),
         help_text=_("The membership the upload is imported for; the import stops if it ends before."),
     )
+
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     queued_at = models.DateTimeField(_("queued"), null=True, blank=True)

@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dealers.models import Dealer
+from dealers.fields import actor_label_field, created_field, dealership_field, updated_field
 from dealers.scoping import DealerScopedQuerySet
 
 __all__ = [
@@ -93,9 +93,7 @@ class Destination(models.Model):
         FILE_DROP = "file_drop", _("File drop folder (CSV and ADF)")
         PULL_ONLY = "pull_only", _("Pull only (API change feed)")
 
-    dealer = models.ForeignKey(
-        Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="sync_destinations"
-    )
+    dealer = dealership_field(models.CASCADE, related_name="sync_destinations")
     name = models.CharField(_("name"), max_length=100, default="DMS")
     transport = models.CharField(_("transport"), max_length=40, choices=Transport.choices, default=Transport.WEBHOOK)
     url = models.URLField(_("webhook URL"), max_length=500, blank=True)
@@ -123,8 +121,8 @@ class Destination(models.Model):
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     delivered_total = models.BigIntegerField(_("delivered"), default=0)
     failed_total = models.BigIntegerField(_("failed attempts"), default=0)
-    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    created_at = created_field()
+    updated_at = updated_field()
 
     objects = DealerScopedQuerySet.as_manager()
 
@@ -175,7 +173,7 @@ class DeadLetter(models.Model):
         DELIVERED = "delivered", _("Delivered")
         DISCARDED = "discarded", _("Discarded")
 
-    dealer = models.ForeignKey(Dealer, verbose_name=_("dealership"), on_delete=models.CASCADE, related_name="+")
+    dealer = dealership_field(models.CASCADE)
     destination = models.ForeignKey(
         Destination, verbose_name=_("destination"), on_delete=models.CASCADE, related_name="dead_letters"
     )
@@ -187,7 +185,7 @@ class DeadLetter(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DEAD)
     created_at = models.DateTimeField(_("dead-lettered"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
-    resolved_by = models.CharField(_("resolved by"), max_length=200, blank=True)
+    resolved_by = actor_label_field(_("resolved by"))
 
     objects = DeadLetterQuerySet.as_manager()
 
