@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -13,22 +13,20 @@ from crm.campaigns.services import EDITABLE
 from crm.models import Lead, VehicleModel
 from crm.ui.forms import DateInput
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def _tick_boxes(label: StrOrPromise, choices: Any, help_text: StrOrPromise) -> forms.MultipleChoiceField:
+    """A target given as tick boxes; none ticked selects any value."""
+    return forms.MultipleChoiceField(
+        label=label, choices=choices, required=False, widget=forms.CheckboxSelectMultiple, help_text=help_text
+    )
+
 
 class CampaignForm(forms.ModelForm):
-    target_stages = forms.MultipleChoiceField(
-        label=_("lead stages"),
-        choices=Lead.Stage.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("None ticked: any stage."),
-    )
-    target_sources = forms.MultipleChoiceField(
-        label=_("lead sources"),
-        choices=Lead.Source.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("None ticked: any source."),
-    )
+    target_stages = _tick_boxes(_("lead stages"), Lead.Stage.choices, _("None ticked: any stage."))
+    target_sources = _tick_boxes(_("lead sources"), Lead.Source.choices, _("None ticked: any source."))
 
     class Meta:
         model = Campaign
