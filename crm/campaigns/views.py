@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from crm.campaigns.forms import CampaignForm
 from crm.campaigns.models import Campaign
 from crm.campaigns.selectors import PREVIEW_SIZE, campaigns_for, names_by_code, selection
 from crm.campaigns.services import create_campaign, update_campaign
+from crm.models import Prospect
 from crm.read_audit import ReadAudit, record_read
 from crm.selectors import leads_for
 from crm.services.consents import withdrawal_url
@@ -79,18 +81,22 @@ def campaign_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     return saved or _form_page(request, form, title=_("Edit campaign"), campaign=campaign)
 
 
+def _selection(request: HttpRequest, pk: Any) -> tuple[Campaign, QuerySet[Prospect], int]:
+    """The campaign (a 404 unless the dealership sees it), the prospects it selects now, and how many."""
+    campaign = _campaign_or_404(request, pk)
+    chosen = selection(viewer(request), campaign)
+    return campaign, chosen, chosen.count()
+
+
 @membership_required(*MANAGERS)
 def campaign_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     """The campaign and its selection now: how many prospects, and the first of them."""
-    membership = viewer(request)
-    campaign = _campaign_or_404(request, pk)
-    chosen = selection(membership, campaign)
-    count = chosen.count()
+    campaign, chosen, count = _selection(request, pk)
     first = list(chosen.order_by("last_name", "first_name", "id")[:PREVIEW_SIZE])
     record_read(
         request,
         action=ReadAudit.Action.VIEW,
-        dealer_id=membership.dealer_id,
+        dealer_id=viewer(request).dealer_id,
         data={"object_type": "crm.prospect", "campaign": str(campaign.pk), "count": len(first)},
     )
     context = {"campaign": campaign, "count": count, "first": first, "preview_size": PREVIEW_SIZE}
@@ -101,9 +107,7 @@ def campaign_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 def campaign_export(request: HttpRequest, pk: Any) -> HttpResponse:
     """The selection as CSV: what the channel needs, the consent it rests on, each person's withdrawal link."""
     membership = viewer(request)
-    campaign = _campaign_or_404(request, pk)
-    chosen = selection(membership, campaign)
-    count = chosen.count()
+    campaign, chosen, count = _selection(request, pk)
     record_audit(
         actor=actor(request),
         action="campaign.exported",
