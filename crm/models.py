@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from uuid import UUID
 
 from django.conf import settings
@@ -30,15 +30,23 @@ class CurrentTransactionId(models.Func):
     output_field = models.BigIntegerField()
 
 
-class VersionedModel(models.Model):
-    """A dealer-owned record with a public UUID, the dealer system's own id and a version.
+class DealerOwnedModel(models.Model):
+    """A record owned by one dealership (its tenant, ``dealer_id``), with a public, time-ordered UUID."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    dealer = dealership_field()
+
+    class Meta:
+        abstract = True
+
+
+class VersionedModel(DealerOwnedModel):
+    """A dealer-owned record with the dealer system's own id and a version.
 
     ``version`` grows by one on every change: it is the ETag of the API and ``data.version``
     of webhooks, so a receiver applies only what is newer than what it holds.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = dealership_field()
     external_id = models.CharField(  # noqa: DJ001 -- NULL, not "", so the unique key skips rows without one
         _("dealer system id"), max_length=100, null=True, blank=True, help_text=_("The id in the dealer's own system.")
     )
@@ -390,14 +398,23 @@ class LeadEvent(models.Model):
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
-class ProspectChildQuerySet(DealerScopedQuerySet):
-    """Rows that belong to a prospect: a salesperson sees them where they see the prospect."""
+class ChildQuerySet(DealerScopedQuerySet):
+    """Rows that belong to another record (``parent_field``): a salesperson sees them where they see that record."""
 
-    def visible_to(self, viewer: Viewer | None) -> ProspectChildQuerySet:
+    parent_field: ClassVar[str]
+
+    def visible_to(self, viewer: Viewer | None) -> Self:
         qs = super().visible_to(viewer)
         if viewer is not None and viewer.restricted_to_own:
-            qs = qs.filter(prospect__in=Prospect.objects.visible_to(viewer).values("pk"))
+            parent = self.model._meta.get_field(self.parent_field).related_model
+            qs = qs.filter(**{f"{self.parent_field}__in": parent.objects.visible_to(viewer).values("pk")})
         return qs
+
+
+class ProspectChildQuerySet(ChildQuerySet):
+    """Rows that belong to a prospect: a salesperson sees them where they see the prospect."""
+
+    parent_field = "prospect"
 
 
 class Activity(VersionedModel):
@@ -698,7 +715,6 @@ class RetentionRun(models.Model):
     dry_run = models.BooleanField(_("dry run"), default=False)
     trigger = models.CharField(_("started by"), max_length=10, choices=Trigger.choices)
     started_by = actor_label_field(_("who"))
-
     # {kind: {"action": ..., "cutoff": iso, "count": n, "ids": [...]}}, ids capped (crm.services.retention).
     report = models.JSONField(_("report"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)

@@ -434,7 +434,6 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField(_("expires"))
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     accepted_by = actor_field(_("accepted by"))
-
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()

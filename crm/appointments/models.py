@@ -18,9 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Lead, Prospect, VehicleModel
+from crm.models import DealerOwnedModel, Lead, Prospect, VehicleModel
 from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
-from dealers.ids import uuid7
 from dealers.scoping import DealerScopedQuerySet
 
 
@@ -36,11 +35,9 @@ class DemoCarQuerySet(DealerScopedQuerySet):
         return self.filter(is_active=True)
 
 
-class DemoCar(models.Model):
+class DemoCar(DealerOwnedModel):
     """A car of the dealership's demo fleet that prospects test-drive."""
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = dealership_field()
     vehicle_model = models.ForeignKey(VehicleModel, verbose_name=_("model"), on_delete=models.PROTECT, related_name="+")
     plate = models.CharField(_("number plate"), max_length=15)
     vin = models.CharField(_("VIN"), max_length=17)
@@ -79,7 +76,7 @@ class AppointmentQuerySet(DealerScopedQuerySet):
         return self.filter(status=Appointment.Status.PLANNED)
 
 
-class Appointment(models.Model):
+class Appointment(DealerOwnedModel):
     """A meeting with a prospect: a consultation, a test drive (with a demo car) or a vehicle handover."""
 
     class Kind(models.TextChoices):
@@ -92,8 +89,6 @@ class Appointment(models.Model):
         DONE = "done", _("Done")
         CANCELLED = "cancelled", _("Cancelled")
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = dealership_field()
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.CONSULTATION)
     # Prospects are anonymised, not deleted (crm.services.erasure); a deleted one takes its appointments along.
     prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.CASCADE, related_name="+")
@@ -165,7 +160,6 @@ class CalendarFeed(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     dealer = dealership_field(models.CASCADE)
-
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
     )

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Activity, Lead, Prospect, ProspectChildQuerySet
+from crm.models import Activity, DealerOwnedModel, Lead, Prospect, ProspectChildQuerySet
 from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
 from dealers.scoping import DealerScopedQuerySet, Viewer
@@ -75,11 +75,9 @@ class EmailTemplate(models.Model):
         return self.subject_de, self.body_de
 
 
-class SentEmail(models.Model):
+class SentEmail(DealerOwnedModel):
     """One e-mail sent to a prospect, as sent: the timeline shows it as an outbound e-mail activity."""
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = dealership_field()
     prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.PROTECT, related_name="+")
     lead = optional_link(Lead, _("lead"))
     activity = optional_link(Activity, _("activity"))

@@ -57,7 +57,6 @@ class Notification(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     lead = optional_link("crm.Lead", _("lead"), on_delete=models.CASCADE)
     task = optional_link("crm.Task", _("task"), on_delete=models.CASCADE)
-
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
     digested_at = models.DateTimeField(_("sent in a digest"), null=True, blank=True)

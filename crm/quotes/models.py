@@ -16,32 +16,25 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Lead, VehicleModel
+from crm.models import ChildQuerySet, DealerOwnedModel, Lead, VehicleModel
 from crm.quotes import pricing
-from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
-from dealers.ids import uuid7
+from dealers.fields import actor_field, actor_label_field, created_field, optional_link, updated_field
 from dealers.models import Dealer
-from dealers.scoping import DealerScopedQuerySet, Viewer
+from dealers.scoping import DealerScopedQuerySet
 
 
-class LeadChildQuerySet(DealerScopedQuerySet):
+class LeadChildQuerySet(ChildQuerySet):
     """Rows that belong to a lead: a salesperson sees them where they see the lead."""
 
-    def visible_to(self, viewer: Viewer | None) -> LeadChildQuerySet:
-        qs = super().visible_to(viewer)
-        if viewer is not None and viewer.restricted_to_own:
-            qs = qs.filter(lead__in=Lead.objects.visible_to(viewer).values("pk"))
-        return qs
+    parent_field = "lead"
 
 
-class Quote(models.Model):
+class Quote(DealerOwnedModel):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         ACCEPTED = "accepted", _("Accepted")
         DECLINED = "declined", _("Declined")
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    dealer = dealership_field()
     # A quote belongs to its lead: a lead deleted (admin, shell) takes its quotes along.
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="+")
     year = models.PositiveSmallIntegerField(_("year"))
@@ -128,7 +121,6 @@ class QuoteVersion(models.Model):
     issued_at = models.DateTimeField(_("issued"), default=timezone.now)
     issued_by = actor_field()
     issued_by_label = actor_label_field(_("issued by"))
-
     sent_at = models.DateTimeField(_("emailed"), null=True, blank=True)
 
     objects = DealerScopedQuerySet.as_manager()

@@ -227,7 +227,6 @@ class ImportRun(models.Model):
         _("uploaded by"),
         help_text=_("The membership the upload is imported for; the import stops if it ends before."),
     )
-
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
