@@ -23,8 +23,11 @@ from rest_framework.response import Response
 
 from crm.api.base import ApiView
 from crm.api.conditional import etag, expected_version, not_modified
+from crm.api.idempotency import idempotent
 from crm.api.pagination import KeysetPaginator, next_link
 from crm.api.representations import Representation
+from crm.models import Prospect
+from crm.selectors import leads_for
 from dealers.models import Membership
 from dealers.scoping import Viewer
 
@@ -131,6 +134,14 @@ class ResourceMixin:
             )
         return Response(body, status=status_code, headers=headers)
 
+    def named_prospect(self: Any, data: dict[str, Any]) -> Any:
+        """The prospect the body names (taken out of ``data``): one the key may see, else a field error."""
+        return related(Prospect.objects.visible_to(self.viewer), data.pop("prospect", None), "prospect")
+
+    def named_lead(self: Any, data: dict[str, Any]) -> Any:
+        """The lead the body names, if any (taken out of ``data``): one the key may see, else a field error."""
+        return related(leads_for(self.viewer), data.pop("lead", None), "lead")
+
     def validated(self, serializer_class: type[serializers.Serializer] | None, *, partial: bool = False) -> Any:
         assert serializer_class is not None  # noqa: S101
         serializer = serializer_class(data=self.request.data, partial=partial)  # type: ignore[attr-defined]
@@ -160,6 +171,17 @@ class ListCreateView(ResourceMixin, ApiView):
                 "has_more": page.has_more,
             }
         )
+
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = dict(self.validated(self.create_serializer))
+        with transaction.atomic():
+            obj = self.create(data)
+        return self.object_response(obj.pk, status.HTTP_201_CREATED)
+
+    def create(self, data: dict[str, Any]) -> Model:
+        """Make the resource from the validated body (in the request's transaction), as ``update`` changes one."""
+        raise NotImplementedError
 
 
 class DetailView(ResourceMixin, ApiView):

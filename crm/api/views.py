@@ -24,7 +24,7 @@ from crm.api.errors import Conflict, PreconditionFailed
 from crm.api.filters import ConsentFilterSet
 from crm.api.idempotency import idempotent
 from crm.api.permissions import AnyKey, requires_scopes
-from crm.api.resources import DetailView, ListCreateView, ResourceMixin, related, staff_user_id
+from crm.api.resources import DetailView, ListCreateView, ResourceMixin, staff_user_id
 from crm.api.schema import (
     CREATE_ERRORS,
     IDEMPOTENCY_KEY,
@@ -113,13 +113,10 @@ class ProspectListView(ProspectResource, ListCreateView):
         ),
     )
 
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = self.prospect_data(dict(self.validated(self.create_serializer)))
+    def create(self, data: dict[str, Any]) -> Prospect:
+        data = self.prospect_data(data)
         data.setdefault("origin", Prospect.Origin.DMS)  # not the UI's "showroom": the dealer system made it
-        with transaction.atomic():
-            prospect = prospect_services.create_prospect(dealer=self.dealer, actor=self.actor, data=data)
-        return self.object_response(prospect.pk, status.HTTP_201_CREATED)
+        return prospect_services.create_prospect(dealer=self.dealer, actor=self.actor, data=data)
 
 
 class ProspectDetailView(ProspectResource, DetailView):
@@ -312,14 +309,10 @@ class LeadListView(LeadResource, ListCreateView):
         ),
     )
 
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = dict(self.validated(self.create_serializer))
-        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
+    def create(self, data: dict[str, Any]) -> Lead:
+        prospect = self.named_prospect(data)
         owner_id = staff_user_id(self.viewer, data.pop("owner", None), "owner")
-        with transaction.atomic():
-            lead = lead_services.create_lead(prospect=prospect, actor=self.actor, data=data, owner_id=owner_id)
-        return self.object_response(lead.pk, status.HTTP_201_CREATED)
+        return lead_services.create_lead(prospect=prospect, actor=self.actor, data=data, owner_id=owner_id)
 
 
 class LeadDetailView(LeadResource, DetailView):
@@ -463,14 +456,9 @@ class ActivityListView(ActivityResource, ListCreateView):
         ),
     )
 
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = dict(self.validated(self.create_serializer))
-        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
-        lead = related(leads_for(self.viewer), data.pop("lead", None), "lead")
-        with transaction.atomic():
-            activity = activity_services.log_activity(prospect=prospect, actor=self.actor, data=data, lead=lead)
-        return self.object_response(activity.pk, status.HTTP_201_CREATED)
+    def create(self, data: dict[str, Any]) -> Activity:
+        prospect, lead = self.named_prospect(data), self.named_lead(data)
+        return activity_services.log_activity(prospect=prospect, actor=self.actor, data=data, lead=lead)
 
 
 class ActivityDetailView(ActivityResource, DetailView):
@@ -522,19 +510,12 @@ class TaskListView(TaskResource, ListCreateView):
         ),
     )
 
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = self.task_data(dict(self.validated(self.create_serializer)))
-        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect", None), "prospect")
-        lead = related(leads_for(self.viewer), data.pop("lead", None), "lead")
+    def create(self, data: dict[str, Any]) -> Task:
+        data = self.task_data(data)
+        prospect, lead = self.named_prospect(data), self.named_lead(data)
         done = data.pop("done", False)
-        with transaction.atomic():
-            task = task_services.create_task(
-                dealer=self.dealer, actor=self.actor, data=data, prospect=prospect, lead=lead
-            )
-            if done:
-                task = task_services.complete_task(task=task, actor=self.actor)
-        return self.object_response(task.pk, status.HTTP_201_CREATED)
+        task = task_services.create_task(dealer=self.dealer, actor=self.actor, data=data, prospect=prospect, lead=lead)
+        return task_services.complete_task(task=task, actor=self.actor) if done else task
 
 
 class TaskDetailView(TaskResource, DetailView):
@@ -592,13 +573,8 @@ class ConsentListView(ConsentResource, ListCreateView):
         ),
     )
 
-    @idempotent
-    def post(self, request: Request) -> Response:
-        data = dict(self.validated(self.create_serializer))
-        prospect = related(Prospect.objects.visible_to(self.viewer), data.pop("prospect"), "prospect")
-        with transaction.atomic():
-            consent = consent_services.record_consent(prospect=prospect, actor=self.actor, **data)
-        return self.object_response(consent.pk, status.HTTP_201_CREATED)
+    def create(self, data: dict[str, Any]) -> Consent:
+        return consent_services.record_consent(prospect=self.named_prospect(data), actor=self.actor, **data)
 
 
 class ConsentDetailView(ConsentResource, DetailView):
