@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES_DIR = ROOT / "bench" / "suites"
 RESULTS_DIR = ROOT / "bench" / "results"
 BENCH_DATABASE = "crm_bench"  # make bench-data loads it; make bench measures it
-SMOKE_DATABASE = "crm_bench_smoke"  # make bench-smoke: a small data set, generated on every run
+SMOKE_SUFFIX = "_bench_smoke"  # make bench-smoke: a small data set of its own (smoke_database)
 SMOKE_ROWS = 20_000
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm"
 BENCH_SECRET_KEY = "bench-only-secret-key-not-for-production-use-0123456789"  # noqa: S105 (loopback only)
 
 
@@ -288,12 +289,20 @@ def database_urls(database: str) -> tuple[str, str]:
     from devstack.config import var_dir
 
     # make bench runs under devstack exec, whose DATABASE_URL is the owner's; the server is what matters here
-    found = (
-        os.environ.get("BENCH_SERVER_URL") or os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/crm"
-    )
+    found = os.environ.get("BENCH_SERVER_URL") or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     owner = found.rsplit("/", 1)[0] + "/" + database
     password = os.environ.get("DATABASE_APP_PASSWORD") or app_password(var_dir())
     return owner, with_user(owner, user=app_role_name(), password=password)
+
+
+def smoke_database() -> str:
+    """The smoke run's database, named after the one of ``DATABASE_URL`` (make's ``crm``: ``crm_bench_smoke``).
+
+    Runs for different databases on one server (parallel test runs, other checkouts) each load and change
+    a set of their own instead of replacing each other's while they measure it.
+    """
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    return url.rsplit("/", 1)[1].split("?", 1)[0] + SMOKE_SUFFIX
 
 
 def server_env(app_url: str, redis_url: str) -> dict[str, str]:
@@ -447,7 +456,7 @@ def prepared(*, smoke: bool, workers: int = 2) -> Iterator[BenchContext]:
     from bench import datagen
     from tests.support.servers import gunicorn
 
-    database = SMOKE_DATABASE if smoke else BENCH_DATABASE
+    database = smoke_database() if smoke else BENCH_DATABASE
     owner_url, app_url = prepare_database(database)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     env = server_env(app_url, redis_url)

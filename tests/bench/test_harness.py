@@ -146,3 +146,10 @@ def test_the_reference_p99_is_the_saved_larger_run_only_when_this_run_is_larger(
     (tmp_path / "rows-1000.json").write_text(json.dumps({"results": results}))
     assert harness.reference_p99(bigger, 1_000) == {"search_no_match": 4.5}
     assert harness.reference_p99(ctx, 1_000) == {}  # this run is not larger: measured in the run instead
+
+
+def test_the_smoke_database_is_named_after_the_one_of_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
+    assert harness.smoke_database() == "crm_bench_smoke"  # make's database
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_h3?sslmode=disable")
+    assert harness.smoke_database() == "crm_h3_bench_smoke"
