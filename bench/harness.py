@@ -252,6 +252,24 @@ def reference_p99(ctx: BenchContext, rows: int) -> dict[str, float]:
     return {r["name"]: r["extra"]["p99_ms"] for r in document["results"] if "p99_ms" in r.get("extra", {})}
 
 
+def wait_for_worker(name: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    """Until the Celery worker ``name`` (started as ``name@%h``) answers a ping.
+
+    On a loaded machine a worker takes many seconds to start; what is measured before would be its start-up,
+    and its imports would take the CPU that the work being measured needs.
+    """
+    import socket
+
+    from crm.celery import app
+
+    node = f"{name}@{socket.gethostname()}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if app.control.ping(destination=[node], timeout=1):  # returns with the one reply it waits for
+            return
+    raise RuntimeError(f"the worker {node} did not answer within {timeout:g} s (exit code {process.poll()})")
+
+
 def _children(parent: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bench.harness import ROOT, BenchContext, Result, _children, _rss_kb, at_most, median
+from bench.harness import ROOT, BenchContext, Result, _children, _rss_kb, at_least, at_most, median, wait_for_worker
 
 RATE = 50  # leads per second
 CONNECTIONS = 10
@@ -109,6 +109,10 @@ def destination(dealer_id: int, url: str) -> Iterator[Any]:
         Destination.objects.filter(pk=created.pk).delete()
 
 
+def _worker_name() -> str:
+    return f"bench-{os.getpid()}"
+
+
 @contextmanager
 def worker(ctx: BenchContext, receiver_port: int) -> Iterator[subprocess.Popen[bytes]]:
     env = {
@@ -121,7 +125,7 @@ def worker(ctx: BenchContext, receiver_port: int) -> Iterator[subprocess.Popen[b
     # -B: the scheduler runs beside it, as on a production worker node: its outbox sweep (every 10 s) is
     # what delivers a row whose wake-up came before the row was below the snapshot horizon
     command = [sys.executable, "-m", "celery", "-A", "crm", "worker", "-B", "--concurrency", "2"]
-    command += ["--without-gossip", "--without-mingle", "--loglevel", "WARNING", "-n", f"bench-{os.getpid()}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--loglevel", "WARNING", "-n", f"{_worker_name()}@%h"]
     # The scheduler's state file goes to the temporary directory, not into the working tree.
     command += ["--schedule", os.path.join(tempfile.gettempdir(), f"bench-celerybeat-{os.getpid()}")]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
@@ -135,22 +139,13 @@ def worker(ctx: BenchContext, receiver_port: int) -> Iterator[subprocess.Popen[b
             process.kill()
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    """Until the worker answers a ping: on a loaded machine its processes take many seconds to start, and
-    leads posted before would measure the start-up, not the relay."""
-    from crm.celery import app
-
-    name = f"bench-{os.getpid()}@"
-    if not _wait(lambda: any(name in key for reply in app.control.ping(timeout=1) for key in reply), timeout):
-        raise RuntimeError(f"the worker did not answer within {timeout:g} s (exit code {process.poll()})")
-
-
 def _worker_rss(process: subprocess.Popen[bytes]) -> int:
     return sum(_rss_kb(pid) for pid in [process.pid, *_children(process.pid)])
 
 
-def _lua(key: str, dealer_number: str, campaign: str, delay_ms: int) -> str:
-    body = {
+def _lead(dealer_number: str, campaign: str, email: str) -> dict[str, Any]:
+    """An intake lead as a manufacturer's website sends it, for the dealership and campaign."""
+    return {
         "source": "website",
         "campaign": campaign,
         "dealer_number": dealer_number,
@@ -159,13 +154,33 @@ def _lua(key: str, dealer_number: str, campaign: str, delay_ms: int) -> str:
             "first_name": "Erika",
             "last_name": "Musterfrau",
             "postcode": "80802",
-            "email": "EMAIL",
+            "email": email,
         },
         "vehicle": {"model": "Clio", "condition": "new"},
         "message": "Bitte um ein Angebot.",
     }
-    template = json.dumps(body, ensure_ascii=True).replace('"EMAIL"', '"%s"')  # each lead its own customer
+
+
+def _lua(key: str, dealer_number: str, campaign: str, rate: float) -> str:
+    """wrk posts ``rate`` leads/s (one wrk thread), each with its own customer and Idempotency-Key.
+
+    The pace is an open loop on the monotonic clock (LuaJIT's FFI): the n-th request is due n/rate seconds
+    after the first, however long the answers take, as long as a connection is free. A fixed ``delay`` per
+    connection would add each answer's latency to the interval and post slower the slower the server is.
+    """
+    template = json.dumps(_lead(dealer_number, campaign, "EMAIL"), ensure_ascii=True).replace('"EMAIL"', '"%s"')
     return f"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
+int clock_gettime(int clock_id, bench_timespec *tp);
+]]
+local clock = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local started, scheduled = nil, 0
 local counter = 0
 local thread_id = tostring(math.random(1, 1000000000))
 wrk.method = "POST"
@@ -179,7 +194,11 @@ request = function()
   return wrk.format(nil, "/api/v1/intake/leads/", nil, body)
 end
 delay = function()
-  return {delay_ms}
+  local now = now_ms()
+  started = started or now
+  local due = started + scheduled * {1000 / rate:g}
+  scheduled = scheduled + 1
+  return math.max(0, math.floor(due - now))
 end
 """
 
@@ -206,19 +225,14 @@ def run(ctx: BenchContext) -> list[Result]:
         destination(dealer, f"http://127.0.0.1:{receiver.server_port}/hook"),
         worker(ctx, receiver.server_port) as process,
     ):
-        _wait_until_ready(process)
+        # leads posted before the worker answers would measure its start-up, not the relay
+        wait_for_worker(_worker_name(), process)
         # correctness first (httpx): one lead of the same shape is accepted and routed to the dealership
         import httpx
 
-        probe = json.loads(
-            _lua("", number, campaign, 0)
-            .split("[[", 1)[1]
-            .split("]]", 1)[0]
-            .replace("%s", "probe@intake.bench.example")
-        )
         answer = httpx.post(
             ctx.base_url + "/api/v1/intake/leads/",
-            json=probe,
+            json=_lead(number, f"{campaign}-PROBE", "probe@intake.bench.example"),
             headers={"X-Forwarded-Proto": "https", "Authorization": f"Bearer {ctx.manufacturer_key()}"},
             timeout=60,
         )
@@ -228,7 +242,7 @@ def run(ctx: BenchContext) -> list[Result]:
             "/api/v1/intake/leads/",
             seconds=seconds,
             connections=CONNECTIONS,
-            lua=_lua(ctx.manufacturer_key(), number, campaign, CONNECTIONS * 1000 // rate),
+            lua=_lua(ctx.manufacturer_key(), number, campaign, rate),
         )
         leads = {
             str(pk): created.timestamp()
@@ -242,7 +256,7 @@ def run(ctx: BenchContext) -> list[Result]:
         p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000 if latencies else 0.0
         achieved = len(leads) / seconds
         passed, target = at_most(ctx, p99, 2000, 10000, "p99_ms")
-        held = achieved >= 0.9 * rate
+        held, held_target = at_least(ctx, achieved / rate, 0.9, 0.5, "rate_held")
         extra = {
             "leads": len(leads),
             "posted_per_s": round(stats.requests_per_s, 1),
@@ -253,9 +267,7 @@ def run(ctx: BenchContext) -> list[Result]:
             "intake_errors": stats.errors,
         }
         ok = passed and held and not missing and not stats.errors and bool(leads)
-        results.append(
-            Result("lead_intake_to_delivery", p99, 2000, target + f",rate>={0.9 * rate:g}/s", ok, "ms", extra)
-        )
+        results.append(Result("lead_intake_to_delivery", p99, 2000, f"{target},{held_target}", ok, "ms", extra))
         results.append(worker_memory(ctx, process, receiver, dealer))
     return results
 
