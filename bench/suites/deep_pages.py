@@ -81,7 +81,7 @@ def run(ctx: BenchContext) -> list[Result]:
                 "first": partial(ctx.wrk, first_page, headers, connections=2, check=False),
                 "deep": partial(ctx.wrk, deep, headers, connections=2, check=False),
             },
-            rounds=1 if ctx.smoke else 3,
+            rounds=3,
         )
         value = median([r.p99_ms for r in runs["deep"]])
         baseline = median([r.p99_ms for r in runs["first"]])

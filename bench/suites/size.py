@@ -59,10 +59,10 @@ def run(ctx: BenchContext) -> list[Result]:
     results = []
     for name in large:
         if name in ref:
-            runs = interleaved(ctx, {"large": large[name]}, rounds=1 if ctx.smoke else 3)
+            runs = interleaved(ctx, {"large": large[name]}, rounds=3)
             baseline, against = ref[name], f"p99 at {REFERENCE_ROWS:,} prospects (rows-{REFERENCE_ROWS}.json)"
         else:
-            runs = interleaved(ctx, {"large": large[name], "small": small[name]}, rounds=1 if ctx.smoke else 3)
+            runs = interleaved(ctx, {"large": large[name], "small": small[name]}, rounds=3)
             baseline = median([r.p99_ms for r in runs["small"]])
             against = f"p99 of a median-sized dealership ({small_dealer}) in this run"
         value = median([r.p99_ms for r in runs["large"]])
