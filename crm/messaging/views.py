@@ -22,6 +22,7 @@ from crm.ui.views.common import (
     lead_for_action,
     prospect_or_404,
     render_page_or_partial,
+    submitted,
     viewer,
 )
 from dealers.access import DEALER_ADMINS, membership_required
@@ -132,16 +133,14 @@ def _template_form(request: HttpRequest, form: EmailTemplateForm, title: str) ->
 @membership_required(*DEALER_ADMINS)
 def template_create(request: HttpRequest) -> HttpResponse:
     form = EmailTemplateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        membership = viewer(request)
-        try:
-            services.create_template(dealer=membership.dealer, actor=actor(request), data=form.cleaned_data)
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
-            messages.success(request, _("Template saved."))
-            return done(request, reverse("email_template_list"))
-    return _template_form(request, form, _("New e-mail template"))
+    saved = submitted(
+        request,
+        form,
+        lambda: services.create_template(dealer=viewer(request).dealer, actor=actor(request), data=form.cleaned_data),
+        success=_("Template saved."),
+        then=reverse("email_template_list"),
+    )
+    return saved or _template_form(request, form, _("New e-mail template"))
 
 
 @membership_required(*DEALER_ADMINS)
@@ -150,14 +149,11 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     own = EmailTemplate.objects.visible_to(membership).filter(dealer_id=membership.dealer_id)  # not the network's
     template = get_object_or_404(own, pk=pk)
     form = EmailTemplateForm(request.POST or None, instance=template)
-    if request.method == "POST" and form.is_valid():
+
+    def save() -> EmailTemplate:
         data = {field: form.cleaned_data[field] for field in form.Meta.fields}
         template.refresh_from_db()  # the ModelForm set the posted values on the instance already
-        try:
-            services.update_template(template=template, actor=actor(request), data=data)
-        except ValidationError as error:
-            apply_service_error(form, error)
-        else:
-            messages.success(request, _("Template saved."))
-            return done(request, reverse("email_template_list"))
-    return _template_form(request, form, _("Edit e-mail template"))
+        return services.update_template(template=template, actor=actor(request), data=data)
+
+    saved = submitted(request, form, save, success=_("Template saved."), then=reverse("email_template_list"))
+    return saved or _template_form(request, form, _("Edit e-mail template"))
