@@ -65,6 +65,15 @@ class VersionedModel(DealerOwnedModel):
         ]
 
 
+class NetworkSharedQuerySet(DealerScopedQuerySet):
+    """Rows of a dealership, plus the manufacturer's network-wide ones (``dealer`` null) that every dealership reads."""
+
+    def visible_to(self, viewer: Viewer | None) -> Self:
+        if viewer is None:
+            return self.none()
+        return self.filter(Q(dealer_id=viewer.dealer_id) | Q(dealer__isnull=True))
+
+
 class ProspectQuerySet(DealerScopedQuerySet):
     owner_field = "owner"
 

@@ -17,18 +17,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Consent, Lead, VehicleModel
+from crm.models import Consent, Lead, NetworkSharedQuerySet, VehicleModel
 from dealers.fields import created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
-from dealers.scoping import DealerScopedQuerySet, Viewer
+from dealers.scoping import Viewer
 
 
-class CampaignQuerySet(DealerScopedQuerySet):
-    def visible_to(self, viewer: Viewer | None) -> CampaignQuerySet:
-        """The viewer's dealership's own campaigns and the manufacturer's (every role of the dealership)."""
-        if viewer is None:
-            return self.none()
-        return self.filter(Q(dealer_id=viewer.dealer_id) | Q(dealer__isnull=True))
+class CampaignQuerySet(NetworkSharedQuerySet):
+    """``visible_to`` gives every role of the dealership its own campaigns and the manufacturer's."""
 
     def own(self, viewer: Viewer | None) -> CampaignQuerySet:
         """The campaigns the viewer's dealership made itself: the ones its managers may change."""

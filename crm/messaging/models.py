@@ -11,23 +11,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Activity, DealerOwnedModel, Lead, Prospect, ProspectChildQuerySet
+from crm.models import Activity, DealerOwnedModel, Lead, NetworkSharedQuerySet, Prospect, ProspectChildQuerySet
 from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
-from dealers.scoping import DealerScopedQuerySet, Viewer
 
 
-class EmailTemplateQuerySet(DealerScopedQuerySet):
+class EmailTemplateQuerySet(NetworkSharedQuerySet):
     """A dealership sees its own templates and the manufacturer's network-wide defaults (dealer null)."""
-
-    def visible_to(self, viewer: Viewer | None) -> EmailTemplateQuerySet:
-        if viewer is None:
-            return self.none()
-        return self.filter(Q(dealer_id=viewer.dealer_id) | Q(dealer__isnull=True))
 
     def active(self) -> EmailTemplateQuerySet:
         return self.filter(is_active=True)
