@@ -8,6 +8,7 @@ imports neither ``crm``, ``sync`` nor ``ha``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from django.conf import settings
@@ -72,11 +73,11 @@ def dealership_field(
     return models.ForeignKey("dealers.Dealer", verbose_name=_("dealership"), on_delete=on_delete, **options)
 
 
-def created_field() -> models.DateTimeField[Any, Any]:
+def created_field() -> models.DateTimeField[datetime, datetime]:
     """When the row was created: set once, not editable."""
     return models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
 
-def updated_field() -> models.DateTimeField[Any, Any]:
+def updated_field() -> models.DateTimeField[datetime, datetime]:
     """When the row last changed; the code that changes it sets it."""
     return models.DateTimeField(_("updated"), default=timezone.now)
