@@ -230,17 +230,19 @@ def current_version(quote: Quote) -> QuoteVersion:
 
 
 def _decide(quote: Quote, status: str, actor: Actor, note: str) -> Quote:
+    """Close the open quote with the customer's answer; the audit row is ``quote.<status>``."""
+    quote = _locked_open(quote)
     quote.status, quote.decided_at, quote.decided_by_label = status, timezone.now(), actor.label
     quote.decision_note, quote.updated_at = note.strip(), quote.decided_at
     quote.save(update_fields=["status", "decided_at", "decided_by_label", "decision_note", "updated_at"])
+    _audit(quote, f"quote.{status}", actor)
     return quote
 
 
 @transaction.atomic
 def accept_quote(*, quote: Quote, actor: Actor, note: str = "") -> Quote:
     """The customer accepted: the quote is closed and its lead won (through the lead service)."""
-    quote = _decide(_locked_open(quote), Quote.Status.ACCEPTED, actor, note)
-    _audit(quote, "quote.accepted", actor)
+    quote = _decide(quote, Quote.Status.ACCEPTED, actor, note)
     lead = quote.lead
     if lead.stage != Lead.Stage.WON:  # a lead lost meanwhile is won after all; one already won stays as it is
         what = _("Quote %(number)s v%(version)s accepted") % {"number": quote.number, "version": quote.current_version}
@@ -251,8 +253,7 @@ def accept_quote(*, quote: Quote, actor: Actor, note: str = "") -> Quote:
 @transaction.atomic
 def decline_quote(*, quote: Quote, actor: Actor, note: str = "") -> Quote:
     """The customer declined: the quote is closed, the lead stays open and its timeline says so."""
-    quote = _decide(_locked_open(quote), Quote.Status.DECLINED, actor, note)
-    _audit(quote, "quote.declined", actor)
+    quote = _decide(quote, Quote.Status.DECLINED, actor, note)
     lead = quote.lead
     log_activity(
         prospect=lead.prospect,
