@@ -475,19 +475,23 @@ def prepared(*, smoke: bool, workers: int = 2) -> Iterator[BenchContext]:
     from bench import datagen
     from tests.support.servers import gunicorn
 
+    started = time.monotonic()
     database = smoke_database() if smoke else BENCH_DATABASE
     owner_url, app_url = prepare_database(database)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     env = server_env(app_url, redis_url)
     meta = loaded_meta(owner_url)
+    data = "loaded earlier"
     if smoke and (meta.get("rows"), meta.get("seed"), meta.get("version")) != (SMOKE_ROWS, 1, datagen.VERSION):
         # deterministic: a set loaded earlier with the same generator is the same set, so it is reused
         datagen.load(owner_url, rows=SMOKE_ROWS, seed=1, echo=lambda _line: None)
         meta = loaded_meta(owner_url)
+        data = "generated now"
     if not meta.get("rows"):
         raise SystemExit(f"no bench data in {database}: run make bench-data ROWS=1000000 first")
     # a loaded machine (the benchmarks share it with test runs) can take more than the tests' 30 s to boot
     with gunicorn(env, workers=workers, threads=1, start_timeout=180) as base:
+        print(f"bench: {database} ({meta['rows']:,} prospects, {data}) served after {time.monotonic() - started:.0f} s")
         yield BenchContext(
             database_url=owner_url,
             redis_url=redis_url,
