@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import AppConfig, apps
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
@@ -51,6 +52,10 @@ MANUFACTURER_ROLES: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+def _last_app_with_models() -> AppConfig:
+    return [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+
+
 def _permissions_for(grants: list[tuple[str, str, str]]) -> list[Permission]:
     query = Q(pk__in=[])
     for app_label, action, model in grants:
@@ -61,7 +66,14 @@ def _permissions_for(grants: list[tuple[str, str, str]]) -> list[Permission]:
     return list(Permission.objects.filter(query))
 
 
-def ensure_manufacturer_groups(**_: Any) -> None:
+def ensure_manufacturer_groups(sender: AppConfig | None = None, **_: Any) -> None:
+    """Bring the role groups up to date: directly, or as the ``post_migrate`` receiver.
+
+    ``migrate`` (and every test database flush) sends ``post_migrate`` once per app, and each app's
+    permissions exist only after its own signal: the groups are set once, after the last app's.
+    """
+    if sender is not None and sender is not _last_app_with_models():
+        return
     for name, grants in MANUFACTURER_ROLES.items():
         group, _created = Group.objects.get_or_create(name=name)
         group.permissions.set(_permissions_for(grants))
