@@ -321,7 +321,7 @@ def _p99(values: list[float]) -> float:
 
 
 def run(ctx: BenchContext) -> list[Result]:
-    count = 100 if ctx.smoke else 3000
+    count = 300 if ctx.smoke else 3000  # smoke: enough that a wake-up's latency is not most of a run
     warm = 20 if ctx.smoke else 50
     setup = _Setup(ctx)
     results = []
