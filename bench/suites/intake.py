@@ -34,6 +34,9 @@ from bench.harness import ROOT, BenchContext, Result, _children, _rss_kb, at_lea
 
 RATE = 50  # leads per second
 CONNECTIONS = 10
+# A smoke run fails past one outbox sweep interval (10 s) and 5 s more: on a server where other sessions
+# hold the snapshot horizon back, a lead's wake-up can find it not yet readable, and the sweep delivers it.
+SMOKE_P99_MS = 15_000
 
 
 class Receiver(ThreadingHTTPServer):
@@ -257,7 +260,7 @@ def run(ctx: BenchContext) -> list[Result]:
         missing = len(set(leads) - set(receiver.arrived))
         p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000 if latencies else 0.0
         achieved = len(leads) / seconds
-        passed, target = at_most(ctx, p99, 2000, 10000, "p99_ms")
+        passed, target = at_most(ctx, p99, 2000, SMOKE_P99_MS, "p99_ms")
         held, held_target = at_least(ctx, achieved / rate, 0.9, 0.5, "rate_held")
         extra = {
             "leads": len(leads),
@@ -299,7 +302,7 @@ def worker_memory(ctx: BenchContext, process: subprocess.Popen[bytes], receiver:
             last_wake[0] = time.monotonic()
         return receiver.events - before >= events
 
-    delivered = _wait(done, 1800)
+    delivered = _wait(done, 120 if ctx.smoke else 1800)
     end_kb = _worker_rss(process)
     passed, target = at_most(ctx, end_kb / start_kb if start_kb else float("inf"), 1.2, 2.0)
     extra = {
