@@ -133,6 +133,35 @@ def run_wrk(
     )
 
 
+def paced(rate: float) -> str:
+    """A wrk ``delay`` function (Lua) that sends ``rate`` requests/s in an open loop (for one wrk thread).
+
+    The n-th request is due n/rate seconds after the first on the monotonic clock (LuaJIT's FFI), however long
+    the answers take, as long as a connection is free. A fixed delay per connection would add each answer's
+    latency to the interval and send the slower the slower the server is.
+    """
+    return f"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
+int clock_gettime(int clock_id, bench_timespec *tp);
+]]
+local clock = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local started, scheduled = nil, 0
+delay = function()
+  local now = now_ms()
+  started = started or now
+  local due = started + scheduled * {1000 / rate:g}
+  scheduled = scheduled + 1
+  return math.max(0, math.floor(due - now))
+end
+"""
+
+
 @dataclass
 class BenchContext:
     """What a suite gets: the loaded database, a running production gunicorn, wrk, keys and SQL."""

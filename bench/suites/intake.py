@@ -1,7 +1,7 @@
 """Lead intake to delivery: leads posted at a steady rate, delivered by the worker to a dealer system.
 
 wrk posts intake leads (``POST /api/v1/intake/leads/``, JSON, a manufacturer key, an Idempotency-Key
-each) for the largest dealership at a steady 50 leads/s (smoke: 5/s; paced on the clock, see ``_lua``)
+each) for the largest dealership at a steady 50 leads/s (smoke: 5/s; paced on the clock, ``bench.harness.paced``)
 through the production gunicorn. A Celery worker (prefork, 2 processes, with the scheduler and its outbox
 sweep) relays the ``lead.created`` webhooks to a receiver in this process that stands in for the dealer
 system and notes when each lead arrived. The latency of a lead is its arrival minus its ``created_at`` in
@@ -30,7 +30,18 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bench.harness import ROOT, BenchContext, Result, _children, _rss_kb, at_least, at_most, median, wait_for_worker
+from bench.harness import (
+    ROOT,
+    BenchContext,
+    Result,
+    _children,
+    _rss_kb,
+    at_least,
+    at_most,
+    median,
+    paced,
+    wait_for_worker,
+)
 
 RATE = 50  # leads per second
 CONNECTIONS = 10
@@ -165,25 +176,9 @@ def _lead(dealer_number: str, campaign: str, email: str) -> dict[str, Any]:
 
 
 def _lua(key: str, dealer_number: str, campaign: str, rate: float) -> str:
-    """wrk posts ``rate`` leads/s (one wrk thread), each with its own customer and Idempotency-Key.
-
-    The pace is an open loop on the monotonic clock (LuaJIT's FFI): the n-th request is due n/rate seconds
-    after the first, however long the answers take, as long as a connection is free. A fixed ``delay`` per
-    connection would add each answer's latency to the interval and post slower the slower the server is.
-    """
+    """wrk posts ``rate`` leads/s on the clock (:func:`bench.harness.paced`), each its own customer and key."""
     template = json.dumps(_lead(dealer_number, campaign, "EMAIL"), ensure_ascii=True).replace('"EMAIL"', '"%s"')
     return f"""
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
-int clock_gettime(int clock_id, bench_timespec *tp);
-]]
-local clock = ffi.new("bench_timespec")
-local function now_ms()
-  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
-  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
-end
-local started, scheduled = nil, 0
 local counter = 0
 local thread_id = tostring(math.random(1, 1000000000))
 wrk.method = "POST"
@@ -196,14 +191,7 @@ request = function()
   local body = string.format([[{template}]], "bench." .. id .. "@intake.bench.example")
   return wrk.format(nil, "/api/v1/intake/leads/", nil, body)
 end
-delay = function()
-  local now = now_ms()
-  started = started or now
-  local due = started + scheduled * {1000 / rate:g}
-  scheduled = scheduled + 1
-  return math.max(0, math.floor(due - now))
-end
-"""
+{paced(rate)}"""
 
 
 def _wait(check: Any, timeout: float) -> bool:

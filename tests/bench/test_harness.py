@@ -153,3 +153,9 @@ def test_the_smoke_database_is_named_after_the_one_of_database_url(monkeypatch: 
     assert harness.smoke_database() == "crm_bench_smoke"  # make's database
     monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_h3?sslmode=disable")
     assert harness.smoke_database() == "crm_h3_bench_smoke"
+
+
+def test_a_paced_script_holds_its_rate_whatever_the_connections(server: str) -> None:
+    stats = harness.run_wrk(server + "/", seconds=2, connections=4, lua=harness.paced(20))
+    assert 30 <= stats.requests <= 50  # 20/s for 2 s, not 4 connections as fast as they go
+    assert stats.errors == 0
