@@ -95,7 +95,8 @@ restore: venv
 
 # Benchmarks (docs/performance.md): each figure next to its baseline from the same run, under wrk, with
 # production settings. bench-data loads crm_bench on devstack's server; bench measures it; bench-smoke
-# generates a small set (crm_bench_smoke) and fails only on gross regressions. Redis db 15 (--test), as
+# generates a small set (crm_bench_smoke: named after DATABASE_URL's database) and fails only on gross
+# regressions, in about two minutes on 2 cores, data generation included. Redis db 15 (--test), as
 # make test uses it, so that the bench worker never takes a make run's tasks.
 $(VENV)/.installed-bench: pyproject.toml | venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
