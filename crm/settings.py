@@ -265,6 +265,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# The test client builds the middleware anew for every Client, and WhiteNoise would index every static
+# file (about 700) each time: a third of the route matrix's CPU. Tests look a file up when it is asked for.
+WHITENOISE_AUTOREFRESH = DEBUG or DJANGO_ENV == "test"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".var" / "media")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
