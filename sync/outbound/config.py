@@ -37,6 +37,12 @@ cursor_seconds = knobs.number_knob("SYNC_CURSOR_SECONDS", 0.25)
 task_budget_seconds = knobs.number_knob("SYNC_TASK_BUDGET_SECONDS", 30.0)
 # A retry due sooner than this is waited for inside the task instead of by the next sweep.
 inline_wait_seconds = knobs.number_knob("SYNC_INLINE_WAIT_SECONDS", 1.0)
+# A round that ends with changes the snapshot horizon still holds back looks again after a pause that
+# grows from HORIZON_FIRST_PAUSE to HORIZON_MAX_PAUSE (seconds; see relay.horizon_pause), for at most this long
+# without delivering anything; then the sweep takes over, once the horizon has passed the changes.
+horizon_wait_seconds = knobs.number_knob("SYNC_HORIZON_WAIT_SECONDS", 30.0)
+HORIZON_FIRST_PAUSE = 0.2
+HORIZON_MAX_PAUSE = 2.0
 
 
 def batch_size() -> int:

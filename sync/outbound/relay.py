@@ -14,6 +14,9 @@ How one wake-up for a dealership goes (``relay_dealer``):
 4. *Fail*: the head event's attempt counter grows and ``next_attempt_at`` moves along the retry
    schedule (exponential, with jitter). After the last attempt the event becomes a dead letter and
    the stream goes on without it (see docs/sync.md: "Dead letters").
+5. *Look again*: when the leases are released, the round asks whether wanted changes still wait after
+   a due destination's cursor (``Run.held_back``): changes above the horizon, which the sweep does not
+   see either. The task then runs another round after a short, growing pause (``horizon_pause``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,18 @@ def max_attempts() -> int:
     return len(config.RETRY_SCHEDULE) + 1
 
 
+def horizon_pause(waited: float) -> float | None:
+    """Pause before looking again at changes the horizon holds back, ``waited`` seconds into the wait.
+
+    Each pause is as long as the wait so far (so the wait doubles), at least ``HORIZON_FIRST_PAUSE``
+    and at most ``HORIZON_MAX_PAUSE``. None after ``SYNC_HORIZON_WAIT_SECONDS``: a transaction held
+    open for minutes must not keep a worker looking; the sweep delivers once the horizon has passed.
+    """
+    if waited >= config.horizon_wait_seconds():
+        return None
+    return min(max(config.HORIZON_FIRST_PAUSE, waited), config.HORIZON_MAX_PAUSE)
+
+
 @dataclass
 class Run:
     """What one wake-up did, for stats and logs."""
@@ -77,6 +92,7 @@ class Run:
     dead_lettered: int = 0
     latency_ms: int = 0
     more: bool = False
+    held_back: bool = False  # wanted changes wait after a cursor that this round could not see yet
     per_destination: dict[int, list[int]] = field(default_factory=dict)  # id -> [delivered, failed, latency]
 
     def count(self, destination_id: int, *, delivered: int = 0, failed: int = 0, latency_ms: int = 0) -> None:
@@ -464,6 +480,7 @@ def relay_dealer(*, dealer_id: int, budget_seconds: float | None = None) -> Run:
             deliver_destination(destination, token, deadline=deadline, run=run)
         finally:
             release(destination, token)
+    run.held_back = not run.more and changes_waiting(dealer_id)
     _flush_stats(run)
     if run.delivered or run.failed:
         logger.info(
@@ -474,6 +491,7 @@ def relay_dealer(*, dealer_id: int, budget_seconds: float | None = None) -> Run:
                 "failed": run.failed,
                 "dead_lettered": run.dead_lettered,
                 "more": run.more,
+                "held_back": run.held_back,
             },
         )
     return run
@@ -500,3 +518,30 @@ def dealers_with_due_work(limit: int = 1000) -> list[int]:
             {"defaults": defaults_json(), "limit": limit},
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def changes_waiting(dealer_id: int) -> bool:
+    """Whether a due destination of the dealership that nobody leases has wanted changes after its cursor.
+
+    Asked after a round has released its leases: the round delivered everything below the horizon, so
+    such changes are ones the horizon still holds back (or ones committed while another round held
+    the lease, whose wake-up therefore found nothing to claim). Unlike ``dealers_with_due_work`` it
+    ignores the horizon: one indexed probe per destination past its cursor.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT EXISTS (
+                SELECT 1 FROM {DEST} d
+                WHERE d.dealer_id = %(dealer)s AND NOT d.paused AND d.transport <> 'pull_only'
+                  AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+                  AND EXISTS (
+                    SELECT 1 FROM {CHANGE} c
+                    WHERE c.dealer_id = d.dealer_id AND (c.txid, c.id) > (d.cursor_txid, d.cursor_change_id)
+                      AND c.type IN {WANTED_TYPES_SQL}
+                  )
+            )
+            """,  # noqa: S608 -- table names only
+            {"dealer": dealer_id, "defaults": defaults_json()},
+        )
+        return bool(cursor.fetchone()[0])
