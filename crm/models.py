@@ -325,6 +325,22 @@ class Lead(VersionedModel):
                 ),
                 name="lead_first_contact_waiting",
             ),
+            # The same leads within one dealership, in the dashboard's order: its waiting list reads 12 entries.
+            models.Index(
+                fields=["dealer", "first_contact_due_at", "created_at", "id"],
+                condition=Q(
+                    first_contacted_at__isnull=True,
+                    stage__in=["new", "contacted", "appointment", "test_drive", "offer"],
+                ),
+                name="lead_dealer_waiting",
+            ),
+            # Closed leads by closing time with their outcome: the month's won and lost without older leads.
+            models.Index(
+                fields=["dealer", "closed_at"],
+                include=["stage"],
+                condition=Q(closed_at__isnull=False),
+                name="lead_dealer_closed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -401,7 +417,11 @@ class LeadEvent(models.Model):
         verbose_name = _("lead event")
         verbose_name_plural = _("lead events")
         ordering: ClassVar = ["at", "id"]
-        indexes: ClassVar = [models.Index(fields=["lead", "at"], name="leadevent_lead_at")]
+        indexes: ClassVar = [
+            models.Index(fields=["lead", "at"], name="leadevent_lead_at"),
+            # A dealership's escalated leads (a few), so the dashboard need not look at every waiting lead's events.
+            models.Index(fields=["dealer", "lead"], condition=Q(kind="escalated"), name="leadevent_escalated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
@@ -511,6 +531,8 @@ class Task(VersionedModel):
         indexes: ClassVar = [
             models.Index(fields=["dealer", "assignee", "done_at", "due_at"], name="task_assignee_due"),
             models.Index(fields=["dealer", "updated_at", "id"], name="task_updated"),
+            # Open tasks by due time: a manager's overdue and upcoming lists read 12 entries each.
+            models.Index(fields=["dealer", "due_at", "id"], condition=Q(done_at__isnull=True), name="task_open_due"),
         ]
 
     def __str__(self) -> str:

@@ -51,17 +51,24 @@ def month_start(now: datetime | None = None) -> datetime:
 
 
 def pipeline_by_stage(leads: QuerySet[Lead]) -> list[Bar]:
-    """Open leads per stage, in pipeline order (stages without leads show as 0)."""
-    counts = dict(leads.filter(stage__in=Lead.OPEN_STAGES).order_by().values_list("stage").annotate(n=Count("id")))
+    """Open leads per stage, in pipeline order (stages without leads show as 0).
+
+    Counts rows, not ids: the dealership's index on stage (``lead_stage_owner``) then answers it alone.
+    """
+    counts = dict(leads.filter(stage__in=Lead.OPEN_STAGES).order_by().values_list("stage").annotate(n=Count("*")))
     labels = dict(Lead.Stage.choices)
     bars = [Bar(key=stage, label=str(labels[stage]), value=counts.get(stage, 0)) for stage in Lead.OPEN_STAGES]
     return _with_shares(bars)
 
 
 def closed_since(leads: QuerySet[Lead], since: datetime) -> dict[str, int]:
-    """Won and lost leads closed since ``since``."""
+    """Won and lost leads closed since ``since``.
+
+    Counts stages (never null), not ids: the index ``lead_dealer_closed`` holds them, so only the
+    period's closes are read, from the index alone.
+    """
     result = leads.filter(closed_at__gte=since).aggregate(
-        won=Count("id", filter=Q(stage=Lead.Stage.WON)), lost=Count("id", filter=Q(stage=Lead.Stage.LOST))
+        won=Count("stage", filter=Q(stage=Lead.Stage.WON)), lost=Count("stage", filter=Q(stage=Lead.Stage.LOST))
     )
     return {"won": result["won"] or 0, "lost": result["lost"] or 0}
 

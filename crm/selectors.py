@@ -357,24 +357,29 @@ def dashboard(viewer: Membership, now: datetime) -> Dashboard:
         pipeline=reports.pipeline_by_stage(leads),
         month=reports.closed_since(leads, reports.month_start(now)),
         month_start=reports.month_start(now),
-        escalated_leads=list(escalated_leads(leads)[:size]),
+        escalated_leads=list(escalated_leads(viewer, leads)[:size]),
     )
 
 
-def escalated_leads(leads: QuerySet[Lead]) -> QuerySet[Lead]:
-    """Open leads of ``leads`` (scoped to the viewer) escalated for a missed first contact and still not contacted.
+def escalated_leads(viewer: Viewer, leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Open leads of ``leads`` (scoped to ``viewer``) escalated for a missed first contact and still not contacted.
 
     Each carries ``escalation_level`` (its latest ``escalated`` event: 1 sales manager, 2 regional
     manager) and ``escalated_at``; highest level and longest overdue first.
+
+    The leads are found from the dealership's escalation events (index ``leadevent_escalated``), so the
+    latest event is looked up for escalated leads only, not for every lead still waiting for a first contact.
+    Every escalation event carries its level (``crm.services.leads.record_escalation``), so a lead found
+    there always has one.
     """
+    escalated = LeadEvent.objects.for_dealer(viewer.dealer_id).filter(kind=LeadEvent.Kind.ESCALATED)
     latest = LeadEvent.objects.filter(lead=OuterRef("pk"), kind=LeadEvent.Kind.ESCALATED).order_by("-at", "-id")
     return (
-        leads.filter(stage__in=Lead.OPEN_STAGES, first_contacted_at__isnull=True)
+        leads.filter(stage__in=Lead.OPEN_STAGES, first_contacted_at__isnull=True, pk__in=escalated.values("lead_id"))
         .annotate(
             escalation_level=Subquery(latest.values("data__level")[:1]),
             escalated_at=Subquery(latest.values("at")[:1]),
         )
-        .filter(escalation_level__isnull=False)
         .order_by(F("escalation_level").desc(), F("first_contact_due_at").asc(nulls_last=True), "id")
     )
 
