@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -15,6 +16,12 @@ DEFAULT_REGION = "DE"
 # works for one (:func:`dialling_region`), else Germany.
 _REGION: ContextVar[str] = ContextVar("dialling_region", default=DEFAULT_REGION)
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe"})
+_NOT_KEPT = re.compile(r"[^a-z0-9@.+ ]")
+_SPACES = re.compile(r"\s+")
+# Results remembered per input: an import or batch repeats first names, cities and the numbers of every full
+# export, and parsing one phone number costs more than writing its row. The functions are pure (the region is
+# part of the key), so a remembered result is the one a new call would give.
+_CACHED = 65536
 
 
 def normalize_email(value: str | None) -> str:
@@ -43,13 +50,7 @@ def normalize_phone(value: str | None, region: str | None = None) -> str:
     """
     if not value or not value.strip():
         return ""
-    try:
-        number = phonenumbers.parse(value, region or current_region())
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_possible_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return _e164(value, region or current_region())
 
 
 def valid_phone(value: str | None, region: str | None = None) -> str:
@@ -58,7 +59,26 @@ def valid_phone(value: str | None, region: str | None = None) -> str:
     Stricter than :func:`normalize_phone`, which matching uses: what a user enters must be a real number
     (``12`` is "possible" but not valid), while lookups of what is stored stay lenient.
     """
-    normalized = normalize_phone(value, region)
+    if not value or not value.strip():
+        return ""
+    return _valid_e164(value, region or current_region())
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _e164(value: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _valid_e164(value: str, region: str) -> str:
+    normalized = _e164(value, region)
+    # The stored form is checked, not the parsed input: they differ for a few odd inputs (leading zeros).
     if not normalized or not phonenumbers.is_valid_number(phonenumbers.parse(normalized)):
         return ""
     return normalized
@@ -75,12 +95,17 @@ def format_phone(value: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+@functools.lru_cache(maxsize=_CACHED)
+def _fold(value: str) -> str:
+    text = value.lower().translate(_FOLD)
+    if not text.isascii():  # ASCII has nothing to decompose
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", _NOT_KEPT.sub(" ", text)).strip()
+
+
 def fold(value: str | None) -> str:
     """Lower-case, German umlauts spelt out (Müller and Mueller both become ``mueller``), accents dropped."""
-    text = (value or "").lower().translate(_FOLD)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9@.+ ]", " ", text)).strip()
+    return _fold(value or "")
 
 
 def search_text(*parts: str | None) -> str:
