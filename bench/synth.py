@@ -13,6 +13,7 @@ from typing import Any
 
 LARGEST_DEALER_ID = 900_001
 FIRST_DEALER_ID = 900_001
+SYNTH_TABLES = ("dealers_dealer", "crm_prospect", "crm_lead", "crm_task", "crm_leadevent", "crm_change")
 
 LAST_NAMES = [
     "Müller", "Mueller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Meier", "Wagner", "Becker",
@@ -37,7 +38,9 @@ def _array(values: list[str]) -> str:
 
 
 def fill(cursor: Any, *, prospects: int, dealers: int = 450, largest_share: float = 0.3) -> None:
-    """Insert ``prospects`` prospects over ``dealers`` dealerships (ids from FIRST_DEALER_ID), leads and changes.
+    """Insert ``prospects`` prospects over ``dealers`` dealerships (ids from FIRST_DEALER_ID) and their rows.
+
+    Each prospect gets a lead and a change row, leads their events, a quarter of the prospects a task.
 
     About ``largest_share`` of the prospects belong to LARGEST_DEALER_ID; the others spread evenly.
     Then ANALYZE, so the planner sees the sizes.
@@ -98,6 +101,30 @@ def fill(cursor: Any, *, prospects: int, dealers: int = 450, largest_share: floa
         """,
         {"first": FIRST_DEALER_ID},
     )
+    # A task for a quarter of the prospects (half of them done); each lead's "created" event, and an
+    # escalation for one lead in fifty.
+    cursor.execute(
+        """
+        INSERT INTO crm_task (id, version, created_at, updated_at, title, notes, due_at, done_at, created_by_label,
+            dealer_id, prospect_id)
+        SELECT md5('t' || p.id)::uuid, 1, p.created_at, p.updated_at, 'Anrufen', '', p.created_at + interval '2 days',
+            CASE WHEN mod(abs(hashtext(p.id::text)), 2) = 0 THEN p.created_at + interval '1 day' END, 'synth',
+            p.dealer_id, p.id
+        FROM crm_prospect p WHERE p.dealer_id >= %(first)s AND mod(abs(hashtext('t' || p.id::text)), 4) = 0
+        """,
+        {"first": FIRST_DEALER_ID},
+    )
+    cursor.execute(
+        """
+        INSERT INTO crm_leadevent (dealer_id, lead_id, kind, from_stage, to_stage, actor_label, data, at)
+        SELECT l.dealer_id, l.id, 'created', '', 'new', 'system:routing', '{}'::jsonb, l.created_at
+        FROM crm_lead l WHERE l.dealer_id >= %(first)s
+        UNION ALL
+        SELECT l.dealer_id, l.id, 'escalated', '', '', 'system:sla', '{"level": 1}', l.created_at + interval '2 hours'
+        FROM crm_lead l WHERE l.dealer_id >= %(first)s AND mod(abs(hashtext(l.id::text)), 50) = 0
+        """,
+        {"first": FIRST_DEALER_ID},
+    )
     cursor.execute(
         """
         INSERT INTO crm_change (txid, event_id, type, object_type, object_id, version, occurred_at, data, dealer_id)
@@ -114,5 +141,5 @@ def fill(cursor: Any, *, prospects: int, dealers: int = 450, largest_share: floa
         "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = 'crm_prospect'::regclass AND am.amname = 'gin'"
     )
-    for table in ("dealers_dealer", "crm_prospect", "crm_lead", "crm_change"):
+    for table in SYNTH_TABLES:
         cursor.execute(f"ANALYZE {table}")

@@ -15,7 +15,7 @@ ROLE = "bench_plan_check"
 
 # Where the index must serve the query: under the policy only leakproof conditions become index
 # conditions (migration crm 0011), so these are what went wrong before.
-EXPECTED_INDEX = {
+EXPECTED_INDEX: dict[str, str | tuple[str, ...]] = {
     "prospect_search_no_match": "prospect_search",
     "prospect_search_substring": "prospect_search",
     "prospect_search_typo_top20": "prospect_search",
@@ -25,7 +25,20 @@ EXPECTED_INDEX = {
     "prospect_api_list": "prospect_updated",
     "lead_inbox": "lead_created_keyset",
     "change_feed": "change_feed",
+    "dashboard_waiting_leads": "lead_dealer_waiting",
+    "dashboard_overdue_tasks": "task_open_due",
+    "dashboard_upcoming_tasks": "task_open_due",
+    # lead_stage_owner alone once the table is vacuumed (visibility map); the synthetic rows never are (no
+    # VACUUM inside the test's transaction), so here the dealership's entries of the dealer_id index may serve.
+    "dashboard_pipeline": ("lead_stage_owner", "crm_lead_dealer_id_3e47e9d0"),
+    "dashboard_closed_this_month": "lead_dealer_closed",
+    "dashboard_escalated_leads": "leadevent_escalated",
 }
+
+
+def _indexes(query: str) -> tuple[str, ...]:
+    expected = EXPECTED_INDEX[query]
+    return (expected,) if isinstance(expected, str) else expected
 
 
 @pytest.fixture
@@ -37,7 +50,7 @@ def statistics_restored(django_db_blocker: Any) -> Iterator[None]:
     """
     yield
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for table in ("dealers_dealer", "crm_prospect", "crm_lead", "crm_change"):
+        for table in synth.SYNTH_TABLES:
             cursor.execute(f"ANALYZE {table}")
 
 
@@ -60,7 +73,7 @@ def test_hot_queries_use_their_indexes_and_scan_no_large_table(statistics_restor
             cursor.execute("RESET ROLE")
     assert {r.name for r in results} == set(EXPECTED_INDEX)
     assert [r.line() for r in results if not r.passed] == []
-    missed = [r.line() for r in results if not any(n.endswith(f" {EXPECTED_INDEX[r.name]}") for n in r.nodes)]
+    missed = [r.line() for r in results if not any(n.split()[-1] in _indexes(r.name) for n in r.nodes)]
     assert missed == []
     # The trigram index looks at the dealership's entries only (its first column, bigint like the value).
     assert search_conditions
