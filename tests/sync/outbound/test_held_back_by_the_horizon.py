@@ -17,7 +17,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from crm.models import Change
+from crm.models import Change, Prospect
 from crm.services.activities import log_activity
 from crm.services.prospects import create_prospect
 from dealers.actors import Actor
@@ -50,7 +50,7 @@ def _webhook(dealer: Dealer, simulator: SimulatorProcess) -> Destination:
     )
 
 
-def _prospect(dealer: Dealer, name: str):
+def _prospect(dealer: Dealer, name: str) -> Prospect:
     return create_prospect(dealer=dealer, actor=ACTOR, data={"first_name": "Eva", "last_name": name})
 
 
@@ -119,6 +119,7 @@ DEALER_ID = 900_000_001  # no database in the task tests: their relay round is r
 def queued(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Any, ...]]]:
     """Rounds the tasks queue for later, as (args, kwargs, countdown), instead of sending them."""
     calls: list[tuple[Any, ...]] = []
+    cache.delete(tasks._look_key(DEALER_ID))  # no pending look left over from an earlier run
 
     def apply_async(args: tuple[Any, ...], kwargs: dict[str, Any], countdown: float) -> None:
         calls.append((args, kwargs, countdown))
