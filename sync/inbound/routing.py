@@ -20,7 +20,6 @@ from functools import cache
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from crm.dedupe import contact_keys, find_matches, hold_contact_keys, same_contact
@@ -594,20 +593,23 @@ def choose_salesperson(
         .select_related("user")
         .order_by("pk")
     )
-    open_leads = dict(
-        Lead.objects.for_dealer(dealer.pk)
-        .open()
-        .filter(owner_id__in=[m.user_id for m in staff])
-        .values("owner_id")
-        .annotate(n=Count("id"))
-        .values_list("owner_id", "n")
-        .order_by()
-    )
+    open_leads: dict[int, int] = {}
+
+    def open_count(member: Membership) -> int:
+        """The member's open leads, counted up to their capacity: enough to tell whether one more fits.
+
+        Every intake of the dealership waits for this under the pointer's lock, so it must not grow with
+        the dealership's history (issue 15): at most ``lead_capacity`` index entries per member asked.
+        """
+        if member.user_id not in open_leads:
+            mine = Lead.objects.for_dealer(dealer.pk).filter(stage__in=Lead.OPEN_STAGES, owner_id=member.user_id)
+            open_leads[member.user_id] = mine.values("pk")[: member.lead_capacity].count()
+        return open_leads[member.user_id]
 
     def why_not(member: Membership) -> str:
         if not member.is_available:
             return "absent"
-        if open_leads.get(member.user_id, 0) >= member.lead_capacity:
+        if open_count(member) >= member.lead_capacity:
             return "at_capacity"
         return ""
 
@@ -616,7 +618,7 @@ def choose_salesperson(
     def skip(member: Membership, code: str) -> None:
         entry = {**_person(member), "reason": reason(code)}
         if code.endswith("at_capacity"):
-            entry.update(open_leads=open_leads.get(member.user_id, 0), capacity=member.lead_capacity)
+            entry.update(open_leads=open_count(member), capacity=member.lead_capacity)
         skipped.append(entry)
 
     if prefer_user_id is not None:
@@ -627,7 +629,7 @@ def choose_salesperson(
                 return preferred, {
                     **_person(preferred),
                     "reason": reason("own_salesperson"),
-                    "open_leads": open_leads.get(preferred.user_id, 0),
+                    "open_leads": open_count(preferred),
                     "capacity": preferred.lead_capacity,
                     "skipped": [],
                 }
@@ -648,7 +650,7 @@ def choose_salesperson(
         return member, {
             **_person(member),
             "reason": reason("round_robin"),
-            "open_leads": open_leads.get(member.user_id, 0),
+            "open_leads": open_count(member),
             "capacity": member.lead_capacity,
             "skipped": skipped,
         }
