@@ -18,10 +18,12 @@ _REGION: ContextVar[str] = ContextVar("dialling_region", default=DEFAULT_REGION)
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe"})
 _NOT_KEPT = re.compile(r"[^a-z0-9@.+ ]")
 _SPACES = re.compile(r"\s+")
-# Results remembered per input: an import or batch repeats first names, cities and the numbers of every full
-# export, and parsing one phone number costs more than writing its row. The functions are pure (the region is
-# part of the key), so a remembered result is the one a new call would give.
-_CACHED = 65536
+# Results remembered per input: a batch repeats first names and cities, and the API's batch upsert checks
+# each number (serializer) before the service stores it; parsing one costs more than writing its row. The
+# functions are pure (the region is part of the key), so a remembered result is the one a new call would give.
+# 8192 entries (a few MB per process) hold a 1000-item request's numbers; crm.services.bulk keeps its own
+# larger cache of whole field values for repeated full exports.
+_CACHED = 8192
 
 
 def normalize_email(value: str | None) -> str:
