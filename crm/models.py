@@ -209,6 +209,13 @@ class LeadQuerySet(DealerScopedQuerySet):
         return self.exclude(stage__in=Lead.CLOSED_STAGES)
 
 
+# Open leads (the stages are Lead.OPEN_STAGES, spelt out: Meta cannot see the class) still waiting for their
+# first contact: the condition of the partial indexes the SLA sweep and the dashboard read.
+WAITING_FOR_FIRST_CONTACT = Q(
+    first_contacted_at__isnull=True, stage__in=["new", "contacted", "appointment", "test_drive", "offer"]
+)
+
+
 class Lead(VersionedModel):
     """A sales opportunity: what the prospect wants, where it stands and who works it."""
 
@@ -314,24 +321,18 @@ class Lead(VersionedModel):
             models.Index(fields=["dealer", "stage", "owner"], name="lead_stage_owner"),
             models.Index(fields=["dealer", "owner", "first_contact_due_at"], name="lead_owner_due"),
             models.Index(fields=["prospect"], name="lead_prospect"),
-            # Open leads still waiting for their first contact (the stages are OPEN_STAGES), by deadline:
+            # Open leads still waiting for their first contact, by deadline:
             # the SLA sweep and the breach gauge read it without touching the table.
             models.Index(
                 fields=["first_contact_due_at"],
                 include=["id", "dealer", "created_at"],
-                condition=Q(
-                    first_contacted_at__isnull=True,
-                    stage__in=["new", "contacted", "appointment", "test_drive", "offer"],
-                ),
+                condition=WAITING_FOR_FIRST_CONTACT,
                 name="lead_first_contact_waiting",
             ),
             # The same leads within one dealership, in the dashboard's order: its waiting list reads 12 entries.
             models.Index(
                 fields=["dealer", "first_contact_due_at", "created_at", "id"],
-                condition=Q(
-                    first_contacted_at__isnull=True,
-                    stage__in=["new", "contacted", "appointment", "test_drive", "offer"],
-                ),
+                condition=WAITING_FOR_FIRST_CONTACT,
                 name="lead_dealer_waiting",
             ),
             # Closed leads by closing time with their outcome: the month's won and lost without older leads.
