@@ -1,16 +1,20 @@
-"""Plans of the hot queries: ``EXPLAIN`` each of ``bench/sql/*.sql`` and fail on a sequential scan of a large table.
+"""Plans of the hot queries: ``EXPLAIN`` each of ``bench/sql/*.sql``; fail on a sequential scan of a large
+table, or where the index the query is written for does not serve it.
 
 ``python -m bench.plans [--dealer-id N] [--role ROLE] [--large-rows N]`` (``DATABASE_URL`` as for
 ``make bench``) explains every query for a dealership (default: the largest, from the planner's
-statistics), prints one line each, ``PLAN <name> OK|SEQSCAN <nodes and indexes>``, and exits 1 if
-any plan reads a table of at least ``--large-rows`` rows (default 10,000) sequentially.
+statistics), prints one line each, ``PLAN <name> OK|SEQSCAN <tables>|NOINDEX <index> <nodes and
+indexes>``, and exits 1 if any plan reads a table of at least ``--large-rows`` rows (default 10,000)
+sequentially or leaves out the file's ``-- index:`` (at 1M prospects the name search walked the
+dealership's rows through the plain ``dealer_id`` index, 326 ms, with no sequential scan to flag).
 
 The plans are taken as the application sees them: under row-level security, as a role the policies
 apply to (``--role``, default ``crm_app`` when the connecting role bypasses them) with
 ``app.dealer_id`` set, as PostgreSQL uses only leakproof conditions as index conditions there.
 
 Each file holds one statement with ``%(name)s`` parameters; ``dealer_id`` is supplied, the others
-come from its ``-- params: {json}`` line (``%%`` is a literal ``%``, as in psycopg). A
+come from its ``-- params: {json}`` line (``%%`` is a literal ``%``, as in psycopg), and its ``-- index:``
+line names the index that must serve it (several, comma-separated: any one of them). A
 ``-- params as NAME: {json}`` line adds the same statement once more, named NAME, with other values
 (a search nobody matches is the substring search with a word no row holds).
 """
@@ -37,6 +41,7 @@ class HotQuery:
     sql: str
     params: dict[str, Any]
     file: str = ""  # the bench/sql file it is taken from
+    indexes: tuple[str, ...] = ()  # any one of them must serve it (the file's "-- index:" line)
 
 
 @dataclass
@@ -44,13 +49,18 @@ class PlanCheck:
     name: str
     seq_scans: list[str] = field(default_factory=list)  # large tables read sequentially
     nodes: list[str] = field(default_factory=list)  # "Index Scan prospect_name_keyset", ...
+    missing_index: str = ""  # the query's index, where the plan does not use it
 
     @property
     def passed(self) -> bool:
-        return not self.seq_scans
+        return not self.seq_scans and not self.missing_index
 
     def line(self) -> str:
-        verdict = "OK" if self.passed else "SEQSCAN " + ",".join(self.seq_scans)
+        verdict = "OK"
+        if self.seq_scans:
+            verdict = "SEQSCAN " + ",".join(self.seq_scans)
+        elif self.missing_index:
+            verdict = "NOINDEX " + self.missing_index
         return f"PLAN {self.name} {verdict} {'; '.join(self.nodes)}"
 
 
@@ -60,12 +70,18 @@ def hot_queries(directory: Path = SQL_DIR) -> list[HotQuery]:
     for path in sorted(directory.glob("*.sql")):
         text = path.read_text()
         variants: dict[str, dict[str, Any]] = {path.stem: {}}
+        indexes: tuple[str, ...] = ()
         for line in text.splitlines():
-            if line.startswith("-- params"):
+            if line.startswith("-- index:"):
+                indexes = tuple(name.strip() for name in line.removeprefix("-- index:").split(","))
+            elif line.startswith("-- params"):
                 label, _, values = line.removeprefix("-- params").partition(":")
                 variants[label.removeprefix(" as ").strip() or path.stem] = json.loads(values)
         body = "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
-        queries += [HotQuery(name=name, sql=body, params=params, file=path.name) for name, params in variants.items()]
+        queries += [
+            HotQuery(name=name, sql=body, params=params, file=path.name, indexes=indexes)
+            for name, params in variants.items()
+        ]
     return sorted(queries, key=lambda query: query.name)
 
 
@@ -87,8 +103,16 @@ def explain(cursor: Any, query: HotQuery, dealer_id: int) -> dict[str, Any]:
     return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
 
 
-def check_plan(name: str, plan: dict[str, Any], rows: dict[str, float], large: int = LARGE_TABLE_ROWS) -> PlanCheck:
+def check_plan(
+    name: str,
+    plan: dict[str, Any],
+    rows: dict[str, float],
+    large: int = LARGE_TABLE_ROWS,
+    indexes: tuple[str, ...] = (),
+) -> PlanCheck:
+    """Large tables read sequentially, and whether one of ``indexes`` (if any) serves the plan."""
     result = PlanCheck(name=name)
+    used = set()
     for node in _walk(plan):
         kind = node["Node Type"]
         relation = node.get("Relation Name")
@@ -96,16 +120,19 @@ def check_plan(name: str, plan: dict[str, Any], rows: dict[str, float], large: i
             result.nodes.append(f"{kind} {node.get('Index Name') or relation}")
         elif "Index Name" in node:
             result.nodes.append(f"{kind} {node['Index Name']}")
+        used.add(node.get("Index Name"))
         # reltuples is -1 for a table never analyzed: count it as empty, not as smaller than empty.
         if kind == "Seq Scan" and max(rows.get(relation or "", 0.0), 0.0) >= large:
             result.seq_scans.append(relation or "?")
+    if indexes and not used.intersection(indexes):
+        result.missing_index = ",".join(indexes)
     return result
 
 
 def check_all(cursor: Any, dealer_id: int, *, large: int = LARGE_TABLE_ROWS) -> list[PlanCheck]:
     """Explain every hot query for ``dealer_id`` on ``cursor`` (already in the role and scope to check)."""
     rows = table_rows(cursor)
-    return [check_plan(q.name, explain(cursor, q, dealer_id), rows, large) for q in hot_queries()]
+    return [check_plan(q.name, explain(cursor, q, dealer_id), rows, large, q.indexes) for q in hot_queries()]
 
 
 def enter_scope(cursor: Any, dealer_id: int, role: str | None) -> None:

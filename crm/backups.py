@@ -39,6 +39,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
 
+from crm.search_functions import set_planner_attributes
+
 FORMAT_VERSION = 1
 
 
@@ -222,7 +224,10 @@ def create_database(dbname: str) -> None:
 
 
 def restore_dump(backup: Backup, dbname: str) -> None:
-    """pg_restore into the fresh ``dbname``, in one transaction: it holds all of the backup or nothing."""
+    """pg_restore into the fresh ``dbname``, in one transaction: it holds all of the backup or nothing.
+
+    Then the search functions' planner attributes, which the dump cannot hold (crm.search_functions).
+    """
     if not backup.dump.is_file():
         raise BackupError(f"no such backup: {backup.dump}")
     _run(
@@ -230,6 +235,10 @@ def restore_dump(backup: Backup, dbname: str) -> None:
         ["--no-password", "--exit-on-error", "--single-transaction", f"--dbname={dbname}", str(backup.dump)],
         env=_client_env(dbname),
     )
+    import psycopg
+
+    with psycopg.connect(**_libpq_kwargs(dbname), autocommit=True) as restored:
+        set_planner_attributes(restored.cursor())
 
 
 def restore_files(backup: Backup) -> dict[str, Path]:

@@ -1,4 +1,5 @@
 -- The change feed: the dealership's changes after a cursor, in commit order.
+-- index: change_feed
 -- params: {"txid": 0, "id": 0}
 SELECT id, txid, type, object_id
 FROM crm_change

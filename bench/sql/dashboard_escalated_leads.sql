@@ -1,5 +1,6 @@
 -- The dashboard: open leads escalated for a missed first contact and still not contacted, found from the
 -- dealership's escalation events; the latest event's level is looked up for those leads only.
+-- index: leadevent_escalated
 -- params: {}
 SELECT l.id,
     (SELECT e.data -> 'level' FROM crm_leadevent e WHERE e.kind = 'escalated' AND e.lead_id = l.id

@@ -1,4 +1,5 @@
 -- The dashboard: a manager's overdue tasks of the dealership, longest overdue first.
+-- index: task_open_due
 -- params: {"now": "2026-12-01T00:00:00+00:00"}
 SELECT id, due_at
 FROM crm_task

@@ -1,4 +1,5 @@
 -- The dashboard: the dealership's open leads per stage (from the index alone: no heap fetch once vacuumed).
+-- index: lead_stage_owner
 -- params: {}
 SELECT stage, count(*)
 FROM crm_lead

@@ -1,4 +1,5 @@
 -- The dashboard: the dealership's new leads still waiting for a first contact, most urgent first.
+-- index: lead_dealer_waiting
 -- params: {}
 SELECT id, first_contact_due_at
 FROM crm_lead

@@ -1,4 +1,5 @@
 -- The lead inbox: the dealership's open leads, newest first.
+-- index: lead_created_keyset
 -- params: {}
 SELECT id, created_at
 FROM crm_lead

@@ -1,4 +1,5 @@
 -- The API prospect list, a later page: (updated_at, id) after the cursor.
+-- index: prospect_updated
 -- params: {"updated_at": "2022-06-01T00:00:00+00:00", "id": "00000000-0000-0000-0000-000000000000"}
 SELECT id, updated_at
 FROM crm_prospect

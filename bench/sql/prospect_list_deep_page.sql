@@ -1,4 +1,5 @@
 -- The UI prospect list, a page deep into the dealership (sorted by name): one row-value comparison.
+-- index: prospect_name_keyset
 -- params: {"last_name": "Meier", "first_name": "Anna", "id": "80000000-0000-0000-0000-000000000000"}
 SELECT id, last_name, first_name
 FROM crm_prospect

@@ -1,4 +1,5 @@
 -- E-mail search: the addresses that start with what was typed, as a range of the pattern-ops index.
+-- index: prospect_email_prefix
 -- params: {"prefix": "kunde1234", "upper": "kunde1235", "like": "kunde1234%"}
 SELECT id, last_name, first_name
 FROM crm_prospect

@@ -1,4 +1,5 @@
 -- Phone search: phone or mobile numbers (E.164) that start with the number typed, within the dealership.
+-- index: prospect_phone_prefix
 -- params: {"prefix": "+49300001234", "upper": "+49300001235", "like": "+49300001234%"}
 SELECT id, last_name, first_name
 FROM crm_prospect

@@ -1,4 +1,5 @@
 -- The prospect list searched for a name (UI, sorted by name): every word as a substring or by word similarity.
+-- index: prospect_search
 -- params: {"pattern": "%schmi%", "word": "schmi"}
 -- A search nobody matches (the issue's 3.0 s at 1M rows): the index must say so without visiting rows.
 -- params as prospect_search_no_match: {"pattern": "%xyzqwv%", "word": "xyzqwv"}

@@ -1,4 +1,5 @@
 -- Typo-tolerant search, the best 20 by word similarity (crm.selectors.best_matches): "Mülller" folds to "muelller".
+-- index: prospect_search
 -- params: {"pattern": "%muelller%", "word": "muelller"}
 SELECT id, last_name, first_name
 FROM crm_prospect

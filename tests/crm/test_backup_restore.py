@@ -37,6 +37,17 @@ def _connect(dbname: str) -> psycopg.Connection[Any]:
     return psycopg.connect(**backups._libpq_kwargs(dbname), autocommit=True)
 
 
+def _search_function_attributes(cursor: Any) -> list[tuple[str, bool, float]]:
+    cursor.execute(
+        "SELECT p.oid::regprocedure::text, p.proleakproof, p.procost FROM pg_proc p "
+        "WHERE p.proname IN ('textlike', 'word_similarity', 'word_similarity_op', 'word_similarity_commutator_op') "
+        "ORDER BY 1"
+    )
+    rows = [(name, leakproof, float(cost)) for name, leakproof, cost in cursor.fetchall()]
+    assert ("word_similarity_op(text,text)", True, 300.0) in rows
+    return rows
+
+
 def checksums(dbname: str) -> dict[str, tuple[int, str]]:
     """(row count, checksum) per product table, as ``tests.route_matrix.tenant_snapshot`` sums them."""
     result = {}
@@ -118,6 +129,8 @@ def test_a_restore_holds_every_table_as_it_was_at_the_backup(
     assert restored["crm_change"][0] == at_backup["crm_change"][0] + dealerships, "one resync event per dealership"
     with _connect(restored_name) as conn:
         assert conn.execute("SELECT epoch FROM crm_feedepoch").fetchone() == (FeedEpoch.objects.get().epoch + 1,)
+        # pg_dump keeps no attribute of an extension's function: search's (migrations crm 0011, 0016) come back.
+        assert _search_function_attributes(conn.cursor()) == _search_function_attributes(connection.cursor())
     assert (exchange / "40001" / "inbound" / "kunden.csv").read_text() == "Nachname;E-Mail\n"
     assert Prospect.objects.get(pk=kept.pk).city == "Augsburg", "the database in use is left alone"
 
