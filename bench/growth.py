@@ -22,6 +22,11 @@ SERIES = (
     "deep_page_api",
     "deep_page_ui",
     "lead_intake_to_delivery",
+    "search_substring_name",
+    "search_substring_email",
+    "search_substring_phone",
+    "search_no_match",
+    "search_typo_top20",
 )
 
 

@@ -19,7 +19,7 @@ LEAKPROOF_FUNCTIONS = (
     "word_similarity_commutator_op(text, text)",
 )
 # What a word similarity costs next to one simple operator (migration crm 0016).
-WORD_SIMILARITY_COST = 300
+WORD_SIMILARITY_COST = 1000
 COSTED_FUNCTIONS = (
     "word_similarity_op(text, text)",
     "word_similarity_commutator_op(text, text)",

@@ -44,7 +44,7 @@ def _search_function_attributes(cursor: Any) -> list[tuple[str, bool, float]]:
         "ORDER BY 1"
     )
     rows = [(name, leakproof, float(cost)) for name, leakproof, cost in cursor.fetchall()]
-    assert ("word_similarity_op(text,text)", True, 300.0) in rows
+    assert ("word_similarity_op(text,text)", True, 1000.0) in rows
     return rows
 
 

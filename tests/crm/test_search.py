@@ -162,7 +162,7 @@ def test_word_similarity_is_priced_so_the_planner_prefers_the_trigram_index(db: 
         )
         costs = dict(cursor.fetchall())
     assert costs == {
-        "word_similarity(text,text)": 300,
-        "word_similarity_commutator_op(text,text)": 300,
-        "word_similarity_op(text,text)": 300,
+        "word_similarity(text,text)": 1000,
+        "word_similarity_commutator_op(text,text)": 1000,
+        "word_similarity_op(text,text)": 1000,
     }
