@@ -61,8 +61,9 @@ def chart(paths: list[Path], output: Path) -> None:
     import matplotlib.pyplot as plt
 
     runs = sorted((json.loads(p.read_text()) for p in paths), key=lambda run: run["rows"])
-    figure, axes = plt.subplots(figsize=(9, 5.5), dpi=110)
-    for name in SERIES:
+    figure, axes = plt.subplots(figsize=(10.5, 5.5), dpi=110)
+    colours = plt.get_cmap("tab20").colors  # one colour per series (the default cycle repeats after ten)
+    for number, name in enumerate(SERIES):
         points = []
         for run in runs:
             found = next((r for r in run["results"] if r["name"] == name), None)
@@ -71,7 +72,8 @@ def chart(paths: list[Path], output: Path) -> None:
                 points.append((run["rows"], value))
         if points:
             xs, ys = zip(*points, strict=True)
-            axes.plot(xs, ys, marker="o", label=name)
+            style = "--" if name.startswith("search_") else "-"
+            axes.plot(xs, ys, style, marker="o", label=name, color=colours[number % len(colours)])
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("prospects in the database")
@@ -79,7 +81,7 @@ def chart(paths: list[Path], output: Path) -> None:
     machine = runs[-1]["machine"] if runs else {}
     axes.set_title(f"p99 against data size ({machine.get('cores', '?')} cores, {machine.get('cpu', '')[:40]})")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left")
+    axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output)
