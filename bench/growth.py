@@ -62,7 +62,8 @@ def chart(paths: list[Path], output: Path) -> None:
 
     runs = sorted((json.loads(p.read_text()) for p in paths), key=lambda run: run["rows"])
     figure, axes = plt.subplots(figsize=(10.5, 5.5), dpi=110)
-    colours = plt.get_cmap("tab20").colors  # one colour per series (the default cycle repeats after ten)
+    palette = plt.get_cmap("tab20")  # one colour per series (the default cycle repeats after ten)
+    colours = [palette(i / max(1, len(SERIES) - 1)) for i in range(len(SERIES))]
     for number, name in enumerate(SERIES):
         points = []
         for run in runs:
@@ -73,7 +74,7 @@ def chart(paths: list[Path], output: Path) -> None:
         if points:
             xs, ys = zip(*points, strict=True)
             style = "--" if name.startswith("search_") else "-"
-            axes.plot(xs, ys, style, marker="o", label=name, color=colours[number % len(colours)])
+            axes.plot(xs, ys, style, marker="o", label=name, color=colours[number])
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("prospects in the database")
