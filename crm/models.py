@@ -766,4 +766,5 @@ class RetentionRun(models.Model):
 
 
 # Defined beside the code that writes it; imported here so the app registry finds the model.
+from crm.lead_counts import LeadStageCount  # noqa: E402, F401
 from crm.read_audit import ReadAudit  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""Report selectors: numbers for the dashboard and the reports page, always over a viewer-scoped lead queryset.
+"""Report selectors: numbers for the dashboard and the reports page, over a viewer-scoped lead queryset
+(or, for the pipeline, the viewer's kept counts).
 
 Each function runs one aggregate query, whatever the number of leads.
 """
@@ -10,11 +11,14 @@ from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Aggregate, Count, DurationField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from crm.lead_counts import open_leads_by_stage
 from crm.models import Lead, LeadEvent
+from dealers.scoping import Viewer
 
 
 class Median(Aggregate):
@@ -50,12 +54,13 @@ def month_start(now: datetime | None = None) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def pipeline_by_stage(leads: QuerySet[Lead]) -> list[Bar]:
-    """Open leads per stage, in pipeline order (stages without leads show as 0).
+def pipeline_by_stage(viewer: Viewer | None, *, using: str = DEFAULT_DB_ALIAS) -> list[Bar]:
+    """The open leads ``viewer`` sees per stage, in pipeline order (stages without leads show as 0).
 
-    Counts rows, not ids: the dealership's index on stage (``lead_stage_owner``) then answers it alone.
+    From the counts kept as leads change (crm.lead_counts): a few rows per salesperson and stage, the same
+    work at any number of leads, where counting the leads read every open lead of the dealership.
     """
-    counts = dict(leads.filter(stage__in=Lead.OPEN_STAGES).order_by().values_list("stage").annotate(n=Count("*")))
+    counts = open_leads_by_stage(viewer, using=using)
     labels = dict(Lead.Stage.choices)
     bars = [Bar(key=stage, label=str(labels[stage]), value=counts.get(stage, 0)) for stage in Lead.OPEN_STAGES]
     return _with_shares(bars)

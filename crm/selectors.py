@@ -354,7 +354,7 @@ def dashboard(viewer: Membership, now: datetime) -> Dashboard:
         upcoming_tasks=list(
             tasks.filter(due_at__gte=now, due_at__lt=now + timedelta(days=2)).order_by("due_at", "id")[:size]
         ),
-        pipeline=reports.pipeline_by_stage(leads),
+        pipeline=reports.pipeline_by_stage(viewer),
         month=reports.closed_since(leads, reports.month_start(now)),
         month_start=reports.month_start(now),
         escalated_leads=list(escalated_leads(viewer, leads)[:size]),

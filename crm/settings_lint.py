@@ -39,6 +39,10 @@ REVIEWED_MIGRATIONS = {
     # crm: the read audit's indexes (BRIN on time, by person) are on crm_readaudit, which this same
     # migration creates: an empty table, so building them locks nothing anyone waits for.
     "0009_read_audit": "indexes on the table the migration creates",
+    # crm: the lead counts' index is on crm_leadstagecount, created by this migration. Its triggers and the
+    # first counts hold off writes to crm_lead while they are made (seconds at 30M leads): on purpose, so
+    # that no lead is counted twice or missed (crm/lead_counts.py).
+    "0017_lead_stage_counts": "index on the table the migration creates; writes to crm_lead wait seconds",
     # messaging: swaps two unique fields for unique constraints on messaging_sentemail/inboundemail, which
     # 0001 of the same release creates: empty tables, so the index work locks nothing anyone waits for.
     "0003_unique_without_pattern_index": "tables created in the same release, empty",

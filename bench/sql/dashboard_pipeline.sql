@@ -1,7 +1,8 @@
--- The dashboard: the dealership's open leads per stage (from the index alone: no heap fetch once vacuumed).
--- index: lead_stage_owner
+-- The dashboard: the dealership's open leads per stage, from the counts kept as leads change (crm.lead_counts):
+-- a few rows per salesperson and stage, not one per open lead.
+-- index: lead_count_key
 -- params: {}
-SELECT stage, count(*)
-FROM crm_lead
+SELECT stage, sum(leads)
+FROM crm_leadstagecount
 WHERE dealer_id = %(dealer_id)s AND stage IN ('new', 'contacted', 'appointment', 'test_drive', 'offer')
 GROUP BY stage

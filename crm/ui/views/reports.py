@@ -17,6 +17,7 @@ from crm.models import Lead
 from crm.selectors import leads_for
 from crm.ui.views.common import viewer
 from dealers.access import membership_required
+from dealers.scoping import Viewer
 
 PERIODS = {
     "30": gettext_lazy("Last 30 days"),
@@ -42,11 +43,11 @@ def report_overview(request: HttpRequest) -> HttpResponse:
     # A salesperson also sees the unassigned pool, but the table per salesperson shows them their own row only.
     own = who.user_id if who.restricted_to_own else None
     # Figures over weeks and months: a replica within its lag bound serves them (crm/replica.py).
-    figures = replica.read_with_fallback(lambda using: _figures(leads.using(using), since, own))
+    figures = replica.read_with_fallback(lambda using: _figures(who, leads.using(using), since, own))
     return render(request, "crm/reports.html", {"period": period, "periods": list(PERIODS.items()), **figures})
 
 
-def _figures(leads: QuerySet[Lead], since: datetime, own: int | None = None) -> dict[str, Any]:
+def _figures(who: Viewer, leads: QuerySet[Lead], since: datetime, own: int | None = None) -> dict[str, Any]:
     trend = reports.first_contact_by_week(leads, since)
     return {
         "by_source": reports.leads_by_source(leads, since),
@@ -58,7 +59,7 @@ def _figures(leads: QuerySet[Lead], since: datetime, own: int | None = None) -> 
         "first_contact_clipped": any(bar.clipped for bar in trend),
         "first_contact_label_every": max(1, len(trend) // 10),
         "closed": reports.closed_since(leads, since),
-        "pipeline": reports.pipeline_by_stage(leads),
+        "pipeline": reports.pipeline_by_stage(who, using=leads.db),
         "by_salesperson": reports.by_salesperson(leads if own is None else leads.filter(owner_id=own), since),
         "funnel": reports.funnel(leads, since),
     }
