@@ -76,12 +76,15 @@ def open_leads_by_stage(viewer: Viewer | None, *, using: str = "default") -> dic
     return {stage: n for stage, n in rows if n}
 
 
+# No user has id 0: coalesce makes "no salesperson" a value, so the keys are joined by hash (IS NOT DISTINCT
+# FROM cannot be, and would compare every key with every row).
 FOLD_SQL = """
 WITH keys AS (
-    SELECT dealer_id, owner_id, stage FROM crm_leadstagecount GROUP BY 1, 2, 3 HAVING count(*) > 1 OR sum(leads) = 0
+    SELECT dealer_id, coalesce(owner_id, 0) AS owner, stage FROM crm_leadstagecount
+    GROUP BY 1, 2, 3 HAVING count(*) > 1 OR sum(leads) = 0
 ), folded AS (
     DELETE FROM crm_leadstagecount c USING keys k
-    WHERE c.dealer_id = k.dealer_id AND c.owner_id IS NOT DISTINCT FROM k.owner_id AND c.stage = k.stage
+    WHERE c.dealer_id = k.dealer_id AND coalesce(c.owner_id, 0) = k.owner AND c.stage = k.stage
     RETURNING c.dealer_id, c.owner_id, c.stage, c.leads
 )
 INSERT INTO crm_leadstagecount (dealer_id, owner_id, stage, leads)
