@@ -5,11 +5,11 @@ Counting a dealership's open leads per stage from ``crm_lead`` reads every open 
 (docs/performance.md). Here the count of each (dealership, salesperson, stage) is the sum of its rows in
 ``crm_leadstagecount``:
 
-- Statement-level triggers on ``crm_lead`` (migration ``crm/0017_lead_stage_counts``) append one row
-  per key a statement changed, with the difference (+n for inserted leads, -n for deleted ones, both
-  for a move between stages or salespeople). They only append, so concurrent writers never wait for
-  each other on a counter row, and the rows commit or roll back with the leads they count: in any
-  snapshot, a key's sum is exactly the number of its leads.
+- Triggers on ``crm_lead`` (migration ``crm/0017_lead_stage_counts``) append the differences: per insert
+  or delete statement one row per key it touched (+n, -n), per lead an update moves between stages,
+  salespeople or dealerships a -1 and a +1 (an update that moves none calls nothing). They only append,
+  so concurrent writers never wait for each other on a counter row, and the rows commit or roll back
+  with the leads they count: in any snapshot, a key's sum is exactly the number of its leads.
 - :func:`fold` (a periodic job) replaces each key's rows with one row holding their sum, and drops
   keys whose sum is 0. It changes no sum, so readers need not wait for it; it only keeps the rows few.
 
