@@ -51,6 +51,16 @@ CREATE TRIGGER lead_count_move AFTER UPDATE OF dealer_id, owner_id, stage ON crm
 INSERT INTO crm_leadstagecount (dealer_id, owner_id, stage, leads)
 SELECT dealer_id, owner_id, stage, count(*) FROM crm_lead GROUP BY 1, 2, 3;
 """
+# Every fold deletes the rows it sums: vacuum after 1,000 of them whatever the table's size, so the dashboard's
+# read stays an index-only scan of live entries (30,000 dead ones for one dealership made it 2.8 ms, not 0.15).
+VACUUM_OFTEN = (
+    "ALTER TABLE crm_leadstagecount SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, "
+    "autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000)"
+)
+VACUUM_AS_DEFAULT = (
+    "ALTER TABLE crm_leadstagecount RESET (autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold, "
+    "autovacuum_analyze_scale_factor, autovacuum_analyze_threshold)"
+)
 DROP_TRIGGERS = """
 DROP TRIGGER IF EXISTS lead_count_move ON crm_lead;
 DROP TRIGGER IF EXISTS lead_count_delete ON crm_lead;
@@ -107,5 +117,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(ENABLE_RLS, DISABLE_RLS),
+        migrations.RunSQL(VACUUM_OFTEN, VACUUM_AS_DEFAULT),
         migrations.RunSQL(TRIGGERS, DROP_TRIGGERS),
     ]
