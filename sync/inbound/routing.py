@@ -599,11 +599,13 @@ def choose_salesperson(
         """The member's open leads, counted up to their capacity: enough to tell whether one more fits.
 
         Every intake of the dealership waits for this under the pointer's lock, so it must not grow with
-        the dealership's history (issue 15): at most ``lead_capacity`` index entries per member asked.
+        the dealership's history (issue 15): at most ``lead_capacity`` entries of the (dealership, stage,
+        salesperson) index per member asked. Unordered: with the model's newest-first order the planner
+        walked the dealership's leads by date instead (0.3-0.5 s per salesperson at 10M prospects).
         """
         if member.user_id not in open_leads:
             mine = Lead.objects.for_dealer(dealer.pk).filter(stage__in=Lead.OPEN_STAGES, owner_id=member.user_id)
-            open_leads[member.user_id] = mine.values("pk")[: member.lead_capacity].count()
+            open_leads[member.user_id] = mine.order_by().values("pk")[: member.lead_capacity].count()
         return open_leads[member.user_id]
 
     def why_not(member: Membership) -> str:

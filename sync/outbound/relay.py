@@ -47,6 +47,13 @@ DEST = Destination._meta.db_table
 CHANGE = Change._meta.db_table
 DEAD = DeadLetter._meta.db_table
 STATS = DeliveryStats._meta.db_table
+# A change of destination ``d``'s dealership after its cursor. The plain comparison repeats the row
+# comparison's first column because PostgreSQL takes a row comparison with the outer row's values only as a
+# join filter: at 10M prospects the probe walked the dealership's 1.9M change rows (1.5-2 s, under the
+# intake's load); with it, the probe starts at the cursor in the change_feed index (0.05 ms).
+AFTER_CURSOR_SQL = (
+    "c.dealer_id = d.dealer_id AND c.txid >= d.cursor_txid AND (c.txid, c.id) > (d.cursor_txid, d.cursor_change_id)"
+)
 # SQL for the types a destination wants: its own list, or the DESIGN defaults when empty.
 WANTED_TYPES_SQL = (
     "(SELECT jsonb_array_elements_text("
@@ -508,7 +515,7 @@ def dealers_with_due_work(limit: int = 1000) -> list[int]:
               AND (
                 EXISTS (
                     SELECT 1 FROM {CHANGE} c
-                    WHERE c.dealer_id = d.dealer_id AND (c.txid, c.id) > (d.cursor_txid, d.cursor_change_id)
+                    WHERE {AFTER_CURSOR_SQL}
                       AND c.txid < {XMIN} AND c.type IN {WANTED_TYPES_SQL}
                 )
                 OR EXISTS (SELECT 1 FROM {DEAD} l WHERE l.destination_id = d.id AND l.status = 'retrying')
@@ -537,7 +544,7 @@ def changes_waiting(dealer_id: int) -> bool:
                   AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
                   AND EXISTS (
                     SELECT 1 FROM {CHANGE} c
-                    WHERE c.dealer_id = d.dealer_id AND (c.txid, c.id) > (d.cursor_txid, d.cursor_change_id)
+                    WHERE {AFTER_CURSOR_SQL}
                       AND c.type IN {WANTED_TYPES_SQL}
                   )
             )

@@ -10,7 +10,7 @@ from django.db import connection
 from dealers.models import Dealer
 from dealers.scoping import Viewer
 from sync.models import DeadLetter, Destination
-from sync.outbound.relay import CHANGE, DEAD, DEST, STATS, WANTED_TYPES_SQL, XMIN, defaults_json
+from sync.outbound.relay import AFTER_CURSOR_SQL, CHANGE, DEAD, DEST, STATS, WANTED_TYPES_SQL, XMIN, defaults_json
 
 DEALER = Dealer._meta.db_table
 BACKLOG_CAP = 100_000  # counted exactly up to here, so a huge backlog keeps the query cheap
@@ -67,8 +67,7 @@ JOIN {DEALER} dl ON dl.id = d.dealer_id
 LEFT JOIN LATERAL (
     SELECT count(*) AS n, min(b.occurred_at) AS oldest FROM (
         SELECT c.occurred_at FROM {CHANGE} c
-        WHERE d.transport <> 'pull_only' AND c.dealer_id = d.dealer_id
-          AND (c.txid, c.id) > (d.cursor_txid, d.cursor_change_id)
+        WHERE d.transport <> 'pull_only' AND {AFTER_CURSOR_SQL}
           AND c.type IN {WANTED_TYPES_SQL}
         ORDER BY c.txid, c.id LIMIT {BACKLOG_CAP}
     ) b
