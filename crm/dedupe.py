@@ -113,21 +113,6 @@ def contact_keys(*, email: str | None = None, phones: Iterable[str | None] = ())
     return sorted(keys)
 
 
-def same_contact(keys: Iterable[str], *, prefix: str = "") -> Q | None:
-    """Prospects (of any dealership) known by one of ``keys`` (``contact_keys``); None when there are none.
-
-    ``prefix`` reaches the prospect from another model (``"lead__prospect__"``).
-    """
-    condition = Q()
-    for key in keys:
-        kind, _sep, value = key.partition(":")
-        if kind == "email":
-            condition |= Q(**{f"{prefix}email_normalized": value})
-        else:
-            condition |= Q(**{f"{prefix}phone": value}) | Q(**{f"{prefix}mobile": value})
-    return condition or None
-
-
 def hold_contact_keys(keys: Iterable[str]) -> None:
     """Take a transaction-level PostgreSQL advisory lock per contact key, in sorted order (no deadlock).
 

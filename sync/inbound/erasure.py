@@ -62,7 +62,8 @@ def _intake_documents(person: ErasedPerson) -> list[Any]:
         document.body = b""
         document.reason = "" if person.mentions(document.reason) else document.reason
         document.errors = person.scrub(document.errors)
-        document.save(update_fields=["body", "reason", "errors"])
+        document.contact_keys = []  # the person's e-mail and numbers
+        document.save(update_fields=["body", "reason", "errors", "contact_keys"])
     return list(ids)
 
 

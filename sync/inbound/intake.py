@@ -189,7 +189,12 @@ def receive_intake(
                 )
             else:
                 document = _store(
-                    **keep, data=data, status=IntakeDocument.Status.ACCEPTED, lead=routed.lead, dealer=routed.dealer
+                    **keep,
+                    data=data,
+                    status=IntakeDocument.Status.ACCEPTED,
+                    lead=routed.lead,
+                    dealer=routed.dealer,
+                    contact_keys=routed.contact_keys,
                 )
     except (Rejected, ValidationError) as error:
         rejection = error if isinstance(error, Rejected) else _refused_by_domain(error)

@@ -130,7 +130,8 @@ def assign_unrouted(*, unrouted_id: Any, dealer_number: str, user: User, now: da
         unrouted.save(update_fields=["assigned_at", "assigned_by", "dealer", "lead"])
         document = unrouted.document
         document.status, document.dealer, document.lead = IntakeDocument.Status.ACCEPTED, dealer, routed.lead
-        document.save(update_fields=["status", "dealer", "lead"])
+        document.contact_keys = routed.contact_keys
+        document.save(update_fields=["status", "dealer", "lead", "contact_keys"])
     logger.info(
         "unrouted_lead_assigned",
         extra={

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from crm.dedupe import contact_keys, find_matches, hold_contact_keys, same_contact
+from crm.dedupe import contact_keys, find_matches, hold_contact_keys
 from crm.models import Lead, Prospect
 from crm.normalize import fold, normalize_phone
 from crm.routing_decisions import reason
@@ -67,6 +67,9 @@ class RoutedLead:
     dealer: Dealer
     salesperson: Membership | None
     decisions: dict[str, Any]
+    # The person's contact keys, the intake's and the prospect's: kept on the intake document, by which a
+    # later intake of the person follows this one (``follow_recent_intake``).
+    contact_keys: list[str] = field(default_factory=list)
 
 
 # --- Dealership ------------------------------------------------------------------------------------------
@@ -484,14 +487,22 @@ def follow_recent_intake(
     The caller holds ``crm.dedupe.hold_contact_keys(keys)``, so a concurrent intake of the person has
     committed (and is seen here) or waits for this one.
     """
-    condition = same_contact(keys, prefix="lead__prospect__")
-    if condition is None:
+    if not keys:
+        return None
+    # The person's documents of the window by their keys (GIN index), unordered: asked for the newest one
+    # directly, the planner walks the whole window newest first, hoping to meet one soon (issue 15).
+    theirs = list(
+        IntakeDocument.objects.filter(
+            contact_keys__overlap=keys, status=IntakeDocument.Status.ACCEPTED, received_at__gte=now - SAME_PERSON_WINDOW
+        )
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    if not theirs:
         return None
     earlier = (
         IntakeDocument.objects.filter(
-            condition,
-            status=IntakeDocument.Status.ACCEPTED,
-            received_at__gte=now - SAME_PERSON_WINDOW,
+            pk__in=theirs,
             lead__dealer__is_active=True,
             lead__prospect__merged_into__isnull=True,
             lead__prospect__erased_at__isnull=True,
@@ -795,6 +806,7 @@ def route_intake(
             "prospect_created": created,
         },
     )
+    known_by = contact_keys(email=prospect.email, phones=(prospect.phone, prospect.mobile))
     return RoutedLead(
         lead=lead,
         prospect=prospect,
@@ -802,4 +814,5 @@ def route_intake(
         dealer=dealer,
         salesperson=salesperson,
         decisions=decisions,
+        contact_keys=sorted({*keys, *known_by}),
     )

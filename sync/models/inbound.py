@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +49,17 @@ class IntakeDocument(models.Model):
     errors = models.JSONField(_("field errors"), default=dict, blank=True)
     dealer = dealership_field(models.SET_NULL, optional=True)
     lead = optional_link("crm.Lead", _("lead"))
+    # The person's contact keys (crm.dedupe.contact_keys: "email:...", "phone:+49..."), the intake's and its
+    # prospect's, set when the lead is created: a later intake of the same person finds this one through
+    # them (sync.inbound.routing.follow_recent_intake) by index, however many documents the window holds.
+    contact_keys = ArrayField(
+        models.CharField(max_length=260),
+        verbose_name=_("contact keys"),
+        default=list,
+        db_default=models.Value([], output_field=ArrayField(models.CharField(max_length=260))),
+        blank=True,
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("intake document")
@@ -55,6 +68,7 @@ class IntakeDocument(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["status", "-received_at"], name="intake_doc_status"),
             models.Index(fields=["external_reference"], name="intake_doc_reference"),
+            GinIndex(fields=["contact_keys"], name="intake_doc_contact_keys"),
         ]
 
     def __str__(self) -> str:

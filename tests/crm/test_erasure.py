@@ -231,6 +231,9 @@ def test_stored_documents_go_when_they_identify_the_person_not_when_they_share_a
     )
     with manufacturer_wide(reason="test"):
         theirs = IntakeDocument.objects.create(body=f'{{"email": "{EMAIL}"}}'.encode(), status="rejected")
+        accepted = IntakeDocument.objects.create(
+            body=b"{}", status="accepted", lead=lead, dealer=dealer_a.dealer, contact_keys=[f"email:{EMAIL}"]
+        )
         namesake = IntakeDocument.objects.create(
             body=b'{"last_name": "Musterfrau", "email": "b@x.example"}', status="rejected"
         )
@@ -239,5 +242,6 @@ def test_stored_documents_go_when_they_identify_the_person_not_when_they_share_a
 
     with manufacturer_wide(reason="test"):
         assert bytes(IntakeDocument.objects.get(pk=theirs.pk).body) == b""
+        assert IntakeDocument.objects.get(pk=accepted.pk).contact_keys == []
         assert b"Musterfrau" in bytes(IntakeDocument.objects.get(pk=namesake.pk).body)
     assert Task.objects.filter(pk=task.pk).values_list("title", "version").get() == ("[erased]", 2)
