@@ -39,6 +39,7 @@ REVIEWED = {
     "import_run_pending": "the import worker claims queued runs of every dealership",
     "intake_doc_reference": "intake deduplicates a channel's reference before routing picks a dealership",
     "intake_doc_status": "the intake queue by status and arrival, before routing",
+    "intake_doc_contact_keys": "a person's intake of the last 72 hours at any dealership, before routing picks one",
     "sync_intakedocument_received_at_a5a8eeaa": "intake retention and the admin list by arrival, network-wide",
     "routing_escalation_due": "the routing escalation sweep across dealerships (partial index)",
     "unrouted_lead_waiting": "unrouted leads wait for the manufacturer's desk, not a dealership (partial index)",
