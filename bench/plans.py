@@ -159,7 +159,7 @@ def largest_dealer(cursor: Any) -> int:
     return int(found[0])
 
 
-def _bypasses_policies(cursor: Any) -> bool:
+def bypasses_policies(cursor: Any) -> bool:
     cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     return bool(cursor.fetchone()[0])
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(args.database_url, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
         cursor = conn.cursor()
         dealer_id = args.dealer_id or largest_dealer(cursor)
-        role = args.role or (APP_ROLE if _bypasses_policies(cursor) else None)
+        role = args.role or (APP_ROLE if bypasses_policies(cursor) else None)
         enter_scope(cursor, dealer_id, role)
         results = check_all(cursor, dealer_id, large=args.large_rows)
     for result in results:

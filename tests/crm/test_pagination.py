@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crm.models import Prospect
+from crm.selectors import search_prospects
+from crm.ui import pagination
 from crm.ui.pagination import encode_cursor, keyset_page
 from tests.conftest import DealerSetup
 from tests.factories import ProspectFactory
@@ -89,19 +91,60 @@ def test_the_next_page_starts_with_one_row_value_comparison(
     assert " OR " not in where
 
 
-@pytest.mark.parametrize("ordering", [("last_name", "first_name", "id"), ("-last_name", "first_name", "-id")])
-def test_sorting_the_matches_gives_the_same_pages(
-    ordering: tuple[str, ...], rows: list[Prospect], dealer_a: DealerSetup
+@pytest.fixture
+def searchable(dealer_a: DealerSetup) -> None:
+    # "Becker" on one row in three, "Eberhardt" on two rows late in name order, one name on a row alone.
+    for i in range(60):
+        last_name = "Becker" if i % 3 == 0 else f"Name{i:02d}"
+        ProspectFactory.create(dealer=dealer_a.dealer, last_name=last_name, first_name=f"Vorname{i % 7}")
+    for first_name in ("Anna", "Berta"):
+        ProspectFactory.create(dealer=dealer_a.dealer, last_name="Zeberhardt", first_name=first_name)
+
+
+@pytest.mark.parametrize("walk_rows", [1, 4, 10, 1000])
+@pytest.mark.parametrize("query", ["becke", "eberh", "name0", "xqzvyw", "Vorname3"])
+def test_a_search_walked_or_sorted_gives_the_pages_of_its_matches_in_order(
+    query: str, walk_rows: int, searchable: None, dealer_a: DealerSetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
-    pages: dict[bool, list[list[Prospect]]] = {}
-    for sort_matches in (False, True):
-        cursor, pages[sort_matches] = None, []
-        while True:
-            page = keyset_page(qs, ordering=ordering, cursor=cursor, size=5, sort_matches=sort_matches)
-            pages[sort_matches].append(page.items)
-            if not page.has_next:
-                break
-            cursor = page.next_cursor
-    assert pages[True] == pages[False]
-    assert sum(len(items) for items in pages[True]) == 23
+    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", walk_rows)
+    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
+    found = search_prospects(visible, query, dealer_id=dealer_a.dealer.pk)
+    ordering = ("last_name", "first_name", "id")
+    pages, cursor = [], None
+    for _ in range(30):
+        page = keyset_page(found, ordering=ordering, cursor=cursor, size=4, searched=visible)
+        pages.append(page.items)
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+    expected = list(found.order_by(*ordering))
+    assert [row for items in pages for row in items] == expected
+    assert all(len(items) == 4 for items in pages[:-1])
+
+
+def test_a_common_word_fills_its_page_by_walking_and_never_sorts_every_match(
+    searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", 20)
+    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
+    found = search_prospects(visible, "becke", dealer_id=dealer_a.dealer.pk)
+    with django_assert_num_queries(2, info=None) as captured:  # the walk's last key, then the walk
+        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
+    assert [p.last_name for p in page.items] == ["Becker"] * 4
+    walk = captured.captured_queries[1]["sql"]
+    assert ") <= (" in walk
+    assert "|| ''" not in walk
+
+
+def test_a_rare_word_sorts_the_matches_beyond_the_walk(
+    searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", 20)
+    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
+    found = search_prospects(visible, "eberh", dealer_id=dealer_a.dealer.pk)
+    with django_assert_num_queries(3) as captured:  # the walk's last key, the walk (empty), the sorted rest
+        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
+    assert [(p.last_name, p.first_name) for p in page.items] == [("Zeberhardt", "Anna"), ("Zeberhardt", "Berta")]
+    rest = captured.captured_queries[2]["sql"]
+    assert "|| ''" in rest
+    assert ") > (" in rest

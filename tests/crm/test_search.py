@@ -140,6 +140,86 @@ def test_best_matches_rank_the_closest_spelling_first(
     assert all(p.dealer_id == dealer_a.dealer.pk for p in found)
 
 
+@pytest.fixture
+def many_muellers(dealer_a: DealerSetup) -> None:
+    """Six rows spelled as searched and four close spellings, among names similar only at the search's threshold."""
+    make = prospects.create_prospect
+    for i in range(6):
+        make(dealer=dealer_a.dealer, actor=SYSTEM, data={"first_name": f"Vorname{i}", "last_name": "Müller"})
+    for last_name in ("Möller", "Mueler", "Müllers", "Muller", "Müllermann", "Schüller", "Mülheim", "Keller"):
+        make(dealer=dealer_a.dealer, actor=SYSTEM, data={"first_name": "Ina", "last_name": last_name})
+
+
+def _ranked_over_every_match(setup: DealerSetup, query: str, limit: int) -> list[Prospect]:
+    """The reference: every match of the search ranked, without the close tier."""
+    from django.contrib.postgres.search import TrigramWordSimilarity
+    from django.db.models import F
+
+    from crm.normalize import fold
+
+    found = search_prospects(Prospect.objects.for_dealer(setup.dealer.pk), query, dealer_id=setup.dealer.pk)
+    rank = TrigramWordSimilarity(fold(query), "search_text")
+    return list(found.alias(rank=rank).order_by(F("rank").desc(), "last_name", "first_name", "id")[:limit])
+
+
+@pytest.mark.parametrize("query", ["Mülller", "Müller", "Mueller", "Möller", "eller", "Kellermann"])
+@pytest.mark.parametrize("limit", [3, 6, 10, 20])
+def test_best_matches_by_the_close_tier_are_the_best_of_every_match(
+    query: str, limit: int, people: dict[str, Prospect], many_muellers: None, dealer_a: DealerSetup
+) -> None:
+    has_trigram_search.cache_clear()
+    found = best_matches(
+        Prospect.objects.for_dealer(dealer_a.dealer.pk), query, dealer_id=dealer_a.dealer.pk, limit=limit
+    )
+    assert found == _ranked_over_every_match(dealer_a, query, limit)
+
+
+def test_a_common_name_is_answered_by_its_close_matches_alone(
+    people: dict[str, Prospect], many_muellers: None, dealer_a: DealerSetup, django_assert_num_queries
+) -> None:
+    has_trigram_search()
+    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    with django_assert_num_queries(5) as captured:  # savepoint, threshold, the close matches, threshold back, release
+        found = best_matches(qs, "Mülller", dealer_id=dealer_a.dealer.pk, limit=5)
+    assert {p.last_name for p in found} == {"Müller"}
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert "set_config('pg_trgm.word_similarity_threshold'" in statements[1]
+    assert "%>" in statements[2]
+    assert "LIKE" not in statements[2]
+
+
+def test_too_few_close_matches_fall_back_to_every_match(
+    people: dict[str, Prospect], many_muellers: None, dealer_a: DealerSetup, django_assert_num_queries
+) -> None:
+    has_trigram_search()
+    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    with django_assert_num_queries(6) as captured:
+        found = best_matches(qs, "Mülller", dealer_id=dealer_a.dealer.pk, limit=20)
+    assert "LIKE" in captured.captured_queries[-1]["sql"]
+    assert len(found) > 10
+
+
+def test_the_close_tier_leaves_the_connections_threshold_as_it_was(
+    people: dict[str, Prospect], many_muellers: None, dealer_a: DealerSetup
+) -> None:
+    best_matches(Prospect.objects.for_dealer(dealer_a.dealer.pk), "Mülller", dealer_id=dealer_a.dealer.pk, limit=5)
+    with connection.cursor() as cursor:  # still inside the test's transaction, where a local setting would last
+        cursor.execute("SELECT current_setting('pg_trgm.word_similarity_threshold')")
+        assert float(cursor.fetchone()[0]) == pytest.approx(0.45)
+
+
+def test_a_phone_number_is_not_ranked_by_the_close_tier(
+    people: dict[str, Prospect], dealer_a: DealerSetup, django_assert_num_queries
+) -> None:
+    has_trigram_search()
+    with django_assert_num_queries(3) as captured:  # the country (asked twice: a number?), the numbers
+        found = best_matches(
+            Prospect.objects.for_dealer(dealer_a.dealer.pk), "01701234567", dealer_id=dealer_a.dealer.pk
+        )
+    assert [p.last_name for p in found] == ["Müller"]
+    assert not any("set_config" in query["sql"] for query in captured.captured_queries)
+
+
 def test_a_search_for_one_dealership_names_it_as_bigint_for_the_trigram_index(
     people: dict[str, Prospect], dealer_a: DealerSetup
 ) -> None:

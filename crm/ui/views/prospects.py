@@ -56,7 +56,8 @@ PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
 def prospect_list(request: HttpRequest) -> HttpResponse:
     """Search by name, email or phone (typos and umlaut spellings tolerated), filter, sort, keyset pages."""
     membership = viewer(request)
-    filterset = prospect_filterset(request, prospects_for(membership).select_related("owner"))
+    visible = prospects_for(membership)
+    filterset = prospect_filterset(request, visible.select_related("owner"))
     sort = request.GET.get("sort", "name")
     if sort not in PROSPECT_SORTS:
         sort = "name"
@@ -64,7 +65,7 @@ def prospect_list(request: HttpRequest) -> HttpResponse:
         with_open_leads(filterset.qs),
         ordering=PROSPECT_SORTS[sort][1],
         cursor=request.GET.get("after"),
-        sort_matches=sort == "name" and bool(request.GET.get("q", "").strip()),
+        searched=visible if sort == "name" and request.GET.get("q", "").strip() else None,
     )
     context = {
         "filter": filterset,
