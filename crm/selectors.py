@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from django.contrib.postgres.search import TrigramWordSimilarity
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BigIntegerField, Count, F, Lookup, OuterRef, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils.translation import gettext as _
@@ -19,6 +17,7 @@ from crm import reports
 from crm.dedupe import find_matches
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import fold, normalize_email, normalize_phone
+from crm.pg_settings import setting_for_block
 from crm.routing_decisions import routing_summary
 from dealers.actors import api_key_names, describe_actor
 from dealers.models import AuditEvent, Membership, User
@@ -511,7 +510,7 @@ def best_matches(
     order = (F("rank").desc(), "last_name", "first_name", "id")
     if len(words) == 1 and len(fold(query).split()) == 1 and not _phone_number(query.strip(), dealer_id):
         close = _closely_similar(queryset, words[0], dealer_id).alias(rank=rank).order_by(*order)[:limit]
-        with word_similarity_threshold(CLOSE_WORD_SIMILARITY):
+        with setting_for_block("pg_trgm.word_similarity_threshold", str(CLOSE_WORD_SIMILARITY)):
             closest: list[Prospect] = list(close)
         if len(closest) == limit:
             return closest
@@ -523,22 +522,6 @@ def _closely_similar(queryset: QuerySet[Prospect], word: str, dealer_id: int | N
     if dealer_id is not None:  # as bigint, for the trigram index (search_prospects says why)
         queryset = queryset.filter(dealer_id=Cast(Value(dealer_id), BigIntegerField()))
     return queryset.filter(search_text__trigram_word_similar=word)
-
-
-@contextmanager
-def word_similarity_threshold(threshold: float) -> Iterator[None]:
-    """``search_text %> word`` at ``threshold`` for the statements run inside (the operator reads the setting)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('pg_trgm.word_similarity_threshold'), "
-            "set_config('pg_trgm.word_similarity_threshold', %s, true)",
-            [str(threshold)],
-        )
-        (previous, _set) = cursor.fetchone()
-        try:
-            yield
-        finally:  # inside a caller's transaction the local setting would outlive this block
-            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [previous])
 
 
 # The contact detail each marketing purpose uses; a person without it cannot be reached that way.

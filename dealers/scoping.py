@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Cast
 
 
 class Viewer(Protocol):
@@ -47,7 +49,17 @@ class DealerScopedQuerySet(models.QuerySet[Any]):
     owner_field: ClassVar[str | None] = None
 
     def for_dealer(self, dealer_id: int) -> Self:
-        return self.filter(dealer_id=dealer_id)
+        """The dealership's rows, compared as ``bigint``, the column's type.
+
+        Django writes the id as an ``int4`` literal. The btree indexes match that across types; the
+        GIN indexes whose first column is ``dealer_id`` (btree_gin) do not. And when a query names the
+        dealership twice (a search adds it for its trigram index), PostgreSQL keeps one of the two equal
+        constants for every index, the first: an ``int4`` here made the name search scan the trigram
+        index across all dealerships (1.2 s instead of 0.2 s at 10M prospects, issue 15).
+        """
+        if dealer_id is None:
+            return self.filter(dealer_id=None)
+        return self.filter(dealer_id=Cast(Value(dealer_id), models.BigIntegerField()))
 
     def visible_to(self, viewer: Viewer | None) -> Self:
         if viewer is None:

@@ -101,12 +101,18 @@ def searchable(dealer_a: DealerSetup) -> None:
         ProspectFactory.create(dealer=dealer_a.dealer, last_name="Zeberhardt", first_name=first_name)
 
 
-@pytest.mark.parametrize("walk_rows", [1, 4, 10, 1000])
+@pytest.mark.parametrize(("walk_first", "walk_most"), [(1, 1), (1, 30), (2, 10), (4, 1000), (300, 2000)])
 @pytest.mark.parametrize("query", ["becke", "eberh", "name0", "xqzvyw", "Vorname3"])
 def test_a_search_walked_or_sorted_gives_the_pages_of_its_matches_in_order(
-    query: str, walk_rows: int, searchable: None, dealer_a: DealerSetup, monkeypatch: pytest.MonkeyPatch
+    query: str,
+    walk_first: int,
+    walk_most: int,
+    searchable: None,
+    dealer_a: DealerSetup,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", walk_rows)
+    monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", walk_first)
+    monkeypatch.setattr(pagination, "SEARCH_WALK_MOST", walk_most)
     visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
     found = search_prospects(visible, query, dealer_id=dealer_a.dealer.pk)
     ordering = ("last_name", "first_name", "id")
@@ -125,26 +131,48 @@ def test_a_search_walked_or_sorted_gives_the_pages_of_its_matches_in_order(
 def test_a_common_word_fills_its_page_by_walking_and_never_sorts_every_match(
     searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", 20)
+    monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 20)
     visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
     found = search_prospects(visible, "becke", dealer_id=dealer_a.dealer.pk)
-    with django_assert_num_queries(2, info=None) as captured:  # the walk's last key, then the walk
+    # the walk's last key; then, in a savepoint without bitmap scans (so not the search index), the walk
+    with django_assert_num_queries(6, info=None) as captured:
         page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
     assert [p.last_name for p in page.items] == ["Becker"] * 4
-    walk = captured.captured_queries[1]["sql"]
-    assert ") <= (" in walk
-    assert "|| ''" not in walk
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert "set_config('enable_bitmapscan', 'off', true)" in statements[2]
+    assert ") <= (" in statements[3]
+    assert "|| ''" not in statements[3]
+    assert "set_config('enable_bitmapscan', 'on', true)" in statements[4]
+
+
+def test_a_page_walks_on_as_far_as_the_matches_seen_say_it_needs(
+    dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "Kari" on every fourth of 40 rows: 2 matches in the first 8 say a page of 5 needs 12 rows more.
+    for i in range(40):
+        ProspectFactory.create(
+            dealer=dealer_a.dealer, last_name=f"Mitte{i:03d}", first_name="Kari" if i % 4 == 0 else "Olaf"
+        )
+    monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 8)
+    monkeypatch.setattr(pagination, "SEARCH_WALK_MOST", 100)
+    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
+    found = search_prospects(visible, "kari", dealer_id=dealer_a.dealer.pk)
+    with django_assert_num_queries(12, info=None) as captured:  # two walks of 6 statements, no sort
+        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
+    assert [p.last_name for p in page.items] == ["Mitte000", "Mitte004", "Mitte008", "Mitte012"]
+    assert page.has_next
+    assert not any("|| ''" in query["sql"] for query in captured.captured_queries)
 
 
 def test_a_rare_word_sorts_the_matches_beyond_the_walk(
     searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", 20)
+    monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 20)
     visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
     found = search_prospects(visible, "eberh", dealer_id=dealer_a.dealer.pk)
-    with django_assert_num_queries(3) as captured:  # the walk's last key, the walk (empty), the sorted rest
+    with django_assert_num_queries(7, info=None) as captured:  # the walk (6, no match), the sorted rest
         page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
     assert [(p.last_name, p.first_name) for p in page.items] == [("Zeberhardt", "Anna"), ("Zeberhardt", "Berta")]
-    rest = captured.captured_queries[2]["sql"]
+    rest = captured.captured_queries[-1]["sql"]
     assert "|| ''" in rest
     assert ") > (" in rest
