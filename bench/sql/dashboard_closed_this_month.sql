@@ -3,4 +3,4 @@
 -- params: {"since": "2026-12-01T00:00:00+01:00"}
 SELECT count(stage) FILTER (WHERE stage = 'won') AS won, count(stage) FILTER (WHERE stage = 'lost') AS lost
 FROM crm_lead
-WHERE dealer_id = %(dealer_id)s AND closed_at >= %(since)s::timestamptz
+WHERE dealer_id = %(dealer_id)s::bigint AND closed_at >= %(since)s::timestamptz

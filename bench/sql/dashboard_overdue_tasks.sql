@@ -3,6 +3,6 @@
 -- params: {"now": "2026-12-01T00:00:00+00:00"}
 SELECT id, due_at
 FROM crm_task
-WHERE dealer_id = %(dealer_id)s AND done_at IS NULL AND due_at < %(now)s::timestamptz
+WHERE dealer_id = %(dealer_id)s::bigint AND done_at IS NULL AND due_at < %(now)s::timestamptz
 ORDER BY due_at, id
 LIMIT 12

@@ -4,5 +4,5 @@
 -- params: {}
 SELECT stage, sum(leads)
 FROM crm_leadstagecount
-WHERE dealer_id = %(dealer_id)s AND stage IN ('new', 'contacted', 'appointment', 'test_drive', 'offer')
+WHERE dealer_id = %(dealer_id)s::bigint AND stage IN ('new', 'contacted', 'appointment', 'test_drive', 'offer')
 GROUP BY stage

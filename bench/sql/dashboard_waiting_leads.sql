@@ -3,6 +3,6 @@
 -- params: {}
 SELECT id, first_contact_due_at
 FROM crm_lead
-WHERE dealer_id = %(dealer_id)s AND first_contacted_at IS NULL AND stage = 'new'
+WHERE dealer_id = %(dealer_id)s::bigint AND first_contacted_at IS NULL AND stage = 'new'
 ORDER BY first_contact_due_at ASC NULLS LAST, created_at, id
 LIMIT 12

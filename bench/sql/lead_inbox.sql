@@ -3,6 +3,6 @@
 -- params: {}
 SELECT id, created_at
 FROM crm_lead
-WHERE dealer_id = %(dealer_id)s AND stage IN ('new', 'contacted', 'appointment', 'test_drive', 'offer')
+WHERE dealer_id = %(dealer_id)s::bigint AND stage IN ('new', 'contacted', 'appointment', 'test_drive', 'offer')
 ORDER BY created_at DESC, id DESC
 LIMIT 51

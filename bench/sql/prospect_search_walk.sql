@@ -1,4 +1,4 @@
--- The prospect list's search sorted by name, first step (crm.ui.pagination.keyset_page): the next 1,000
+-- The prospect list's search sorted by name, first step (crm.ui.pagination.keyset_page): the next 300
 -- rows of the list in name order, up to the last one's key (found by prospect_search_walk_edge), tested
 -- one by one until a page of matches is found. A common word ends it within a few hundred rows.
 -- index: prospect_name_keyset

@@ -140,7 +140,12 @@ def measure(ctx: BenchContext, dealer_id: int, rounds: int) -> dict[str, list[fl
                         cursor.execute(sql[file], values).fetchall()
                     timings[name].append((time.perf_counter() - started) * 1000)
     finally:
-        connection.close()  # the role and scope end with the connection; the next suite gets a fresh one
+        # The role and scope must not outlive this suite: with the connection pool, close() hands the
+        # connection back as it is, and the next suite wrote as crm_app without a dealership (refused).
+        with connection.cursor() as orm_cursor:
+            orm_cursor.execute("RESET ROLE")
+            orm_cursor.execute("RESET ALL")
+        connection.close()
     return timings
 
 
