@@ -236,9 +236,9 @@ def keyset_page(
 ) -> KeysetPage[M]:
     """One page of ``queryset`` in ``ordering``, after ``cursor`` (None or a bad cursor: the first page).
 
-    ``searched``: ``queryset`` is a search within these rows (the list before its search filter), and
-    ``ordering`` runs one way; the page is found by walking them in page order or by sorting the
-    matches, whichever is quick for the word (``_matches_in_page_order``).
+    ``searched``: ``queryset`` is a search within these rows (the list before its search filter). The
+    page is found by walking them in page order or by sorting the matches, whichever is quick for the
+    word (``_matches_in_page_order``); never by walking every row in front of the matches.
     """
     values: list[Any] | None = None
     if cursor:
@@ -247,9 +247,11 @@ def keyset_page(
         except BadCursor:
             values = None
     after = after_condition(ordering, values) if values is not None else Q()
-    if searched is not None and len({key.startswith("-") for key in ordering}) == 1:
-        rows = _matches_in_page_order(queryset, searched, ordering, after, size + 1)
-    else:
+    if searched is None:
         rows = list(queryset.order_by(*ordering).filter(after)[: size + 1])
+    elif len({key.startswith("-") for key in ordering}) == 1:
+        rows = _matches_in_page_order(queryset, searched, ordering, after, size + 1)
+    else:  # mixed directions have no row value to bound a walk by: sort the matches
+        rows = list(queryset.order_by(_unindexed(ordering[0]), *ordering[1:]).filter(after)[: size + 1])
     next_cursor = encode_cursor(_row_values(rows[size - 1], ordering)) if len(rows) > size else None
     return KeysetPage(items=rows[:size], next_cursor=next_cursor, is_first=values is None)

@@ -176,3 +176,22 @@ def test_a_rare_word_sorts_the_matches_beyond_the_walk(
     rest = captured.captured_queries[-1]["sql"]
     assert "|| ''" in rest
     assert ") > (" in rest
+
+
+@pytest.mark.parametrize("ordering", [("last_name", "first_name", "id"), ("-last_name", "first_name", "-id")])
+def test_a_search_gives_the_same_pages_walked_sorted_or_unsearched(
+    ordering: tuple[str, ...], rows: list[Prospect], dealer_a: DealerSetup
+) -> None:
+    # Mixed directions have no row value to bound a walk by: those pages sort the matches instead.
+    qs = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    pages: dict[bool, list[list[Prospect]]] = {}
+    for searching in (False, True):
+        cursor, pages[searching] = None, []
+        while True:
+            page = keyset_page(qs, ordering=ordering, cursor=cursor, size=5, searched=qs if searching else None)
+            pages[searching].append(page.items)
+            if not page.has_next:
+                break
+            cursor = page.next_cursor
+    assert pages[True] == pages[False]
+    assert sum(len(items) for items in pages[True]) == 23
