@@ -1,10 +1,11 @@
 """Routing of intake leads: dealership, prospect, salesperson, first-contact deadline (docs/intake.md).
 
-``route_intake`` runs in one transaction: it chooses the dealership, locks that dealership's
-round-robin pointer (so concurrent intakes for one dealership queue up, see the same open-lead
-counts and never create the same prospect twice), matches or creates the prospect, chooses the
-salesperson, and creates the lead through ``crm.services`` with every decision recorded as the
-lead's ``routed`` event and in :class:`sync.models.LeadRouting`.
+``route_intake`` runs in one transaction: it locks the person's keys (so two intakes of one person
+never create the same prospect twice), chooses the dealership and matches the prospect, then locks
+that dealership's round-robin pointer (so concurrent intakes for one dealership see the same open-lead
+counts), chooses the salesperson, creates or completes the prospect and creates the lead through
+``crm.services`` with every decision recorded as the lead's ``routed`` event and in
+:class:`sync.models.LeadRouting`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from crm.dedupe import contact_keys, find_matches, hold_contact_keys
+from crm.dedupe import contact_keys, find_matches, hold_contact_keys, person_lock_keys
 from crm.models import Lead, Prospect
 from crm.normalize import fold, normalize_phone
 from crm.routing_decisions import reason
@@ -484,8 +485,8 @@ def follow_recent_intake(
     """The dealership that got this person's intake lead within ``SAME_PERSON_WINDOW``, if it still takes leads.
 
     Returns it as ``choose_dealer`` does (dealer, method, decision), or None: then the usual steps choose.
-    The caller holds ``crm.dedupe.hold_contact_keys(keys)``, so a concurrent intake of the person has
-    committed (and is seen here) or waits for this one.
+    The caller holds the person's keys (``crm.dedupe.hold_contact_keys``), so a concurrent intake of the
+    person has committed (and is seen here) or waits for this one.
     """
     if not keys:
         return None
@@ -750,7 +751,16 @@ def route_intake(
     now = now or timezone.now()
     customer = intake.customer
     keys = contact_keys(email=customer.get("email"), phones=(customer.get("phone"), customer.get("mobile")))
-    hold_contact_keys(keys)  # one person's intakes from several channels queue up here (duplicates)
+    # One person's intakes from several channels queue up here (duplicates), by every key the match
+    # below may use: it runs before the dealership's lock, which only the salesperson's choice needs.
+    hold_contact_keys(
+        person_lock_keys(
+            email=customer.get("email"),
+            phones=(customer.get("phone"), customer.get("mobile")),
+            last_name=customer.get("last_name"),
+            postcode=customer.get("postcode"),
+        )
+    )
     dealer, method, dealer_decision = (
         assigned
         or follow_recent_intake(intake=intake, keys=keys, now=now)
@@ -763,9 +773,10 @@ def route_intake(
             phones=tuple(p for p in (customer.get("phone"), customer.get("mobile")) if p),
         )
     )
-    pointer = _lock_pointer(dealer)  # from here on, intakes for this dealership wait for each other
-
     matched, matched_by = match_prospect(dealer=dealer, customer=customer)
+    due, due_decision = first_contact_due(dealer=dealer, start=now)
+
+    pointer = _lock_pointer(dealer)  # from here on, intakes for this dealership wait for each other
     salesperson, salesperson_decision = choose_salesperson(
         dealer=dealer, pointer=pointer, prefer_user_id=matched.owner_id if matched is not None else None
     )
@@ -773,7 +784,6 @@ def route_intake(
     prospect, prospect_decision = _settle_prospect(
         dealer=dealer, matched=matched, matched_by=matched_by, customer=customer, owner_id=owner_id, actor=actor
     )
-    due, due_decision = first_contact_due(dealer=dealer, start=now)
     decisions: dict[str, Any] = {
         "dealer": {"number": dealer.number, "name": dealer.name, **dealer_decision},
         "prospect": prospect_decision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm.dedupe import duplicate_groups, find_matches, name_key
+from crm.dedupe import duplicate_groups, find_matches, name_key, person_lock_keys
 from crm.models import Prospect
 from crm.services import prospects
 from dealers.actors import Actor
@@ -21,6 +21,16 @@ def test_name_key_folds_umlauts_case_and_punctuation() -> None:
     assert name_key("Müller") == name_key("Mueller") == name_key("MÜLLER") == "mueller"
     assert name_key("Müller-Lüdenscheidt") == "muellerluedenscheidt"
     assert name_key("Lefèvre") == "lefevre"
+
+
+def test_a_person_is_locked_by_every_key_a_match_may_use() -> None:
+    keys = person_lock_keys(
+        email="Erika@Kunde.example", phones=("089 1234567", None), last_name="Müller-Lüdenscheidt", postcode=" 80802 "
+    )
+    assert keys == ["email:erika@kunde.example", "name_postcode:muellerluedenscheidt|80802", "phone:+49891234567"]
+    # name without postcode (or the reverse) matches nobody, so it locks nothing
+    assert person_lock_keys(last_name="Müller") == []
+    assert person_lock_keys(postcode="80802") == []
 
 
 def test_email_matches_case_insensitively(dealer_a: DealerSetup) -> None:

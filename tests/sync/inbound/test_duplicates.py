@@ -131,6 +131,50 @@ def test_two_channels_at_the_same_moment_still_make_one_prospect(network: Networ
     assert _prospects_created(people) == 1  # the dealer system hears of the prospect once
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_same_name_and_postcode_at_the_same_moment_make_one_prospect(network: Network) -> None:
+    """Two e-mails, no phone: only name and postcode say it is one person, and the match runs before
+    the dealership's lock, so a lock on the name and postcode must make the second intake wait."""
+    rounds = 4
+    errors: list[BaseException] = []
+
+    def worker(barrier: threading.Barrier, document: dict[str, Any]) -> None:
+        try:
+            barrier.wait()
+            _send(document)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    for round_ in range(rounds):
+        barrier = threading.Barrier(2)
+        documents = [
+            {
+                "source": source,
+                "dealer_number": network.a.dealer.number,
+                "customer": {
+                    "first_name": "Erika",
+                    "last_name": f"Gleichzeitig{round_}",
+                    "postcode": "80999",
+                    "email": f"{source}.{round_}@kunde.example",
+                },
+            }
+            for source in ("website", "call_centre")
+        ]
+        threads = [threading.Thread(target=worker, args=(barrier, document)) for document in documents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    assert errors == []
+    for round_ in range(rounds):
+        people = Prospect.objects.filter(last_name=f"Gleichzeitig{round_}")
+        assert people.count() == 1, round_
+        assert Lead.objects.filter(prospect__in=people).count() == 2
+
+
 def test_an_accepted_document_keeps_the_persons_contact_keys(network: Network) -> None:
     document = _send(_website(network)).document
     document.refresh_from_db()
