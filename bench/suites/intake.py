@@ -176,8 +176,15 @@ def _lead(dealer_number: str, campaign: str, email: str) -> dict[str, Any]:
 
 
 def _lua(key: str, dealer_number: str, campaign: str, rate: float) -> str:
-    """wrk posts ``rate`` leads/s on the clock (:func:`bench.harness.paced`), each its own customer and key."""
-    template = json.dumps(_lead(dealer_number, campaign, "EMAIL"), ensure_ascii=True).replace('"EMAIL"', '"%s"')
+    """wrk posts ``rate`` leads/s on the clock (:func:`bench.harness.paced`), each its own customer and key.
+
+    Its own customer: another e-mail and another surname each, as the network's intake is mostly
+    different people. With one name and postcode for all, every lead matched the first one's prospect
+    (1,400 leads on one prospect), and the person's lock made the intakes wait for each other.
+    """
+    lead = _lead(dealer_number, campaign, "EMAIL")
+    lead["customer"]["last_name"] = "SURNAME"
+    template = json.dumps(lead, ensure_ascii=True).replace('"EMAIL"', '"%s"').replace('"SURNAME"', '"%s"')
     return f"""
 local counter = 0
 local thread_id = tostring(math.random(1, 1000000000))
@@ -188,7 +195,7 @@ request = function()
   counter = counter + 1
   local id = thread_id .. "-" .. counter
   wrk.headers["Idempotency-Key"] = "bench-{campaign}-" .. id
-  local body = string.format([[{template}]], "bench." .. id .. "@intake.bench.example")
+  local body = string.format([[{template}]], "Musterfrau-" .. id, "bench." .. id .. "@intake.bench.example")
   return wrk.format(nil, "/api/v1/intake/leads/", nil, body)
 end
 {paced(rate)}"""
