@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from crm.models import Prospect
@@ -128,17 +130,24 @@ def test_a_search_walked_or_sorted_gives_the_pages_of_its_matches_in_order(
     assert all(len(items) == 4 for items in pages[:-1])
 
 
+def _first_search_page(
+    setup: DealerSetup, word: str, statements: int, assert_num_queries: Any
+) -> tuple[list[Prospect], list[str]]:
+    """The name-sorted first page of a search for ``word`` (4 rows), and the statements it took (``statements``)."""
+    visible = Prospect.objects.for_dealer(setup.dealer.pk).active()
+    found = search_prospects(visible, word, dealer_id=setup.dealer.pk)
+    with assert_num_queries(statements, info=None) as captured:
+        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
+    return page.items, [query["sql"] for query in captured.captured_queries]
+
+
 def test_a_common_word_fills_its_page_by_walking_and_never_sorts_every_match(
     searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 20)
-    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
-    found = search_prospects(visible, "becke", dealer_id=dealer_a.dealer.pk)
     # the walk's last key; then, in a savepoint without bitmap scans (so not the search index), the walk
-    with django_assert_num_queries(6, info=None) as captured:
-        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
-    assert [p.last_name for p in page.items] == ["Becker"] * 4
-    statements = [query["sql"] for query in captured.captured_queries]
+    items, statements = _first_search_page(dealer_a, "becke", 6, django_assert_num_queries)
+    assert [p.last_name for p in items] == ["Becker"] * 4
     assert "set_config('enable_bitmapscan', 'off', true)" in statements[2]
     assert ") <= (" in statements[3]
     assert "|| ''" not in statements[3]
@@ -155,27 +164,19 @@ def test_a_page_walks_on_as_far_as_the_matches_seen_say_it_needs(
         )
     monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 8)
     monkeypatch.setattr(pagination, "SEARCH_WALK_MOST", 100)
-    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
-    found = search_prospects(visible, "kari", dealer_id=dealer_a.dealer.pk)
-    with django_assert_num_queries(12, info=None) as captured:  # two walks of 6 statements, no sort
-        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
-    assert [p.last_name for p in page.items] == ["Mitte000", "Mitte004", "Mitte008", "Mitte012"]
-    assert page.has_next
-    assert not any("|| ''" in query["sql"] for query in captured.captured_queries)
+    items, statements = _first_search_page(dealer_a, "kari", 12, django_assert_num_queries)  # two walks, no sort
+    assert [p.last_name for p in items] == ["Mitte000", "Mitte004", "Mitte008", "Mitte012"]
+    assert not any("|| ''" in sql for sql in statements)
 
 
 def test_a_rare_word_sorts_the_matches_beyond_the_walk(
     searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 20)
-    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk).active()
-    found = search_prospects(visible, "eberh", dealer_id=dealer_a.dealer.pk)
-    with django_assert_num_queries(7, info=None) as captured:  # the walk (6, no match), the sorted rest
-        page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
-    assert [(p.last_name, p.first_name) for p in page.items] == [("Zeberhardt", "Anna"), ("Zeberhardt", "Berta")]
-    rest = captured.captured_queries[-1]["sql"]
-    assert "|| ''" in rest
-    assert ") > (" in rest
+    items, statements = _first_search_page(dealer_a, "eberh", 7, django_assert_num_queries)  # walk, sorted rest
+    assert [(p.last_name, p.first_name) for p in items] == [("Zeberhardt", "Anna"), ("Zeberhardt", "Berta")]
+    assert "|| ''" in statements[-1]
+    assert ") > (" in statements[-1]
 
 
 @pytest.mark.parametrize("ordering", [("last_name", "first_name", "id"), ("-last_name", "first_name", "-id")])
