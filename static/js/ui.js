@@ -5,9 +5,20 @@
    - <a data-history-back href="...">: goes back a page when there is one, else follows href;
    - <button data-copy="ID" data-copied-text="...">: copies the value of the input ID to the clipboard
      (selecting it where the Clipboard API is unavailable, so Ctrl+C works) and says so on the button.
+   - <input type="search"> in an htmx filter form: its change event (on losing focus) goes no further;
    No dependencies; works for content htmx swaps in, as the listeners sit on the document. */
 (function () {
   "use strict";
+  // The filter forms ask for results as the search field is typed in (hx-trigger "input delay"). The
+  // change event that follows when the field loses focus asked once more for the same results, and the
+  // answer's history entry (hx-push-url) could cancel the click on a result that took the focus away:
+  // the page stayed on the list. Caught on the way down, before the form's htmx listener hears it.
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el instanceof HTMLInputElement && el.type === "search" && el.form && el.form.hasAttribute("hx-trigger")) {
+      event.stopPropagation();
+    }
+  }, true);
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
