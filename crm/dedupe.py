@@ -113,19 +113,13 @@ def contact_keys(*, email: str | None = None, phones: Iterable[str | None] = ())
     return sorted(keys)
 
 
-def person_lock_keys(
-    *,
-    email: str | None = None,
-    phones: Iterable[str | None] = (),
-    last_name: str | None = None,
-    postcode: str | None = None,
-) -> list[str]:
-    """Every key ``find_matches`` may match this person by: the contact keys, and name with postcode.
+def person_lock_keys(contact: Iterable[str], *, last_name: str | None = None, postcode: str | None = None) -> list[str]:
+    """Every key ``find_matches`` may match this person by: the ``contact`` keys, and name with postcode.
 
     Held together (``hold_contact_keys``), they make two intakes that could match one prospect run one
     after the other, whichever key they share: two e-mails with the same name and postcode too.
     """
-    keys = set(contact_keys(email=email, phones=phones))
+    keys = set(contact)
     last, postcode_key = name_key(last_name), (postcode or "").strip()
     if last and postcode_key:
         keys.add(f"name_postcode:{last}|{postcode_key}")

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import BigIntegerField, Count, F, Lookup, OuterRef, Q, QuerySet, Subquery, Value, Window
-from django.db.models.functions import Cast, Coalesce, RowNumber
+from django.db.models import Count, F, Lookup, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils.translation import gettext as _
 
 from crm import reports
@@ -21,7 +21,7 @@ from crm.pg_settings import setting_for_block
 from crm.routing_decisions import routing_summary
 from dealers.actors import api_key_names, describe_actor
 from dealers.models import AuditEvent, Membership, User
-from dealers.scoping import Viewer
+from dealers.scoping import Viewer, in_dealership
 from dealers.selectors import dealer_country
 
 
@@ -471,7 +471,7 @@ def search_prospects(queryset: QuerySet[Prospect], query: str, *, dealer_id: int
         # As bigint, the column's type: psycopg writes a small int as an int4 literal, which the btree
         # indexes match across types but btree_gin's opclass does not, so the GIN index scan took the
         # word's entries of every dealership and filtered them afterwards.
-        queryset = queryset.filter(dealer_id=Cast(Value(dealer_id), BigIntegerField()))
+        queryset = queryset.filter(in_dealership(dealer_id))
     for word in words:
         if trigram and len(word) >= 3:
             # The substring test first: cheap, and it spares the similarity for the rows it already accepts.
@@ -520,7 +520,7 @@ def best_matches(
 
 def _closely_similar(queryset: QuerySet[Prospect], word: str, dealer_id: int | None) -> QuerySet[Prospect]:
     if dealer_id is not None:  # as bigint, for the trigram index (search_prospects says why)
-        queryset = queryset.filter(dealer_id=Cast(Value(dealer_id), BigIntegerField()))
+        queryset = queryset.filter(in_dealership(dealer_id))
     return queryset.filter(search_text__trigram_word_similar=word)
 
 

@@ -38,6 +38,11 @@ class SystemViewer:
     sees_unassigned: bool = True
 
 
+def in_dealership(dealer_id: int) -> models.Q:
+    """``dealer_id = <dealer_id>::bigint``: the column's type, which every index of it takes (``for_dealer``)."""
+    return models.Q(dealer_id=Cast(Value(dealer_id), models.BigIntegerField()))
+
+
 class DealerScopedQuerySet(models.QuerySet[Any]):
     """Rows owned by one dealership (``dealer_id``).
 
@@ -59,7 +64,7 @@ class DealerScopedQuerySet(models.QuerySet[Any]):
         """
         if dealer_id is None:
             return self.filter(dealer_id=None)
-        return self.filter(dealer_id=Cast(Value(dealer_id), models.BigIntegerField()))
+        return self.filter(in_dealership(dealer_id))
 
     def visible_to(self, viewer: Viewer | None) -> Self:
         if viewer is None:

@@ -753,14 +753,7 @@ def route_intake(
     keys = contact_keys(email=customer.get("email"), phones=(customer.get("phone"), customer.get("mobile")))
     # One person's intakes from several channels queue up here (duplicates), by every key the match
     # below may use: it runs before the dealership's lock, which only the salesperson's choice needs.
-    hold_contact_keys(
-        person_lock_keys(
-            email=customer.get("email"),
-            phones=(customer.get("phone"), customer.get("mobile")),
-            last_name=customer.get("last_name"),
-            postcode=customer.get("postcode"),
-        )
-    )
+    hold_contact_keys(person_lock_keys(keys, last_name=customer.get("last_name"), postcode=customer.get("postcode")))
     dealer, method, dealer_decision = (
         assigned
         or follow_recent_intake(intake=intake, keys=keys, now=now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm.dedupe import duplicate_groups, find_matches, name_key, person_lock_keys
+from crm.dedupe import contact_keys, duplicate_groups, find_matches, name_key, person_lock_keys
 from crm.models import Prospect
 from crm.services import prospects
 from dealers.actors import Actor
@@ -24,13 +24,12 @@ def test_name_key_folds_umlauts_case_and_punctuation() -> None:
 
 
 def test_a_person_is_locked_by_every_key_a_match_may_use() -> None:
-    keys = person_lock_keys(
-        email="Erika@Kunde.example", phones=("089 1234567", None), last_name="Müller-Lüdenscheidt", postcode=" 80802 "
-    )
+    contact = contact_keys(email="Erika@Kunde.example", phones=("089 1234567", None))
+    keys = person_lock_keys(contact, last_name="Müller-Lüdenscheidt", postcode=" 80802 ")
     assert keys == ["email:erika@kunde.example", "name_postcode:muellerluedenscheidt|80802", "phone:+49891234567"]
     # name without postcode (or the reverse) matches nobody, so it locks nothing
-    assert person_lock_keys(last_name="Müller") == []
-    assert person_lock_keys(postcode="80802") == []
+    assert person_lock_keys([], last_name="Müller") == []
+    assert person_lock_keys([], postcode="80802") == []
 
 
 def test_email_matches_case_insensitively(dealer_a: DealerSetup) -> None:
