@@ -151,6 +151,7 @@ class Prospect(VersionedModel):
         indexes: ClassVar = [
             models.Index(fields=["dealer", "last_name", "first_name", "id"], name="prospect_name_keyset"),
             models.Index(fields=["dealer", "updated_at", "id"], name="prospect_updated"),
+            models.Index(fields=["dealer", "created_at", "id"], name="prospect_created"),  # the list's "newest first"
             # Pattern ops: they serve equality and the prefix ranges of search (crm.selectors.search_prospects).
             models.Index(
                 fields=["dealer", "email_normalized"],

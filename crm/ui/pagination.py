@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Func, Model, Q, QuerySet, Value
+from django.db.models import F, Func, Model, Q, QuerySet
 from django.db.models.fields.tuple_lookups import (
     Tuple,
     TupleGreaterThan,
@@ -170,8 +170,12 @@ def _typed(model: type[Model], ordering: Sequence[str], values: list[Any]) -> li
 
 
 def _unindexed(key: str) -> Any:
-    """``key`` as ``(column || '')``: the same text order, which no index provides."""
-    expression = Func(F(key.lstrip("-")), Value(""), template="(%(expressions)s)", arg_joiner=" || ")
+    """``key`` as ``COALESCE(column, column)``: the column's own order and type, which no index provides.
+
+    (``column || ''`` did the same for text only: a time became text, in the collation's order.)
+    """
+    column = F(key.lstrip("-"))
+    expression = Func(column, column, function="COALESCE")
     return expression.desc() if key.startswith("-") else expression.asc()
 
 
