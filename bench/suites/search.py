@@ -5,11 +5,9 @@ application role (row-level security applies) with the dealership's scope, over 
 rotating through values taken from the dealership's own rows so that no single cached answer
 flatters the figure. The p99 is client-side (round trip included). Two lines measure the
 application's own code, through the ORM on this process's connection in the same role and scope, as
-they take more than one statement: the name search is the prospect list's first page in its default
-order, recently changed first (``crm.ui.pagination.keyset_page``: a walk in that order, then the sorted
-matches beyond it if the walk held less than a page; ``prospect_search_walk_recent.sql``). The same page
-sorted by name (``prospect_search_walk.sql``, ``prospect_search_substring.sql``) is measured beside it
-and reported in its line's ``extra`` (``sorted_by_name_p99_ms``), without a target of its own. The typo
+they take more than one statement: the name search is the prospect list's first page
+(``crm.ui.pagination.keyset_page``: a walk in name order, then the sorted matches beyond it if the
+walk held less than a page; ``prospect_search_walk.sql``, ``prospect_search_substring.sql``), the typo
 search ``crm.selectors.best_matches`` (its close tier, then every match if the tier held less than
 20; ``prospect_search_typo_top20.sql`` is the latter).
 
@@ -42,7 +40,6 @@ QUERIES = {
     "search_no_match": ("prospect_search_no_match", 20.0, 200.0),
     "search_typo_top20": ("prospect_search_typo_top20", 50.0, 500.0),  # best_matches: close tier + this
 }
-BY_NAME = "search_substring_name_sorted_by_name"  # measured beside search_substring_name, reported in its extra
 
 
 def _upper(prefix: str) -> str:
@@ -92,10 +89,9 @@ def median_dealer(ctx: BenchContext) -> int:
 def application_searches(dealer_id: int) -> dict[str, Callable[[str], list[Any]]]:
     """The searches measured as the application runs them, through the ORM, by line name.
 
-    The name search is the prospect list's first page in its default order, as ``crm.ui.views.prospects``
-    finds it; ``BY_NAME`` is the same page when the user sorts by name (reported beside the line, no
-    target of its own: docs/search.md says why a common surname costs more there). The typo search is
-    ``crm.selectors.best_matches`` (the close tier first).
+    The name search is the prospect list's first page in its default order (by name), as
+    ``crm.ui.views.prospects`` finds it; the typo search is ``crm.selectors.best_matches`` (the close
+    tier first).
     """
     from crm.models import Prospect
     from crm.selectors import best_matches, search_prospects
@@ -104,21 +100,15 @@ def application_searches(dealer_id: int) -> dict[str, Callable[[str], list[Any]]
 
     visible = Prospect.objects.for_dealer(dealer_id).active()
 
-    def list_page(sort: str) -> Callable[[str], list[Any]]:
-        def page(word: str) -> list[Any]:
-            found = search_prospects(visible, word, dealer_id=dealer_id)
-            return keyset_page(found, ordering=PROSPECT_SORTS[sort][1], cursor=None, searched=visible).items
-
-        return page
+    def name_page(word: str) -> list[Any]:
+        found = search_prospects(visible, word, dealer_id=dealer_id)
+        ordering = PROSPECT_SORTS[DEFAULT_PROSPECT_SORT][1]
+        return keyset_page(found, ordering=ordering, cursor=None, searched=visible).items
 
     def best_20(word: str) -> list[Any]:
         return best_matches(visible, word, dealer_id=dealer_id, limit=20)
 
-    return {
-        "search_substring_name": list_page(DEFAULT_PROSPECT_SORT),
-        BY_NAME: list_page("name"),
-        "search_typo_top20": best_20,
-    }
+    return {"search_substring_name": name_page, "search_typo_top20": best_20}
 
 
 def measure(ctx: BenchContext, dealer_id: int, rounds: int) -> dict[str, list[float]]:
@@ -128,7 +118,7 @@ def measure(ctx: BenchContext, dealer_id: int, rounds: int) -> dict[str, list[fl
     sql = {q.name: q.sql for q in plans.hot_queries()}
     params = parameters(samples(ctx, dealer_id))
     url = ctx.app_database_url or ctx.database_url
-    timings: dict[str, list[float]] = {name: [] for name in (*QUERIES, BY_NAME)}
+    timings: dict[str, list[float]] = {name: [] for name in QUERIES}
     in_application = application_searches(dealer_id)
     # Client-side binding, as Django's psycopg backend sends queries: each execution is planned for its
     # own values. psycopg's default (server-side binding, prepared after five runs) let PostgreSQL switch
@@ -151,10 +141,6 @@ def measure(ctx: BenchContext, dealer_id: int, rounds: int) -> dict[str, list[fl
                     else:
                         cursor.execute(sql[file], values).fetchall()
                     timings[name].append((time.perf_counter() - started) * 1000)
-                    if name == "search_substring_name":
-                        started = time.perf_counter()
-                        in_application[BY_NAME](values["word"])
-                        timings[BY_NAME].append((time.perf_counter() - started) * 1000)
     finally:
         # The role and scope must not outlive this suite: with the connection pool, close() hands the
         # connection back as it is, and the next suite wrote as crm_app without a dealership (refused).
@@ -163,11 +149,6 @@ def measure(ctx: BenchContext, dealer_id: int, rounds: int) -> dict[str, list[fl
             orm_cursor.execute("RESET ALL")
         connection.close()
     return timings
-
-
-def _by_name(timings: dict[str, list[float]]) -> dict[str, float | None]:
-    values = sorted(timings[BY_NAME])
-    return {"sorted_by_name_p99_ms": p99(values), "sorted_by_name_p50_ms": values[len(values) // 2] if values else None}
 
 
 def p99(values: list[float]) -> float:
@@ -203,7 +184,6 @@ def run(ctx: BenchContext) -> list[Result]:
                     "query": f"bench/sql/{files[query]}",
                     "baseline": "p99 at 1M prospects" if name in ref else "p99 for a median dealership",
                     "runs": len(largest[name]),
-                    **(_by_name(largest) if name == "search_substring_name" else {}),
                 },
             )
         )

@@ -45,15 +45,13 @@ from dealers.reauth import reauthentication_required
 
 DUPLICATE_GROUPS_PER_PAGE = 10
 
+# Each order reads an index of its own (prospect_name_keyset, prospect_created, prospect_updated).
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
     "name": (gettext_lazy("Name"), ("last_name", "first_name", "id")),
     "newest": (gettext_lazy("Newest first"), ("-created_at", "-id")),
+    "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
 }
-# The people a salesperson looks for are mostly the ones they dealt with lately. In this order a search's
-# matches are spread through the list, so a page is found within a short walk however common the word
-# (in name order a surname's matches sit together: docs/search.md).
-DEFAULT_PROSPECT_SORT = "updated"
+DEFAULT_PROSPECT_SORT = "name"
 
 
 @membership_required()
