@@ -11,7 +11,7 @@ from django.utils import timezone
 from crm.models import Prospect
 from crm.selectors import search_prospects
 from crm.ui import pagination
-from crm.ui.pagination import encode_cursor, keyset_page
+from crm.ui.pagination import KeysetPage, encode_cursor, keyset_page
 from tests.conftest import DealerSetup
 from tests.factories import ProspectFactory
 
@@ -145,13 +145,13 @@ def test_a_search_walked_or_sorted_gives_the_pages_of_its_matches_in_order(
 
 def _first_search_page(
     setup: DealerSetup, word: str, statements: int, assert_num_queries: Any
-) -> tuple[list[Prospect], list[str]]:
+) -> tuple[KeysetPage[Prospect], list[str]]:
     """The name-sorted first page of a search for ``word`` (4 rows), and the statements it took (``statements``)."""
     visible = Prospect.objects.for_dealer(setup.dealer.pk).active()
     found = search_prospects(visible, word, dealer_id=setup.dealer.pk)
     with assert_num_queries(statements, info=None) as captured:
         page = keyset_page(found, ordering=("last_name", "first_name", "id"), cursor=None, size=4, searched=visible)
-    return page.items, [query["sql"] for query in captured.captured_queries]
+    return page, [query["sql"] for query in captured.captured_queries]
 
 
 # How the sorted matches name their first key: an expression no index provides (pagination._unindexed).
@@ -163,8 +163,8 @@ def test_a_common_word_fills_its_page_by_walking_and_never_sorts_every_match(
 ) -> None:
     monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 20)
     # the walk's last key; then, in a savepoint without bitmap scans (so not the search index), the walk
-    items, statements = _first_search_page(dealer_a, "becke", 6, django_assert_num_queries)
-    assert [p.last_name for p in items] == ["Becker"] * 4
+    page, statements = _first_search_page(dealer_a, "becke", 6, django_assert_num_queries)
+    assert [p.last_name for p in page.items] == ["Becker"] * 4
     assert "set_config('enable_bitmapscan', 'off', true)" in statements[2]
     assert ") <= (" in statements[3]
     assert SORTED_BY_NAME not in statements[3]
@@ -181,8 +181,9 @@ def test_a_page_walks_on_as_far_as_the_matches_seen_say_it_needs(
         )
     monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 8)
     monkeypatch.setattr(pagination, "SEARCH_WALK_MOST", 100)
-    items, statements = _first_search_page(dealer_a, "kari", 12, django_assert_num_queries)  # two walks, no sort
-    assert [p.last_name for p in items] == ["Mitte000", "Mitte004", "Mitte008", "Mitte012"]
+    page, statements = _first_search_page(dealer_a, "kari", 12, django_assert_num_queries)  # two walks, no sort
+    assert [p.last_name for p in page.items] == ["Mitte000", "Mitte004", "Mitte008", "Mitte012"]
+    assert page.has_next
     assert not any(SORTED_BY_NAME in sql for sql in statements)
 
 
@@ -190,8 +191,8 @@ def test_a_rare_word_sorts_the_matches_beyond_the_walk(
     searchable: None, dealer_a: DealerSetup, django_assert_num_queries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pagination, "SEARCH_WALK_FIRST", 20)
-    items, statements = _first_search_page(dealer_a, "eberh", 7, django_assert_num_queries)  # walk, sorted rest
-    assert [(p.last_name, p.first_name) for p in items] == [("Zeberhardt", "Anna"), ("Zeberhardt", "Berta")]
+    page, statements = _first_search_page(dealer_a, "eberh", 7, django_assert_num_queries)  # walk, sorted rest
+    assert [(p.last_name, p.first_name) for p in page.items] == [("Zeberhardt", "Anna"), ("Zeberhardt", "Berta")]
     assert SORTED_BY_NAME in statements[-1]
     assert ") > (" in statements[-1]
 
