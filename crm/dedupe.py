@@ -5,8 +5,8 @@ lead to an existing prospect (``find_matches``). Both compare the same keys:
 
 - email: ``Prospect.email_normalized`` (trimmed, lower-case);
 - phone: E.164 (``crm.normalize.normalize_phone``), either of ``phone`` or ``mobile``;
-- name + postcode: the last name folded to ``a-z0-9`` (Müller, Mueller and MÜLLER are one key) and the
-  exact postcode. ``name_key`` (Python) and ``NameKey`` (SQL) compute the same key.
+- name + postcode: the last name folded to ``a-z0-9`` (Müller, Mueller and MÜLLER are one key), stored as
+  ``Prospect.name_key`` by the services (``name_key`` below), and the exact postcode.
 """
 
 from __future__ import annotations
@@ -17,39 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Count, F, Func, IntegerField, Q, QuerySet, Value, When
-from django.db.models.functions import Lower, Replace
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from crm.models import Prospect
 from crm.normalize import fold, normalize_email, normalize_phone
-
-# Letters that fold() spells out; the SQL side replaces them the same way.
-# Upper case first: lower() in a database with the C locale leaves non-ASCII letters alone.
-_SPELLED_OUT = (
-    ("Ä", "ae"), ("Ö", "oe"), ("Ü", "ue"), ("ẞ", "ss"), ("Æ", "ae"), ("Ø", "oe"),
-    ("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("æ", "ae"), ("ø", "oe"),
-)  # fmt: skip
-# Accented letters that fold() strips via NFKD; translate() in SQL does the same for these.
-_ACCENTED = "áàâãåéèêëíìîïóòôõúùûýÿçñčšžśźżćńÁÀÂÃÅÉÈÊËÍÌÎÏÓÒÔÕÚÙÛÝÇÑČŠŽŚŹŻĆŃ"
-_PLAIN = "".join(fold(letter) for letter in _ACCENTED)
 
 
 def name_key(value: str | None) -> str:
     """The folded last name duplicate detection compares: ``Müller-Lüdenscheidt`` -> ``muellerluedenscheidt``."""
     return re.sub(r"[^a-z0-9]", "", fold(value))
-
-
-class NameKey(Func):
-    """SQL twin of :func:`name_key` for a text column."""
-
-    output_field: Any = Prospect._meta.get_field("last_name")
-
-    def __init__(self, expression: Any) -> None:
-        folded: Any = expression
-        for letter, spelled in _SPELLED_OUT:
-            folded = Replace(folded, Value(letter), Value(spelled))
-        folded = Lower(Func(folded, Value(_ACCENTED), Value(_PLAIN), function="translate"))
-        super().__init__(folded, Value("[^a-z0-9]+"), Value(""), Value("g"), function="regexp_replace")
 
 
 def _match_filter(
@@ -66,7 +42,7 @@ def _match_filter(
     last = name_key(last_name)
     postcode_key = (postcode or "").strip()
     if last and postcode_key:
-        condition |= Q(postcode=postcode_key, _name_key=last)
+        condition |= Q(postcode=postcode_key, name_key=last)
     return condition or None
 
 
@@ -98,12 +74,7 @@ def find_matches(
     if phone_key:
         whens.append(When(Q(phone=phone_key) | Q(mobile=phone_key), then=Value(2)))
     score = Case(*whens, default=Value(1), output_field=IntegerField())
-    return (
-        base.alias(_name_key=NameKey(F("last_name")))
-        .filter(condition)
-        .annotate(match_score=score)
-        .order_by("-match_score", "-updated_at", "id")
-    )
+    return base.filter(condition).annotate(match_score=score).order_by("-match_score", "-updated_at", "id")
 
 
 def contact_keys(*, email: str | None = None, phones: Iterable[str | None] = ()) -> list[str]:
@@ -170,19 +141,18 @@ def duplicate_groups(queryset: QuerySet[Prospect], *, limit: int = 50) -> list[D
         keyed.append(("phone", number, Q(phone=number) | Q(mobile=number)))
 
     for row in (
-        active.exclude(last_name="")
+        active.exclude(name_key="")
         .exclude(postcode="")
-        .annotate(_name_key=NameKey(F("last_name")))
-        .values("_name_key", "postcode")
+        .values("name_key", "postcode")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
-        .order_by("postcode", "_name_key")[:limit]
+        .order_by("postcode", "name_key")[:limit]
     ):
         keyed.append(
             (
                 "name_postcode",
-                f"{row['_name_key']} {row['postcode']}",
-                Q(_name_key=row["_name_key"], postcode=row["postcode"]),
+                f"{row['name_key']} {row['postcode']}",
+                Q(name_key=row["name_key"], postcode=row["postcode"]),
             )
         )
 
@@ -191,12 +161,7 @@ def duplicate_groups(queryset: QuerySet[Prospect], *, limit: int = 50) -> list[D
     condition = Q()
     for _reason, _key, q in keyed:
         condition |= q
-    prospects: list[Prospect] = list(
-        active.alias(_name_key=NameKey(F("last_name")))
-        .filter(condition)
-        .select_related("owner")
-        .order_by("created_at", "id")
-    )
+    prospects: list[Prospect] = list(active.filter(condition).select_related("owner").order_by("created_at", "id"))
     groups: list[DuplicateGroup] = []
     seen_pairs: set[frozenset[Any]] = set()
     for reason, key, _q in keyed:
@@ -232,4 +197,4 @@ def _has_key(prospect: Prospect, reason: str, key: str) -> bool:
         return prospect.email_normalized == key
     if reason == "phone":
         return key in (prospect.phone, prospect.mobile)
-    return f"{name_key(prospect.last_name)} {prospect.postcode}" == key
+    return f"{prospect.name_key} {prospect.postcode}" == key

@@ -129,6 +129,11 @@ class Prospect(VersionedModel):
     # Folded text (see crm.normalize.fold) that search and duplicate detection run on.
     search_text = models.TextField(editable=False, default="")
     email_normalized = models.CharField(max_length=254, editable=False, default="")
+    # The last name as duplicate detection compares it (crm.dedupe.name_key). Stored, not an index expression:
+    # row-level security keeps conditions with functions that are not leakproof out of an index.
+    name_key = models.TextField(editable=False, default="", db_default="")
+    # What crm.services.prospects.fill_search_fields derives from the contact data; saved with it.
+    SEARCH_FIELDS: ClassVar = ("search_text", "email_normalized", "name_key")
     merged_into = optional_link("self", _("merged into"))
     erased_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
     # Set when this prospect's email or phone matches an erasure tombstone of the dealership: the person
@@ -166,7 +171,8 @@ class Prospect(VersionedModel):
                 opclasses=["int8_ops", "varchar_pattern_ops"],
                 name="prospect_mobile_prefix",
             ),
-            models.Index(fields=["dealer", "postcode"], name="prospect_postcode"),
+            # A postcode and name match (crm.dedupe) reads its rows; postcode alone reads the first two columns.
+            models.Index(fields=["dealer", "postcode", "name_key"], name="prospect_postcode_name"),
             models.Index(fields=["dealer", "owner"], name="prospect_owner"),
         ]
 

@@ -105,7 +105,7 @@ class ProspectFactory(factory.django.DjangoModelFactory[Prospect]):
 
         fill_search_fields(obj)
         if create:
-            obj.save(update_fields=["search_text", "email_normalized"])
+            obj.save(update_fields=list(Prospect.SEARCH_FIELDS))
 
 
 class LeadFactory(factory.django.DjangoModelFactory[Lead]):

@@ -220,8 +220,9 @@ def erase_prospect(*, prospect: Prospect, actor: Actor) -> Prospect:
     prospect.postcode = prospect.postcode[:2]  # keeps the region for reports, not the person
     prospect.erased_at = erased_at
     prospect.email_normalized = ""
+    prospect.name_key = ""
     prospect.search_text = ""
-    bump(prospect, [*PERSONAL_FIELDS, "postcode", "erased_at", "email_normalized", "search_text"])
+    bump(prospect, [*PERSONAL_FIELDS, "postcode", "erased_at", *Prospect.SEARCH_FIELDS])
     counts = {
         "leads": _blank(Lead.objects.filter(prospect=prospect), _LEAD_TEXT, "lead.updated", actor),
         "activities": _blank(Activity.objects.filter(prospect=prospect), _ACTIVITY_TEXT, "activity.updated", actor),

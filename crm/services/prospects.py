@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import changes, fieldspecs
+from crm.dedupe import name_key
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import normalize_email, search_text
 from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
@@ -62,6 +63,7 @@ def fill_search_fields(prospect: Prospect) -> None:
     Every service that changes contact data calls this; so do the demo and test data, which write rows directly.
     """
     prospect.email_normalized = normalize_email(prospect.email)
+    prospect.name_key = name_key(prospect.last_name)
     prospect.search_text = search_text(
         prospect.first_name,
         prospect.last_name,
@@ -100,7 +102,7 @@ def update_prospect(
     flagged = ["previously_erased_at"] if flag_if_erased_before(prospect) else []
     bump_unique(
         prospect,
-        [*changed, "email_normalized", "search_text", *flagged],
+        [*changed, *Prospect.SEARCH_FIELDS, *flagged],
         id_taken=_("Another prospect already has this dealer system id."),
     )
     changes.record(
@@ -181,7 +183,7 @@ def merge_prospects(*, keep: Prospect, duplicate: Prospect, actor: Actor) -> Pro
     for hook in merge_hooks:
         hook(keep, duplicate, actor)
     fill_search_fields(keep)
-    bump(keep, [*filled, "email_normalized", "search_text"])
+    bump(keep, [*filled, *Prospect.SEARCH_FIELDS])
     duplicate.merged_into = keep
     bump_and_record(
         duplicate, ["merged_into"], type="prospect.updated", actor=actor, extra={"changed": ["merged_into"]}

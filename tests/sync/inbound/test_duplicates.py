@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import Change, Lead, Prospect
+from crm.services import prospects as prospect_services
 from dealers.actors import Actor
 from sync.inbound.intake import IntakeOutcome, receive_intake
 from sync.models import IntakeDocument
@@ -183,12 +184,10 @@ def test_an_accepted_document_keeps_the_persons_contact_keys(network: Network) -
 
 def test_a_later_intake_follows_by_what_the_matched_prospect_is_known_by(network: Network) -> None:
     # The dealership knows Erika by e-mail; the call centre reaches her by phone, matched by name and postcode.
-    Prospect.objects.create(
+    prospect_services.create_prospect(
         dealer=network.a.dealer,
-        first_name="Erika",
-        last_name="Musterfrau",
-        postcode="80999",
-        email="erika@kunde.example",
+        actor=Actor.system("test"),
+        data={"first_name": "Erika", "last_name": "Musterfrau", "postcode": "80999", "email": "erika@kunde.example"},
     )
     first = _send(_call_centre())
     assert first.document.dealer_id == network.a.dealer.pk
