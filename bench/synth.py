@@ -13,7 +13,15 @@ from typing import Any
 
 LARGEST_DEALER_ID = 900_001
 FIRST_DEALER_ID = 900_001
-SYNTH_TABLES = ("dealers_dealer", "crm_prospect", "crm_lead", "crm_task", "crm_leadevent", "crm_change")
+SYNTH_TABLES = (
+    "dealers_dealer",
+    "crm_prospect",
+    "crm_lead",
+    "crm_task",
+    "crm_leadevent",
+    "crm_change",
+    "sync_intakedocument",
+)
 
 LAST_NAMES = [
     "Müller", "Mueller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Meier", "Wagner", "Becker",
@@ -135,12 +143,26 @@ def fill(cursor: Any, *, prospects: int, dealers: int = 450, largest_share: floa
         """,
         {"first": FIRST_DEALER_ID},
     )
+    # The network's intake of the last three days: an accepted document for one prospect in four, keyed by
+    # the person's e-mail and phone (sync.inbound.routing.follow_recent_intake reads them by key).
+    cursor.execute(
+        """
+        INSERT INTO sync_intakedocument (id, received_at, format, content_type, body, size, truncated, api_key_prefix,
+            idempotency_key, external_reference, source, status, reason, errors, dealer_id, contact_keys)
+        SELECT md5('d' || p.id)::uuid, now() - (mod(abs(hashtext(p.id::text)), 4320) * interval '1 minute'), 'json',
+            'application/json', '', 0, false, '', '', '', 'website', 'accepted', '', '{}'::jsonb, p.dealer_id,
+            ARRAY['email:' || p.email_normalized, 'phone:' || p.phone]::varchar(260)[]
+        FROM crm_prospect p WHERE p.dealer_id >= %(first)s AND mod(abs(hashtext('d' || p.id::text)), 4) = 0
+        """,
+        {"first": FIRST_DEALER_ID},
+    )
     cursor.execute("SET session_replication_role = DEFAULT")
     # New GIN entries wait in the index's pending list until a vacuum; the planner counts its pages
     # against the index. Merge them now (VACUUM cannot run in a test's transaction; this can).
     cursor.execute(
         "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = 'crm_prospect'::regclass AND am.amname = 'gin'"
+        "JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'gin'"
+        " AND i.indrelid IN ('crm_prospect'::regclass, 'sync_intakedocument'::regclass)"
     )
     for table in SYNTH_TABLES:
         cursor.execute(f"ANALYZE {table}")

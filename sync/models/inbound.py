@@ -68,7 +68,9 @@ class IntakeDocument(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["status", "-received_at"], name="intake_doc_status"),
             models.Index(fields=["external_reference"], name="intake_doc_reference"),
-            GinIndex(fields=["contact_keys"], name="intake_doc_contact_keys"),
+            # Without the pending list: every intake looks up a person's keys, and a lookup scans the whole
+            # list of entries not yet merged (1.6 ms against 0.05 ms after a run of 1,800 intakes).
+            GinIndex(fields=["contact_keys"], name="intake_doc_contact_keys", fastupdate=False),
         ]
 
     def __str__(self) -> str:

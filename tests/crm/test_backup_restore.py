@@ -40,11 +40,13 @@ def _connect(dbname: str) -> psycopg.Connection[Any]:
 def _search_function_attributes(cursor: Any) -> list[tuple[str, bool, float]]:
     cursor.execute(
         "SELECT p.oid::regprocedure::text, p.proleakproof, p.procost FROM pg_proc p "
-        "WHERE p.proname IN ('textlike', 'word_similarity', 'word_similarity_op', 'word_similarity_commutator_op') "
+        "WHERE p.proname IN ('textlike', 'arrayoverlap', 'word_similarity', 'word_similarity_op', "
+        "'word_similarity_commutator_op') "
         "ORDER BY 1"
     )
     rows = [(name, leakproof, float(cost)) for name, leakproof, cost in cursor.fetchall()]
     assert ("word_similarity_op(text,text)", True, 1000.0) in rows
+    assert ("arrayoverlap(anyarray,anyarray)", True, 1.0) in rows
     return rows
 
 

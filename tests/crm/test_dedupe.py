@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import importlib
-import json
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from crm.dedupe import contact_keys, duplicate_groups, find_matches, name_key, person_lock_keys
 from crm.models import Prospect
 from crm.services import prospects
 from dealers.actors import Actor
-from devstack.approle import app_role_name
 from tests.conftest import DealerSetup
-from tests.support.app_role import app_url
+from tests.support.app_role import index_conditions, plan_as_application
 
 SYSTEM = Actor.system("test")
 
@@ -164,24 +162,10 @@ def test_the_name_and_postcode_match_reads_an_index_under_row_level_security(dea
             [dealer_a.dealer.pk],
         )
         cursor.execute("ANALYZE crm_prospect")
-    app_url(connection.settings_dict)  # the application role exists in this database
     found = find_matches(dealer_id=dealer_a.dealer.pk, email="joerg@example.org", last_name="MUELLER", postcode="80331")
-    sql, params = found.query.sql_with_params()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('role', %s, true)", [app_role_name()])
-        cursor.execute("SELECT set_config('app.dealer_id', %s, true)", [str(dealer_a.dealer.pk)])
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        raw = cursor.fetchone()[0]
-        cursor.execute(sql, params)
-        matched = [row[0] for row in cursor.fetchall()]
-    plan = json.loads(raw) if isinstance(raw, str) else raw
-    nodes, conditions = [plan[0]["Plan"]], []
-    while nodes:
-        node = nodes.pop()
-        nodes += node.get("Plans", [])
-        conditions.append(node.get("Index Cond", ""))
-    assert any("postcode" in c and "name_key" in c for c in conditions), json.dumps(plan)
-    assert matched == [mueller.pk]
+    plan = plan_as_application(*found.query.sql_with_params(), dealer_id=dealer_a.dealer.pk)
+    assert any("postcode" in c and "name_key" in c for c in index_conditions(plan)), plan
+    assert [p.pk for p in found] == [mueller.pk]
 
 
 def test_the_migrations_backfill_keys_every_prospect_as_the_services_do(dealer_a: DealerSetup) -> None:

@@ -8,8 +8,10 @@ dealerships. gunicorn, Celery workers and commands run in subprocesses connect a
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
+from typing import Any
 
 from devstack.approle import app_password, app_role_name, ensure_app_role
 from devstack.config import var_dir
@@ -42,3 +44,32 @@ def app_url(settings_dict: dict, *, host: str | None = None, port: int | None = 
     owner = owner_url(settings_dict, host=host, port=port)
     _scheme, _sep, rest = owner.partition("://")
     return f"postgres://{role}:{password}@{rest.rpartition('@')[2]}"
+
+
+def plan_as_application(sql: str, params: Any = (), *, dealer_id: int | None = None) -> dict[str, Any]:
+    """``EXPLAIN (FORMAT JSON)`` of ``sql`` as the application role runs it: under row-level security, in
+    ``dealer_id``'s scope or (None) the manufacturer-wide scope. The owner's plan can differ: a condition
+    with a function that is not leakproof cannot be an index condition under a policy."""
+    from django.db import connection, transaction
+
+    from dealers.rls import DEALER_SETTING, MANUFACTURER, SCOPE_SETTING
+
+    _provisioned(owner_url(connection.settings_dict))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('role', %s, true)", [app_role_name()])
+        cursor.execute("SELECT set_config(%s, %s, true)", [DEALER_SETTING, "" if dealer_id is None else str(dealer_id)])
+        cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, MANUFACTURER if dealer_id is None else ""])
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        raw = cursor.fetchone()[0]
+    return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+
+
+def index_conditions(plan: dict[str, Any]) -> list[str]:
+    """Every node's index condition in ``plan`` (for a plan test: which columns an index narrows by)."""
+    nodes, conditions = [plan], []
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if "Index Cond" in node:
+            conditions.append(node["Index Cond"])
+    return conditions
