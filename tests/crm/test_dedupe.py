@@ -166,6 +166,9 @@ def test_the_name_and_postcode_match_reads_an_index_under_row_level_security(dea
     plan = plan_as_application(*found.query.sql_with_params(), dealer_id=dealer_a.dealer.pk)
     assert any("postcode" in c and "name_key" in c for c in index_conditions(plan)), plan
     assert [p.pk for p in found] == [mueller.pk]
+    with connection.cursor() as cursor:  # the plan was asked as the application role; the test is the owner again
+        cursor.execute("SELECT current_user = session_user")
+        assert cursor.fetchone()[0]
 
 
 def test_the_migrations_backfill_keys_every_prospect_as_the_services_do(dealer_a: DealerSetup) -> None:

@@ -55,12 +55,20 @@ def plan_as_application(sql: str, params: Any = (), *, dealer_id: int | None = N
     from dealers.rls import DEALER_SETTING, MANUFACTURER, SCOPE_SETTING
 
     _provisioned(owner_url(connection.settings_dict))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('role', %s, true)", [app_role_name()])
-        cursor.execute("SELECT set_config(%s, %s, true)", [DEALER_SETTING, "" if dealer_id is None else str(dealer_id)])
-        cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, MANUFACTURER if dealer_id is None else ""])
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        raw = cursor.fetchone()[0]
+    with transaction.atomic():
+        # Rolled back to, not released: a transaction-local setting outlives a released savepoint, and the
+        # rest of the test would run as the application role.
+        savepoint = transaction.savepoint()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('role', %s, true)", [app_role_name()])
+                scope = ("" if dealer_id is None else str(dealer_id), MANUFACTURER if dealer_id is None else "")
+                cursor.execute("SELECT set_config(%s, %s, true)", [DEALER_SETTING, scope[0]])
+                cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, scope[1]])
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                raw = cursor.fetchone()[0]
+        finally:
+            transaction.savepoint_rollback(savepoint)
     return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
 
 
