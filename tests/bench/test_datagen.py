@@ -8,11 +8,14 @@ from collections import Counter
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from bench import datagen
 from crm.models import Prospect
 from crm.services.prospects import fill_search_fields
 from dealers.demo_data import SURNAMES, towns
+from sync.inbound.sla import start_escalation_clocks
+from sync.models import LeadRouting
 from tests.support.app_role import owner_url
 
 
@@ -107,6 +110,11 @@ def test_load_fills_the_tables_and_puts_every_index_and_constraint_back() -> Non
     assert {"won", "lost", "new", "contacted"} <= set(stages)
     assert years is not None
     assert years[0] >= 4
+    # every lead past its deadline and never contacted has been escalated as far as it goes: a fresh load
+    # leaves the SLA sweep nothing to enrol or escalate (it would mail the backlog during a benchmark)
+    assert meta["counts"]["sync_leadrouting"] > 0
+    assert start_escalation_clocks(now=timezone.now()) == 0
+    assert not LeadRouting.objects.filter(next_escalation_at__lte=timezone.now()).exists()
     # the same seed gives the same rows
     datagen.load(url, rows=3000, seed=1, echo=lambda line: None)
     with psycopg.connect(url) as conn:
