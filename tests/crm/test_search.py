@@ -13,6 +13,7 @@ from crm.selectors import best_matches, has_trigram_search, search_prospects
 from crm.services import prospects
 from dealers.actors import Actor
 from tests.conftest import DealerSetup
+from tests.support.app_role import index_conditions
 
 SYSTEM = Actor.system("test")
 
@@ -247,12 +248,8 @@ def test_the_dealership_reaches_every_index_as_bigint_so_the_trigram_index_can_t
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         raw = cursor.fetchone()[0]
-    nodes, conditions = [(json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]], []
-    while nodes:
-        node = nodes.pop()
-        nodes += node.get("Plans", [])
-        if "dealer_id" in node.get("Index Cond", ""):
-            conditions.append(node["Index Cond"])
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    conditions = [condition for condition in index_conditions(plan) if "dealer_id" in condition]
     assert conditions, json.dumps(raw)
     assert all(f"dealer_id = '{dealer_a.dealer.pk}'::bigint" in condition for condition in conditions), conditions
 
