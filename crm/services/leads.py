@@ -30,10 +30,16 @@ EDITABLE_FIELDS = fieldspecs.LEAD.editable
 lead_lost_hooks: list[Callable[[Lead, Actor], None]] = []
 
 
-def _event(lead: Lead, kind: str, actor: Actor, **fields: Any) -> LeadEvent:
-    return LeadEvent.objects.create(
+def _new_event(lead: Lead, kind: str, actor: Actor, **fields: Any) -> LeadEvent:
+    return LeadEvent(
         dealer_id=lead.dealer_id, lead=lead, kind=kind, actor_id=actor.user_id, actor_label=actor.label, **fields
     )
+
+
+def _event(lead: Lead, kind: str, actor: Actor, **fields: Any) -> LeadEvent:
+    event = _new_event(lead, kind, actor, **fields)
+    event.save(force_insert=True)
+    return event
 
 
 def _check_owner(dealer_id: int, owner_id: int | None) -> None:
@@ -62,11 +68,13 @@ def create_lead(
         data["first_contact_due_at"], _counted = first_contact_due(dealer=prospect.dealer, start=timezone.now())
     lead = Lead(dealer_id=prospect.dealer_id, prospect=prospect, owner_id=owner_id, stage=stage, **data)
     insert(lead, id_taken=_("Another lead already has this dealer system id."))
-    _event(lead, LeadEvent.Kind.CREATED, actor, to_stage=lead.stage, data={"source": lead.source})
+    events = [_new_event(lead, LeadEvent.Kind.CREATED, actor, to_stage=lead.stage, data={"source": lead.source})]
     if routing:
-        _event(lead, LeadEvent.Kind.ROUTED, actor, data=routing)
+        events.append(_new_event(lead, LeadEvent.Kind.ROUTED, actor, data=routing))
     if owner_id:
-        _event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"to": owner_id})
+        events.append(_new_event(lead, LeadEvent.Kind.ASSIGNED, actor, data={"to": owner_id}))
+    LeadEvent.objects.bulk_create(events)  # one statement: an intake's lead is created under its dealership's lock
+    if owner_id:
         notify_lead_assigned(lead=lead, actor=actor)
     changes.record(dealer_id=lead.dealer_id, type="lead.created", obj=lead, actor=actor)
     logger.info("lead_created", extra={"dealer_id": lead.dealer_id, "lead_id": str(lead.pk)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from datetime import datetime
 
@@ -431,9 +432,12 @@ def test_a_salespersons_open_leads_are_counted_only_up_to_their_capacity(network
         LeadFactory(prospect=ProspectFactory(dealer=network.a.dealer), owner=first.user)
     with CaptureQueriesContext(connection) as captured:
         lead = _route_n(1)[0]
-    counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper() and "crm_lead" in q["sql"]]
-    assert counts, "the capacity check counts open leads"
-    assert all("LIMIT" in sql.upper() for sql in counts), counts
+    statements = [q["sql"] for q in captured.captured_queries if "count(*)" in q["sql"] and "crm_lead" in q["sql"]]
+    # one statement counts for every member of the staff, not one round trip each under the lock
+    assert len(statements) == 1, statements
+    counts = re.findall(r"\(SELECT count\(\*\) FROM \(SELECT 1 FROM (.*?) AS capped\)", statements[0])
+    assert counts, statements[0]
+    assert all(re.search(r'LIMIT "dealers_membership"\."lead_capacity"\)$', sql) for sql in counts), counts
     # Unordered, so that the (dealership, stage, salesperson) index serves it: ordered newest first, the
     # planner walked the dealership's leads by date at 10M prospects (0.3-0.5 s per salesperson).
     assert not any("ORDER BY" in sql.upper() for sql in counts), counts
@@ -442,3 +446,26 @@ def test_a_salespersons_open_leads_are_counted_only_up_to_their_capacity(network
     assert [(s["user_id"], s["reason"]["code"], s["open_leads"], s["capacity"]) for s in skipped] == [
         (first.user_id, "at_capacity", 2, 2)
     ]
+
+
+def test_the_dealerships_queue_holds_few_statements(network: Network) -> None:
+    # Every intake of a dealership waits while another holds its round-robin pointer (issue 15): from the
+    # lock to the end of the routing, one statement counts the whole staff's open leads, rows without a
+    # dealer system id are inserted without a savepoint (only that id can collide), and the lead's events
+    # go in one statement.
+    _route_n(1)  # the pointer exists
+    newcomer = {"postcode": "80999", "email": "neu@kunde.example", "phone": "", "last_name": "Neu"}
+    with CaptureQueriesContext(connection) as captured:
+        routed = route_intake(intake=make_intake(customer=newcomer), actor=ACTOR)
+    lead = routed.lead
+    statements = [q["sql"] for q in captured.captured_queries]
+    locked_at = next(i for i, sql in enumerate(statements) if "sync_roundrobinpointer" in sql and "FOR UPDATE" in sql)
+    under_lock = statements[locked_at:]
+    assert routed.prospect_created and lead.owner_id is not None
+    assert sum("sync_roundrobinpointer" in sql for sql in statements) == 2, "one locking read, one update"
+    assert sum("count(*)" in sql for sql in under_lock) == 1
+    assert sum(sql.startswith('INSERT INTO "crm_leadevent"') for sql in under_lock) == 1
+    # the service's own block is a savepoint; the insert inside it is not
+    savepoints = [sql for sql in under_lock if sql.startswith("SAVEPOINT")]
+    assert len(savepoints) == 2, savepoints  # create_prospect, create_lead
+    assert len(under_lock) <= 22, "\n".join(under_lock)
