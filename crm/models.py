@@ -221,6 +221,7 @@ class LeadQuerySet(DealerScopedQuerySet):
 WAITING_FOR_FIRST_CONTACT = Q(
     first_contacted_at__isnull=True, stage__in=["new", "contacted", "appointment", "test_drive", "offer"]
 )
+OPEN = Q(stage__in=["new", "contacted", "appointment", "test_drive", "offer"])
 
 
 class Lead(VersionedModel):
@@ -328,6 +329,11 @@ class Lead(VersionedModel):
             models.Index(fields=["dealer", "stage", "owner"], name="lead_stage_owner"),
             models.Index(fields=["dealer", "owner", "first_contact_due_at"], name="lead_owner_due"),
             models.Index(fields=["prospect"], name="lead_prospect"),
+            # Each salesperson's open leads: the intake counts them up to the salesperson's capacity under
+            # the dealership's lock, for the whole staff in one statement (sync.inbound.routing). There the
+            # salesperson is the outer row's, so the planner cannot see how many leads a salesperson has
+            # closed; with this index it reads only open ones, whatever it guesses.
+            models.Index(fields=["dealer", "owner"], condition=OPEN, name="lead_open_owner"),
             # Open leads still waiting for their first contact, by deadline:
             # the SLA sweep and the breach gauge read it without touching the table.
             models.Index(

@@ -1,6 +1,6 @@
 -- The intake's choice of salesperson (sync.inbound.routing.choose_salesperson), under the dealership's
 -- round-robin lock: each member's open leads, counted up to their capacity, in the one statement.
--- index: lead_stage_owner
+-- index: lead_open_owner
 -- params: {}
 SELECT m.id, m.user_id,
        (SELECT count(*) FROM (SELECT 1 FROM (

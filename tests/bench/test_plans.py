@@ -15,11 +15,7 @@ ROLE = "bench_plan_check"
 
 # Each query's index is named in its bench/sql file ("-- index:"). The synthetic data set's lead counts are a
 # few hundred rows, which the planner reads whole rather than through their index (at 10M: 30,000 rows).
-SYNTH_ALTERNATIVES = {
-    "dashboard_pipeline": ("crm_leadstagecount",),
-    # a few leads per salesperson: their (dealership, owner) entries are as few as their open ones
-    "intake_staff_capacity": ("lead_owner_due",),
-}
+SYNTH_ALTERNATIVES = {"dashboard_pipeline": ("crm_leadstagecount",)}
 
 
 def _without_synth_alternatives(check: plans.PlanCheck) -> str:

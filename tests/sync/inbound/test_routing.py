@@ -461,7 +461,8 @@ def test_the_dealerships_queue_holds_few_statements(network: Network) -> None:
     statements = [q["sql"] for q in captured.captured_queries]
     locked_at = next(i for i, sql in enumerate(statements) if "sync_roundrobinpointer" in sql and "FOR UPDATE" in sql)
     under_lock = statements[locked_at:]
-    assert routed.prospect_created and lead.owner_id is not None
+    assert routed.prospect_created
+    assert lead.owner_id is not None
     assert sum("sync_roundrobinpointer" in sql for sql in statements) == 2, "one locking read, one update"
     assert sum("count(*)" in sql for sql in under_lock) == 1
     assert sum(sql.startswith('INSERT INTO "crm_leadevent"') for sql in under_lock) == 1
