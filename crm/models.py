@@ -217,11 +217,12 @@ class LeadQuerySet(DealerScopedQuerySet):
 
 
 # Open leads (the stages are Lead.OPEN_STAGES, spelt out: Meta cannot see the class) still waiting for their
-# first contact: the condition of the partial indexes the SLA sweep and the dashboard read.
+# first contact: the condition of the partial indexes the SLA sweep and the dashboard read. OPEN_LEADS: all
+# open leads, the condition of the salespeople's open-lead index.
 WAITING_FOR_FIRST_CONTACT = Q(
     first_contacted_at__isnull=True, stage__in=["new", "contacted", "appointment", "test_drive", "offer"]
 )
-OPEN = Q(stage__in=["new", "contacted", "appointment", "test_drive", "offer"])
+OPEN_LEADS = Q(stage__in=["new", "contacted", "appointment", "test_drive", "offer"])
 
 
 class Lead(VersionedModel):
@@ -333,7 +334,7 @@ class Lead(VersionedModel):
             # the dealership's lock, for the whole staff in one statement (sync.inbound.routing). There the
             # salesperson is the outer row's, so the planner cannot see how many leads a salesperson has
             # closed; with this index it reads only open ones, whatever it guesses.
-            models.Index(fields=["dealer", "owner"], condition=OPEN, name="lead_open_owner"),
+            models.Index(fields=["dealer", "owner"], condition=OPEN_LEADS, name="lead_open_owner"),
             # Open leads still waiting for their first contact, by deadline:
             # the SLA sweep and the breach gauge read it without touching the table.
             models.Index(

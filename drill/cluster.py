@@ -53,6 +53,9 @@ PG_PORT, PATRONI_PORT, PRIMARY_PORT, WEB_PORT, REDIS_PORT, RECEIVER_PORT, APP_PO
 # Patroni 3.0.2 accepts these (newer releases may insist on ttl >= 20): docs/drill.md.
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 10, 1, 3
 APP_PROCESSES = ("web", "worker", "beat")
+# The relay's lease on a destination (the app's SYNC_LEASE_SECONDS, set here as the nodes run with it): a
+# worker killed while it holds one leaves that destination undelivered until the lease runs out (docs/sync.md).
+RELAY_LEASE_SECONDS = 60
 
 
 class DrillError(Exception):
@@ -342,6 +345,7 @@ listen web
             "API_RATE_LIMIT": "100000/minute",
             "MEDIA_ROOT": str(self.root / "media"),
             "SYNC_EXCHANGE_DIR": str(self.root / "exchange"),
+            "SYNC_LEASE_SECONDS": str(RELAY_LEASE_SECONDS),
             "CRM_VAR_DIR": str(self.root / "var"),
             "HA_STATE_DIR": str(self.root / "ha"),
         }

@@ -31,6 +31,7 @@ from drill.cluster import (
     LOOP_WAIT,
     RECEIVER_PORT,
     REDIS_PORT,
+    RELAY_LEASE_SECONDS,
     REPO_ROOT,
     RETRY_TIMEOUT,
     TTL,
@@ -251,7 +252,10 @@ class Drill:
             raise DrillError("the receiver is not running")
         simulator.configure({"mode": "slow", "delay": 3.0})
         try:
-            wait_for("a delivery in flight", lambda: bool(simulator.peers_in_flight()), 30, 0.05)
+            # A fault before this one may have killed a worker holding a destination's lease: nothing goes
+            # to that destination until the lease runs out (a CI run waited 30 s and saw no delivery).
+            in_flight = simulator.peers_in_flight
+            wait_for("a delivery in flight", lambda: bool(in_flight()), 30 + RELAY_LEASE_SECONDS, 0.05)
             peer = simulator.peers_in_flight()[0]
             node = next(n for n in APP_NODES if address(n) == peer)
             self.cluster.kill_app(node, ("worker",))
