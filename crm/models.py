@@ -216,13 +216,12 @@ class LeadQuerySet(DealerScopedQuerySet):
         return self.exclude(stage__in=Lead.CLOSED_STAGES)
 
 
-# Open leads (the stages are Lead.OPEN_STAGES, spelt out: Meta cannot see the class) still waiting for their
-# first contact: the condition of the partial indexes the SLA sweep and the dashboard read. OPEN_LEADS: all
-# open leads, the condition of the salespeople's open-lead index.
-WAITING_FOR_FIRST_CONTACT = Q(
-    first_contacted_at__isnull=True, stage__in=["new", "contacted", "appointment", "test_drive", "offer"]
-)
-OPEN_LEADS = Q(stage__in=["new", "contacted", "appointment", "test_drive", "offer"])
+# Lead.OPEN_STAGES, spelt out: Meta cannot see the class. Conditions of partial indexes: every open lead (the
+# salespeople's open-lead index), and open leads still waiting for their first contact (the SLA sweep and the
+# dashboard read those).
+_OPEN_STAGE_NAMES = ["new", "contacted", "appointment", "test_drive", "offer"]
+OPEN_LEADS = Q(stage__in=_OPEN_STAGE_NAMES)
+WAITING_FOR_FIRST_CONTACT = Q(first_contacted_at__isnull=True, stage__in=_OPEN_STAGE_NAMES)
 
 
 class Lead(VersionedModel):

@@ -1,9 +1,8 @@
 """Planner attributes that search and the intake need on PostgreSQL's and pg_trgm's functions (docs/search.md).
 
 Migrations crm 0011 and sync 0013 (``LEAKPROOF``) and crm 0016 (``COST``) set them where the database was
-migrated. They
-belong to the functions, not to our tables, so ``pg_dump`` does not carry them, and a restore into a
-fresh database (crm.backups) sets them again with :func:`set_planner_attributes`.
+migrated. They belong to the functions, not to our tables, so ``pg_dump`` does not carry them, and a restore
+into a fresh database (crm.backups) sets them again with :func:`set_planner_attributes`.
 """
 
 from __future__ import annotations
