@@ -16,7 +16,9 @@ Each file holds one statement with ``%(name)s`` parameters; ``dealer_id`` is sup
 come from its ``-- params: {json}`` line (``%%`` is a literal ``%``, as in psycopg), and its ``-- index:``
 line names the index that must serve it (several, comma-separated: any one of them). A
 ``-- params as NAME: {json}`` line adds the same statement once more, named NAME, with other values
-(a search nobody matches is the substring search with a word no row holds).
+(a search nobody matches is the substring search with a word no row holds). A ``-- settings: {json}``
+line names planner settings the application sets for that statement (``crm.pg_settings``), which the
+plan is then taken with.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ class HotQuery:
     params: dict[str, Any]
     file: str = ""  # the bench/sql file it is taken from
     indexes: tuple[str, ...] = ()  # any one of them must serve it (the file's "-- index:" line)
+    settings: dict[str, str] = field(default_factory=dict)  # as the application runs it ("-- settings:")
 
 
 @dataclass
@@ -71,15 +75,18 @@ def hot_queries(directory: Path = SQL_DIR) -> list[HotQuery]:
         text = path.read_text()
         variants: dict[str, dict[str, Any]] = {path.stem: {}}
         indexes: tuple[str, ...] = ()
+        settings: dict[str, str] = {}
         for line in text.splitlines():
-            if line.startswith("-- index:"):
+            if line.startswith("-- settings:"):
+                settings = json.loads(line.removeprefix("-- settings:"))
+            elif line.startswith("-- index:"):
                 indexes = tuple(name.strip() for name in line.removeprefix("-- index:").split(","))
             elif line.startswith("-- params"):
                 label, _, values = line.removeprefix("-- params").partition(":")
                 variants[label.removeprefix(" as ").strip() or path.stem] = json.loads(values)
         body = "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
         queries += [
-            HotQuery(name=name, sql=body, params=params, file=path.name, indexes=indexes)
+            HotQuery(name=name, sql=body, params=params, file=path.name, indexes=indexes, settings=settings)
             for name, params in variants.items()
         ]
     return sorted(queries, key=lambda query: query.name)
@@ -97,9 +104,24 @@ def table_rows(cursor: Any) -> dict[str, float]:
     return {name: float(rows) for name, rows in cursor.fetchall()}
 
 
+@contextmanager
+def query_settings(cursor: Any, query: HotQuery) -> Iterator[None]:
+    """The query's ``-- settings:`` for the statements run inside, and as they were afterwards."""
+    previous = {}
+    for name, value in query.settings.items():
+        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, false)", (name, name, value))
+        previous[name] = cursor.fetchone()[0]
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
 def explain(cursor: Any, query: HotQuery, dealer_id: int) -> dict[str, Any]:
-    cursor.execute("EXPLAIN (FORMAT JSON) " + query.sql, {**query.params, "dealer_id": dealer_id})
-    raw = cursor.fetchone()[0]
+    with query_settings(cursor, query):
+        cursor.execute("EXPLAIN (FORMAT JSON) " + query.sql, {**query.params, "dealer_id": dealer_id})
+        raw = cursor.fetchone()[0]
     return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
 
 

@@ -2,6 +2,7 @@
 -- rows of the list in name order, up to the last one's key (found by prospect_search_walk_edge), tested
 -- one by one until a page of matches is found. A common word ends it within a few hundred rows.
 -- index: prospect_name_keyset
+-- settings: {"enable_bitmapscan": "off"}
 -- params: {"pattern": "%schmi%", "word": "schmi", "edge_last": "Adam", "edge_first": "Zora", "edge_id": "ffffffff-ffff-ffff-ffff-ffffffffffff"}
 SELECT id, last_name, first_name
 FROM crm_prospect

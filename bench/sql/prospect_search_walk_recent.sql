@@ -3,6 +3,7 @@
 -- tested one by one until a page of matches is found. In this order a word's matches are spread through
 -- the list, so a common word ends the walk within a few hundred rows.
 -- index: prospect_updated
+-- settings: {"enable_bitmapscan": "off"}
 -- params: {"pattern": "%schmi%", "word": "schmi", "edge_at": "2000-01-01T00:00:00+00:00", "edge_id": "00000000-0000-0000-0000-000000000000"}
 SELECT id, last_name, first_name
 FROM crm_prospect

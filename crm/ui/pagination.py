@@ -226,8 +226,21 @@ def _matches_in_page_order(
         if walked + rows_for_a_page > SEARCH_WALK_MOST:
             break
         stretch = max(SEARCH_WALK_FIRST, math.ceil(1.5 * rows_for_a_page))
-    sorted_matches = queryset.filter(after).order_by(_unindexed(ordering[0]), *ordering[1:])
-    return found + list(sorted_matches[: wanted - len(found)])
+    return found + _sorted_matches(queryset, ordering, after, wanted - len(found))
+
+
+def _sorted_matches(queryset: QuerySet[M], ordering: Sequence[str], after: Q, wanted: int) -> list[M]:
+    """The first ``wanted`` matches after ``after``, read from the search's indexes and sorted.
+
+    No index gives this order (``_unindexed``), so every plan reads all the matches and sorts them: the
+    search's own index (trigram, prefix) finds just those. Plain index scans are off for the statement,
+    because the planner, when it expects a common word to match many rows, walked every row of the
+    dealership through its ``dealer_id`` index instead and tested each (at 10M prospects, 2.3 s against
+    0.9 s for the 65,000 matches of ``schmi``). Bitmap scans of any index stay open to it.
+    """
+    matches = queryset.filter(after).order_by(_unindexed(ordering[0]), *ordering[1:])[:wanted]
+    with setting_for_block("enable_indexscan", "off"):
+        return list(matches)
 
 
 def keyset_page(
@@ -256,6 +269,6 @@ def keyset_page(
     elif len({key.startswith("-") for key in ordering}) == 1:
         rows = _matches_in_page_order(queryset, searched, ordering, after, size + 1)
     else:  # mixed directions have no row value to bound a walk by: sort the matches
-        rows = list(queryset.order_by(_unindexed(ordering[0]), *ordering[1:]).filter(after)[: size + 1])
+        rows = _sorted_matches(queryset, ordering, after, size + 1)
     next_cursor = encode_cursor(_row_values(rows[size - 1], ordering)) if len(rows) > size else None
     return KeysetPage(items=rows[:size], next_cursor=next_cursor, is_first=values is None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,6 +80,7 @@ def test_the_check_flags_a_sequential_scan_of_a_large_table(large: int, flagged:
 
 def test_the_check_flags_a_plan_that_leaves_out_the_querys_index(db: None) -> None:
     (search,) = [q for q in plans.hot_queries() if q.name == "prospect_search_substring"]
+    search = dataclasses.replace(search, settings={})  # the application's planner setting would forbid the walk
     with connection.cursor() as cursor:
         # As the name search ran at 1M prospects: the dealership's rows walked through a btree index and each
         # one filtered, instead of the trigram index, and no sequential scan for the check to see.
@@ -89,3 +91,19 @@ def test_the_check_flags_a_plan_that_leaves_out_the_querys_index(db: None) -> No
     assert walked.missing_index == "prospect_search"
     assert not walked.passed
     assert walked.line().startswith("PLAN prospect_search_substring NOINDEX prospect_search Index Scan ")
+
+
+def test_a_querys_settings_hold_for_its_plan_and_are_set_back_after(db: None) -> None:
+    # The sorted matches of a name search run with plain index scans off (crm.ui.pagination._sorted_matches):
+    # the planner cannot walk the dealership's rows through an index for them, as it did at 10M prospects.
+    (search,) = [q for q in plans.hot_queries() if q.name == "prospect_search_substring"]
+    assert search.settings == {"enable_indexscan": "off"}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is small enough to read whole
+        walked = plans.check_plan(search.name, plans.explain(cursor, dataclasses.replace(search, settings={}), 1), {})
+        as_run = plans.check_plan(search.name, plans.explain(cursor, search, 1), {})
+        cursor.execute("SELECT current_setting('enable_indexscan')")
+        after = cursor.fetchone()[0]
+    assert any(node.startswith("Index Scan") for node in walked.nodes), walked.line()
+    assert not any(node.startswith("Index Scan") for node in as_run.nodes), as_run.line()
+    assert after == "on"  # which index serves it at size: test_hot_queries_use_their_indexes_and_scan_no_large_table
