@@ -277,6 +277,11 @@ def run(ctx: BenchContext) -> list[Result]:
         ok = passed and held and not missing and not stats.errors and bool(leads)
         results.append(Result("lead_intake_to_delivery", p99, 2000, f"{target},{held_target}", ok, "ms", extra))
         _contact(ctx, dealer, campaign)
+        # The run's documents are the first of a generated load's intake table (datagen writes none), which
+        # no statistics know yet: the plan check after this suite saw an empty table holding 1,646 rows and
+        # read the person's recent intake through the status index instead of the contact keys'. A running
+        # system's autovacuum has analysed the table long before.
+        ctx.sql("ANALYZE sync_intakedocument")
         results.append(worker_memory(ctx, process, receiver, dealer))
     return results
 
