@@ -9,10 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection
 
 from bench import harness
 from bench.harness import BenchContext, Result, WrkStats
+from tests.support.app_role import owner_url
 
 
 def _ctx(smoke: bool) -> BenchContext:
@@ -105,9 +108,37 @@ def test_a_suite_that_raises_is_a_failed_result_and_the_rest_still_run(monkeypat
             raise RuntimeError("boom")
 
     monkeypatch.setattr(harness.importlib, "import_module", lambda name: Broken)
-    results = harness.run_suites(_ctx(smoke=True), ["one", "two"], echo=lambda line: None)
+    settled: list[str] = []
+    results = harness.run_suites(
+        _ctx(smoke=True), ["one", "two"], echo=lambda line: None, settle=lambda url: settled.append(url) or []
+    )
     assert [(r.name, r.passed) for r in results] == [("one", False), ("two", False)]
     assert "boom" in results[0].extra["error"]
+    assert settled == [""]  # between the two suites, not after the last
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settling_vacuums_and_analyses_the_tables_a_suite_left_dead_rows_in_and_only_those() -> None:
+    url = owner_url(connection.settings_dict)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_settle_probe")
+        conn.execute("CREATE TABLE bench_settle_probe (id integer)")
+        conn.execute("INSERT INTO bench_settle_probe SELECT generate_series(1, %s)", [harness.SETTLE_ROWS * 2])
+        conn.execute("DELETE FROM bench_settle_probe")
+    try:
+        assert "public.bench_settle_probe" in harness.settle_database(url)
+        with psycopg.connect(url) as conn:
+            dead, vacuumed, analysed = conn.execute(
+                "SELECT n_dead_tup, last_vacuum, last_analyze FROM pg_stat_user_tables "
+                "WHERE relname = 'bench_settle_probe'"
+            ).fetchone()
+        assert dead == 0
+        assert vacuumed is not None
+        assert analysed is not None
+        assert "public.bench_settle_probe" not in harness.settle_database(url)  # nothing left to settle
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE bench_settle_probe")
 
 
 def test_wrk_stats_from_a_script_with_its_own_request_function(server: str) -> None:
