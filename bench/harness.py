@@ -581,8 +581,10 @@ def settle_database(database_url: str) -> list[str]:
         tables = [
             row[0]
             for row in conn.execute(
+                # not the temporary tables of the server's sessions (the bulk writes' staging): VACUUM skips them
                 "SELECT format('%%I.%%I', schemaname, relname) FROM pg_stat_user_tables "
-                "WHERE n_dead_tup + n_mod_since_analyze >= %s ORDER BY relname",
+                "WHERE n_dead_tup + n_mod_since_analyze >= %s AND schemaname NOT LIKE 'pg\\_temp\\_%%' "
+                "ORDER BY relname",
                 [SETTLE_ROWS],
             )
         ]
