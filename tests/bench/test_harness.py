@@ -109,9 +109,12 @@ def test_a_suite_that_raises_is_a_failed_result_and_the_rest_still_run(monkeypat
 
     monkeypatch.setattr(harness.importlib, "import_module", lambda name: Broken)
     settled: list[str] = []
-    results = harness.run_suites(
-        _ctx(smoke=True), ["one", "two"], echo=lambda line: None, settle=lambda url: settled.append(url) or []
-    )
+
+    def settle(url: str) -> list[str]:
+        settled.append(url)
+        return []
+
+    results = harness.run_suites(_ctx(smoke=True), ["one", "two"], echo=lambda line: None, settle=settle)
     assert [(r.name, r.passed) for r in results] == [("one", False), ("two", False)]
     assert "boom" in results[0].extra["error"]
     assert settled == [""]  # between the two suites, not after the last
