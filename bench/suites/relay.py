@@ -53,6 +53,14 @@ def _wait(check: Callable[[], Any], timeout: float, what: str, interval: float =
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 class _BareReceiver:
     """haproxy on loopback answering every request 200 with a JSON body: a receiver that takes next to no CPU."""
 
@@ -81,11 +89,7 @@ class _BareReceiver:
         _wait(lambda: _answers(httpx, self.base), 30, "the bare receiver (haproxy)", interval=0.1)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        _stop(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -217,11 +221,7 @@ class _Setup:
         return self.destination(dealer).cursor_change_id >= change_id
 
     def _stop_simulator(self) -> None:
-        self.simulator.terminate()
-        try:
-            self.simulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.simulator.kill()
+        _stop(self.simulator)
 
     def close(self) -> None:
         self.workers.stop_all()
