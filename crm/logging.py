@@ -16,9 +16,11 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
         "logger": record.name,
         "event": record.getMessage(),
     }
+    own = set(fields)
     for key, value in vars(record).items():
         if key not in _STANDARD_ATTRS and not key.startswith("_"):
-            fields[key] = value
+            # an extra named like one of the line's own keys (``level``) must not replace it: log filters read them
+            fields[f"extra_{key}" if key in own else key] = value
     if record.exc_info:
         fields["exc"] = logging.Formatter().formatException(record.exc_info)
     return fields

@@ -88,7 +88,9 @@ def _send_escalation_mail(*, lead_id: str, level: int, user_ids: list[int]) -> N
                 [user.email],
                 fail_silently=False,
             )
-    logger.info("sla_escalation_mailed", extra={"lead_id": lead_id, "level": level, "recipients": len(user_ids)})
+    logger.info(
+        "sla_escalation_mailed", extra={"lead_id": lead_id, "escalation_level": level, "recipients": len(user_ids)}
+    )
 
 
 @transaction.atomic
@@ -132,7 +134,12 @@ def escalate_lead(*, lead_id: Any, now: datetime | None = None, notify: bool = T
         )
     logger.info(
         "lead_escalated",
-        extra={"lead_id": str(lead.pk), "dealer_id": dealer.pk, "level": level, "recipients": len(recipients)},
+        extra={
+            "lead_id": str(lead.pk),
+            "dealer_id": dealer.pk,
+            "escalation_level": level,
+            "recipients": len(recipients),
+        },
     )
     return level
 
