@@ -275,7 +275,25 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG or DJANGO_ENV == "test"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".var" / "media")
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Outgoing mail (docs/messaging.md): SMTP in production; in development each message is kept as a file
+# under .var/mail (make run), where the console backend wrote it into the worker's log as a warning.
+_MAIL_BACKENDS = {
+    "production": "django.core.mail.backends.smtp.EmailBackend",
+    "development": "django.core.mail.backends.filebased.EmailBackend",
+    "test": "django.core.mail.backends.locmem.EmailBackend",
+}
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_MAIL_BACKENDS[DJANGO_ENV])
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".var" / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS (STARTTLS, port 587) and EMAIL_USE_SSL (port 465) exclude each other")
+# Seconds a mail server may take to answer; Django's default waits for ever and would hold a worker.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 # Quote PDFs (docs/quotes.md): a folder of logos named <dealer number>.png|.jpg|.svg; empty: static/quotes/logos.
 QUOTE_LOGO_DIR = env.str("QUOTE_LOGO_DIR", default="")

@@ -2,11 +2,21 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from dealers import account_views, reauth
 from dealers import views as dealer_views
+
+
+class FaviconRedirect(RedirectView):
+    """The app's icon under its static name, looked up per request (the manifest's hashed name in production)."""
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return static("favicon.svg")
+
 
 auth_patterns = [
     path("login/", account_views.LoginView.as_view(), name="login"),
@@ -31,6 +41,8 @@ auth_patterns = [
 ]
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico where a page names no icon (the admin site, files opened directly).
+    path("favicon.ico", FaviconRedirect.as_view(), name="favicon"),
     path("accounts/", include(auth_patterns)),
     path("i18n/setlang/", dealer_views.set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),

@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 serve.start_processes(supervisor, ports=ports, var=var)
                 serve.wait_for_web(supervisor, ports.web)
             logger.info("progress: %s", progress.summary())
-            supervisor.output.write_block(serve.banner(stack, ports))
+            supervisor.output.write_block(serve.banner(stack, ports, environ=os.environ, var=var))
             reason = supervisor.watch()
             raise DevstackError(f"{reason}; stopped everything")
         except Shutdown as received:

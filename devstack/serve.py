@@ -155,6 +155,7 @@ def child_env(
         CRM_BASE_URL=ports.base_url,
         PORT=str(ports.web),  # the web port this run bound (maybe not the one asked for): `ha probe` reads it
     )
+    env.setdefault("EMAIL_FILE_PATH", str(mail_folder(var)))  # development mail: one file a message
     env.update(demo_server_env(ports))
     if ports.demo_servers:
         # the only loopback addresses webhooks may go to (docs/sync.md); the demo destinations point at them
@@ -281,7 +282,19 @@ def _answers(port: int, path: str) -> bool:
         conn.close()
 
 
-def banner(stack: Stack, ports: Ports) -> str:
+def mail_folder(var: Path) -> Path:
+    return var / "mail"
+
+
+def mail_line(environ: Mapping[str, str], var: Path) -> str:
+    """Where the mail the app sends goes: files under .var/mail unless the environment names a backend."""
+    backend = environ.get("EMAIL_BACKEND", "")
+    if backend and not backend.endswith(".filebased.EmailBackend"):
+        return f"sent through {backend}"
+    return f"not sent; each message kept as a file in {environ.get('EMAIL_FILE_PATH') or mail_folder(var)}/"
+
+
+def banner(stack: Stack, ports: Ports, *, environ: Mapping[str, str], var: Path) -> str:
     rows = [
         ("App", ports.base_url),
         ("Admin", f"{ports.base_url}admin/"),
@@ -289,6 +302,7 @@ def banner(stack: Stack, ports: Ports) -> str:
         ("Database", f"{stack.database.source} PostgreSQL"),
         ("Broker", f"{stack.broker.source} Redis"),
         ("Search", _search_line(stack.database.missing_extensions)),
+        ("Mail", mail_line(environ, var)),
         ("Stop", "Ctrl-C"),
     ]
     body = "\n".join(f"  {label + ':':<10}{value}" for label, value in rows)

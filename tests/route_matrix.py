@@ -338,6 +338,7 @@ PUBLIC_ROUTES: set[str] = {
     "password_reset_complete",
     "set_language",
     "javascript_catalog",
+    "favicon",  # a redirect to the static icon; tests/crm/test_ui_rough_edges.py
     "switch_dealer",  # POST only; tests/dealers/test_switcher.py covers foreign dealers
     "invitation_accept",  # the signed link is the credential; tests/dealers/test_invitations.py
     "consent_confirm",  # the signed link is the credential; tests/crm/test_consent_links.py

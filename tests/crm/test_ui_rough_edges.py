@@ -302,3 +302,18 @@ def test_the_audit_trail_names_the_system_and_api_keys_in_words(dealer_a: Dealer
     assert "Automatic routing" in page
     assert f"API key Autoline DMS ({dealer_a.dealer.name})" in page
     assert f"api:{key.api_key.prefix}" not in page
+
+
+def test_the_browser_finds_the_apps_icon_on_every_page_and_at_favicon_ico(dealer_a: DealerSetup, client_for) -> None:
+    """Browsers ask for /favicon.ico on every page without an icon link: it was a 404 (and a warning in the log)."""
+    page = _seller(dealer_a, client_for).get(reverse("dashboard")).content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)
+    assert icon, "no icon link in the layout"
+
+    anonymous = Client()
+    asked = anonymous.get("/favicon.ico", follow=True)
+    assert asked.status_code == 200
+    assert asked.redirect_chain
+    assert asked.redirect_chain[-1][0] == icon.group(1)
+    assert asked["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(asked.streaming_content if asked.streaming else [asked.content])

@@ -169,3 +169,18 @@ def test_a_restarted_simulator_serves_on_the_same_held_port(tmp_path: Path) -> N
     finally:
         supervisor.stop_all()
         ports.close()
+
+
+def test_the_runs_mail_is_kept_as_files_under_var_and_the_banner_says_where(tmp_path: Path) -> None:
+    """The console backend printed every escalation into the worker's log as a warning (make run, issue 12)."""
+    assert serve.mail_line({}, tmp_path) == f"not sent; each message kept as a file in {tmp_path / 'mail'}/"
+    smtp = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}
+    assert serve.mail_line(smtp, tmp_path) == "sent through django.core.mail.backends.smtp.EmailBackend"
+
+    class NoServers:
+        def env(self) -> dict[str, str]:
+            return {}
+
+    env = serve.child_env(NoServers(), {}, ports=serve.Ports(web=8000), var=tmp_path)  # type: ignore[arg-type]
+    assert env["EMAIL_FILE_PATH"] == str(tmp_path / "mail")
+    assert "EMAIL_BACKEND" not in env  # development's default: the file backend (crm.settings)

@@ -49,8 +49,7 @@ def browser() -> Iterator[tuple[object, list[str]]]:
         page = context.new_page()
         page.set_default_timeout(15_000)
         problems: list[str] = []
-        # Failed loads are counted by status below; the console's copy also names /favicon.ico, which
-        # Chromium requests on its own (the UI has none).
+        # Failed loads are counted by status below; the console only repeats them.
         page.on(
             "console",
             lambda m: (
