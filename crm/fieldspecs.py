@@ -24,6 +24,7 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from crm.countries import country_code
 from crm.models import Activity, Lead, Prospect, Task
 from crm.normalize import dialling_region, normalize_phone, valid_phone
 
@@ -77,6 +78,16 @@ def dialable_phone(raw: Any, region: str | None = None) -> Any:
             % {"value": raw}
         )
     return normalized
+
+
+def iso_country(raw: Any) -> Any:
+    """A country as its ISO 3166 code (``de``, ``Österreich`` -> ``DE``, ``AT``); an unknown one is an error."""
+    if not raw:
+        return raw
+    code = country_code(raw)
+    if not code:
+        raise ValidationError(gettext("%(value)s is not a country: use a two-letter code such as DE.") % {"value": raw})
+    return code
 
 
 @dataclass(frozen=True)
@@ -199,7 +210,7 @@ PROSPECT = Resource(
         FieldSpec("street", form=DETAILS, export=True, merge=True, normalise=stripped),
         FieldSpec("postcode", form=DETAILS, export=True, merge=True, normalise=stripped),
         FieldSpec("city", form=DETAILS, export=True, merge=True, normalise=stripped),
-        FieldSpec("country", form=DETAILS, export=True),
+        FieldSpec("country", form=DETAILS, export=True, normalise=iso_country),
         FieldSpec("preferred_channel", form=DETAILS),
         FieldSpec("preferred_language", form=DETAILS),
         FieldSpec("origin", form=DETAILS, export=True),

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.countries import country_choices
 from dealers.fields import actor_field, actor_label_field, created_field, dealership_field, optional_link, updated_field
 from dealers.ids import uuid7
 from dealers.models import Dealer, language_field
@@ -121,7 +122,7 @@ class Prospect(VersionedModel):
     street = models.CharField(_("street"), max_length=200, blank=True)
     postcode = models.CharField(_("postcode"), max_length=10, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    country = models.CharField(_("country"), max_length=2, default="DE")
+    country = models.CharField(_("country"), max_length=2, default="DE", choices=country_choices)
     preferred_channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices, blank=True)
     preferred_language = language_field(_("preferred language"))
     owner = optional_link(settings.AUTH_USER_MODEL, _("salesperson"))

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_countries",  # no models: its country names in German and English (crm.countries)
     "dealers",
     "crm",
     "crm.campaigns",  # marketing campaigns: target, consent-checked selection, results (docs/campaigns.md)

@@ -20,6 +20,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm import fieldspecs
+from crm.countries import country_choices, country_code
 from crm.models import Consent, Lead
 from crm.normalize import dialling_region
 from dealers.models import ApiKey
@@ -108,8 +109,27 @@ def staff_email(**kwargs: Any) -> serializers.EmailField:
     return serializers.EmailField(**kwargs)
 
 
+class CountryField(serializers.ChoiceField):
+    """An ISO 3166 alpha-2 code; taken in any case, as an alpha-3 or numeric code, or named in German or English."""
+
+    default_error_messages: ClassVar = {
+        "invalid_choice": _('"{input}" is not a country: use a two-letter ISO 3166 code such as DE.')
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", _("ISO 3166 alpha-2 code, e.g. DE (also de, DEU or Deutschland)."))
+        super().__init__(choices=[code for code, _name in country_choices()], **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        code = country_code(data) if isinstance(data, str) else ""
+        if not code:
+            self.fail("invalid_choice", input=data)
+        return code
+
+
 class ProspectSerializer(StrictModelSerializer):
     owner = staff_email(required=False)
+    country = CountryField(required=False)
     merged_into = serializers.UUIDField(
         read_only=True, allow_null=True, help_text=_("Set when merged into another prospect (a tombstone).")
     )

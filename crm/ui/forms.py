@@ -133,8 +133,16 @@ class ProspectForm(OwnedRecordForm):
         for name in ("phone", "mobile"):  # edited as it reads everywhere else, not as stored
             if self.initial.get(name):
                 self.initial[name] = format_phone(self.initial[name])
+        self._keep_unlisted_country()
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["postcode"].widget.attrs["inputmode"] = "numeric"
+
+    def _keep_unlisted_country(self) -> None:
+        """A code an older release let in ("de", "ZZ") is shown as it is: a select would show its first country."""
+        current = self.initial.get("country")
+        field = _choice(self, "country")
+        if current and current not in dict(field.choices):
+            field.choices = [(current, current), *field.choices]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

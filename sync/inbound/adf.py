@@ -24,6 +24,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
+from crm.countries import country_code
 from sync.inbound.schema import POWERTRAINS, SALUTATIONS
 
 __all__ = ["AdfError", "parse_adf"]
@@ -49,7 +50,6 @@ _SOURCE_KEYWORDS: list[tuple[str, str]] = [
 _TRADE_IN = {"trade-in", "tradein", "trade in", "sell"}
 _MOBILE_TYPES = {"cellphone", "cell", "mobile", "handy", "mobil"}
 _IGNORED_PHONE_TYPES = {"fax", "pager"}
-_COUNTRY_NAMES = {"deutschland": "DE", "germany": "DE", "österreich": "AT", "austria": "AT", "schweiz": "CH"}
 _NAME_PART_ALIASES = {"surname": "last", "given": "first", "firstname": "first", "lastname": "last"}
 _ACADEMIC_TITLE = re.compile(r"(?i)(prof|dr|dipl)\.?(-[a-z]+\.?)*")  # Dr., Prof., Dr.-Ing., Dipl.-Kfm.
 
@@ -189,7 +189,8 @@ def _address(contact: Element) -> dict[str, str]:
     if apartment:
         street = f"{street} {apartment}".strip()
     country = _text(_child(address, "country"))
-    country = _COUNTRY_NAMES.get(country.lower(), country if len(country) == 2 else "")
+    # A name or code the CRM does not know is left out (Germany, as before): not a reason to refuse a lead.
+    country = country_code(country)
     postcode = _text(_child(address, "postalcode"))
     if country.upper() in ("", "DE"):
         postcode = re.sub(r"^(?i:de?)\s*-\s*(?=\d)", "", postcode)  # "D-80331", the old German postal style

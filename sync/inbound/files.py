@@ -33,6 +33,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from crm.countries import country_code
 from crm.errors import StaleObject
 from crm.models import Lead, LostReason, Prospect
 from crm.selectors import leads_for
@@ -275,9 +276,10 @@ def _prospect_item(*, parsed: ParsedFile, line: int, cells: list[str]) -> bulk.I
                 raise RowError(name, f"Unknown salutation {value!r}: use Herr, Frau, Divers (or mr, ms, diverse).")
             value = SALUTATIONS[key]
         elif name == "country":
-            value = value.upper() or "DE"
-            if len(value) != 2:
-                raise RowError(name, "Use a two-letter country code such as DE.")
+            code = country_code(value) if value else "DE"
+            if not code:
+                raise RowError(name, f"Unknown country {value!r}: use a two-letter code such as DE, or its name.")
+            value = code
         elif name == "email" and value:
             try:
                 validate_email(value)

@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from crm.countries import country_code
 from crm.models import Consent, Lead, Prospect
 from crm.normalize import normalize_phone
 from dealers.models import LANGUAGE_CHOICES
@@ -83,7 +84,9 @@ class CustomerSerializer(serializers.Serializer):
     street = _Lenient(max_length=200)
     postcode = _Lenient(max_length=10)
     city = _Lenient(max_length=100)
-    country = _Lenient(max_length=2, help_text="ISO 3166 alpha-2, default DE.")
+    country = _Lenient(
+        max_length=60, help_text="ISO 3166 alpha-2 (also alpha-3, or the name in German or English), default DE."
+    )
     preferred_channel = serializers.ChoiceField(
         choices=Prospect.Channel.choices, required=False, allow_blank=True, default=""
     )
@@ -99,10 +102,12 @@ class CustomerSerializer(serializers.Serializer):
         return SALUTATIONS[key]
 
     def validate_country(self, value: str) -> str:
-        value = value.strip().upper() or "DE"
-        if len(value) != 2 or not value.isalpha():
+        if not value.strip():
+            return "DE"
+        code = country_code(value)
+        if not code:
             raise serializers.ValidationError(_("Use a two-letter country code such as DE."))
-        return value
+        return code
 
     def _phone(self, value: str, country: str) -> str:
         if not value.strip():

@@ -104,6 +104,8 @@ def test_create_rejects_unknown_fields_and_invalid_values_naming_them(dealer_a: 
     assert_problem(api_a.post(LIST, {"first_name": "Nur Vorname"}), 400, "last_name")
     assert_problem(api_a.post(LIST, {"last_name": "X", "owner": "fremd@example.com"}), 400, "owner")
     assert_problem(api_a.post(LIST, {"last_name": "X\x00"}), 400, "last_name")
+    assert_problem(api_a.post(LIST, {"last_name": "X", "country": "ZZ"}), 400, "country")
+    assert_problem(api_a.post(LIST, {"last_name": "X", "country": "Deutschland und mehr"}), 400, "country")
     assert_problem(api_a.post(LIST, ["not", "an", "object"]), 400, "non_field_errors")
     assert Prospect.objects.count() == before
 
@@ -191,3 +193,12 @@ def test_merged_prospect_is_readable_as_tombstone_but_not_writable(dealer_a: Dea
     assert str(duplicate.pk) not in [i["id"] for i in api_a.get(LIST).json()["items"]]
     assert_problem(api_a.patch(detail(duplicate.pk), {"city": "X"}), 409)
     assert_problem(api_a.put("/api/v1/prospects/by-external-id/D-1", {"city": "X"}), 409)
+
+
+def test_the_country_is_stored_as_its_iso_code_however_it_is_written(dealer_a: DealerSetup, api_a: ApiClient) -> None:
+    """A lower-case code was stored as sent ("de"), and any two letters were taken."""
+    for sent, stored in (("de", "DE"), (" at ", "AT"), ("NLD", "NL"), ("Österreich", "AT"), ("Netherlands", "NL")):
+        response = api_a.post(LIST, {"last_name": f"Land {sent}", "country": sent})
+        assert response.status_code == 201, response.content
+        assert response.json()["country"] == stored
+        assert Prospect.objects.get(pk=response.json()["id"]).country == stored

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -144,6 +146,7 @@ def test_a_likely_duplicate_is_shown_before_creating(dealer_a: DealerSetup, sell
         ({"last_name": "X", "email": "nö@"}, "email"),
         ({"city": "Bonn"}, "last_name"),
         ({"last_name": "X", "kind": "alien"}, "kind"),
+        ({"last_name": "X", "country": "ZZ"}, "country"),
     ],
 )
 def test_bad_prospect_input_is_an_inline_error(data, field, dealer_a: DealerSetup, seller: Client) -> None:
@@ -240,3 +243,20 @@ def test_logging_a_note_on_the_prospect(dealer_a: DealerSetup, seller: Client) -
     )
     assert response.status_code == 302
     assert Activity.objects.get(prospect=prospect).body == "Ruft zurück"
+
+
+def test_the_country_is_chosen_from_every_country_by_its_name_in_the_readers_language(
+    dealer_a: DealerSetup, seller: Client
+) -> None:
+    """It was a two-letter text box that took anything ("ZZ", "de", "12")."""
+    page = seller.get(reverse("prospect_create"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    select = re.search(r'<select name="country"[^>]*>(.*?)</select>', page, re.S)
+    assert select, "the country is not a choice"
+    options = dict(re.findall(r'<option value="([A-Z]{2})"[^>]*>([^<]+)</option>', select.group(1)))
+    assert len(options) > 240
+    assert (options["DE"], options["AT"], options["NL"]) == ("Deutschland", "Österreich", "Niederlande")
+    assert re.search(r'<option value="DE" selected>', select.group(1))  # the usual case needs no choosing
+
+    prospect = ProspectFactory.create(dealer=dealer_a.dealer, country="ZZ")  # a code an older release let in
+    edit = seller.get(reverse("prospect_edit", args=[prospect.pk])).content.decode()
+    assert re.search(r'<option value="ZZ" selected>ZZ</option>', edit)  # shown as it is, never replaced unseen

@@ -403,3 +403,35 @@ def test_a_broken_utf16_document_is_refused_naming_the_encoding() -> None:
     with pytest.raises(AdfError) as error:
         parse_adf(b"\xff\xfe<\x00a\x00\x00\xd8")
     assert "UTF-16" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("country", "expected"),
+    [
+        ("Deutschland", "DE"),
+        ("Niederlande", "NL"),
+        ("Belgium", "BE"),
+        ("pl", "PL"),
+        ("POL", "PL"),
+        ("", "DE"),
+        ("ZZ", "DE"),
+        ("Atlantis", "DE"),
+    ],  # an unknown one is left out: the lead still lands
+)
+def test_a_country_is_read_as_senders_write_it(country: str, expected: str) -> None:
+    """Only Germany, Austria and Switzerland were known by name; a customer from Venlo lost the country."""
+    body = (
+        '<?xml version="1.0"?><adf><prospect><customer><contact><name part="full">Jan de Vries</name>'
+        "<email>jan@example.nl</email><address><street>Markt 1</street><city>Venlo</city>"
+        f"<country>{country}</country></address></contact></customer></prospect></adf>"
+    ).encode()
+    serializer = IntakeSerializer(data=parse_adf(body))
+    assert serializer.is_valid(), serializer.errors
+    assert serializer.to_intake().customer["country"] == expected
+
+
+def test_an_unknown_country_is_a_field_error_of_the_shared_schema() -> None:
+    serializer = IntakeSerializer(data={"source": "website", "customer": {"last_name": "X", "email": "x@example.org",
+                                                                          "country": "ZZ"}})  # fmt: skip
+    assert not serializer.is_valid()
+    assert "country" in serializer.errors["customer"]

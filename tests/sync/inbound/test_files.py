@@ -337,3 +337,18 @@ def test_salesperson_cannot_upload(dealer_a: DealerSetup, client_for) -> None:
     )
     assert response.status_code == 403
     assert not Prospect.objects.exists()
+
+
+def test_a_country_is_read_as_a_code_or_a_name_and_an_unknown_one_is_a_row_error(dealer_a: DealerSetup) -> None:
+    content = (
+        "external_id;last_name;country\n"
+        "C-1;Eins;at\n"
+        "C-2;Zwei;Niederlande\n"
+        "C-3;Drei;ZZ\n"  # line 4: no country
+        "C-4;Vier;\n"
+    )
+    run = _import(dealer_a.dealer, content)
+    assert (run.rows_ok, run.rows_failed) == (3, 1)
+    assert [(e.line, e.field) for e in run.row_errors.all()] == [(4, "country")]
+    countries = dict(Prospect.objects.filter(dealer=dealer_a.dealer).values_list("external_id", "country"))
+    assert countries == {"C-1": "AT", "C-2": "NL", "C-4": "DE"}
