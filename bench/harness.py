@@ -367,6 +367,8 @@ def server_env(app_url: str, redis_url: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX": "4",
+        # the SLA sweep's escalation mails go nowhere (production's default is an SMTP server on the node)
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         # the simulated dealer system listens on loopback: the operator's exception to the webhook URL rules
         "SYNC_WEBHOOK_ALLOWED_TARGETS": "127.0.0.1",
     }

@@ -284,7 +284,9 @@ _MAIL_BACKENDS = {
     "test": "django.core.mail.backends.locmem.EmailBackend",
 }
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_MAIL_BACKENDS[DJANGO_ENV])
-EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".var" / "mail"))
+EMAIL_FILE_PATH = env.str(
+    "EMAIL_FILE_PATH", default=str(Path(env.str("CRM_VAR_DIR", default=str(BASE_DIR / ".var"))) / "mail")
+)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")

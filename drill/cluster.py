@@ -331,6 +331,7 @@ listen web
             "DJANGO_ENV": "development",
             "DJANGO_DEBUG": "0",
             "DJANGO_SETTINGS_MODULE": "crm.settings",
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",  # no mail files in the checkout
             "PYTHONUNBUFFERED": "1",
             "ALLOWED_HOSTS": "*",
             "DATABASE_URL": self.app_url(),

@@ -181,6 +181,6 @@ def test_the_runs_mail_is_kept_as_files_under_var_and_the_banner_says_where(tmp_
         def env(self) -> dict[str, str]:
             return {}
 
-    env = serve.child_env(NoServers(), {}, ports=serve.Ports(web=8000), var=tmp_path)  # type: ignore[arg-type]
+    env = serve.child_env(NoServers(), {}, ports=serve.Ports(web=8000), var=tmp_path)
     assert env["EMAIL_FILE_PATH"] == str(tmp_path / "mail")
     assert "EMAIL_BACKEND" not in env  # development's default: the file backend (crm.settings)
