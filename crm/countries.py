@@ -21,6 +21,11 @@ def country_choices() -> list[tuple[str, str]]:
     return [(code, str(name)) for code, name in countries]
 
 
+def country_name(code: str) -> str:
+    """The country's name in the active language (``NL``: Niederlande); an unknown code as it is."""
+    return str(countries.name(code)) or code
+
+
 def is_country(code: str) -> bool:
     return bool(code) and countries.alpha2(code) == code
 

@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.countries import country_name
 from crm.errors import StaleObject
 from crm.models import Activity, Lead, Prospect, VehicleModel
 from crm.quotes import pricing
@@ -28,6 +29,7 @@ from crm.services.activities import log_activity
 from crm.services.erasure import ErasedPerson
 from crm.services.leads import change_stage
 from dealers.actors import Actor, record_audit
+from dealers.selectors import dealer_country
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +68,10 @@ def recipient_of(prospect: Prospect) -> tuple[str, str]:
                                   prospect.first_name, prospect.last_name) if p)  # fmt: skip
     name = "\n".join(p for p in (prospect.company, person) if p) or prospect.display_name
     town = " ".join(p for p in (prospect.postcode, prospect.city) if p)
-    address = "\n".join(p for p in (prospect.street, town) if p)
-    return name, address
+    lines = [p for p in (prospect.street, town) if p]
+    if town and prospect.country and prospect.country != dealer_country(prospect.dealer_id):
+        lines.append(country_name(prospect.country).upper())  # the post's rule: the country last, in capitals
+    return name, "\n".join(lines)
 
 
 def _clean(data: dict[str, Any]) -> tuple[dict[str, Any], pricing.Breakdown]:

@@ -260,3 +260,20 @@ def test_the_country_is_chosen_from_every_country_by_its_name_in_the_readers_lan
     prospect = ProspectFactory.create(dealer=dealer_a.dealer, country="ZZ")  # a code an older release let in
     edit = seller.get(reverse("prospect_edit", args=[prospect.pk])).content.decode()
     assert re.search(r'<option value="ZZ" selected>ZZ</option>', edit)  # shown as it is, never replaced unseen
+
+
+def test_the_contact_card_names_a_foreign_country_under_the_town_and_not_the_dealerships_own(
+    dealer_a: DealerSetup, seller: Client
+) -> None:
+    owner = dealer_a.user("salesperson")
+    abroad = ProspectFactory.create(dealer=dealer_a.dealer, owner=owner, city="Venlo", postcode="5911", country="NL")
+    home = ProspectFactory.create(dealer=dealer_a.dealer, owner=owner, city="Bonn", postcode="53111", country="DE")
+
+    def address(prospect: Prospect) -> str:
+        page = seller.get(reverse("prospect_detail", args=[prospect.pk]), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+        found = re.search(r"<dt>Adresse</dt><dd>(.*?)</dd>", page, re.S)
+        assert found, "no address on the contact card"
+        return found.group(1)
+
+    assert address(abroad).endswith("5911 Venlo<br>Niederlande")
+    assert "Deutschland" not in address(home)

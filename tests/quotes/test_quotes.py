@@ -13,6 +13,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from pypdf import PdfReader
 
 from crm.errors import StaleObject
@@ -331,3 +332,22 @@ def test_quote_for_action_refuses_a_viewer_who_may_only_read(dealer_a: DealerSet
     request.membership = dealer_a.staff["salesperson"]
     with pytest.raises(PermissionDenied):
         quote_for_action(request, quote.pk)
+
+
+def test_a_letter_abroad_names_the_country_on_its_last_line_and_a_letter_at_home_does_not(
+    dealer_a: DealerSetup,
+) -> None:
+    """The addressee block of a customer from Venlo ended with "5911 Venlo": no post office could send it."""
+    abroad = _lead(dealer_a)
+    abroad.prospect.street, abroad.prospect.postcode, abroad.prospect.city = "Markt 1", "5911 AB", "Venlo"
+    abroad.prospect.country = "NL"
+    abroad.prospect.save()
+    home = _lead(dealer_a)  # the dealership's own country (DE)
+
+    with translation.override("de"):
+        sent_abroad = QuoteVersion.objects.get(quote=services.create_quote(lead=abroad, actor=SYSTEM, data=_data()))
+        sent_home = QuoteVersion.objects.get(quote=services.create_quote(lead=home, actor=SYSTEM, data=_data()))
+
+    assert sent_abroad.recipient_address.splitlines() == ["Markt 1", "5911 AB Venlo", "NIEDERLANDE"]
+    town = f"{home.prospect.postcode} {home.prospect.city}"
+    assert sent_home.recipient_address.splitlines() == ["Hauptstr. 1", town]
