@@ -363,6 +363,7 @@ def server_env(app_url: str, redis_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "HA_TOKEN": "bench-ha-token-" + "0" * 32,
         "METRICS_TOKEN": "bench-metrics-token-" + "0" * 32,
+        "ERASURE_TOMBSTONE_KEY": "bench-tombstone-key-" + "0" * 32,
         "DATABASE_URL": app_url,
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",

@@ -307,7 +307,18 @@ CRM_INBOUND_MAIL_DOMAIN = env.str(
 )
 CRM_MAIL_INTAKE_HOST = env.str("CRM_MAIL_INTAKE_HOST", default="127.0.0.1")
 CRM_MAIL_INTAKE_PORT = env.int("CRM_MAIL_INTAKE_PORT", default=2525)
-CRM_PUBLIC_BASE_URL = env.str("CRM_PUBLIC_BASE_URL", default="")  # scheme and host of links in e-mails
+# Scheme and host of links in e-mails (escalations, notifications, withdrawal links); in production by default
+# the first host name over HTTPS, as the node serves it.
+CRM_PUBLIC_BASE_URL = env.str(
+    "CRM_PUBLIC_BASE_URL", default=f"https://{ALLOWED_HOSTS[0].lstrip('.')}/" if PRODUCTION else ""
+)
+
+# Reminders and notifications (docs/notifications.md, "Settings").
+NOTIFICATIONS_POLL_SECONDS = env.float("NOTIFICATIONS_POLL_SECONDS", default=20)
+NOTIFICATIONS_TASK_DUE_MINUTES = env.int("NOTIFICATIONS_TASK_DUE_MINUTES", default=60)
+NOTIFICATIONS_SLA_WARNING_MINUTES = env.int("NOTIFICATIONS_SLA_WARNING_MINUTES", default=30)
+NOTIFICATIONS_DIGEST_HOUR = env.int("NOTIFICATIONS_DIGEST_HOUR", default=7)
+NOTIFICATIONS_KEEP_DAYS = env.int("NOTIFICATIONS_KEEP_DAYS", default=90)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -511,6 +522,10 @@ def _networks(name: str) -> list[str]:
             raise ImproperlyConfigured(f"{name}: {network!r} is not an IP network") from None
     return networks
 
+
+# The key of the erasure tombstones' hashes (docs/data-protection.md). Without it they are keyed by SECRET_KEY,
+# and rotating that key would let every erased person back in unflagged: production requires it.
+ERASURE_TOMBSTONE_KEY = _operator_token("ERASURE_TOMBSTONE_KEY")
 
 # Health and drain (ha app). The token unlocks the details of /ha/health.
 HA_TOKEN = _operator_token("HA_TOKEN")

@@ -152,10 +152,10 @@ def child_env(
         DJANGO_SETTINGS_MODULE="crm.settings",
         PYTHONUNBUFFERED="1",
         CRM_VAR_DIR=str(var),
-        CRM_BASE_URL=ports.base_url,
         PORT=str(ports.web),  # the web port this run bound (maybe not the one asked for): `ha probe` reads it
     )
     env.setdefault("EMAIL_FILE_PATH", str(mail_folder(var)))  # development mail: one file a message
+    env.setdefault("CRM_PUBLIC_BASE_URL", ports.base_url)  # links in those mails open this run's pages
     env.update(demo_server_env(ports))
     if ports.demo_servers:
         # the only loopback addresses webhooks may go to (docs/sync.md); the demo destinations point at them

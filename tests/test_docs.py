@@ -114,9 +114,14 @@ def _documented_settings() -> dict[str, str]:
 
 
 def test_every_setting_the_documentation_lists_is_read_by_the_code() -> None:
-    """EMAIL_HOST, EMAIL_PORT and the SMTP login were documented but never read: an operator's value did nothing."""
+    """EMAIL_HOST, EMAIL_PORT and the SMTP login were documented but never read: an operator's value did nothing.
+
+    So were the NOTIFICATIONS_* settings, which the code looked up with a default of its own.
+    """
     documented = _documented_settings()
     assert "EMAIL_HOST" in documented  # the scan finds the tables
     code = "\n".join(path.read_text("utf-8") for package in CODE_PACKAGES for path in (ROOT / package).rglob("*.py"))
+    # A default at the place of use is no setting an operator can give: crm/settings.py must read it.
+    code = re.sub(r'getattr\(settings, "[A-Z0-9_]+"', "", code)
     unread = sorted(f"{page}: {name}" for name, page in documented.items() if f'"{name}"' not in code)
     assert unread == []

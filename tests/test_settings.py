@@ -51,6 +51,8 @@ def test_production_refuses_to_start_without_real_settings(env: dict[str, str], 
         ({"METRICS_TOKEN": ""}, "METRICS_TOKEN"),
         ({"HA_TOKEN": "h" * 31}, "HA_TOKEN"),
         ({"METRICS_TOKEN": "m" * 31}, "METRICS_TOKEN"),
+        # without it the tombstones are keyed by DJANGO_SECRET_KEY, and rotating that key loses every one
+        ({"ERASURE_TOMBSTONE_KEY": ""}, "ERASURE_TOMBSTONE_KEY"),
         ({"METRICS_ALLOWED_NETWORKS": "10.0.0.0/8,proxy.example"}, "METRICS_ALLOWED_NETWORKS"),
         ({"HA_ALLOWED_NETWORKS": "not-a-network"}, "HA_ALLOWED_NETWORKS"),
     ],
@@ -133,3 +135,23 @@ def test_migration_linter_fails_a_table_rewrite_that_nobody_reviewed() -> None:
 
 def test_production_settings_do_not_install_the_migration_linter() -> None:
     assert "django_migration_linter" not in settings.INSTALLED_APPS
+
+
+def test_links_in_mails_name_the_sites_address_in_production_by_default() -> None:
+    """Without CRM_PUBLIC_BASE_URL a production node links to its first host name over HTTPS."""
+    script = "import django; django.setup(); from django.conf import settings as s; print(s.CRM_PUBLIC_BASE_URL)"
+    clean = {k: v for k, v in os.environ.items() if k != "CRM_PUBLIC_BASE_URL"}
+    for env, expected in (
+        ({}, "https://crm.example/"),
+        ({"CRM_PUBLIC_BASE_URL": "https://vertrieb.example/crm/"}, "https://vertrieb.example/crm/"),
+    ):
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **PRODUCTION_ENV, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.stdout.strip() == expected, result.stderr

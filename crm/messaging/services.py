@@ -155,7 +155,7 @@ def marketing_refusal(prospect: Prospect) -> str:
 
 def _withdrawal_footer(prospect: Prospect, language: str, base_url: str) -> str:
     url = withdrawal_url(
-        prospect=prospect, purpose=MARKETING_PURPOSE, base_url=base_url or getattr(settings, "CRM_PUBLIC_BASE_URL", "")
+        prospect=prospect, purpose=MARKETING_PURPOSE, base_url=base_url or settings.CRM_PUBLIC_BASE_URL
     )
     if language == "en":
         return f"\n\n-- \nNo more e-mails like this? Withdraw your consent here: {url}\n"

@@ -27,6 +27,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from crm.links import public_url
 from crm.models import Lead, Task
 from crm.notifications.models import Delivery, DigestRun, Kind, Notification, NotificationPreference
 from dealers.actors import Actor, record_audit
@@ -44,15 +45,15 @@ LOOKBACK = timedelta(days=1)
 
 
 def task_due_window() -> timedelta:
-    return timedelta(minutes=getattr(settings, "NOTIFICATIONS_TASK_DUE_MINUTES", 60))
+    return timedelta(minutes=settings.NOTIFICATIONS_TASK_DUE_MINUTES)
 
 
 def sla_warning_window() -> timedelta:
-    return timedelta(minutes=getattr(settings, "NOTIFICATIONS_SLA_WARNING_MINUTES", 30))
+    return timedelta(minutes=settings.NOTIFICATIONS_SLA_WARNING_MINUTES)
 
 
 def digest_hour() -> int:
-    return int(getattr(settings, "NOTIFICATIONS_DIGEST_HOUR", 7))
+    return settings.NOTIFICATIONS_DIGEST_HOUR
 
 
 # --- How a notification reads ---
@@ -108,7 +109,7 @@ def _mail_line(notification: Notification) -> str:
         else None
     )
     text = texts[Kind(notification.kind)] % {"dealer": f"{dealer.number} {dealer.name}", "due": _when(due)}
-    return f"{text}\n{getattr(settings, 'SITE_URL', '').rstrip('/')}{link_path(notification)}"
+    return f"{text}\n{public_url(link_path(notification))}"
 
 
 def _with_subjects(ids: Iterable[int]) -> Any:
@@ -336,7 +337,7 @@ def send_due_digests(*, now: datetime | None = None) -> int:
 
 
 def keep_days() -> int:
-    return int(getattr(settings, "NOTIFICATIONS_KEEP_DAYS", 90))
+    return settings.NOTIFICATIONS_KEEP_DAYS
 
 
 def purge_old_notifications(*, now: datetime | None = None) -> int:

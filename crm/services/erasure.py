@@ -115,7 +115,7 @@ def tombstone_digest(value: str) -> str:
 
     A dedicated key lets SECRET_KEY rotate without losing the tombstones.
     """
-    key = getattr(settings, "ERASURE_TOMBSTONE_KEY", "") or settings.SECRET_KEY
+    key = settings.ERASURE_TOMBSTONE_KEY or settings.SECRET_KEY
     return salted_hmac(_HMAC_SALT, value, secret=key, algorithm="sha256").hexdigest()
 
 

@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.links import public_url
 from crm.routing_decisions import reason
 from crm.timefmt import iso_utc
 from dealers.actors import Actor
@@ -166,7 +167,7 @@ def _send_lead_desk_mail(*, unrouted_id: str, user_ids: list[int]) -> None:
     unrouted = UnroutedLead.objects.filter(pk=unrouted_id).first()
     if unrouted is None:
         return
-    link = getattr(settings, "SITE_URL", "").rstrip("/") + reverse("admin:sync_unroutedlead_change", args=[unrouted.pk])
+    link = public_url(reverse("admin:sync_unroutedlead_change", args=[unrouted.pk]))
     suggestion = unrouted.suggestion or {}
     for user in User.objects.filter(pk__in=user_ids, is_active=True):
         with translation.override(user.language):

@@ -26,6 +26,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.links import public_url
 from crm.models import Lead
 from crm.services import leads as lead_services
 from dealers.actors import Actor
@@ -60,7 +61,7 @@ def _lead_link(lead: Lead) -> str:
         path = reverse("lead_detail", kwargs={"pk": lead.pk})
     except NoReverseMatch:
         return ""
-    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+    return public_url(path)
 
 
 def _send_escalation_mail(*, lead_id: str, level: int, user_ids: list[int]) -> None:

@@ -245,3 +245,14 @@ def test_stored_documents_go_when_they_identify_the_person_not_when_they_share_a
         assert IntakeDocument.objects.get(pk=accepted.pk).contact_keys == []
         assert b"Musterfrau" in bytes(IntakeDocument.objects.get(pk=namesake.pk).body)
     assert Task.objects.filter(pk=task.pk).values_list("title", "version").get() == ("[erased]", 2)
+
+
+def test_rotating_the_secret_key_keeps_every_tombstone(dealer_a: Any, settings: Any) -> None:
+    """Tombstones are keyed by ERASURE_TOMBSTONE_KEY, which production requires: the env value was never read,
+    so they were keyed by DJANGO_SECRET_KEY, and its rotation (docs/security.md) let an erased person back in."""
+    settings.ERASURE_TOMBSTONE_KEY = "tombstone-key-" + "t" * 32
+    prospect = Prospect.objects.create(dealer=dealer_a.dealer, last_name="Weber", email="weber@example.org")
+    erasure.erase_prospect(prospect=prospect, actor=ACTOR)
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "rotated-" + "r" * 50, []
+    assert erasure.erased_on(dealer_id=dealer_a.dealer.pk, email="weber@example.org") is not None

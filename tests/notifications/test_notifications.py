@@ -67,8 +67,9 @@ def test_a_refused_assignment_leaves_no_notification(lead: Lead, dealer_b: Deale
 
 
 def test_immediate_email_goes_out_after_commit(
-    lead: Lead, dealer_a: DealerSetup, django_capture_on_commit_callbacks
+    lead: Lead, dealer_a: DealerSetup, django_capture_on_commit_callbacks, settings
 ) -> None:
+    settings.CRM_PUBLIC_BASE_URL = "https://crm.example"
     seller = dealer_a.user("salesperson")
     NotificationPreference.objects.create(user=seller, kind="lead_assigned", delivery="immediate")
     with django_capture_on_commit_callbacks(execute=True):
@@ -76,7 +77,7 @@ def test_immediate_email_goes_out_after_commit(
 
     assert [m.to for m in mail.outbox] == [[seller.email]]
     assert "Mégane" not in mail.outbox[0].body  # no customer or vehicle data in e-mails
-    assert f"/leads/{lead.pk}/" in mail.outbox[0].body
+    assert f"\nhttps://crm.example/leads/{lead.pk}/" in mail.outbox[0].body  # it was the bare path
 
 
 # --- The sweep: tasks coming due, first-contact deadlines coming near; each exactly once ---

@@ -10,4 +10,5 @@ PRODUCTION_ENV: dict[str, str] = {
     "ALLOWED_HOSTS": "crm.example,127.0.0.1",
     "HA_TOKEN": "test-only-ha-token-5b8d2e4f7a9c1e3b5d7f9a2c",
     "METRICS_TOKEN": "test-only-metrics-token-8e1c4a7d9b2f5e8a1c4d",
+    "ERASURE_TOMBSTONE_KEY": "test-only-tombstone-key-2c7e9a4b1d6f8a3c5e7b",
 }

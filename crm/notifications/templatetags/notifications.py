@@ -22,4 +22,4 @@ def unread_notifications(context: dict[str, Any]) -> int:
 @register.simple_tag
 def notification_poll_seconds() -> float:
     """How often the bell asks for the count (``NOTIFICATIONS_POLL_SECONDS``, default 20)."""
-    return float(getattr(settings, "NOTIFICATIONS_POLL_SECONDS", 20))
+    return settings.NOTIFICATIONS_POLL_SECONDS

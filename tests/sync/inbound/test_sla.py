@@ -61,8 +61,9 @@ def _escalations(routed: RoutedLead) -> list[dict]:
 
 
 def test_friday_evening_lead_escalates_on_monday_not_at_the_weekend(
-    network: Network, regional_manager, mailoutbox, django_capture_on_commit_callbacks
+    network: Network, regional_manager, mailoutbox, django_capture_on_commit_callbacks, settings
 ) -> None:
+    settings.CRM_PUBLIC_BASE_URL = "https://crm.example/"
     routed = _route_friday_evening(network)
     assert routed.lead.first_contact_due_at == _berlin(2026, 3, 9, 10, 30)  # 30 min Friday + 90 min Monday
     manager = network.a.staff["sales_manager"].user
@@ -79,6 +80,8 @@ def test_friday_evening_lead_escalates_on_monday_not_at_the_weekend(
     assert [m.to for m in mailoutbox] == [[manager.email]]
     assert "Musterfrau" not in mailoutbox[0].body  # no customer data in the mail
     assert str(routed.lead.pk) in mailoutbox[0].body
+    # A link a mail program can open: it was the bare path (/leads/...), read from a setting nobody had.
+    assert f"\nhttps://crm.example/leads/{routed.lead.pk}/" in mailoutbox[0].body
     routing = LeadRouting.objects.get(lead=routed.lead)
     assert routing.escalation_level == 1
     assert routing.next_escalation_at == _berlin(2026, 3, 9, 12, 30)  # another 120 working minutes
