@@ -26,10 +26,6 @@ def country_name(code: str) -> str:
     return str(countries.name(code)) or code
 
 
-def is_country(code: str) -> bool:
-    return bool(code) and countries.alpha2(code) == code
-
-
 def country_code(value: str | None) -> str:
     """The ISO 3166-1 alpha-2 code for a code in any case (``de``), an alpha-3 or numeric code (``DEU``,
     ``276``), or a name in German or English (``Österreich``, ``Netherlands``); ``""`` when none fits."""
