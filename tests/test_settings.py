@@ -11,21 +11,13 @@ import pytest
 from django.conf import settings
 
 from tests.security.production import PRODUCTION_ENV
+from tests.support.settings_process import run_with_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.endswith("_ALLOWED_NETWORKS")}
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_with_settings(env, drop=lambda name: name in PRODUCTION_ENV or name.endswith("_ALLOWED_NETWORKS"))
 
 
 @pytest.mark.parametrize(
@@ -71,17 +63,10 @@ def test_production_starts_with_real_settings() -> None:
 
 
 def test_production_trusts_no_network_for_operator_endpoints_unless_told() -> None:
-    script = "import django; django.setup(); from django.conf import settings as s; "
-    script += "print(s.HA_ALLOWED_NETWORKS, s.METRICS_ALLOWED_NETWORKS)"
-    clean = {k: v for k, v in os.environ.items() if not k.endswith("_ALLOWED_NETWORKS")}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **PRODUCTION_ENV},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_with_settings(
+        PRODUCTION_ENV,
+        "print(settings.HA_ALLOWED_NETWORKS, settings.METRICS_ALLOWED_NETWORKS)",
+        drop=lambda name: name.endswith("_ALLOWED_NETWORKS"),
     )
     assert result.stdout.strip() == "[] []", result.stderr
 
@@ -139,19 +124,11 @@ def test_production_settings_do_not_install_the_migration_linter() -> None:
 
 def test_links_in_mails_name_the_sites_address_in_production_by_default() -> None:
     """Without CRM_PUBLIC_BASE_URL a production node links to its first host name over HTTPS."""
-    script = "import django; django.setup(); from django.conf import settings as s; print(s.CRM_PUBLIC_BASE_URL)"
-    clean = {k: v for k, v in os.environ.items() if k != "CRM_PUBLIC_BASE_URL"}
     for env, expected in (
         ({}, "https://crm.example/"),
         ({"CRM_PUBLIC_BASE_URL": "https://vertrieb.example/crm/"}, "https://vertrieb.example/crm/"),
     ):
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **PRODUCTION_ENV, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = run_with_settings(
+            {**PRODUCTION_ENV, **env}, "print(settings.CRM_PUBLIC_BASE_URL)", drop="CRM_PUBLIC_BASE_URL".__eq__
         )
         assert result.stdout.strip() == expected, result.stderr

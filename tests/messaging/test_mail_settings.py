@@ -8,9 +8,7 @@ mail into the worker's log as a multi-line warning.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -20,26 +18,16 @@ from aiosmtpd.controller import Controller
 from tests.messaging.conftest import SmtpSink
 from tests.security.production import PRODUCTION_ENV
 from tests.support.servers import free_port
+from tests.support.settings_process import run_with_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 SEND = (
-    "import django; django.setup(); from django.conf import settings; from django.core.mail import send_mail; "
-    "send_mail('Angebot', 'Guten Tag', None, ['kunde@example.org']); "
+    "from django.core.mail import send_mail; send_mail('Angebot', 'Guten Tag', None, ['kunde@example.org']); "
     "print(settings.EMAIL_BACKEND, settings.EMAIL_TIMEOUT)"
 )
 
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "DJANGO_"))}
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SEND],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "crm.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_with_settings(env, SEND, drop=lambda name: name.startswith(("EMAIL_", "DJANGO_")))
 
 
 def test_a_production_node_sends_through_the_smtp_server_its_environment_names() -> None:
