@@ -50,18 +50,23 @@ def stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _converted(raw: Any, convert: Callable[[Any], str], refusal: Callable[[], str]) -> Any:
+    """``convert(raw)``; an empty ``raw`` stays as it is, and one ``convert`` refuses ("") is an error."""
+    if not raw:
+        return raw
+    value = convert(raw)
+    if not value:
+        raise ValidationError(refusal() % {"value": raw})
+    return value
+
+
 def e164(raw: Any) -> Any:
     """A phone number in E.164; one that does not parse is an error, not a silent loss.
 
     Lenient on purpose: the manufacturer's channels and imports keep an odd number rather than lose a lead.
     What staff and dealer systems type is checked strictly first (:func:`dialable_phone`).
     """
-    if not raw:
-        return raw
-    normalized = normalize_phone(raw)
-    if not normalized:
-        raise ValidationError(gettext("%(value)s is not a valid phone number.") % {"value": raw})
-    return normalized
+    return _converted(raw, normalize_phone, lambda: gettext("%(value)s is not a valid phone number."))
 
 
 def dialable_phone(raw: Any, region: str | None = None) -> Any:
@@ -69,25 +74,18 @@ def dialable_phone(raw: Any, region: str | None = None) -> Any:
 
     National numbers are read in ``region``, by default the dealership's country (crm.normalize.dialling_region).
     """
-    if not raw:
-        return raw
-    normalized = valid_phone(raw, region)
-    if not normalized:
-        raise ValidationError(
-            gettext("%(value)s is not a valid phone number: give it with the area code, e.g. 089 1234567.")
-            % {"value": raw}
-        )
-    return normalized
+    return _converted(
+        raw,
+        lambda value: valid_phone(value, region),
+        lambda: gettext("%(value)s is not a valid phone number: give it with the area code, e.g. 089 1234567."),
+    )
 
 
 def iso_country(raw: Any) -> Any:
     """A country as its ISO 3166 code (``de``, ``Österreich`` -> ``DE``, ``AT``); an unknown one is an error."""
-    if not raw:
-        return raw
-    code = country_code(raw)
-    if not code:
-        raise ValidationError(gettext("%(value)s is not a country: use a two-letter code such as DE.") % {"value": raw})
-    return code
+    return _converted(
+        raw, country_code, lambda: gettext("%(value)s is not a country: use a two-letter code such as DE.")
+    )
 
 
 @dataclass(frozen=True)
