@@ -6,12 +6,8 @@ spoofed proxy header, mass reset mails) against the real login and checks it sto
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
@@ -24,12 +20,11 @@ from django.utils import timezone
 from dealers.models import User
 from tests.conftest import DealerSetup
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.security.production import PRODUCTION_ENV
+from tests.support.settings_process import run_with_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 10  # settings.AXES_FAILURE_LIMIT
-PRINT_FIRST_HASHER = (
-    "import django; django.setup(); from django.conf import settings; print(settings.PASSWORD_HASHERS[0])"
-)
+PRINT_FIRST_HASHER = "print(settings.PASSWORD_HASHERS[0])"
 
 
 def _login(client: Client, email: str, password: str, **extra: str):
@@ -218,16 +213,6 @@ def test_old_pbkdf2_hashes_still_sign_in_and_are_upgraded_to_argon2(seller: User
 
 @pytest.mark.parametrize("env", ["development", "production"])
 def test_argon2_is_the_first_hasher_outside_tests(env: str) -> None:
-    extra = {"DJANGO_SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "crm.example", "METRICS_TOKEN": "m" * 40}
-    extra["HA_TOKEN"] = "h" * 40
-    result = subprocess.run(  # noqa: S603 - our interpreter, our code
-        [sys.executable, "-c", PRINT_FIRST_HASHER],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "crm.settings", "DJANGO_ENV": env, **extra},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_with_settings({**PRODUCTION_ENV, "DJANGO_ENV": env}, PRINT_FIRST_HASHER)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "django.contrib.auth.hashers.Argon2PasswordHasher"
