@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import forms
@@ -56,6 +57,8 @@ class DestinationAdminForm(forms.ModelForm):
     class Meta:
         model = Destination
         fields = ("dealer", "name", "transport", "url", "event_types", "paused", "secret")
+        # A URL typed without a scheme is taken as https, as on the dealer's own page (and as Django 6 will).
+        field_classes = {"url": functools.partial(forms.URLField, assume_scheme="https")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
