@@ -32,6 +32,7 @@ from dealers.actors import Actor
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, DemoResult
 from dealers.demo_data import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, SURNAMES, towns
 from dealers.models import Dealer, Membership
+from dealers.working_hours import BERLIN, WorkingWeek, add_working_minutes, working_minutes_between
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,12 @@ LEAD_MESSAGES = (
     "Ich interessiere mich für die Vollausstattung und eine Anhängerkupplung.",
     "Bitte ein Angebot inkl. Inzahlungnahme meines Fahrzeugs.",
 )
-FORGOTTEN_LEADS = ((10, "website"), (11, "call_centre"), (12, "configurator"))  # (days ago, source), never called
+# Sources and origins that reach the dealership at any hour; the rest (a visit, a call) happen while it is open.
+AROUND_THE_CLOCK_SOURCES = frozenset({"website", "configurator", "test_drive_form", "portal"})
+AROUND_THE_CLOCK_ORIGINS = frozenset({"website", "intake"})
+MIN_OPEN_MINUTES = 5  # of opening time a lead needs behind it before its stages can have moved
+# (days ago, source) of leads never called: three the manufacturer sent, one walk-in nobody called back.
+FORGOTTEN_LEADS = ((10, "website"), (11, "call_centre"), (12, "configurator"), (9, "showroom"))
 STAGE_PATH = ("contacted", "appointment", "test_drive", "offer")  # the open stages, in order
 STREETS = (
     "Hauptstraße",
@@ -179,30 +185,90 @@ class _Staff:
     label: str
 
 
-def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
-    """``seed_demo``'s entry point: prospects, leads, history, activities, tasks and consents per dealership."""
+@dataclass
+class _OpeningClock:
+    """A dealership's opening hours, so that its staff's calls, visits and to-dos fall while it is open.
+
+    Without opening hours every moment is as good as another (``week`` None), as for the product's clock.
+    The minutes it adds come from a random stream of its own: whether a moment needs moving depends on the
+    hour the demo is seeded, and the seed's people must not.
+    """
+
+    week: WorkingWeek | None
+    rng: random.Random
+
+    @classmethod
+    def of(cls, dealer: Dealer, seed: str) -> _OpeningClock:
+        hours = list(dealer.opening_hours.all())
+        return cls(WorkingWeek(hours) if hours else None, random.Random(f"{seed}:opening:{dealer.number}"))
+
+    def after_working_minutes(self, start: datetime, minutes: int) -> datetime:
+        """As the product counts a first-contact deadline (``dealers.working_hours.first_contact_due``)."""
+        if self.week is None:
+            return start + timedelta(minutes=minutes)
+        return add_working_minutes(start, minutes, self.week).astimezone(start.tzinfo)
+
+    def open_minutes(self, start: datetime, end: datetime) -> float:
+        """Minutes of opening time from ``start`` to ``end`` (all of them without opening hours)."""
+        if self.week is None:
+            return max((end - start).total_seconds() / 60, 0)
+        return working_minutes_between(start, end, self.week)
+
+    def while_open(self, moment: datetime, *, not_after: datetime | None = None) -> datetime:
+        """``moment`` if the dealership is open then; else a little into its next opening, or, when that
+        would pass ``not_after``, a little before its last closing (``moment`` itself when neither exists)."""
+        if self.week is None:
+            return moment
+        day = moment.astimezone(BERLIN).date()
+        spans = list(self.week.open_spans(day - timedelta(days=4), day + timedelta(days=4)))
+        if any(begin <= moment < end for begin, end in spans):
+            return moment
+        offset = timedelta(minutes=self.rng.randint(2, 150))
+        for begin, end in spans:
+            if begin > moment and (not_after is None or begin <= not_after):
+                latest = min(end, not_after) if not_after is not None else end
+                return min(begin + offset, latest - timedelta(minutes=1), latest).astimezone(moment.tzinfo)
+        for begin, end in reversed(spans):
+            if end <= moment:
+                return max(end - offset, begin).astimezone(moment.tzinfo)
+        return moment
+
+    def on_the_quarter(self, moment: datetime, *, not_after: datetime | None = None) -> datetime:
+        """A to-do's due time: while open, on a quarter hour (as people set them)."""
+        due = self.while_open(moment, not_after=not_after)
+        return due.replace(minute=due.minute // 15 * 15, second=0, microsecond=0)
+
+
+def seed(*, rng: random.Random, options: Mapping[str, Any], now: datetime | None = None) -> DemoResult:
+    """``seed_demo``'s entry point: prospects, leads, history, activities, tasks and consents per dealership.
+
+    The history ends at ``now`` (the present unless given).
+    """
     started = clock.monotonic()
-    now = timezone.now().replace(second=0, microsecond=0)
+    now = (now or timezone.now()).replace(second=0, microsecond=0)
     per_dealer = max(1, int(options.get("prospects_per_dealer") or DEFAULT_PROSPECTS_PER_DEALER))
     reasons = list(LostReason.objects.filter(is_active=True).order_by("position", "code"))
     seeded = set(Prospect.objects.values_list("dealer_id", flat=True).distinct())
-    dealers = [d for d in Dealer.objects.order_by("number") if d.pk not in seeded]
+    dealers = [d for d in Dealer.objects.prefetch_related("opening_hours").order_by("number") if d.pk not in seeded]
     staff = _staff_by_dealer([d.pk for d in dealers])
     town_by_name = {t.name: t for t in towns()}
     totals = {"prospects": 0, "leads": 0, "activities": 0, "tasks": 0}
     ensure_demo_campaigns(today=timezone.localdate(now), actor=Actor.system("seed_demo"))
     batch = _Batch()
     for dealer in dealers:
-        dealer_rng = random.Random(f"{rng.random()}:{dealer.number}")
+        dealer_seed = str(rng.random())
+        dealer_rng = random.Random(f"{dealer_seed}:{dealer.number}")
         count = (
             FIRST_DEALER_PROSPECTS
             if dealer.number == str(FIRST_DEALER_NUMBER)
             else _dealer_size(dealer_rng, per_dealer)
         )
+        hours = _OpeningClock.of(dealer, dealer_seed)
         _plan_dealer(
             batch,
             rng=dealer_rng,
             dealer=dealer,
+            hours=hours,
             count=count,
             staff=staff.get(dealer.pk, []),
             reasons=reasons,
@@ -210,7 +276,9 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
             now=now,
         )
         if dealer.number == str(FIRST_DEALER_NUMBER):
-            _first_dealer_extras(batch, rng=dealer_rng, dealer=dealer, staff=staff.get(dealer.pk, []), now=now)
+            _first_dealer_extras(
+                batch, rng=dealer_rng, dealer=dealer, hours=hours, staff=staff.get(dealer.pk, []), now=now
+            )
         if batch.size() >= 20 * BATCH_SIZE:
             _write(batch, totals)
             batch = _Batch()
@@ -331,6 +399,7 @@ def _plan_dealer(
     *,
     rng: random.Random,
     dealer: Dealer,
+    hours: _OpeningClock,
     count: int,
     staff: list[_Staff],
     reasons: list[LostReason],
@@ -344,6 +413,8 @@ def _plan_dealer(
             prospect = _duplicate_of(rng, rng.choice(prospects), created)
         else:
             prospect = _prospect(rng, dealer, town, created)
+        if prospect.origin not in AROUND_THE_CLOCK_ORIGINS:  # taken down by staff: while the dealership is open
+            created = prospect.created_at = prospect.updated_at = hours.while_open(created, not_after=now)
         prospects.append(prospect)
         owner = rng.choice(staff) if staff else None
         prospect.owner_id = owner.user_id if owner else None
@@ -371,8 +442,11 @@ def _plan_dealer(
             lead_owner = owner if rng.random() > 0.04 else None
             _plan_lead(
                 batch,
-                rng=rng,
+                # A stream of the lead's own: how far its stages got depends on the opening hours it met, so
+                # on the hour of seeding, and the dealership's next people must not.
+                rng=random.Random(rng.getrandbits(64)),
                 dealer=dealer,
+                hours=hours,
                 prospect=prospect,
                 owner=lead_owner,
                 staff=staff,
@@ -407,6 +481,7 @@ def _plan_lead(
     *,
     rng: random.Random,
     dealer: Dealer,
+    hours: _OpeningClock,
     prospect: Prospect,
     owner: _Staff | None,
     staff: list[_Staff],
@@ -423,11 +498,15 @@ def _plan_lead(
     model, powertrains, trims, _w = rng.choices(MODELS, weights=[m[3] for m in MODELS])[0]
     trim, price = rng.choice(trims)
     lead_type = _weighted(rng, LEAD_TYPES)[0]
+    if source not in AROUND_THE_CLOCK_SOURCES and due_in is None:  # a visit or a call: while it is open
+        created = max(hours.while_open(created, not_after=now), prospect.created_at)
     if stage is None:
         stage = _stage_for_age(rng, now - created, win_chance)
+    if stage != "new" and hours.open_minutes(created, now) < MIN_OPEN_MINUTES:
+        stage = "new"  # the dealership has not opened since it came in: nobody could have called yet
     if stage != "new" and owner is None and staff:
         owner = rng.choice(staff)
-    due = created + (due_in if due_in is not None else timedelta(minutes=dealer.first_contact_minutes))
+    due = created + due_in if due_in is not None else hours.after_working_minutes(created, dealer.first_contact_minutes)
     lead = Lead(
         dealer_id=dealer.pk,
         prospect=prospect,
@@ -452,7 +531,7 @@ def _plan_lead(
     _add_trade_in_and_timing(rng, lead, created)
     _plan_intake_events(batch, lead, owner=owner, source=source, created=created)
     reached = _stages_reached(rng, stage)
-    moments = _stage_moments(rng, created=created, now=now, stage=stage, reached=reached)
+    moments = _stage_moments(rng, hours, created=created, now=now, stage=stage, reached=reached)
     if reached:
         lead.first_contacted_at = moments[0]
     label = owner.label if owner else "system:intake"
@@ -466,7 +545,7 @@ def _plan_lead(
         _close(rng, batch, lead, closed=moments[-1], previous=previous, reasons=reasons, author=author, label=label)
     elif reached:
         lead.updated_at = moments[len(reached) - 1]
-        _plan_follow_up(rng, batch, lead, now=now, label=label)
+        _plan_follow_up(rng, batch, lead, hours, now=now, label=label)
     batch.leads.append(lead)
     return lead
 
@@ -509,17 +588,19 @@ def _stages_reached(rng: random.Random, stage: str) -> list[str]:
 
 
 def _stage_moments(
-    rng: random.Random, *, created: datetime, now: datetime, stage: str, reached: list[str]
+    rng: random.Random, hours: _OpeningClock, *, created: datetime, now: datetime, stage: str, reached: list[str]
 ) -> list[datetime]:
-    """When each reached stage (and the close) happened, in order; the first contact came about an hour in."""
+    """When each reached stage (and the close) happened, in order, while the dealership was open; the first
+    contact came about an hour of opening time in."""
     end = min(now, created + timedelta(days=rng.randint(1, 75))) if stage in ("won", "lost") else now
+    if hours.open_minutes(created, end) < MIN_OPEN_MINUTES:  # closed within a closed weekend: the next opening
+        end = min(now, hours.after_working_minutes(created, 120))
     span = max((end - created).total_seconds(), 600)
-    moments = sorted(created + timedelta(seconds=rng.uniform(0.02, 1) * span) for _ in range(len(reached) + 1))
+    moments = [created + timedelta(seconds=rng.uniform(0.02, 1) * span) for _ in range(len(reached) + 1)]
     if reached:
         contact_minutes = int(rng.lognormvariate(4.2, 1.0))  # median about 65 minutes
-        moments[0] = min(created + timedelta(minutes=max(3, contact_minutes)), end)
-        moments = sorted(moments)
-    return moments
+        moments[0] = min(hours.after_working_minutes(created, max(3, contact_minutes)), end)
+    return sorted(max(hours.while_open(moment, not_after=end), created) for moment in moments)
 
 
 def _stage_event(
@@ -585,7 +666,9 @@ def _close(
     )
 
 
-def _plan_follow_up(rng: random.Random, batch: _Batch, lead: Lead, *, now: datetime, label: str) -> None:
+def _plan_follow_up(
+    rng: random.Random, batch: _Batch, lead: Lead, hours: _OpeningClock, *, now: datetime, label: str
+) -> None:
     """Most open leads past the first contact have a to-do for the owner, some overdue."""
     if lead.stage in OPEN_FOLLOW_UPS and rng.random() < 0.75:
         batch.tasks.append(
@@ -594,7 +677,7 @@ def _plan_follow_up(rng: random.Random, batch: _Batch, lead: Lead, *, now: datet
                 prospect=lead.prospect,
                 lead=lead,
                 title=rng.choice(OPEN_FOLLOW_UPS[lead.stage]),
-                due_at=now + timedelta(hours=rng.randint(-96, 240)),
+                due_at=hours.on_the_quarter(now + timedelta(hours=rng.randint(-96, 240))),
                 assignee_id=lead.owner_id,
                 created_by_label=label,
                 version=1,
@@ -633,7 +716,7 @@ def _activity_for(
 
 
 def _first_dealer_extras(
-    batch: _Batch, *, rng: random.Random, dealer: Dealer, staff: list[_Staff], now: datetime
+    batch: _Batch, *, rng: random.Random, dealer: Dealer, hours: _OpeningClock, staff: list[_Staff], now: datetime
 ) -> None:
     """The memorable salesperson of dealer 10001 starts the day with fresh leads on the clock and overdue tasks."""
     seller = next((s for s in staff if s.label == f"verkauf@{FIRST_DEALER_NUMBER}.{DEMO_DOMAIN}"), None)
@@ -650,6 +733,7 @@ def _first_dealer_extras(
             batch,
             rng=rng,
             dealer=dealer,
+            hours=hours,
             prospect=prospect,
             owner=seller,
             staff=staff,
@@ -662,15 +746,23 @@ def _first_dealer_extras(
         )
 
     fresh = [(12, 108), (25, 95), (41, 79), (70, 50), (95, 25), (150, -30), (200, -80)]  # (minutes ago, minutes left)
+    online = sorted(AROUND_THE_CLOCK_SOURCES)  # on the clock at whatever hour the demo is seeded
     for minutes_ago, minutes_left in fresh:
-        new_lead_of_seller(now - timedelta(minutes=minutes_ago), due_in=timedelta(minutes=minutes_ago + minutes_left))
-    # Website and call-centre leads nobody called for days: sync's demo routes them and the first-contact
-    # sweep escalates them to the sales manager and on to the regional manager.
+        new_lead_of_seller(
+            now - timedelta(minutes=minutes_ago),
+            due_in=timedelta(minutes=minutes_ago + minutes_left),
+            source=rng.choice(online),
+        )
+    # Leads nobody called for days: sync's demo routes those the manufacturer sent, and the first-contact
+    # sweep escalates all of them to the sales manager and on to the regional manager.
     for days_ago, source in FORGOTTEN_LEADS:
         new_lead_of_seller(now - timedelta(days=days_ago, minutes=rng.randint(0, 600)), source=source)
     own_open = [lead for lead in batch.leads if lead.owner_id == seller.user_id and lead.stage in Lead.OPEN_STAGES]
     for index, lead in enumerate([lead for lead in own_open if lead.stage != "new"][:6]):
-        due = now - timedelta(hours=3 + 20 * index) if index < 4 else now + timedelta(hours=5 + 18 * index)
+        if index < 4:
+            due = hours.on_the_quarter(now - timedelta(hours=3 + 20 * index), not_after=now)
+        else:
+            due = hours.on_the_quarter(now + timedelta(hours=5 + 18 * index))
         batch.tasks.append(
             Task(
                 dealer_id=dealer.pk,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -10,10 +10,13 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from crm import demo as crm_demo
 from crm.models import Activity, Change, Consent, Lead, LeadEvent, Prospect, Task
 from crm.normalize import normalize_email
 from crm.services.prospects import fill_search_fields
-from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER
+from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, demo_rng
+from dealers.models import Dealer
+from dealers.working_hours import BERLIN, WorkingWeek, first_contact_due
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +116,60 @@ def test_demo_leads_days_past_their_deadline_are_escalated_at_both_levels() -> N
     assert set(own.values_list("method", flat=True)) == {LeadRouting.Method.DEALERSHIP}
     seed()  # idempotent: no second routing record, no further escalation
     assert LeadEvent.objects.filter(lead__in=forgotten, kind="escalated").count() == 2 * forgotten.count()
+
+
+# A Sunday 03:00 and a Wednesday 11:00 in Berlin: the dealerships are closed at the one and open at the other.
+SUNDAY_NIGHT = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+WEDNESDAY_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+IN_PERSON_SOURCES = ["showroom", "phone", "call_centre", "event", "dms"]
+
+
+def _reseed_crm(now: datetime) -> None:
+    """The dealerships (and their opening hours) of ``seed()``, and crm's demo again as of ``now``."""
+    for model in (LeadEvent, Activity, Task, Consent, Lead, Prospect):
+        model.objects.all().delete()
+    crm_demo.seed(rng=demo_rng(seed=1, app="crm"), options={"prospects_per_dealer": 8}, now=now)
+
+
+def _open_at(moment: datetime, week: WorkingWeek) -> bool:
+    day = moment.astimezone(BERLIN).date()
+    return any(begin <= moment <= end for begin, end in week.open_spans(day - timedelta(days=1), day))
+
+
+def test_the_same_seed_gives_the_same_people_whatever_the_hour_it_is_seeded_at() -> None:
+    seed()
+    _reseed_crm(SUNDAY_NIGHT)
+    at_night = _names()
+    _reseed_crm(WEDNESDAY_MORNING)
+    assert _names() == at_night
+
+
+def test_what_staff_do_falls_in_their_dealerships_opening_hours_even_when_seeded_at_night() -> None:
+    """Calls, visits and to-dos at 3 in the morning made the demo look made up; deadlines count opening time."""
+    seed()
+    _reseed_crm(SUNDAY_NIGHT)
+    weeks = {dealer.pk: WorkingWeek(list(dealer.opening_hours.all())) for dealer in Dealer.objects.all()}
+    assert all(week.opening_hours for week in weeks.values())
+
+    activities = Activity.objects.all()
+    assert activities.count() > 20
+    closed = [(a.subject, a.occurred_at) for a in activities if not _open_at(a.occurred_at, weeks[a.dealer_id])]
+    assert closed == []
+
+    tasks = Task.objects.all()
+    assert tasks.count() > 5
+    assert [t.due_at for t in tasks if not _open_at(t.due_at, weeks[t.dealer_id])] == []
+    assert {t.due_at.minute % 15 for t in tasks} == {0}
+
+    in_person = Lead.objects.filter(source__in=IN_PERSON_SOURCES).select_related("prospect")
+    assert in_person.count() > 3
+    # A lead is never older than its prospect; one that came with its prospect's record is as old as it.
+    walk_ins = [lead for lead in in_person if lead.created_at != lead.prospect.created_at]
+    assert [lead.created_at for lead in walk_ins if not _open_at(lead.created_at, weeks[lead.dealer_id])] == []
+
+    # The first-contact deadline is counted as the product counts it (dealer 10001's salesperson's fresh leads
+    # are set on the clock by hand).
+    others = Lead.objects.exclude(dealer__number=str(FIRST_DEALER_NUMBER)).select_related("dealer")
+    assert others.exists()
+    for lead in others:
+        assert lead.first_contact_due_at == first_contact_due(dealer=lead.dealer, start=lead.created_at)[0]
