@@ -32,7 +32,7 @@ from dealers.actors import Actor
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, DemoResult
 from dealers.demo_data import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, SURNAMES, towns
 from dealers.models import Dealer, Membership
-from dealers.working_hours import BERLIN, WorkingWeek, add_working_minutes, working_minutes_between
+from dealers.working_hours import BERLIN, WorkingWeek, add_working_minutes
 
 logger = logging.getLogger(__name__)
 
@@ -191,16 +191,28 @@ class _OpeningClock:
 
     Without opening hours every moment is as good as another (``week`` None), as for the product's clock.
     The minutes it adds come from a random stream of its own: whether a moment needs moving depends on the
-    hour the demo is seeded, and the seed's people must not.
+    hour the demo is seeded, and the seed's people must not. A day's opening spans are worked out once.
     """
 
     week: WorkingWeek | None
     rng: random.Random
+    _days: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, dealer: Dealer, seed: str) -> _OpeningClock:
         hours = list(dealer.opening_hours.all())
         return cls(WorkingWeek(hours) if hours else None, random.Random(f"{seed}:opening:{dealer.number}"))
+
+    def _spans(self, first: date, last: date) -> list[tuple[datetime, datetime]]:
+        """The opening spans (UTC) of the days ``first`` to ``last``, in order."""
+        spans: list[tuple[datetime, datetime]] = []
+        day = first
+        while day <= last and self.week is not None:
+            if day not in self._days:
+                self._days[day] = list(self.week.open_spans(day, day))
+            spans += self._days[day]
+            day += timedelta(days=1)
+        return spans
 
     def after_working_minutes(self, start: datetime, minutes: int) -> datetime:
         """As the product counts a first-contact deadline (``dealers.working_hours.first_contact_due``)."""
@@ -208,11 +220,20 @@ class _OpeningClock:
             return start + timedelta(minutes=minutes)
         return add_working_minutes(start, minutes, self.week).astimezone(start.tzinfo)
 
-    def open_minutes(self, start: datetime, end: datetime) -> float:
-        """Minutes of opening time from ``start`` to ``end`` (all of them without opening hours)."""
+    def open_between(self, start: datetime, end: datetime, minutes: int = MIN_OPEN_MINUTES) -> bool:
+        """Whether the dealership was open for ``minutes`` or more between ``start`` and ``end``."""
         if self.week is None:
-            return max((end - start).total_seconds() / 60, 0)
-        return working_minutes_between(start, end, self.week)
+            return end - start >= timedelta(minutes=minutes)
+        if end <= start:
+            return False
+        wanted, day, last = timedelta(minutes=minutes), start.astimezone(BERLIN).date(), end.astimezone(BERLIN).date()
+        while day <= last:  # a closed stretch lasts a few days at most: this ends early
+            for begin, close in self._spans(day, day):
+                wanted -= max(min(close, end) - max(begin, start), timedelta())
+                if wanted <= timedelta():
+                    return True
+            day += timedelta(days=1)
+        return False
 
     def while_open(self, moment: datetime, *, not_after: datetime | None = None) -> datetime:
         """``moment`` if the dealership is open then; else a little into its next opening, or, when that
@@ -220,7 +241,7 @@ class _OpeningClock:
         if self.week is None:
             return moment
         day = moment.astimezone(BERLIN).date()
-        spans = list(self.week.open_spans(day - timedelta(days=4), day + timedelta(days=4)))
+        spans = self._spans(day - timedelta(days=4), day + timedelta(days=4))
         if any(begin <= moment < end for begin, end in spans):
             return moment
         offset = timedelta(minutes=self.rng.randint(2, 150))
@@ -502,7 +523,7 @@ def _plan_lead(
         created = max(hours.while_open(created, not_after=now), prospect.created_at)
     if stage is None:
         stage = _stage_for_age(rng, now - created, win_chance)
-    if stage != "new" and hours.open_minutes(created, now) < MIN_OPEN_MINUTES:
+    if stage != "new" and not hours.open_between(created, now):
         stage = "new"  # the dealership has not opened since it came in: nobody could have called yet
     if stage != "new" and owner is None and staff:
         owner = rng.choice(staff)
@@ -593,7 +614,7 @@ def _stage_moments(
     """When each reached stage (and the close) happened, in order, while the dealership was open; the first
     contact came about an hour of opening time in."""
     end = min(now, created + timedelta(days=rng.randint(1, 75))) if stage in ("won", "lost") else now
-    if hours.open_minutes(created, end) < MIN_OPEN_MINUTES:  # closed within a closed weekend: the next opening
+    if not hours.open_between(created, end):  # closed within a closed weekend: the next opening
         end = min(now, hours.after_working_minutes(created, 120))
     span = max((end - created).total_seconds(), 600)
     moments = [created + timedelta(seconds=rng.uniform(0.02, 1) * span) for _ in range(len(reached) + 1)]
