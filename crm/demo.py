@@ -241,9 +241,9 @@ class _OpeningClock:
         if self.week is None:
             return moment
         day = moment.astimezone(BERLIN).date()
-        spans = self._spans(day - timedelta(days=4), day + timedelta(days=4))
-        if any(begin <= moment < end for begin, end in spans):
+        if any(begin <= moment < end for begin, end in self._spans(day, day)):
             return moment
+        spans = self._spans(day - timedelta(days=4), day + timedelta(days=4))
         offset = timedelta(minutes=self.rng.randint(2, 150))
         for begin, end in spans:
             if begin > moment and (not_after is None or begin <= not_after):

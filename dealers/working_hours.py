@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -59,9 +60,14 @@ class WorkingWeek:
     closed_dates: Collection[date] = ()  # holidays
     tz: ZoneInfo = BERLIN
 
+    @cached_property
+    def intervals_by_weekday(self) -> dict[int, list[tuple[time, time]]]:
+        """The opening intervals of each weekday (0 = Monday), in order; checked once per week."""
+        return _intervals_by_weekday(self.opening_hours)
+
     def open_spans(self, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
         """The opening intervals of the days ``first`` to ``last`` (both included) as UTC instants, in order."""
-        days = _intervals_by_weekday(self.opening_hours)
+        days = self.intervals_by_weekday
         day = first
         while day <= last:
             if day not in self.closed_dates:
@@ -82,7 +88,7 @@ def add_working_minutes(start: datetime, minutes: int, week: WorkingWeek) -> dat
         raise ValueError("start must be timezone-aware")
     if minutes < 0:
         raise ValueError("minutes must not be negative")
-    if not _intervals_by_weekday(week.opening_hours):
+    if not week.intervals_by_weekday:
         raise ValueError("no opening hours: there is no working time to count")
     if minutes == 0:
         return start.astimezone(week.tz)
