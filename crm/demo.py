@@ -101,6 +101,7 @@ LEAD_MESSAGES = (
 # Sources and origins that reach the dealership at any hour; the rest (a visit, a call) happen while it is open.
 AROUND_THE_CLOCK_SOURCES = frozenset({"website", "configurator", "test_drive_form", "portal"})
 AROUND_THE_CLOCK_ORIGINS = frozenset({"website", "intake"})
+DEALERSHIP_SOURCES = frozenset({"showroom", "phone", "dms"})  # entered at the dealership, not sent by the manufacturer
 MIN_OPEN_MINUTES = 5  # of opening time a lead needs behind it before its stages can have moved
 # (days ago, source) of leads never called: three the manufacturer sent, one walk-in nobody called back.
 FORGOTTEN_LEADS = ((10, "website"), (11, "call_centre"), (12, "configurator"), (9, "showroom"))
@@ -550,7 +551,7 @@ def _plan_lead(
         updated_at=created,
     )
     _add_trade_in_and_timing(rng, lead, created)
-    _plan_intake_events(batch, lead, owner=owner, source=source, created=created)
+    _plan_intake_events(batch, lead, owner=owner, staff=staff, source=source, created=created)
     reached = _stages_reached(rng, stage)
     moments = _stage_moments(rng, hours, created=created, now=now, stage=stage, reached=reached)
     if reached:
@@ -582,8 +583,18 @@ def _add_trade_in_and_timing(rng: random.Random, lead: Lead, created: datetime) 
         lead.expected_purchase_date = (created + timedelta(days=rng.randint(14, 180))).date()
 
 
-def _plan_intake_events(batch: _Batch, lead: Lead, *, owner: _Staff | None, source: str, created: datetime) -> None:
-    """The lead arrived, and routing gave it to ``owner`` (when it did)."""
+def _plan_intake_events(
+    batch: _Batch, lead: Lead, *, owner: _Staff | None, staff: list[_Staff], source: str, created: datetime
+) -> None:
+    """The lead arrived and went to ``owner`` (when it did): from the manufacturer's intake through routing,
+    or entered by the dealership's staff (a walk-in, a call: the owner, or a colleague for nobody) or its DMS."""
+    if source in DEALERSHIP_SOURCES:
+        person = owner or (staff[0] if staff else None)
+        label = "system:file-import" if source == "dms" else person.label if person else "system:intake"
+        batch.events.append(_system_event(lead, "created", label, {"source": source}, created, to_stage="new"))
+        if owner is not None:
+            batch.events.append(_system_event(lead, "assigned", label, {"to": owner.user_id}, created))
+        return
     batch.events.append(_system_event(lead, "created", "system:intake", {"source": source}, created, to_stage="new"))
     if owner is not None:
         routed = {"to": owner.user_id, "reason": "round robin"}
@@ -593,7 +604,7 @@ def _plan_intake_events(batch: _Batch, lead: Lead, *, owner: _Staff | None, sour
 def _system_event(
     lead: Lead, kind: str, label: str, data: dict[str, Any], at: datetime, *, to_stage: str = ""
 ) -> LeadEvent:
-    """An event of the lead that intake or routing recorded, no person acting."""
+    """An event of the lead as intake, routing or the person who entered it recorded it."""
     return LeadEvent(
         dealer_id=lead.dealer_id, lead=lead, kind=kind, to_stage=to_stage, actor_label=label, data=data, at=at
     )

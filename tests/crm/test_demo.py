@@ -15,7 +15,7 @@ from crm.models import Activity, Change, Consent, Lead, LeadEvent, Prospect, Tas
 from crm.normalize import normalize_email
 from crm.services.prospects import fill_search_fields
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, demo_rng
-from dealers.models import Dealer
+from dealers.models import Dealer, Membership
 from dealers.working_hours import BERLIN, WorkingWeek, first_contact_due
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +173,18 @@ def test_what_staff_do_falls_in_their_dealerships_opening_hours_even_when_seeded
     assert others.exists()
     for lead in others:
         assert lead.first_contact_due_at == first_contact_due(dealer=lead.dealer, start=lead.created_at)[0]
+
+
+def test_walk_ins_and_calls_are_entered_by_the_dealerships_staff_and_only_the_manufacturers_leads_are_routed() -> None:
+    seed()
+    created = LeadEvent.objects.filter(kind="created").select_related("lead")
+    own = [e for e in created if e.lead.source in ("showroom", "phone")]
+    sent = [e for e in created if e.lead.source in ("website", "configurator", "call_centre")]
+    assert own
+    assert sent
+    staff = set(Membership.objects.values_list("dealer_id", "user__email"))
+    assert [e.actor_label for e in own if (e.lead.dealer_id, e.actor_label) not in staff] == []
+    assert {e.actor_label for e in sent} == {"system:intake"}
+    routed = set(LeadEvent.objects.filter(kind="assigned", data__reason="round robin").values_list("lead__source"))
+    assert routed
+    assert not routed & {("showroom",), ("phone",), ("dms",)}
