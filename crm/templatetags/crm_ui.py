@@ -33,6 +33,14 @@ def duration(value: timedelta | None) -> str:
     return "\u2013" if value is None else _span(value)
 
 
+@register.filter
+def in_unit(value: float, unit: str) -> str:
+    """A chart's value as people read it: in ``minutes`` a duration (``1 d 17 h``), else the number and ``unit``."""
+    if unit == "minutes":
+        return _span(timedelta(minutes=value))
+    return f"{value}{unit}"
+
+
 @register.simple_tag
 def countdown(due: datetime | None, done: datetime | None = None) -> str:
     """The first-contact clock: time left, or how long it is overdue; static/js/countdown.js keeps it running."""

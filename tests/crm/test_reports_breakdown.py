@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm import reports
 from crm.models import Lead, LeadEvent, LostReason
+from crm.templatetags.crm_ui import in_unit
 from tests.conftest import DealerSetup
 from tests.factories import LeadFactory, ProspectFactory
 
@@ -134,7 +135,20 @@ def test_the_page_marks_a_clipped_week(dealer_a: DealerSetup, client_for) -> Non
     assert response.context["first_contact_clipped"] is True
     html = response.content.decode()
     assert 'class="bar clipped"' in html
-    assert "11627 min" in html
+    # Written as the page writes every duration (the median above it too), not as 11627 minutes.
+    with translation.override(response.headers["Content-Language"]):
+        assert in_unit(11_627, "minutes") in html
+        assert in_unit(90, "minutes") in html  # the top of the scale
+    assert "11627" not in html
+
+
+def test_a_chart_in_minutes_reads_as_days_hours_and_minutes() -> None:
+    with translation.override("en"):
+        assert in_unit(11_627, "minutes") == "8 d 1 h"
+        assert in_unit(90, "minutes") == "1 h 30 min"
+        assert in_unit(42, "%") == "42%"
+    with translation.override("de"):
+        assert in_unit(11_627, "minutes") != "8 d 1 h"  # translated
 
 
 def test_funnel_counts_stages_reached_not_only_current(
