@@ -36,7 +36,7 @@ from typing import Any, cast
 
 import psycopg
 
-VERSION = 3  # of the generator: a smoke run reloads its data set when this changes
+VERSION = 4  # of the generator: a smoke run reloads its data set when this changes
 DEALERS = 450
 SKEW = 100  # the largest dealership holds about this many times the prospects of the smallest
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)  # the data's "now": fixed, so a seed always gives the same rows
@@ -121,7 +121,8 @@ def _memoise_fold() -> None:
 class _Row:
     """The attributes fill_search_fields reads and writes (a Prospect without the model's cost)."""
 
-    first_name = last_name = company = email = city = phone = mobile = search_text = email_normalized = name_key = ""
+    first_name = last_name = company = email = city = phone = mobile = search_text = email_normalized = ""
+    name_key = sort_name = ""
 
 
 def _typo(name: str, rng: random.Random) -> str:
@@ -227,6 +228,7 @@ def prospect_rows(
             row.search_text,
             row.email_normalized,
             row.name_key,
+            row.sort_name.replace("\t", "\\t"),  # COPY's text format: a tab inside a value is written \t
             owner,
             external,
             1 + rng.randrange(5),  # leads: 1..5, three on average
@@ -238,7 +240,7 @@ STAGE_COLUMNS = (
     "seq bigint, dealer_id bigint, created_at timestamptz, updated_at timestamptz, kind text, salutation text, "
     "title text, first_name text, last_name text, company text, email text, phone text, mobile text, street text, "
     "postcode text, city text, preferred_language text, origin text, search_text text, email_normalized text, "
-    "name_key text, owner_id bigint, external_id text, n_leads int"
+    "name_key text, sort_name text, owner_id bigint, external_id text, n_leads int"
 )
 
 # ---------------------------------------------------------------------------------------------------
@@ -374,10 +376,11 @@ PROSPECT_SQL = f"""
 INSERT INTO crm_prospect (
     id, external_id, version, created_at, updated_at, kind, salutation, title, first_name, last_name, company,
     email, phone, mobile, street, postcode, city, country, preferred_channel, preferred_language, origin,
-    search_text, email_normalized, name_key, erased_at, dealer_id, merged_into_id, owner_id, previously_erased_at)
+    search_text, email_normalized, name_key, sort_name, erased_at, dealer_id, merged_into_id, owner_id,
+    previously_erased_at)
 SELECT {_uuid("created_at", 1, "seq")}, external_id, 1, created_at, updated_at, kind, salutation, title,
        first_name, last_name, company, email, phone, mobile, street, postcode, city, 'DE', '', preferred_language,
-       origin, search_text, email_normalized, name_key, NULL, dealer_id, NULL, owner_id, NULL
+       origin, search_text, email_normalized, name_key, sort_name, NULL, dealer_id, NULL, owner_id, NULL
 FROM bench_stage_prospect WHERE seq >= %(lo)s AND seq < %(hi)s
 """  # noqa: S608 -- SQL fragments built here from constants, values as parameters
 

@@ -52,7 +52,7 @@ class HotQuery:
 class PlanCheck:
     name: str
     seq_scans: list[str] = field(default_factory=list)  # large tables read sequentially
-    nodes: list[str] = field(default_factory=list)  # "Index Scan prospect_name_keyset", ...
+    nodes: list[str] = field(default_factory=list)  # "Index Scan prospect_sort_name", ...
     missing_index: str = ""  # the query's index, where the plan does not use it
 
     @property

@@ -81,11 +81,12 @@ def fill(cursor: Any, *, prospects: int, dealers: int = 450, largest_share: floa
         f"""
         INSERT INTO crm_prospect (id, version, created_at, updated_at, kind, salutation, title, first_name,
             last_name, company, email, phone, mobile, street, postcode, city, country, preferred_channel,
-            preferred_language, origin, search_text, email_normalized, name_key, dealer_id)
+            preferred_language, origin, search_text, email_normalized, name_key, sort_name, dealer_id)
         SELECT md5('p' || g)::uuid, 1, ts, ts, 'person', '', '', fn, ln, '', em, ph, '', '', '10115', 'Berlin',
             'DE', '', 'de', 'showroom',
             {_FOLD_SQL.format("fn || ' ' || ln")} || ' ' || em || ' ' || substr(ph, 2), em,
-            regexp_replace({_FOLD_SQL.format("ln")}, '[^a-z0-9]+', '', 'g'), dealer
+            regexp_replace({_FOLD_SQL.format("ln")}, '[^a-z0-9]+', '', 'g'),
+            {_FOLD_SQL.format("ln")} || E'\\t' || {_FOLD_SQL.format("fn")}, dealer
         FROM (
             SELECT g, {first_name} AS fn, {last_name} AS ln,
                 'kunde' || g || '@example' || mod(g, 13) || '.de' AS em,

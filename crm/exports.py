@@ -120,7 +120,7 @@ def _rows(queryset: Iterable[Any], layout: list[Column]) -> Iterator[str]:
 
 
 def prospect_rows(queryset: QuerySet[Prospect]) -> Iterator[str]:
-    qs = queryset.select_related("owner").order_by("last_name", "first_name", "id")
+    qs = queryset.select_related("owner").order_by(*Prospect.NAME_ORDER)
     return _rows(qs.iterator(chunk_size=CHUNK_SIZE), PROSPECT_COLUMNS)
 
 
@@ -169,5 +169,5 @@ def marketing_rows(
         ("consent_text_version", lambda p: p.consent_text_version or ""),
         ("withdrawal_url", withdrawal_url),
     ]
-    qs = queryset.order_by("last_name", "first_name", "id")
+    qs = queryset.order_by(*Prospect.NAME_ORDER)
     return _rows(qs.iterator(chunk_size=CHUNK_SIZE), layout)

@@ -133,8 +133,12 @@ class Prospect(VersionedModel):
     # The last name as duplicate detection compares it (crm.dedupe.name_key). Stored, not an index expression:
     # row-level security keeps conditions with functions that are not leakproof out of an index.
     name_key = models.TextField(editable=False, default="", db_default="")
+    # The name as lists sort it (crm.normalize.sort_name): German order whatever the database's collation.
+    sort_name = models.TextField(editable=False, default="", db_default="")
     # What crm.services.prospects.fill_search_fields derives from the contact data; saved with it.
-    SEARCH_FIELDS: ClassVar = ("search_text", "email_normalized", "name_key")
+    SEARCH_FIELDS: ClassVar = ("search_text", "email_normalized", "name_key", "sort_name")
+    # The order of every list of prospects by name (the UI's list, exports, previews), read from an index.
+    NAME_ORDER: ClassVar = ("sort_name", "id")
     merged_into = optional_link("self", _("merged into"))
     erased_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
     # Set when this prospect's email or phone matches an erasure tombstone of the dealership: the person
@@ -152,10 +156,10 @@ class Prospect(VersionedModel):
     class Meta(VersionedModel.Meta):
         verbose_name = _("prospect")
         verbose_name_plural = _("prospects")
-        ordering: ClassVar = ["last_name", "first_name", "id"]
+        ordering: ClassVar = ["sort_name", "id"]
         permissions: ClassVar = [("erase_prospect", _("Can erase a prospect's personal data (right to erasure)"))]
         indexes: ClassVar = [
-            models.Index(fields=["dealer", "last_name", "first_name", "id"], name="prospect_name_keyset"),
+            models.Index(fields=["dealer", "sort_name", "id"], name="prospect_sort_name"),
             models.Index(fields=["dealer", "updated_at", "id"], name="prospect_updated"),
             models.Index(fields=["dealer", "created_at", "id"], name="prospect_created"),  # the list's "newest first"
             # Pattern ops: they serve equality and the prefix ranges of search (crm.selectors.search_prospects).

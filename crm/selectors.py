@@ -503,11 +503,11 @@ def best_matches(
     words = [word for word in fold(query).split() if len(word) >= 3]
     if not words or not has_trigram_search() or "@" in query:
         found = search_prospects(queryset, query, dealer_id=dealer_id)
-        return list(found.order_by("last_name", "first_name", "id")[:limit])
+        return list(found.order_by(*Prospect.NAME_ORDER)[:limit])
     rank: Any = TrigramWordSimilarity(words[0], "search_text")
     for word in words[1:]:
         rank = rank + TrigramWordSimilarity(word, "search_text")
-    order = (F("rank").desc(), "last_name", "first_name", "id")
+    order = (F("rank").desc(), *Prospect.NAME_ORDER)
     if len(words) == 1 and len(fold(query).split()) == 1 and not _phone_number(query.strip(), dealer_id):
         close = _closely_similar(queryset, words[0], dealer_id).alias(rank=rank).order_by(*order)[:limit]
         with setting_for_block("pg_trgm.word_similarity_threshold", str(CLOSE_WORD_SIMILARITY)):

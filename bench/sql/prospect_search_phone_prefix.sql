@@ -6,5 +6,5 @@ FROM crm_prospect
 WHERE dealer_id = %(dealer_id)s::bigint AND merged_into_id IS NULL AND erased_at IS NULL
   AND ((phone LIKE %(like)s AND phone ~>=~ %(prefix)s AND phone ~<~ %(upper)s)
     OR (mobile LIKE %(like)s AND mobile ~>=~ %(prefix)s AND mobile ~<~ %(upper)s))
-ORDER BY last_name, first_name, id
+ORDER BY sort_name, id
 LIMIT 51

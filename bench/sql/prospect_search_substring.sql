@@ -10,5 +10,5 @@ SELECT id, last_name, first_name
 FROM crm_prospect
 WHERE dealer_id = %(dealer_id)s::bigint AND merged_into_id IS NULL AND erased_at IS NULL
   AND (search_text LIKE %(pattern)s OR search_text %%> %(word)s)
-ORDER BY COALESCE(last_name, last_name), first_name, id
+ORDER BY COALESCE(sort_name, sort_name), id
 LIMIT 51

@@ -63,8 +63,8 @@ def run(ctx: BenchContext) -> list[Result]:
     api_deep = f"/api/v1/prospects/?limit=50&cursor={api_cursor([updated.astimezone(UTC).isoformat(), str(pk)])}"
     if ctx.get(api_deep, headers=key).json()["items"][0]["id"] != str(next_pk):
         raise RuntimeError("the API's halfway page does not start after the halfway row")
-    (last, first, pk), (_l, _f, next_pk) = _middle(ctx, "last_name, first_name")
-    ui_deep = f"/prospects/?after={ui_cursor([last, first, pk])}"
+    (name, pk), (_name, next_pk) = _middle(ctx, "sort_name")
+    ui_deep = f"/prospects/?after={ui_cursor([name, pk])}"
     if str(next_pk) not in ctx.get(ui_deep, headers=session).text:
         raise RuntimeError("the UI's halfway page does not show the row after the halfway row")
 

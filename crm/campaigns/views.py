@@ -92,7 +92,7 @@ def _selection(request: HttpRequest, pk: Any) -> tuple[Campaign, QuerySet[Prospe
 def campaign_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     """The campaign and its selection now: how many prospects, and the first of them."""
     campaign, chosen, count = _selection(request, pk)
-    first = list(chosen.order_by("last_name", "first_name", "id")[:PREVIEW_SIZE])
+    first = list(chosen.order_by(*Prospect.NAME_ORDER)[:PREVIEW_SIZE])
     record_read(
         request,
         action=ReadAudit.Action.VIEW,

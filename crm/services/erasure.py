@@ -171,7 +171,7 @@ def prospects_matching(
     queryset = Prospect.objects.filter(match, erased_at__isnull=True, merged_into__isnull=True)
     if dealer_id is not None:
         queryset = queryset.filter(dealer_id=dealer_id)
-    return queryset.select_related("dealer").order_by("dealer__number", "last_name", "first_name", "id")
+    return queryset.select_related("dealer").order_by("dealer__number", *Prospect.NAME_ORDER)
 
 
 # Erasure -------------------------------------------------------------------------------------------
@@ -221,6 +221,7 @@ def erase_prospect(*, prospect: Prospect, actor: Actor) -> Prospect:
     prospect.erased_at = erased_at
     prospect.email_normalized = ""
     prospect.name_key = ""
+    prospect.sort_name = ""
     prospect.search_text = ""
     bump(prospect, [*PERSONAL_FIELDS, "postcode", "erased_at", *Prospect.SEARCH_FIELDS])
     counts = {

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from crm import changes, fieldspecs
 from crm.dedupe import name_key
 from crm.models import Activity, Consent, Lead, LeadEvent, Prospect, Task
-from crm.normalize import normalize_email, search_text
+from crm.normalize import normalize_email, search_text, sort_name
 from crm.services._common import apply_changes, bump, bump_and_record, bump_unique, insert, locked, locked_at_version
 from crm.services.erasure import erase_prospect, flag_if_erased_before
 from dealers.actors import Actor
@@ -64,6 +64,7 @@ def fill_search_fields(prospect: Prospect) -> None:
     """
     prospect.email_normalized = normalize_email(prospect.email)
     prospect.name_key = name_key(prospect.last_name)
+    prospect.sort_name = sort_name(prospect.last_name, prospect.first_name, prospect.company)
     prospect.search_text = search_text(
         prospect.first_name,
         prospect.last_name,

@@ -205,7 +205,7 @@ CRM_SECTIONS = [
         "The person's records, one per dealership (and any merged into them).",
         Prospect,
         "prospect_ids",
-        leave_out=("search_text",),
+        leave_out=("search_text", "sort_name"),  # derived from the fields it holds
     ),
     model_section("leads", "Purchase interests (leads).", Lead, "lead_ids"),
     model_section(

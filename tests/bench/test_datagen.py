@@ -66,6 +66,7 @@ def test_prospects_have_umlauts_ascii_spellings_typos_duplicates_and_the_product
         )
         fill_search_fields(prospect)
         assert (record["search_text"], record["email_normalized"]) == (prospect.search_text, prospect.email_normalized)
+        assert (record["name_key"], record["sort_name"].replace("\\t", "\t")) == (prospect.name_key, prospect.sort_name)
 
 
 def _indexes() -> set[tuple[str, str]]:

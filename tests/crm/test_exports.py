@@ -64,3 +64,10 @@ def test_export_streams_a_large_list_in_constant_queries(
     with django_assert_max_num_queries(15):
         rows = _csv(client.get(reverse("lead_export")))
     assert len(rows) == 2500
+
+
+def test_the_export_lists_names_in_german_order(dealer_a: DealerSetup, client_for) -> None:
+    for name in ("Zimmermann", "Özdemir", "Busch", "Böhm", "Bauer"):
+        ProspectFactory.create(dealer=dealer_a.dealer, last_name=name)
+    rows = _csv(client_for(dealer_a.user("sales_manager")).get(reverse("prospect_export")))
+    assert [r["last_name"] for r in rows] == ["Bauer", "Böhm", "Busch", "Özdemir", "Zimmermann"]

@@ -161,7 +161,7 @@ def _ranked_over_every_match(setup: DealerSetup, query: str, limit: int) -> list
 
     found = search_prospects(Prospect.objects.for_dealer(setup.dealer.pk), query, dealer_id=setup.dealer.pk)
     rank = TrigramWordSimilarity(fold(query), "search_text")
-    return list(found.alias(rank=rank).order_by(F("rank").desc(), "last_name", "first_name", "id")[:limit])
+    return list(found.alias(rank=rank).order_by(F("rank").desc(), *Prospect.NAME_ORDER)[:limit])
 
 
 @pytest.mark.parametrize("query", ["Mülller", "Müller", "Mueller", "Möller", "eller", "Kellermann"])

@@ -41,7 +41,7 @@ def test_a_misspelled_name_finds_the_prospect(dealer_a: DealerSetup, seller: Cli
 @pytest.mark.parametrize(
     ("sort", "column", "direction", "up_to", "beyond"),
     [
-        ("name", "last_name", "ASC", ") <= (", ") > ("),
+        ("name", "sort_name", "ASC", ") <= (", ") > ("),
         ("newest", "created_at", "DESC", ") >= (", ") < ("),
         ("updated", "updated_at", "DESC", ") >= (", ") < ("),
     ],
@@ -277,3 +277,26 @@ def test_the_contact_card_names_a_foreign_country_under_the_town_and_not_the_dea
 
     assert address(abroad).endswith("5911 Venlo<br>Niederlande")
     assert "Deutschland" not in address(home)
+
+
+# As German name lists sort (DIN 5007-2): an umlaut as its vowel and e, so Özdemir ("Oezdemir") before Ohm.
+GERMAN_ORDER = ["Bauer", "Böhm", "Brandt", "Busch", "Özdemir", "Ohm", "Peters", "Zimmermann"]
+
+
+def test_the_list_sorts_names_as_german_name_lists_do_on_every_page_whatever_the_databases_collation(
+    dealer_a: DealerSetup, seller: Client
+) -> None:
+    """Under the ``C`` collation (this server's, and the embedded one's) "Böhm" came after "Busch"."""
+    owner = dealer_a.user("salesperson")
+    for name in reversed(GERMAN_ORDER):
+        ProspectFactory.create(dealer=dealer_a.dealer, last_name=name, first_name="Anna", owner=owner)
+    shown = seller.get(reverse("prospect_list")).context["page"]
+    assert [p.last_name for p in shown] == GERMAN_ORDER
+    visible = Prospect.objects.for_dealer(dealer_a.dealer.pk)
+    names, cursor = [], None
+    while True:  # three rows a page: the order holds across the cursor too
+        page = pagination.keyset_page(visible, ordering=Prospect.NAME_ORDER, cursor=cursor, size=3)
+        names += [p.last_name for p in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    assert names == GERMAN_ORDER

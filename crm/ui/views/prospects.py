@@ -45,9 +45,9 @@ from dealers.reauth import reauthentication_required
 
 DUPLICATE_GROUPS_PER_PAGE = 10
 
-# Each order reads an index of its own (prospect_name_keyset, prospect_created, prospect_updated).
+# Each order reads an index of its own (prospect_sort_name, prospect_created, prospect_updated).
 PROSPECT_SORTS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "name": (gettext_lazy("Name"), ("last_name", "first_name", "id")),
+    "name": (gettext_lazy("Name"), Prospect.NAME_ORDER),
     "newest": (gettext_lazy("Newest first"), ("-created_at", "-id")),
     "updated": (gettext_lazy("Recently changed"), ("-updated_at", "-id")),
 }
