@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,11 +23,13 @@ from crm.models import Lead
 from dealers.actors import Actor
 from dealers.demo import DemoResult
 from dealers.models import Dealer
+from dealers.working_hours import WorkingWeek, working_minutes_between
 
 DEMO_DEALERS = ("10001", "10002", "10003")
 CARS_PER_DEALER = 3
 APPOINTMENTS_PER_DEALER = 8
 HOURS = (9, 10, 11, 14, 15, 16)
+HOUR = timedelta(hours=1)  # the longest demo appointment (a test drive)
 
 
 def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
@@ -36,8 +38,8 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
     if not versions:
         return DemoResult(summary="no demo cars (the model catalogue is empty)")
     cars = booked = 0
-    today = timezone.localdate()
-    for dealer in Dealer.objects.filter(number__in=DEMO_DEALERS).order_by("number"):
+    today, now = timezone.localdate(), timezone.now()
+    for dealer in Dealer.objects.filter(number__in=DEMO_DEALERS).prefetch_related("opening_hours").order_by("number"):
         if DemoCar.objects.for_dealer(dealer.pk).exists():
             continue
         fleet = []
@@ -55,11 +57,11 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
         leads = Lead.objects.for_dealer(dealer.pk).filter(
             stage__in=(Lead.Stage.APPOINTMENT, Lead.Stage.TEST_DRIVE), owner__isnull=False
         )
+        slots = _open_slots(dealer, today=today, now=now)
         for lead in leads.select_related("prospect").order_by("created_at", "id")[:APPOINTMENTS_PER_DEALER]:
-            if lead.prospect.erased_at or lead.prospect.merged_into_id:
+            if lead.prospect.erased_at or lead.prospect.merged_into_id or not slots:
                 continue
-            day = today + timedelta(days=rng.randrange(0, 7))
-            start = timezone.make_aware(datetime.combine(day, time(rng.choice(HOURS))))
+            start = rng.choice(slots)
             drive = lead.stage == Lead.Stage.TEST_DRIVE  # the lead is at that stage already: it stays as it is
             try:
                 book(
@@ -76,3 +78,20 @@ def seed(*, rng: random.Random, options: Mapping[str, Any]) -> DemoResult:
                 continue  # the car is taken then (or the salesperson left): the demo skips it
             booked += 1
     return DemoResult(summary=f"{cars} demo cars, {booked} appointments")
+
+
+def _open_slots(dealer: Dealer, *, today: date, now: datetime) -> list[datetime]:
+    """The starts in the coming week, on the demo's hours, of an hour the dealership is open throughout.
+
+    A test drive on a Sunday afternoon, or at nine on a day it opens at ten, made the demo look made up.
+    """
+    starts = [
+        timezone.make_aware(datetime.combine(today + timedelta(days=day), time(hour)))
+        for day in range(8)
+        for hour in HOURS
+    ]
+    hours = list(dealer.opening_hours.all())
+    if not hours:
+        return [start for start in starts if start > now]
+    week = WorkingWeek(hours)
+    return [start for start in starts if start > now and working_minutes_between(start, start + HOUR, week) == 60]
