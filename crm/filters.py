@@ -18,6 +18,7 @@ from crm.models import Activity, Lead, Prospect, Task
 from crm.selectors import search_prospects
 from dealers.authentication import ApiClient
 from dealers.models import User
+from dealers.ordering import staff_order
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -74,7 +75,7 @@ def dealership_staff(dealer_id: int | None) -> QuerySet[User]:
         return User.objects.none()
     return (
         User.objects.filter(memberships__dealer_id=dealer_id, memberships__is_active=True, is_active=True)
-        .order_by("last_name", "first_name", "email")
+        .order_by(*staff_order())
         .distinct()
     )
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crm.lead_counts import open_leads_by_stage
 from crm.models import Lead, LeadEvent
+from crm.normalize import fold
 from dealers.scoping import Viewer
 
 
@@ -257,7 +258,7 @@ def by_salesperson(leads: QuerySet[Lead], since: datetime) -> list[SalespersonRo
         for r in rows
     ]
     # Unassigned last, the others by name.
-    return sorted(result, key=lambda row: (row.owner_id is None, row.name.casefold()))
+    return sorted(result, key=lambda row: (row.owner_id is None, fold(row.name)))  # German order (crm.normalize)
 
 
 def _person(first: str | None, last: str | None, email: str | None) -> str:

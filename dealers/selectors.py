@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from dealers.models import Dealer, Invitation, Membership, Territory
+from dealers.ordering import staff_order
 
 
 def memberships_of(user: Any) -> QuerySet[Membership]:
@@ -26,7 +27,7 @@ def active_membership_for(user: Any, dealer_id: int | None) -> Membership | None
 
 
 def staff_of(viewer: Membership) -> QuerySet[Membership]:
-    return Membership.objects.visible_to(viewer).select_related("user").order_by("user__last_name", "user__first_name")
+    return Membership.objects.visible_to(viewer).select_related("user").order_by(*staff_order("user__"))
 
 
 def pending_invitations_of(viewer: Membership) -> QuerySet[Invitation]:
