@@ -32,7 +32,7 @@ from dealers.actors import Actor
 from dealers.demo import DEMO_DOMAIN, FIRST_DEALER_NUMBER, DemoResult
 from dealers.demo_data import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, SURNAMES, towns
 from dealers.models import Dealer, Membership
-from dealers.working_hours import BERLIN, WorkingWeek, add_working_minutes
+from dealers.working_hours import BERLIN, WorkingWeek, add_working_minutes, first_contact_due
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class _OpeningClock:
         return spans
 
     def after_working_minutes(self, start: datetime, minutes: int) -> datetime:
-        """As the product counts a first-contact deadline (``dealers.working_hours.first_contact_due``)."""
+        """The moment ``minutes`` of opening time after ``start`` (all minutes count without opening hours)."""
         if self.week is None:
             return start + timedelta(minutes=minutes)
         return add_working_minutes(start, minutes, self.week).astimezone(start.tzinfo)
@@ -249,7 +249,7 @@ class _OpeningClock:
         for begin, end in spans:
             if begin > moment and (not_after is None or begin <= not_after):
                 latest = min(end, not_after) if not_after is not None else end
-                return min(begin + offset, latest - timedelta(minutes=1), latest).astimezone(moment.tzinfo)
+                return max(begin, min(begin + offset, latest - timedelta(minutes=1))).astimezone(moment.tzinfo)
         for begin, end in reversed(spans):
             if end <= moment:
                 return max(end - offset, begin).astimezone(moment.tzinfo)
@@ -528,7 +528,7 @@ def _plan_lead(
         stage = "new"  # the dealership has not opened since it came in: nobody could have called yet
     if stage != "new" and owner is None and staff:
         owner = rng.choice(staff)
-    due = created + due_in if due_in is not None else hours.after_working_minutes(created, dealer.first_contact_minutes)
+    due = created + due_in if due_in is not None else first_contact_due(dealer=dealer, start=created)[0]
     lead = Lead(
         dealer_id=dealer.pk,
         prospect=prospect,

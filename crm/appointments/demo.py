@@ -94,4 +94,8 @@ def _open_slots(dealer: Dealer, *, today: date, now: datetime) -> list[datetime]
     if not hours:
         return [start for start in starts if start > now]
     week = WorkingWeek(hours)
-    return [start for start in starts if start > now and working_minutes_between(start, start + HOUR, week) == 60]
+    return [
+        start
+        for start in starts
+        if start > now and timedelta(minutes=working_minutes_between(start, start + HOUR, week)) == HOUR
+    ]

@@ -43,9 +43,10 @@ def test_list_shows_only_the_keys_dealership(dealer_a: DealerSetup, dealer_b: De
 
 
 def test_list_filters_with_the_shared_filterset_and_updated_since(dealer_a: DealerSetup, api_a: ApiClient) -> None:
-    old = ProspectFactory(dealer=dealer_a.dealer, last_name="Alt", postcode="10115")
+    # A fixed first name: a random one that resembled "Neu" (the search is typo-tolerant) failed the test by chance.
+    old = ProspectFactory(dealer=dealer_a.dealer, first_name="Anna", last_name="Alt", postcode="10115")
     Prospect.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=3))
-    new = ProspectFactory(dealer=dealer_a.dealer, last_name="Neu", postcode="80331")
+    new = ProspectFactory(dealer=dealer_a.dealer, first_name="Bernd", last_name="Neu", postcode="80331")
     since = (timezone.now() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
 
     assert [i["id"] for i in api_a.get(LIST, data={"updated_since": since}).json()["items"]] == [str(new.pk)]
